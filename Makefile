@@ -1,0 +1,112 @@
+# VirtuOS build. Plain GNU Make: one file, no generator step, sanitizer
+# variants are separate build directories (see docs/ARCHITECTURE.md).
+#
+#   make              build/ : vos, vos-domain, libvos.so, unit tests
+#   make SAN=asan     build-asan/ : same with AddressSanitizer + UBSan
+#   make SAN=tsan     build-tsan/ : channel + its tests with ThreadSanitizer
+#   make check        everything the CI runs (scripts/test.sh)
+#   make bench        benchmark harness (bench/run.sh)
+
+CC ?= gcc
+SAN ?=
+ifeq ($(SAN),)
+BUILD ?= build
+SANFLAGS :=
+else ifeq ($(SAN),asan)
+BUILD ?= build-asan
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+else ifeq ($(SAN),tsan)
+BUILD ?= build-tsan
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
+else
+$(error SAN must be empty, asan or tsan)
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-missing-field-initializers
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=gnu17 $(CFLAGS) $(WARN) -D_GNU_SOURCE -Iinclude -Isrc -fPIC -MMD -MP
+LDFLAGS ?=
+
+COMMON_SRC := $(wildcard src/common/*.c) $(wildcard src/common/*.S)
+CHANNEL_SRC := $(wildcard src/channel/*.c)
+# libvos runs inside arbitrary programs, in a signal handler: never sanitized.
+LIBVOS_SRC := $(wildcard src/libvos/*.c) $(wildcard src/libvos/*.S)
+DOMAIN_SRC := $(wildcard src/domain/*.c)
+SUPERVISOR_SRC := $(wildcard src/supervisor/*.c)
+CLI_SRC := $(wildcard src/cli/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+PROG_SRC := $(wildcard tests/progs/*.c)
+BENCH_SRC := $(wildcard bench/*.c)
+
+obj = $(patsubst %,$(BUILD)/obj/%.o,$(1))
+# objects compiled without sanitizers (libvos.so and what it links)
+pobj = $(patsubst %,$(BUILD)/pobj/%.o,$(1))
+
+CORE_OBJ := $(call obj,$(COMMON_SRC) $(CHANNEL_SRC))
+LIBVOS_OBJ := $(call pobj,$(LIBVOS_SRC) $(COMMON_SRC) $(CHANNEL_SRC))
+
+BINS := $(BUILD)/vos $(BUILD)/vos-domain $(BUILD)/libvos.so
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+PROG_BINS := $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRC))
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+ifeq ($(SAN),tsan)
+# ThreadSanitizer covers the concurrency code: the channel and its tests.
+all: $(UNIT_BINS)
+else
+all: $(BINS) $(UNIT_BINS) $(PROG_BINS) $(BENCH_BINS)
+endif
+
+$(BUILD)/obj/%.o: %
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SANFLAGS) -c $< -o $@
+
+$(BUILD)/pobj/%.o: %
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fvisibility=hidden -fno-stack-protector -ftls-model=initial-exec -c $< -o $@
+
+$(BUILD)/libvos.so: $(LIBVOS_OBJ)
+	$(CC) -shared -o $@ $^ $(LDFLAGS) -Wl,-z,defs -Wl,-z,now -Wl,-soname,libvos.so
+
+$(BUILD)/vos-domain: $(call obj,$(DOMAIN_SRC)) $(CORE_OBJ)
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDFLAGS) -lpthread
+
+$(BUILD)/vos: $(call obj,$(CLI_SRC) $(SUPERVISOR_SRC)) $(CORE_OBJ)
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDFLAGS) -lpthread
+
+# Unit tests link the core plus the libvos and domain parts that have no
+# process-wide side effects (listed in tests/unit/units.mk).
+-include tests/unit/units.mk
+UNIT_EXTRA_SRC ?=
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) $(call obj,$(UNIT_EXTRA_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SANFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lpthread
+
+$(BUILD)/progs/%: tests/progs/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< -lpthread
+
+$(BUILD)/bench/%: bench/%.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SANFLAGS) -o $@ $^ $(LDFLAGS) -lpthread
+
+.PHONY: all check unit bench deps format clean
+unit: all
+	@for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done
+
+check:
+	scripts/test.sh
+
+bench: all
+	bench/run.sh
+
+deps:
+	scripts/install-deps.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan build-tsan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

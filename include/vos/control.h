@@ -1,0 +1,122 @@
+/* Control plane: messages on SOCK_SEQPACKET sockets (one message = one
+ * record, so no framing code is needed).
+ *
+ * Client <-> supervisor (the supervisor's listening socket, path in the
+ * client's environment as VOS_SOCKET):
+ *   client  -> VOS_CTL_HELLO {domain}
+ *   supervisor -> VOS_CTL_ATTACH {status, geometry, domain pid, epoch}
+ *                 + SCM_RIGHTS(memfd of the channel region) when status == 0
+ *   The client keeps the connection open for its lifetime: its EOF tells the
+ *   supervisor the client is gone. The supervisor authenticates the client
+ *   with SO_PEERCRED.
+ *
+ * Supervisor <-> domain (a socketpair; the domain's end is fd
+ * VOS_DOMAIN_CTL_FD):
+ *   supervisor -> VOS_CTL_ADD_CLIENT {client_id, creds, geometry} + SCM_RIGHTS(memfd)
+ *   domain     -> VOS_CTL_ADDED {client_id, status}
+ *   supervisor -> VOS_CTL_REMOVE_CLIENT {client_id}
+ *   supervisor -> VOS_CTL_STATS_REQ;  domain -> VOS_CTL_STATS {struct vos_stats}
+ *   supervisor -> VOS_CTL_SHUTDOWN (the domain exits 0)
+ */
+#ifndef VOS_CONTROL_H
+#define VOS_CONTROL_H
+
+#include <stdint.h>
+
+#include "vos/protocol.h"
+
+#define VOS_CTL_MAGIC 0x56435452u /* "VCTR" */
+#define VOS_CTL_VERSION 1u
+#define VOS_DOMAIN_CTL_FD 3
+
+enum vos_domain_id { VOS_DOMAIN_STORAGE = 0, VOS_DOMAIN_NET = 1, VOS_DOMAIN_COUNT = 2 };
+
+enum vos_ctl_type {
+	VOS_CTL_HELLO = 1,
+	VOS_CTL_ATTACH,
+	VOS_CTL_ADD_CLIENT,
+	VOS_CTL_ADDED,
+	VOS_CTL_REMOVE_CLIENT,
+	VOS_CTL_STATS_REQ,
+	VOS_CTL_STATS,
+	VOS_CTL_SHUTDOWN,
+};
+
+struct vos_ctl_hdr {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t type;
+	uint32_t len; /* total message length including this header */
+};
+
+struct vos_ctl_hello {
+	struct vos_ctl_hdr h;
+	uint32_t domain; /* enum vos_domain_id */
+	uint32_t pad;
+};
+
+struct vos_ctl_attach {
+	struct vos_ctl_hdr h;
+	int32_t status; /* 0, or -errno (e.g. -ENODEV: no such domain running) */
+	uint32_t nslots;
+	uint64_t data_size;
+	int32_t domain_pid;
+	uint32_t epoch;
+};
+
+struct vos_ctl_add_client {
+	struct vos_ctl_hdr h;
+	uint64_t client_id;
+	int32_t pid;
+	uint32_t uid, gid;
+	uint32_t nslots;
+	uint64_t data_size;
+};
+
+struct vos_ctl_added {
+	struct vos_ctl_hdr h;
+	uint64_t client_id;
+	int32_t status;
+	uint32_t pad;
+};
+
+struct vos_ctl_remove_client {
+	struct vos_ctl_hdr h;
+	uint64_t client_id;
+};
+
+/* Per-syscall counters kept by a domain (what it actually served). */
+struct vos_stat_counter {
+	uint64_t calls;
+	uint64_t errors;  /* results < 0 */
+	uint64_t time_ns; /* time spent executing, domain side */
+};
+
+struct vos_stats {
+	uint64_t clients_total;
+	uint64_t clients_now;
+	uint64_t bad_requests; /* rejected by validation */
+	struct vos_stat_counter by_sysnr[VOS_SYSNR_MAX];
+};
+
+struct vos_ctl_stats {
+	struct vos_ctl_hdr h;
+	struct vos_stats stats;
+};
+
+static inline void vos_ctl_hdr_init(struct vos_ctl_hdr *h, uint32_t type, uint32_t len)
+{
+	h->magic = VOS_CTL_MAGIC;
+	h->version = VOS_CTL_VERSION;
+	h->type = type;
+	h->len = len;
+}
+
+/* Validates magic/version/type/len of a received message of n bytes. */
+static inline int vos_ctl_hdr_ok(const struct vos_ctl_hdr *h, long n, uint32_t type, uint32_t len)
+{
+	return n >= (long)sizeof(*h) && (uint32_t)n == len && h->magic == VOS_CTL_MAGIC &&
+	       h->version == VOS_CTL_VERSION && h->type == type && h->len == len;
+}
+
+#endif

@@ -1,0 +1,77 @@
+/* Forwarded call set: operation numbers and argument conventions.
+ *
+ * A request's args are scalars or data-area references. A data reference is
+ * a pair (offset, length) into the channel's data area. Paths are always
+ * (offset, length) with length counting the terminating NUL, at most
+ * VOS_PATH_MAX, and are relative to the volume root (never absolute; the
+ * client strips the mount point). Results are >= 0 or -errno.
+ *
+ * Directory handles: `dirfd` is a remote fd of the client's shadow, or
+ * VOS_DIRFD_VOLUME(i) meaning "the root of volume i" (i from the order of the
+ * -v options).
+ */
+#ifndef VOS_PROTOCOL_H
+#define VOS_PROTOCOL_H
+
+#include <stdint.h>
+
+#define VOS_PATH_MAX 4096
+#define VOS_MAX_VOLUMES 32
+#define VOS_DIRFD_VOLUME_BASE (-1000)
+#define VOS_DIRFD_VOLUME(i) (VOS_DIRFD_VOLUME_BASE - (int64_t)(i))
+#define VOS_DIRFD_IS_VOLUME(d) ((d) <= VOS_DIRFD_VOLUME_BASE && (d) > VOS_DIRFD_VOLUME_BASE - VOS_MAX_VOLUMES)
+#define VOS_DIRFD_VOLUME_INDEX(d) ((int)(VOS_DIRFD_VOLUME_BASE - (d)))
+
+/* X(name, "display name")  -- args documented per op */
+#define VOS_OPS(X)                                                                                  \
+	X(NOP, "nop")                         /* -> 0 */                                            \
+	X(OPENAT, "openat")                   /* dirfd, path_off, path_len, flags, mode -> fd */    \
+	X(CLOSE, "close")                     /* fd */                                              \
+	X(READ, "read")                       /* fd, buf_off, count -> n */                         \
+	X(WRITE, "write")                     /* fd, buf_off, count -> n */                         \
+	X(PREAD, "pread64")                   /* fd, buf_off, count, offset -> n */                 \
+	X(PWRITE, "pwrite64")                 /* fd, buf_off, count, offset -> n */                 \
+	X(LSEEK, "lseek")                     /* fd, offset, whence -> pos */                       \
+	X(FSTAT, "fstat")                     /* fd, statbuf_off (struct stat) */                   \
+	X(FSTATAT, "newfstatat")              /* dirfd, path_off, path_len, statbuf_off, flags */   \
+	X(STATX, "statx")                     /* dirfd, path_off, path_len, flags, mask, stx_off */ \
+	X(GETDENTS64, "getdents64")           /* fd, buf_off, count -> n */                         \
+	X(MKDIRAT, "mkdirat")                 /* dirfd, path_off, path_len, mode */                 \
+	X(UNLINKAT, "unlinkat")               /* dirfd, path_off, path_len, flags */                \
+	X(RENAMEAT2, "renameat2")             /* odirfd, paths_off, paths_len, ndirfd, flags;      \
+						 paths = "old\0new\0", paths_len covers both */     \
+	X(FTRUNCATE, "ftruncate")             /* fd, length */                                      \
+	X(FSYNC, "fsync")                     /* fd */                                              \
+	X(FDATASYNC, "fdatasync")             /* fd */                                              \
+	X(DUP, "dup")                         /* fd, min_fd (ignored by domain) -> new fd */        \
+	X(FCNTL, "fcntl")                     /* fd, cmd (F_GETFL/F_SETFL), arg */                  \
+	X(FADVISE, "fadvise64")               /* fd, offset, len, advice */                         \
+	X(FACCESSAT, "faccessat2")            /* dirfd, path_off, path_len, mode, flags */          \
+	X(READLINKAT, "readlinkat")           /* dirfd, path_off, path_len, buf_off, bufsiz -> n */ \
+	X(COPY_FILE_RANGE, "copy_file_range") /* fd_in, off_in (-1 = use file offset), fd_out,     \
+						 off_out (-1), len, flags -> n */                   \
+	X(GETXATTR, "getxattr")               /* dirfd, paths_off ("path\0name\0"), paths_len,     \
+						 buf_off, size, flags(AT_SYMLINK_NOFOLLOW) -> n */   \
+	X(LISTXATTR, "listxattr")             /* dirfd, path_off, path_len, buf_off, size,         \
+						 flags(AT_SYMLINK_NOFOLLOW) -> n */
+
+enum vos_op {
+#define VOS_OP_ENUM(name, str) VOS_OP_##name,
+	VOS_OPS(VOS_OP_ENUM)
+#undef VOS_OP_ENUM
+	VOS_OP_COUNT
+};
+
+/* A slot's `op` word: operation in the low 16 bits, the syscall number the
+ * application made in the high 16 bits (statistics are per syscall). */
+static inline uint32_t vos_op_word(enum vos_op op, long sysnr)
+{
+	return (uint32_t)op | ((uint32_t)(sysnr & 0xffff) << 16);
+}
+
+const char *vos_op_name(unsigned op); /* "?" when out of range */
+
+/* Syscall numbers the statistics table covers (x86-64 has < 512). */
+#define VOS_SYSNR_MAX 512
+
+#endif
