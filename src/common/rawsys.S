@@ -5,6 +5,7 @@
  * followed by at least one more byte inside it (hence the trailing ud2). */
 	.section vos_exempt,"ax",@progbits
 	.globl vos_raw_syscall6
+	.hidden vos_raw_syscall6
 	.type vos_raw_syscall6,@function
 	.p2align 4
 vos_raw_syscall6:

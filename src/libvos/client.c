@@ -1,0 +1,293 @@
+/* The application's side of the control plane and the forwarding primitive.
+ *
+ * A process connects to the supervisor lazily, on its first forwarded call,
+ * so programs that never touch a volume pay nothing. The connection stays
+ * open for the process's lifetime (its EOF tells the supervisor we are gone)
+ * at a high fd number, hidden from the application. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+
+#include "libvos/libvos.h"
+
+enum conn_state { CONN_NONE = 0, CONN_READY = 1, CONN_FAILED = 2 };
+
+struct domain_link {
+	_Atomic int state;
+	int error; /* why CONN_FAILED */
+	struct vos_chan_client chan;
+	size_t region_size;
+};
+
+static struct domain_link links[VOS_DOMAIN_COUNT];
+static _Atomic int conn_lock; /* serialises connecting (rare, slow path) */
+static int conn_fd = -1;
+
+int vos_conn_fd(void)
+{
+	return conn_fd;
+}
+
+static void lock_conn(void)
+{
+	while (atomic_exchange_explicit(&conn_lock, 1, memory_order_acquire))
+		vos_sys0(SYS_sched_yield);
+}
+
+static void unlock_conn(void)
+{
+	atomic_store_explicit(&conn_lock, 0, memory_order_release);
+}
+
+/* Moves fd to a high number so it does not take a number the application
+ * expects (shells count on the lowest free fd). */
+static int hide_fd(int fd)
+{
+	struct rlimit rl;
+	long target = 1000;
+	if (vos_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, (long)&rl) == 0 && rl.rlim_cur > 64)
+		target = rl.rlim_cur > 4096 ? 4000 : (long)rl.rlim_cur - 32;
+	long nfd = vos_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, target);
+	if (nfd < 0)
+		return fd;
+	vos_sys1(SYS_close, fd);
+	return (int)nfd;
+}
+
+static int connect_supervisor(void)
+{
+	if (!vos_socket_path)
+		return -ENODEV;
+	long fd = vos_sys3(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return (int)fd;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t n = strlen(vos_socket_path);
+	if (n >= sizeof(sa.sun_path)) {
+		vos_sys1(SYS_close, fd);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, vos_socket_path, n + 1);
+	long r = vos_sys3(SYS_connect, fd, (long)&sa, sizeof(sa));
+	if (r < 0) {
+		vos_sys1(SYS_close, fd);
+		return (int)r;
+	}
+	/* bound every control-plane wait: a wedged supervisor must not hang us */
+	struct timeval tv = {.tv_sec = 5};
+	vos_sys5(SYS_setsockopt, fd, SOL_SOCKET, SO_RCVTIMEO, (long)&tv, sizeof(tv));
+	vos_sys5(SYS_setsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, (long)&tv, sizeof(tv));
+	return hide_fd((int)fd);
+}
+
+/* HELLO -> ATTACH + memfd. Returns the memfd or -errno. */
+static int request_channel(int domain, struct vos_ctl_attach *reply)
+{
+	struct vos_ctl_hello hello = {.domain = (uint32_t)domain};
+	vos_ctl_hdr_init(&hello.h, VOS_CTL_HELLO, sizeof(hello));
+	long r = vos_sys4(SYS_sendto, conn_fd, (long)&hello, sizeof(hello), MSG_NOSIGNAL);
+	if (r != (long)sizeof(hello))
+		return r < 0 ? (int)r : -EPROTO;
+
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = {.iov_base = reply, .iov_len = sizeof(*reply)};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cbuf.buf,
+			     .msg_controllen = sizeof(cbuf.buf)};
+	r = vos_sys3(SYS_recvmsg, conn_fd, (long)&msg, MSG_CMSG_CLOEXEC);
+	if (r < 0)
+		return (int)r;
+	int memfd = -1;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&memfd, CMSG_DATA(cm), sizeof(int));
+	if (!vos_ctl_hdr_ok(&reply->h, r, VOS_CTL_ATTACH, sizeof(*reply))) {
+		if (memfd >= 0)
+			vos_sys1(SYS_close, memfd);
+		return -EPROTO;
+	}
+	if (reply->status != 0) {
+		if (memfd >= 0)
+			vos_sys1(SYS_close, memfd);
+		return reply->status < 0 ? reply->status : -EPROTO;
+	}
+	return memfd >= 0 ? memfd : -EPROTO;
+}
+
+static const char *env_lookup(const char *name)
+{
+	extern char **environ;
+	size_t n = strlen(name);
+	for (char **e = environ; e && *e; e++)
+		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+			return *e + n + 1;
+	return NULL;
+}
+
+static int attach(int domain)
+{
+	struct domain_link *l = &links[domain];
+	if (conn_fd < 0) {
+		int fd = connect_supervisor();
+		if (fd < 0)
+			return fd;
+		conn_fd = fd;
+	}
+	struct vos_ctl_attach reply;
+	int memfd = request_channel(domain, &reply);
+	if (memfd < 0)
+		return memfd;
+	struct vos_chan_geometry geo = {.nslots = reply.nslots, .data_size = reply.data_size};
+	struct vos_chan_layout lay;
+	if (vos_chan_layout(&geo, &lay) != 0) {
+		vos_sys1(SYS_close, memfd);
+		return -EPROTO;
+	}
+	long base = vos_raw_syscall6(SYS_mmap, 0, (long)lay.region_size, PROT_READ | PROT_WRITE,
+				     MAP_SHARED, memfd, 0);
+	vos_sys1(SYS_close, memfd);
+	if (base < 0 && base > -4096)
+		return (int)base;
+	size_t bm = vos_chan_client_bitmap_bytes(&geo);
+	long bitmap = vos_raw_syscall6(SYS_mmap, 0, (long)bm, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (bitmap < 0 && bitmap > -4096) {
+		vos_sys2(SYS_munmap, base, (long)lay.region_size);
+		return (int)bitmap;
+	}
+	struct vos_wait_policy wait;
+	vos_wait_policy_default(&wait, env_lookup);
+	int r = vos_chan_client_attach(&l->chan, (void *)base, &geo, (void *)bitmap, &wait);
+	if (r != 0) {
+		vos_sys2(SYS_munmap, base, (long)lay.region_size);
+		vos_sys2(SYS_munmap, bitmap, (long)bm);
+		return r;
+	}
+	l->chan.domain_pid = reply.domain_pid;
+	l->region_size = lay.region_size;
+	return 0;
+}
+
+struct vos_chan_client *vos_channel(int domain, int *err)
+{
+	if (domain < 0 || domain >= VOS_DOMAIN_COUNT) {
+		*err = -ENODEV;
+		return NULL;
+	}
+	struct domain_link *l = &links[domain];
+	int st = atomic_load_explicit(&l->state, memory_order_acquire);
+	if (st == CONN_READY)
+		return &l->chan;
+	lock_conn();
+	st = atomic_load_explicit(&l->state, memory_order_relaxed);
+	if (st == CONN_NONE) {
+		int r = attach(domain);
+		if (r == 0) {
+			st = CONN_READY;
+		} else {
+			l->error = r;
+			st = CONN_FAILED;
+		}
+		atomic_store_explicit(&l->state, st, memory_order_release);
+	}
+	unlock_conn();
+	if (st == CONN_READY)
+		return &l->chan;
+	*err = l->error;
+	return NULL;
+}
+
+void vos_client_after_fork(void)
+{
+	/* The child shares the parent's mappings of the channel (MAP_SHARED):
+	 * using them would mix two processes in one channel, which design.md
+	 * 3.3 forbids. Drop them; the child attaches its own on first use. */
+	for (int d = 0; d < VOS_DOMAIN_COUNT; d++) {
+		struct domain_link *l = &links[d];
+		if (atomic_load_explicit(&l->state, memory_order_relaxed) == CONN_READY) {
+			vos_sys2(SYS_munmap, (long)l->chan.base, (long)l->region_size);
+			vos_sys2(SYS_munmap, (long)l->chan.page_used,
+				 (long)vos_chan_client_bitmap_bytes(&l->chan.geo));
+		}
+		memset(l, 0, sizeof(*l));
+	}
+	if (conn_fd >= 0)
+		vos_sys1(SYS_close, conn_fd);
+	conn_fd = -1;
+	atomic_store(&conn_lock, 0);
+}
+
+/* Bounded retry for a transiently exhausted resource (slots or data pages
+ * all in use by other threads): yield, then sleep briefly. */
+static bool backoff(int attempt)
+{
+	if (attempt > 20000)
+		return false; /* ~ several seconds: report ENOMEM/EAGAIN instead of hanging */
+	if (attempt < 64) {
+		vos_sys0(SYS_sched_yield);
+	} else {
+		struct timespec ts = {.tv_nsec = 200000};
+		vos_sys2(SYS_nanosleep, (long)&ts, 0);
+	}
+	return true;
+}
+
+int64_t vos_forward(struct vos_call *c, void (*prepare)(struct vos_call *, void *),
+		    void (*finish)(struct vos_call *, void *, int64_t), void *ctx)
+{
+	int err = 0;
+	struct vos_chan_client *ch = vos_channel(c->domain, &err);
+	if (!ch)
+		return err == -ENODEV ? -ENODEV : -EIO;
+	if (!vos_chan_domain_alive(ch))
+		return -EIO;
+
+	int slot;
+	for (int i = 0; (slot = vos_chan_slot_acquire(ch)) < 0; i++)
+		if (!backoff(i))
+			return -EAGAIN;
+	c->data = NULL;
+	c->data_off = -1;
+	if (c->data_len > 0) {
+		int64_t off;
+		for (int i = 0; (off = vos_chan_alloc(ch, c->data_len)) < 0; i++) {
+			if (!backoff(i)) {
+				vos_chan_slot_release(ch, slot);
+				return -ENOMEM;
+			}
+		}
+		c->data_off = off;
+		c->data = vos_chan_data(ch, off);
+	}
+	if (prepare)
+		prepare(c, ctx);
+	struct vos_slot *s = vos_chan_slot(ch, slot);
+	s->op = vos_op_word(c->op, c->sysnr);
+	for (int i = 0; i < 6; i++)
+		s->args[i] = c->args[i];
+	int64_t r = vos_chan_call(ch, slot);
+	if (r == -EIO && !vos_chan_domain_alive(ch)) {
+		/* the slot and block may still be written by a dying domain:
+		 * leave them allocated, the channel is dead anyway */
+		return -EIO;
+	}
+	if (finish)
+		finish(c, ctx, r);
+	if (c->data_len > 0)
+		vos_chan_free(ch, c->data_off, c->data_len);
+	vos_chan_slot_release(ch, slot);
+	return r;
+}

@@ -1,0 +1,69 @@
+/* Code that must execute syscalls without being trapped by Syscall User
+ * Dispatch: it lives in the `vos_exempt` section (see src/common/rawsys.S).
+ * Every syscall instruction here is followed by at least one byte still in
+ * the section, because the kernel checks the IP after the instruction. */
+	.section vos_exempt,"ax",@progbits
+
+/* Signal return trampoline installed as sa_restorer for every handler
+ * (ours and the application's): glibc's own restorer would be trapped. */
+	.globl vos_sigreturn_restorer
+	.hidden vos_sigreturn_restorer
+	.type vos_sigreturn_restorer,@function
+	.p2align 4
+vos_sigreturn_restorer:
+	mov $15, %eax		/* rt_sigreturn */
+	syscall
+	ud2
+	.size vos_sigreturn_restorer, .-vos_sigreturn_restorer
+
+/* long vos_clone_raw(long nr, long a0, long a1, long a2, long a3, long a4,
+ *                    const struct vos_clone_frame *frame)
+ *
+ * Issues clone/clone3 for a child that gets a new stack. The parent returns
+ * normally. The child cannot return through the SIGSYS handler (its stack is
+ * different), so it arms interception for itself and then resumes the
+ * application exactly where the syscall returned: `frame` was written just
+ * below the child's stack top and is popped into the registers, ending with
+ * the application's return address. */
+	.globl vos_clone_raw
+	.hidden vos_clone_raw
+	.type vos_clone_raw,@function
+	.p2align 4
+vos_clone_raw:
+	push %rbx
+	mov 16(%rsp), %rbx	/* frame (7th argument) */
+	mov %rdi, %rax
+	mov %rsi, %rdi
+	mov %rdx, %rsi
+	mov %rcx, %rdx
+	mov %r8, %r10
+	mov %r9, %r8
+	syscall
+	test %rax, %rax
+	jz 1f
+	pop %rbx
+	ret
+1:	/* child: new stack, rbx = frame just below its top */
+	lea -512(%rbx), %rsp
+	and $-16, %rsp
+	mov -8(%rbx), %rdi	/* the application's signal mask */
+	call vos_thread_child_setup
+	mov %rbx, %rsp
+	pop %rbx
+	pop %rbp
+	pop %r12
+	pop %r13
+	pop %r14
+	pop %r15
+	pop %rdi
+	pop %rsi
+	pop %rdx
+	pop %r10
+	pop %r8
+	pop %r9
+	xor %eax, %eax
+	ret			/* pops the application's rip; rsp = stack top */
+	.size vos_clone_raw, .-vos_clone_raw
+	ud2
+
+	.section .note.GNU-stack,"",@progbits

@@ -1,0 +1,76 @@
+/* Remote fd table: which local fd numbers stand for fds in a domain.
+ *
+ * Each entry is one 64-bit word so threads can read it without a lock:
+ * bit 63 = present, bit 62 = stale, bits 32..39 = domain, low 32 = remote fd.
+ * The placeholder makes the kernel keep the number reserved, so dup2, close
+ * and F_DUPFD numbering follow Linux exactly. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
+
+#include "libvos/libvos.h"
+
+#define ENT_PRESENT (1ull << 63)
+#define ENT_STALE (1ull << 62)
+
+static _Atomic uint64_t table[VOS_FDTABLE_SIZE];
+static _Atomic int high_water; /* one past the highest fd ever set */
+
+bool vos_fd_lookup(long fd, struct vos_remote_fd *out)
+{
+	if (fd < 0 || fd >= VOS_FDTABLE_SIZE)
+		return false;
+	/* acquire pairs with the release in vos_fd_set: a thread that sees the
+	 * entry also sees the remote open it describes as complete */
+	uint64_t e = atomic_load_explicit(&table[fd], memory_order_acquire);
+	if (!(e & ENT_PRESENT))
+		return false;
+	out->domain = (int)((e >> 32) & 0xff);
+	out->rfd = (int)(uint32_t)e;
+	out->stale = (e & ENT_STALE) != 0;
+	return true;
+}
+
+void vos_fd_set(int fd, int domain, int rfd)
+{
+	uint64_t e = ENT_PRESENT | ((uint64_t)(domain & 0xff) << 32) | (uint32_t)rfd;
+	atomic_store_explicit(&table[fd], e, memory_order_release);
+	int hw = atomic_load_explicit(&high_water, memory_order_relaxed);
+	while (fd + 1 > hw &&
+	       !atomic_compare_exchange_weak_explicit(&high_water, &hw, fd + 1, memory_order_relaxed,
+						      memory_order_relaxed))
+		;
+}
+
+void vos_fd_clear(int fd)
+{
+	if (fd >= 0 && fd < VOS_FDTABLE_SIZE)
+		atomic_store_explicit(&table[fd], 0, memory_order_release);
+}
+
+int vos_fd_high_water(void)
+{
+	return atomic_load_explicit(&high_water, memory_order_relaxed);
+}
+
+void vos_fd_mark_all_stale(void)
+{
+	int hw = atomic_load_explicit(&high_water, memory_order_relaxed);
+	for (int i = 0; i < hw; i++) {
+		uint64_t e = atomic_load_explicit(&table[i], memory_order_relaxed);
+		if (e & ENT_PRESENT)
+			atomic_store_explicit(&table[i], e | ENT_STALE, memory_order_relaxed);
+	}
+}
+
+int vos_placeholder_open(bool cloexec)
+{
+	long fd = vos_sys4(SYS_openat, AT_FDCWD, (long)"/dev/null", O_PATH | (cloexec ? O_CLOEXEC : 0),
+			   0);
+	if (fd >= VOS_FDTABLE_SIZE) {
+		vos_sys1(SYS_close, fd);
+		return -EMFILE;
+	}
+	return (int)fd;
+}

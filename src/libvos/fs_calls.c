@@ -1,0 +1,1048 @@
+/* Routing and marshalling of file-system calls (design.md 4).
+ *
+ * A path call is forwarded when its lexically normalized absolute path lies
+ * under a volume mount point; an fd call when its fd is in the remote fd
+ * table. Arguments that point into application memory are copied through the
+ * channel's data area in "segments"; the domain never sees our memory.
+ * Calls the storage domain does not implement yet fail with ENOSYS when they
+ * name a volume path or a remote fd, instead of silently running locally
+ * against the placeholder or a host path. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/stat.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <linux/close_range.h>
+
+#include "libvos/libvos.h"
+
+#ifndef AT_EMPTY_PATH
+#define AT_EMPTY_PATH 0x1000
+#endif
+
+/* ------------------------------------------------------------ marshalling */
+
+struct seg {
+	const void *in; /* copied into the block before the call (may be NULL) */
+	size_t len;     /* bytes reserved in the block */
+	void *out;      /* copied back after a successful call (may be NULL) */
+	bool out_by_result; /* copy back min(result, len) instead of len */
+	int arg_off;        /* args index receiving the block offset, or -1 */
+	int arg_len;        /* args index receiving len, or -1 */
+};
+
+struct xfer {
+	int n;
+	struct seg seg[3];
+	size_t pos[3];
+};
+
+static size_t align16(size_t n)
+{
+	return (n + 15) & ~(size_t)15;
+}
+
+static void xfer_prepare(struct vos_call *c, void *ctx)
+{
+	struct xfer *x = ctx;
+	for (int i = 0; i < x->n; i++) {
+		struct seg *s = &x->seg[i];
+		if (s->in)
+			memcpy((char *)c->data + x->pos[i], s->in, s->len);
+		if (s->arg_off >= 0)
+			c->args[s->arg_off] = c->data_off + (int64_t)x->pos[i];
+		if (s->arg_len >= 0)
+			c->args[s->arg_len] = (int64_t)s->len;
+	}
+}
+
+static void xfer_finish(struct vos_call *c, void *ctx, int64_t r)
+{
+	struct xfer *x = ctx;
+	if (r < 0)
+		return;
+	for (int i = 0; i < x->n; i++) {
+		struct seg *s = &x->seg[i];
+		if (!s->out)
+			continue;
+		size_t n = s->len;
+		if (s->out_by_result && (uint64_t)r < n)
+			n = (size_t)r;
+		memcpy(s->out, (const char *)c->data + x->pos[i], n);
+	}
+}
+
+static int64_t forward(int domain, enum vos_op op, long nr, const int64_t args[6], struct xfer *x)
+{
+	struct vos_call c = {.domain = domain, .op = (uint16_t)op, .sysnr = nr};
+	memcpy(c.args, args, sizeof(c.args));
+	size_t total = 0;
+	for (int i = 0; x && i < x->n; i++) {
+		x->pos[i] = total;
+		total += align16(x->seg[i].len);
+	}
+	if (total > VOS_CHAN_MAX_BLOCK)
+		return -E2BIG; /* callers chunk payloads; only paths can get here */
+	c.data_len = total;
+	return vos_forward(&c, x ? xfer_prepare : NULL, x ? xfer_finish : NULL, x);
+}
+
+/* ------------------------------------------------------------ routing */
+
+enum route_kind { ROUTE_LOCAL, ROUTE_REMOTE, ROUTE_ERROR };
+
+struct route {
+	int domain;
+	int64_t dirfd; /* remote fd or VOS_DIRFD_VOLUME(i) */
+	int volume;    /* volume index when dirfd is a volume root, else -1 */
+	size_t path_len; /* including NUL */
+	char path[VOS_PATH_MAX];
+};
+
+/* Scratch buffers: per thread (the handler runs with signals blocked, so
+ * it never re-enters on the same thread) and off the application's stack. */
+static __thread struct {
+	char cwd[VOS_PATH_MAX];
+	char norm[VOS_PATH_MAX + 2];
+	struct route r1, r2;
+} scratch;
+
+static bool in_vfork_child(void)
+{
+	int t = atomic_load_explicit(&vos_vfork_child_tid, memory_order_relaxed);
+	return t != 0 && t == vos_gettid();
+}
+
+static size_t bounded_strlen(const char *s, size_t max)
+{
+	return strnlen(s, max);
+}
+
+/* Decides where (dirfd, path) goes. *err is set for ROUTE_ERROR. */
+static enum route_kind route_path(long dirfd, const char *path, struct route *rt, long *err)
+{
+	if (!path || vos_volumes.count == 0)
+		return ROUTE_LOCAL;
+	size_t plen = bounded_strlen(path, VOS_PATH_MAX);
+	if (plen >= VOS_PATH_MAX) {
+		*err = -ENAMETOOLONG;
+		return ROUTE_ERROR;
+	}
+	if (path[0] != '/' && dirfd != AT_FDCWD) {
+		struct vos_remote_fd rf;
+		if (!vos_fd_lookup(dirfd, &rf))
+			return ROUTE_LOCAL;
+		if (rf.stale || in_vfork_child()) {
+			*err = -EBADF;
+			return ROUTE_ERROR;
+		}
+		rt->domain = rf.domain;
+		rt->dirfd = rf.rfd;
+		rt->volume = -1;
+		memcpy(rt->path, path, plen + 1);
+		rt->path_len = plen + 1;
+		return ROUTE_REMOTE;
+	}
+	const char *cwd = "/";
+	if (path[0] != '/') {
+		long r = vos_sys2(SYS_getcwd, (long)scratch.cwd, sizeof(scratch.cwd));
+		if (r < 0 || scratch.cwd[0] != '/')
+			return ROUTE_LOCAL; /* unreachable cwd: the kernel decides */
+		cwd = scratch.cwd;
+	}
+	if (vos_path_normalize(cwd, path, scratch.norm, sizeof(scratch.norm)) < 0) {
+		*err = -ENAMETOOLONG;
+		return ROUTE_ERROR;
+	}
+	int vol = vos_volume_match(&vos_volumes, scratch.norm, rt->path, sizeof(rt->path));
+	if (vol == -1)
+		return ROUTE_LOCAL;
+	if (vol < 0) {
+		*err = -ENAMETOOLONG;
+		return ROUTE_ERROR;
+	}
+	rt->domain = VOS_DOMAIN_STORAGE;
+	rt->dirfd = VOS_DIRFD_VOLUME(vol);
+	rt->volume = vol;
+	rt->path_len = strlen(rt->path) + 1;
+	return ROUTE_REMOTE;
+}
+
+enum fd_kind { FD_LOCAL, FD_REMOTE, FD_UNUSABLE };
+
+static enum fd_kind route_fd(long fd, struct vos_remote_fd *rf)
+{
+	if (!vos_fd_lookup(fd, rf))
+		return FD_LOCAL;
+	if (rf->stale || in_vfork_child())
+		return FD_UNUSABLE;
+	return FD_REMOTE;
+}
+
+/* ------------------------------------------------------------ fd calls */
+
+/* Binds a fresh remote fd to a new local placeholder number. */
+static long install_remote_fd(int domain, int64_t rfd, bool cloexec)
+{
+	if (rfd < 0)
+		return rfd;
+	int ph = vos_placeholder_open(cloexec);
+	if (ph < 0) {
+		int64_t a[6] = {rfd};
+		forward(domain, VOS_OP_CLOSE, SYS_close, a, NULL);
+		return ph;
+	}
+	vos_fd_set(ph, domain, (int)rfd);
+	return ph;
+}
+
+static long remote_close_rfd(int domain, int rfd)
+{
+	int64_t a[6] = {rfd};
+	return forward(domain, VOS_OP_CLOSE, SYS_close, a, NULL);
+}
+
+static long do_close(long fd)
+{
+	struct vos_remote_fd rf;
+	enum fd_kind k = route_fd(fd, &rf);
+	if (k == FD_LOCAL) {
+		if (fd == vos_conn_fd() && fd >= 0)
+			return -EBADF; /* ours, invisible to the application */
+		return vos_sys1(SYS_close, fd);
+	}
+	long r = 0;
+	if (k == FD_REMOTE) {
+		r = remote_close_rfd(rf.domain, rf.rfd);
+		if (r == -EIO)
+			r = 0; /* a dead domain's fd still closes (design.md 5) */
+	}
+	/* a vfork child has its own fd table but shares our memory: it only
+	 * drops its copy of the placeholder */
+	if (!in_vfork_child())
+		vos_fd_clear((int)fd);
+	vos_sys1(SYS_close, fd);
+	return r;
+}
+
+/* dup family: the domain duplicates the remote fd (sharing the open file
+ * description), the kernel duplicates the placeholder (numbering, CLOEXEC). */
+static long dup_remote(const struct vos_remote_fd *rf, long nr, long a[6])
+{
+	int64_t da[6] = {rf->rfd};
+	int64_t nrfd = forward(rf->domain, VOS_OP_DUP, nr, da, NULL);
+	if (nrfd < 0)
+		return nrfd;
+	long target = -1;
+	if (nr == SYS_dup2 || nr == SYS_dup3)
+		target = a[1];
+	struct vos_remote_fd old_target;
+	bool target_remote = target >= 0 && vos_fd_lookup(target, &old_target);
+	long nfd = vos_passthrough(nr, a);
+	if (nfd < 0 || nfd >= VOS_FDTABLE_SIZE) {
+		remote_close_rfd(rf->domain, (int)nrfd);
+		if (nfd >= 0) {
+			vos_sys1(SYS_close, nfd);
+			return -EMFILE;
+		}
+		return nfd;
+	}
+	if (target_remote && !old_target.stale)
+		remote_close_rfd(old_target.domain, old_target.rfd);
+	vos_fd_set((int)nfd, rf->domain, (int)nrfd);
+	return nfd;
+}
+
+static long do_dup(long nr, long a[6])
+{
+	struct vos_remote_fd rf;
+	enum fd_kind k = route_fd(a[0], &rf);
+	if (k == FD_UNUSABLE)
+		return -EBADF;
+	if (k == FD_REMOTE) {
+		if ((nr == SYS_dup2 && a[1] == a[0]))
+			return a[1];
+		return dup_remote(&rf, nr, a);
+	}
+	/* local source: a remote target is closed implicitly by dup2/dup3 */
+	if ((nr == SYS_dup2 || nr == SYS_dup3) && a[1] != a[0]) {
+		if (a[1] == vos_conn_fd() && a[1] >= 0)
+			return -EBUSY; /* Linux's answer for a racing dup2; ours is hidden */
+		struct vos_remote_fd tf;
+		bool tr = vos_fd_lookup(a[1], &tf);
+		long r = vos_passthrough(nr, a);
+		if (r >= 0 && tr) {
+			if (!tf.stale && !in_vfork_child())
+				remote_close_rfd(tf.domain, tf.rfd);
+			if (!in_vfork_child())
+				vos_fd_clear((int)a[1]);
+		}
+		return r;
+	}
+	return vos_passthrough(nr, a);
+}
+
+static long do_fcntl(long a[6])
+{
+	struct vos_remote_fd rf;
+	enum fd_kind k = route_fd(a[0], &rf);
+	if (k == FD_LOCAL)
+		return vos_passthrough(SYS_fcntl, a);
+	switch (a[1]) {
+	case F_GETFD:
+	case F_SETFD:
+		return vos_passthrough(SYS_fcntl, a); /* fd flags live on the placeholder */
+	default:
+		break;
+	}
+	if (k == FD_UNUSABLE)
+		return -EBADF;
+	switch (a[1]) {
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		return dup_remote(&rf, SYS_fcntl, a);
+	case F_GETFL:
+	case F_SETFL: {
+		int64_t fa[6] = {rf.rfd, a[1], a[2]};
+		return forward(rf.domain, VOS_OP_FCNTL, SYS_fcntl, fa, NULL);
+	}
+	default:
+		return -EINVAL; /* locks and the rest: not in this call set yet */
+	}
+}
+
+/* read/write family, chunked through the data area. `offset` < 0 means the
+ * file position (read/write), else pread/pwrite at that offset. */
+static long rw_chunked(const struct vos_remote_fd *rf, long nr, bool write, void *buf, size_t count,
+		       int64_t offset)
+{
+	size_t done = 0;
+	do {
+		size_t n = count - done;
+		if (n > VOS_CHAN_MAX_BLOCK)
+			n = VOS_CHAN_MAX_BLOCK;
+		struct xfer x = {.n = 1};
+		x.seg[0] = (struct seg){.in = write ? (char *)buf + done : NULL,
+					.len = n,
+					.out = write ? NULL : (char *)buf + done,
+					.out_by_result = true,
+					.arg_off = 1,
+					.arg_len = 2};
+		int64_t a[6] = {rf->rfd, 0, 0, offset >= 0 ? offset + (int64_t)done : 0};
+		enum vos_op op = offset >= 0 ? (write ? VOS_OP_PWRITE : VOS_OP_PREAD)
+					     : (write ? VOS_OP_WRITE : VOS_OP_READ);
+		int64_t r = forward(rf->domain, op, nr, a, &x);
+		if (r < 0)
+			return done > 0 ? (long)done : (long)r;
+		done += (size_t)r;
+		if ((size_t)r < n)
+			break;
+	} while (done < count);
+	return (long)done;
+}
+
+static long do_rw(long nr, long a[6])
+{
+	struct vos_remote_fd rf;
+	enum fd_kind k = route_fd(a[0], &rf);
+	if (k == FD_LOCAL)
+		return vos_passthrough(nr, a);
+	if (k == FD_UNUSABLE)
+		return -EBADF;
+	bool write = nr == SYS_write || nr == SYS_pwrite64;
+	bool positional = nr == SYS_pread64 || nr == SYS_pwrite64;
+	if (positional && a[3] < 0)
+		return -EINVAL;
+	if ((long)a[2] < 0)
+		return -EINVAL;
+	return rw_chunked(&rf, nr, write, (void *)a[1], (size_t)a[2], positional ? a[3] : -1);
+}
+
+/* readv/writev: gathered into / scattered from one block per chunk. */
+struct vec_ctx {
+	const struct iovec *iov;
+	int cnt;
+	size_t skip; /* bytes of the vector already transferred */
+	size_t len;  /* bytes in this chunk */
+	bool write;
+};
+
+static void vec_copy(struct vec_ctx *v, char *block, bool to_block, size_t limit)
+{
+	size_t skip = v->skip, copied = 0;
+	for (int i = 0; i < v->cnt && copied < limit; i++) {
+		size_t l = v->iov[i].iov_len;
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		size_t n = l - skip;
+		if (n > limit - copied)
+			n = limit - copied;
+		char *u = (char *)v->iov[i].iov_base + skip;
+		if (to_block)
+			memcpy(block + copied, u, n);
+		else
+			memcpy(u, block + copied, n);
+		copied += n;
+		skip = 0;
+	}
+}
+
+static void vec_prepare(struct vos_call *c, void *ctx)
+{
+	struct vec_ctx *v = ctx;
+	c->args[1] = c->data_off;
+	c->args[2] = (int64_t)v->len;
+	if (v->write)
+		vec_copy(v, c->data, true, v->len);
+}
+
+static void vec_finish(struct vos_call *c, void *ctx, int64_t r)
+{
+	struct vec_ctx *v = ctx;
+	if (!v->write && r > 0)
+		vec_copy(v, c->data, false, (size_t)r);
+}
+
+static long do_rwv(long nr, long a[6])
+{
+	struct vos_remote_fd rf;
+	enum fd_kind k = route_fd(a[0], &rf);
+	if (k == FD_LOCAL)
+		return vos_passthrough(nr, a);
+	if (k == FD_UNUSABLE)
+		return -EBADF;
+	const struct iovec *iov = (const void *)a[1];
+	int cnt = (int)a[2];
+	if (cnt < 0 || cnt > 1024)
+		return -EINVAL;
+	size_t total = 0;
+	for (int i = 0; i < cnt; i++) {
+		if (iov[i].iov_len > (size_t)0x7ffff000 - total)
+			return -EINVAL;
+		total += iov[i].iov_len;
+	}
+	bool write = nr == SYS_writev;
+	struct vec_ctx v = {.iov = iov, .cnt = cnt, .write = write};
+	size_t done = 0;
+	do {
+		v.skip = done;
+		v.len = total - done > VOS_CHAN_MAX_BLOCK ? VOS_CHAN_MAX_BLOCK : total - done;
+		struct vos_call c = {.domain = rf.domain,
+				     .op = write ? VOS_OP_WRITE : VOS_OP_READ,
+				     .sysnr = nr,
+				     .args = {rf.rfd},
+				     .data_len = v.len ? v.len : 1};
+		int64_t r = vos_forward(&c, vec_prepare, vec_finish, &v);
+		if (r < 0)
+			return done > 0 ? (long)done : (long)r;
+		done += (size_t)r;
+		if ((size_t)r < v.len)
+			break;
+	} while (done < total);
+	return (long)done;
+}
+
+static long fd_simple(long nr, long a[6], enum vos_op op, int nargs)
+{
+	struct vos_remote_fd rf;
+	enum fd_kind k = route_fd(a[0], &rf);
+	if (k == FD_LOCAL)
+		return vos_passthrough(nr, a);
+	if (k == FD_UNUSABLE)
+		return -EBADF;
+	int64_t fa[6] = {rf.rfd};
+	for (int i = 1; i < nargs; i++)
+		fa[i] = a[i];
+	return forward(rf.domain, op, nr, fa, NULL);
+}
+
+static long fstat_remote(const struct vos_remote_fd *rf, long nr, void *statbuf)
+{
+	struct xfer x = {.n = 1};
+	x.seg[0] = (struct seg){.len = sizeof(struct stat), .out = statbuf, .arg_off = 1, .arg_len = -1};
+	int64_t a[6] = {rf->rfd};
+	return forward(rf->domain, VOS_OP_FSTAT, nr, a, &x);
+}
+
+static long do_fstat(long a[6])
+{
+	struct vos_remote_fd rf;
+	enum fd_kind k = route_fd(a[0], &rf);
+	if (k == FD_LOCAL)
+		return vos_passthrough(SYS_fstat, a);
+	if (k == FD_UNUSABLE)
+		return -EBADF;
+	return fstat_remote(&rf, SYS_fstat, (void *)a[1]);
+}
+
+static long do_getdents(long a[6])
+{
+	struct vos_remote_fd rf;
+	enum fd_kind k = route_fd(a[0], &rf);
+	if (k == FD_LOCAL)
+		return vos_passthrough(SYS_getdents64, a);
+	if (k == FD_UNUSABLE)
+		return -EBADF;
+	size_t count = (size_t)(unsigned int)a[2];
+	if (count > VOS_CHAN_MAX_BLOCK)
+		count = VOS_CHAN_MAX_BLOCK; /* fewer entries per call is allowed */
+	struct xfer x = {.n = 1};
+	x.seg[0] = (struct seg){.len = count,
+				.out = (void *)a[1],
+				.out_by_result = true,
+				.arg_off = 1,
+				.arg_len = 2};
+	int64_t fa[6] = {rf.rfd};
+	return forward(rf.domain, VOS_OP_GETDENTS64, SYS_getdents64, fa, &x);
+}
+
+static long do_ioctl(long a[6])
+{
+	struct vos_remote_fd rf;
+	enum fd_kind k = route_fd(a[0], &rf);
+	if (k == FD_LOCAL)
+		return vos_passthrough(SYS_ioctl, a);
+	if (k == FD_UNUSABLE)
+		return -EBADF;
+	/* storage fds are regular files and directories: no terminal, no
+	 * reflink (callers fall back to copying) */
+	return -ENOTTY;
+}
+
+static long do_copy_file_range(long a[6])
+{
+	struct vos_remote_fd in, out;
+	enum fd_kind ki = route_fd(a[0], &in), ko = route_fd(a[2], &out);
+	if (ki == FD_LOCAL && ko == FD_LOCAL)
+		return vos_passthrough(SYS_copy_file_range, a);
+	if (ki == FD_UNUSABLE || ko == FD_UNUSABLE)
+		return -EBADF;
+	if (ki != ko || in.domain != out.domain)
+		return -EXDEV; /* like two file systems: callers fall back to read/write */
+	int64_t *offin = (int64_t *)a[1], *offout = (int64_t *)a[3];
+	int64_t fa[6] = {in.rfd, offin ? *offin : -1, out.rfd, offout ? *offout : -1, a[4], a[5]};
+	int64_t r = forward(in.domain, VOS_OP_COPY_FILE_RANGE, SYS_copy_file_range, fa, NULL);
+	if (r > 0) {
+		if (offin)
+			*offin += r;
+		if (offout)
+			*offout += r;
+	}
+	return r;
+}
+
+/* sendfile with a remote end: one chunk through the data area per call (a
+ * short count is valid sendfile behaviour). */
+static long do_sendfile(long a[6])
+{
+	struct vos_remote_fd in, out;
+	enum fd_kind ki = route_fd(a[1], &in), ko = route_fd(a[0], &out);
+	if (ki == FD_LOCAL && ko == FD_LOCAL)
+		return vos_passthrough(SYS_sendfile, a);
+	if (ki == FD_UNUSABLE || ko == FD_UNUSABLE)
+		return -EBADF;
+	int64_t *off = (int64_t *)a[2];
+	size_t n = (size_t)a[3];
+	if (n > VOS_CHAN_MAX_BLOCK)
+		n = VOS_CHAN_MAX_BLOCK;
+	static __thread char bounce[VOS_CHAN_MAX_BLOCK];
+	long got;
+	if (ki == FD_REMOTE)
+		got = rw_chunked(&in, SYS_sendfile, false, bounce, n, off ? *off : -1);
+	else if (off)
+		got = vos_sys4(SYS_pread64, a[1], (long)bounce, (long)n, *off);
+	else
+		got = vos_sys3(SYS_read, a[1], (long)bounce, (long)n);
+	if (got <= 0)
+		return got;
+	long put;
+	if (ko == FD_REMOTE)
+		put = rw_chunked(&out, SYS_sendfile, true, bounce, (size_t)got, -1);
+	else
+		put = vos_sys3(SYS_write, a[0], (long)bounce, got);
+	if (put < 0)
+		return put;
+	if (off)
+		*off += put;
+	else if (put < got && ki == FD_LOCAL)
+		vos_sys3(SYS_lseek, a[1], put - got, SEEK_CUR);
+	return put;
+}
+
+/* ------------------------------------------------------------ path calls */
+
+static struct xfer path_xfer(const struct route *rt)
+{
+	struct xfer x = {.n = 1};
+	x.seg[0] = (struct seg){.in = rt->path, .len = rt->path_len, .arg_off = 1, .arg_len = 2};
+	return x;
+}
+
+static long path_open(long nr, long dirfd, const char *path, long flags, long mode)
+{
+	struct route *rt = &scratch.r1;
+	long err = 0;
+	enum route_kind k = route_path(dirfd, path, rt, &err);
+	if (k == ROUTE_ERROR)
+		return err;
+	if (k == ROUTE_LOCAL)
+		return -ENOENT - 10000; /* sentinel: caller passes through */
+	if (in_vfork_child())
+		return -ENOSYS;
+	struct xfer x = path_xfer(rt);
+	int64_t a[6] = {rt->dirfd, 0, 0, flags, mode};
+	int64_t rfd = forward(rt->domain, VOS_OP_OPENAT, nr, a, &x);
+	return install_remote_fd(rt->domain, rfd, (flags & O_CLOEXEC) != 0);
+}
+
+static long stat_path(long nr, long dirfd, const char *path, void *statbuf, long flags, bool *local)
+{
+	struct route *rt = &scratch.r1;
+	long err = 0;
+	enum route_kind k = route_path(dirfd, path, rt, &err);
+	*local = k == ROUTE_LOCAL;
+	if (k != ROUTE_REMOTE)
+		return err;
+	struct xfer x = path_xfer(rt);
+	x.n = 2;
+	x.seg[1] = (struct seg){.len = sizeof(struct stat), .out = statbuf, .arg_off = 3, .arg_len = -1};
+	int64_t a[6] = {rt->dirfd, 0, 0, 0, flags};
+	return forward(rt->domain, VOS_OP_FSTATAT, nr, a, &x);
+}
+
+static long do_newfstatat(long a[6])
+{
+	const char *path = (const char *)a[1];
+	if (path && path[0] == '\0' && (a[3] & AT_EMPTY_PATH)) {
+		struct vos_remote_fd rf;
+		enum fd_kind k = route_fd(a[0], &rf);
+		if (k == FD_LOCAL)
+			return vos_passthrough(SYS_newfstatat, a);
+		if (k == FD_UNUSABLE)
+			return -EBADF;
+		return fstat_remote(&rf, SYS_newfstatat, (void *)a[2]);
+	}
+	bool local;
+	long r = stat_path(SYS_newfstatat, a[0], path, (void *)a[2], a[3], &local);
+	return local ? vos_passthrough(SYS_newfstatat, a) : r;
+}
+
+static long do_statx(long a[6])
+{
+	const char *path = (const char *)a[1];
+	struct route *rt = &scratch.r1;
+	long err = 0;
+	if (path && path[0] == '\0' && (a[2] & AT_EMPTY_PATH)) {
+		struct vos_remote_fd rf;
+		enum fd_kind k = route_fd(a[0], &rf);
+		if (k == FD_LOCAL)
+			return vos_passthrough(SYS_statx, a);
+		if (k == FD_UNUSABLE)
+			return -EBADF;
+		rt->domain = rf.domain;
+		rt->dirfd = rf.rfd;
+		rt->path[0] = '\0';
+		rt->path_len = 1;
+	} else {
+		enum route_kind k = route_path(a[0], path, rt, &err);
+		if (k == ROUTE_ERROR)
+			return err;
+		if (k == ROUTE_LOCAL)
+			return vos_passthrough(SYS_statx, a);
+	}
+	struct xfer x = path_xfer(rt);
+	x.n = 2;
+	x.seg[1] = (struct seg){.len = sizeof(struct statx), .out = (void *)a[4], .arg_off = 5, .arg_len = -1};
+	int64_t fa[6] = {rt->dirfd, 0, 0, a[2], a[3]};
+	return forward(rt->domain, VOS_OP_STATX, SYS_statx, fa, &x);
+}
+
+/* Path calls of the shape (dirfd, path, scalar, scalar) -> int. */
+static long path_scalar(long nr, enum vos_op op, long dirfd, const char *path, long s0, long s1,
+			bool *local)
+{
+	struct route *rt = &scratch.r1;
+	long err = 0;
+	enum route_kind k = route_path(dirfd, path, rt, &err);
+	*local = k == ROUTE_LOCAL;
+	if (k != ROUTE_REMOTE)
+		return err;
+	struct xfer x = path_xfer(rt);
+	int64_t a[6] = {rt->dirfd, 0, 0, s0, s1};
+	return forward(rt->domain, op, nr, a, &x);
+}
+
+static long do_rename(long nr, long od, const char *op, long nd, const char *np, long flags,
+		      bool *local)
+{
+	struct route *r1 = &scratch.r1, *r2 = &scratch.r2;
+	long err = 0;
+	enum route_kind k1 = route_path(od, op, r1, &err);
+	if (k1 == ROUTE_ERROR)
+		return err;
+	enum route_kind k2 = route_path(nd, np, r2, &err);
+	if (k2 == ROUTE_ERROR)
+		return err;
+	*local = k1 == ROUTE_LOCAL && k2 == ROUTE_LOCAL;
+	if (*local)
+		return 0;
+	if (k1 != k2 || r1->domain != r2->domain ||
+	    (r1->volume >= 0 && r2->volume >= 0 && r1->volume != r2->volume))
+		return -EXDEV; /* across a mount boundary, as Linux says */
+	if (r1->path_len + r2->path_len > VOS_PATH_MAX * 2)
+		return -ENAMETOOLONG;
+	char both[VOS_PATH_MAX * 2];
+	memcpy(both, r1->path, r1->path_len);
+	memcpy(both + r1->path_len, r2->path, r2->path_len);
+	struct xfer x = {.n = 1};
+	x.seg[0] = (struct seg){.in = both, .len = r1->path_len + r2->path_len, .arg_off = 1, .arg_len = 2};
+	int64_t a[6] = {r1->dirfd, 0, 0, r2->dirfd, flags};
+	return forward(r1->domain, VOS_OP_RENAMEAT2, nr, a, &x);
+}
+
+static long do_readlink(long nr, long dirfd, const char *path, char *buf, long size, bool *local)
+{
+	struct route *rt = &scratch.r1;
+	long err = 0;
+	enum route_kind k = route_path(dirfd, path, rt, &err);
+	*local = k == ROUTE_LOCAL;
+	if (k != ROUTE_REMOTE)
+		return err;
+	if (size <= 0)
+		return -EINVAL;
+	if (size > VOS_PATH_MAX)
+		size = VOS_PATH_MAX;
+	struct xfer x = path_xfer(rt);
+	x.n = 2;
+	x.seg[1] = (struct seg){.len = (size_t)size, .out = buf, .out_by_result = true, .arg_off = 3, .arg_len = 4};
+	int64_t a[6] = {rt->dirfd};
+	return forward(rt->domain, VOS_OP_READLINKAT, nr, a, &x);
+}
+
+static long do_xattr(long nr, long a[6], bool *local)
+{
+	bool list = nr == SYS_listxattr || nr == SYS_llistxattr || nr == SYS_flistxattr;
+	bool by_fd = nr == SYS_fgetxattr || nr == SYS_flistxattr;
+	bool nofollow = nr == SYS_lgetxattr || nr == SYS_llistxattr;
+	struct route *rt = &scratch.r1;
+	long err = 0;
+	*local = false;
+	if (by_fd) {
+		struct vos_remote_fd rf;
+		enum fd_kind k = route_fd(a[0], &rf);
+		if (k == FD_LOCAL) {
+			*local = true;
+			return 0;
+		}
+		if (k == FD_UNUSABLE)
+			return -EBADF;
+		rt->domain = rf.domain;
+		rt->dirfd = rf.rfd;
+		rt->path[0] = '\0';
+		rt->path_len = 1;
+	} else {
+		enum route_kind k = route_path(AT_FDCWD, (const char *)a[0], rt, &err);
+		*local = k == ROUTE_LOCAL;
+		if (k != ROUTE_REMOTE)
+			return err;
+	}
+	/* "path\0name\0" for get, "path\0" for list */
+	char both[VOS_PATH_MAX + 256];
+	size_t blen = rt->path_len;
+	memcpy(both, rt->path, rt->path_len);
+	if (!list) {
+		const char *name = (const char *)a[1];
+		size_t nl = strnlen(name, 256);
+		if (nl >= 256)
+			return -ERANGE;
+		memcpy(both + blen, name, nl + 1);
+		blen += nl + 1;
+	}
+	void *value = (void *)(list ? a[1] : a[2]);
+	size_t size = (size_t)(list ? a[2] : a[3]);
+	if (size > 65536)
+		size = 65536;
+	struct xfer x = {.n = 2};
+	x.seg[0] = (struct seg){.in = both, .len = blen, .arg_off = 1, .arg_len = 2};
+	x.seg[1] = (struct seg){.len = size ? size : 1, .out = size ? value : NULL, .out_by_result = true, .arg_off = 3, .arg_len = -1};
+	int64_t fa[6] = {rt->dirfd, 0, 0, 0, (int64_t)size, (nofollow ? AT_SYMLINK_NOFOLLOW : 0) | (by_fd ? AT_EMPTY_PATH : 0)};
+	return forward(rt->domain, list ? VOS_OP_LISTXATTR : VOS_OP_GETXATTR, nr, fa, &x);
+}
+
+/* truncate(path): open, ftruncate, close in the domain. */
+static long do_truncate(long a[6], bool *local)
+{
+	long fd = path_open(SYS_truncate, AT_FDCWD, (const char *)a[0], O_WRONLY | O_CLOEXEC, 0);
+	*local = fd == -ENOENT - 10000;
+	if (*local || fd < 0)
+		return fd;
+	struct vos_remote_fd rf;
+	vos_fd_lookup(fd, &rf);
+	int64_t ta[6] = {rf.rfd, a[1]};
+	long r = forward(rf.domain, VOS_OP_FTRUNCATE, SYS_truncate, ta, NULL);
+	do_close(fd);
+	return r;
+}
+
+/* ------------------------------------------------------------ not yet served */
+
+/* Calls whose first argument is an fd the storage domain does not serve yet:
+ * refuse them on remote fds rather than run them on the placeholder. */
+static bool fd_call_unsupported(long nr)
+{
+	switch (nr) {
+	case SYS_fchmod: case SYS_fchown: case SYS_flock: case SYS_fstatfs: case SYS_fchdir:
+	case SYS_preadv: case SYS_pwritev: case SYS_preadv2: case SYS_pwritev2:
+	case SYS_fallocate: case SYS_syncfs: case SYS_sync_file_range: case SYS_fsetxattr:
+	case SYS_fremovexattr: case SYS_readahead: case SYS_fchmodat: case SYS_fchownat:
+	case SYS_utimensat: case SYS_mknodat: case SYS_futimesat: case SYS_name_to_handle_at:
+	case SYS_linkat: case SYS_splice: case SYS_tee: case SYS_inotify_add_watch:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Path calls (path as first argument) not served yet. */
+static bool path_call_unsupported(long nr)
+{
+	switch (nr) {
+	case SYS_chmod: case SYS_chown: case SYS_lchown: case SYS_utime: case SYS_utimes:
+	case SYS_link: case SYS_mknod: case SYS_statfs: case SYS_chdir: case SYS_setxattr:
+	case SYS_lsetxattr: case SYS_removexattr: case SYS_lremovexattr: case SYS_chroot:
+	case SYS_execve: case SYS_uselib: case SYS_swapon: case SYS_acct:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool unsupported_remote(long nr, long a[6], long *result)
+{
+	struct vos_remote_fd rf;
+	long err = 0;
+	if (fd_call_unsupported(nr)) {
+		/* *at calls name a path relative to the dirfd: check both */
+		bool at = nr == SYS_fchmodat || nr == SYS_fchownat || nr == SYS_utimensat ||
+			  nr == SYS_mknodat || nr == SYS_futimesat || nr == SYS_name_to_handle_at ||
+			  nr == SYS_linkat || nr == SYS_inotify_add_watch;
+		if (nr == SYS_inotify_add_watch) {
+			if (route_path(AT_FDCWD, (const char *)a[1], &scratch.r1, &err) != ROUTE_LOCAL)
+				goto refuse;
+			return false;
+		}
+		if (nr == SYS_splice || nr == SYS_tee) {
+			if (vos_fd_lookup(a[0], &rf) || vos_fd_lookup(nr == SYS_splice ? a[2] : a[1], &rf))
+				goto refuse;
+			return false;
+		}
+		if (at && a[1] && route_path(a[0], (const char *)a[1], &scratch.r1, &err) != ROUTE_LOCAL)
+			goto refuse;
+		if (nr == SYS_linkat && route_path(a[2], (const char *)a[3], &scratch.r1, &err) != ROUTE_LOCAL)
+			goto refuse;
+		if (vos_fd_lookup(a[0], &rf) && !(at && a[1] && ((const char *)a[1])[0] == '/'))
+			goto refuse;
+		return false;
+	}
+	if (path_call_unsupported(nr)) {
+		if (route_path(AT_FDCWD, (const char *)a[0], &scratch.r1, &err) != ROUTE_LOCAL)
+			goto refuse;
+		if ((nr == SYS_link) &&
+		    route_path(AT_FDCWD, (const char *)a[1], &scratch.r1, &err) != ROUTE_LOCAL)
+			goto refuse;
+		return false;
+	}
+	if (nr == SYS_symlink || nr == SYS_symlinkat) {
+		long dirfd = nr == SYS_symlink ? AT_FDCWD : a[1];
+		const char *lp = (const char *)(nr == SYS_symlink ? a[1] : a[2]);
+		if (route_path(dirfd, lp, &scratch.r1, &err) != ROUTE_LOCAL)
+			goto refuse;
+		return false;
+	}
+	if (nr == SYS_mmap && !(a[3] & MAP_ANONYMOUS) && vos_fd_lookup(a[4], &rf)) {
+		*result = -ENODEV; /* mapping volume files comes with the process-model work */
+		return true;
+	}
+	return false;
+refuse:
+	*result = err ? err : -ENOSYS;
+	return true;
+}
+
+/* ------------------------------------------------------------ entry */
+
+bool vos_fs_call(long nr, long a[6], long *result)
+{
+	bool local = false;
+	long r;
+	switch (nr) {
+	case SYS_open:
+		r = path_open(nr, AT_FDCWD, (const char *)a[0], a[1], a[2]);
+		break;
+	case SYS_creat:
+		r = path_open(nr, AT_FDCWD, (const char *)a[0], O_CREAT | O_WRONLY | O_TRUNC, a[1]);
+		break;
+	case SYS_openat:
+		r = path_open(nr, a[0], (const char *)a[1], a[2], a[3]);
+		break;
+	case SYS_openat2: {
+		const struct open_how {
+			uint64_t flags, mode, resolve;
+		} *how = (const void *)a[2];
+		if (!how || (size_t)a[3] < sizeof(*how))
+			return false;
+		r = path_open(nr, a[0], (const char *)a[1], (long)how->flags, (long)how->mode);
+		if (r != -ENOENT - 10000 && how->resolve != 0 && r >= 0) {
+			do_close(r); /* RESOLVE_* restrictions are not forwarded yet */
+			r = -EINVAL;
+		}
+		break;
+	}
+	case SYS_close:
+		*result = do_close(a[0]);
+		return true;
+	case SYS_read:
+	case SYS_write:
+	case SYS_pread64:
+	case SYS_pwrite64:
+		*result = do_rw(nr, a);
+		return true;
+	case SYS_readv:
+	case SYS_writev:
+		*result = do_rwv(nr, a);
+		return true;
+	case SYS_lseek:
+		*result = fd_simple(nr, a, VOS_OP_LSEEK, 3);
+		return true;
+	case SYS_fstat:
+		*result = do_fstat(a);
+		return true;
+	case SYS_newfstatat:
+		*result = do_newfstatat(a);
+		return true;
+	case SYS_stat:
+	case SYS_lstat:
+		r = stat_path(nr, AT_FDCWD, (const char *)a[0], (void *)a[1],
+			      nr == SYS_lstat ? AT_SYMLINK_NOFOLLOW : 0, &local);
+		break;
+	case SYS_statx:
+		*result = do_statx(a);
+		return true;
+	case SYS_getdents64:
+		*result = do_getdents(a);
+		return true;
+	case SYS_mkdir:
+		r = path_scalar(nr, VOS_OP_MKDIRAT, AT_FDCWD, (const char *)a[0], a[1], 0, &local);
+		break;
+	case SYS_mkdirat:
+		r = path_scalar(nr, VOS_OP_MKDIRAT, a[0], (const char *)a[1], a[2], 0, &local);
+		break;
+	case SYS_unlink:
+		r = path_scalar(nr, VOS_OP_UNLINKAT, AT_FDCWD, (const char *)a[0], 0, 0, &local);
+		break;
+	case SYS_rmdir:
+		r = path_scalar(nr, VOS_OP_UNLINKAT, AT_FDCWD, (const char *)a[0], AT_REMOVEDIR, 0,
+				&local);
+		break;
+	case SYS_unlinkat:
+		r = path_scalar(nr, VOS_OP_UNLINKAT, a[0], (const char *)a[1], a[2], 0, &local);
+		break;
+	case SYS_access:
+		r = path_scalar(nr, VOS_OP_FACCESSAT, AT_FDCWD, (const char *)a[0], a[1], 0, &local);
+		break;
+	case SYS_faccessat:
+		r = path_scalar(nr, VOS_OP_FACCESSAT, a[0], (const char *)a[1], a[2], 0, &local);
+		break;
+	case SYS_faccessat2:
+		r = path_scalar(nr, VOS_OP_FACCESSAT, a[0], (const char *)a[1], a[2], a[3], &local);
+		break;
+	case SYS_rename:
+		r = do_rename(nr, AT_FDCWD, (const char *)a[0], AT_FDCWD, (const char *)a[1], 0, &local);
+		break;
+	case SYS_renameat:
+		r = do_rename(nr, a[0], (const char *)a[1], a[2], (const char *)a[3], 0, &local);
+		break;
+	case SYS_renameat2:
+		r = do_rename(nr, a[0], (const char *)a[1], a[2], (const char *)a[3], a[4], &local);
+		break;
+	case SYS_readlink:
+		r = do_readlink(nr, AT_FDCWD, (const char *)a[0], (char *)a[1], a[2], &local);
+		break;
+	case SYS_readlinkat:
+		r = do_readlink(nr, a[0], (const char *)a[1], (char *)a[2], a[3], &local);
+		break;
+	case SYS_getxattr:
+	case SYS_lgetxattr:
+	case SYS_fgetxattr:
+	case SYS_listxattr:
+	case SYS_llistxattr:
+	case SYS_flistxattr:
+		r = do_xattr(nr, a, &local);
+		break;
+	case SYS_truncate:
+		r = do_truncate(a, &local);
+		break;
+	case SYS_ftruncate:
+		*result = fd_simple(nr, a, VOS_OP_FTRUNCATE, 2);
+		return true;
+	case SYS_fsync:
+		*result = fd_simple(nr, a, VOS_OP_FSYNC, 1);
+		return true;
+	case SYS_fdatasync:
+		*result = fd_simple(nr, a, VOS_OP_FDATASYNC, 1);
+		return true;
+	case SYS_fadvise64:
+		*result = fd_simple(nr, a, VOS_OP_FADVISE, 4);
+		return true;
+	case SYS_dup:
+	case SYS_dup2:
+	case SYS_dup3:
+		*result = do_dup(nr, a);
+		return true;
+	case SYS_fcntl:
+		*result = do_fcntl(a);
+		return true;
+	case SYS_ioctl:
+		*result = do_ioctl(a);
+		return true;
+	case SYS_copy_file_range:
+		*result = do_copy_file_range(a);
+		return true;
+	case SYS_sendfile:
+		*result = do_sendfile(a);
+		return true;
+	case SYS_close_range: {
+		/* keep our supervisor connection out of the range */
+		if (!(a[2] & CLOSE_RANGE_CLOEXEC)) {
+			unsigned long hi_fd = (unsigned long)a[1];
+			int hw = vos_fd_high_water();
+			for (unsigned long fd = (unsigned long)a[0]; fd < (unsigned long)hw && fd <= hi_fd; fd++) {
+				struct vos_remote_fd rf;
+				if (vos_fd_lookup((long)fd, &rf))
+					do_close((long)fd);
+			}
+		}
+		long cfd = vos_conn_fd();
+		if (cfd >= 0 && a[0] <= cfd && cfd <= a[1]) {
+			long lo[6] = {a[0], cfd - 1, a[2]}, hi[6] = {cfd + 1, a[1], a[2]};
+			long r1 = cfd > a[0] ? vos_passthrough(nr, lo) : 0;
+			long r2 = cfd < a[1] ? vos_passthrough(nr, hi) : 0;
+			*result = r1 < 0 ? r1 : r2;
+			return true;
+		}
+		return false;
+	}
+	default:
+		return unsupported_remote(nr, a, result);
+	}
+	if (local || r == -ENOENT - 10000)
+		return false;
+	*result = r;
+	return true;
+}

@@ -1,0 +1,358 @@
+/* Syscall-level interception with Syscall User Dispatch (SUD).
+ *
+ * Once armed, every syscall instruction the process executes outside the
+ * `vos_exempt` section traps into sigsys_handler, glibc's internal ones
+ * included. The handler runs the call through vos_dispatch and writes the
+ * result into the interrupted context's rax. All of libvos's own syscalls go
+ * through the exempt section, so the selector stays at BLOCK permanently and
+ * the handler never recurses.
+ *
+ * Keeping SUD working in a real program needs three things:
+ *  - signal handlers return through rt_sigreturn; glibc's restorer would
+ *    trap, so every handler is (re)installed with our exempt restorer;
+ *  - SIGSYS must never be blocked (a blocked forced SIGSYS kills the
+ *    process), so masks given by the application are stripped of it;
+ *  - SUD is per thread and not inherited by clone/fork: children arm it
+ *    themselves (vos_thread_child_setup, after_fork_child).
+ *
+ * This layer only traps and resumes; routing lives in dispatch.c.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "libvos/libvos.h"
+
+#ifndef PR_SET_SYSCALL_USER_DISPATCH
+#define PR_SET_SYSCALL_USER_DISPATCH 59
+#define PR_SYS_DISPATCH_OFF 0
+#define PR_SYS_DISPATCH_ON 1
+#endif
+#ifndef SYSCALL_DISPATCH_FILTER_BLOCK
+#define SYSCALL_DISPATCH_FILTER_ALLOW 0
+#define SYSCALL_DISPATCH_FILTER_BLOCK 1
+#endif
+#ifndef SYS_USER_DISPATCH
+#define SYS_USER_DISPATCH 2
+#endif
+#ifndef CLONE_VM
+#define CLONE_VM 0x100
+#define CLONE_VFORK 0x4000
+#define CLONE_THREAD 0x10000
+#endif
+
+/* Layout the kernel expects for rt_sigaction on x86-64. */
+struct kernel_sigaction {
+	void *handler;
+	unsigned long flags;
+	void *restorer;
+	uint64_t mask;
+};
+#define K_SA_RESTORER 0x04000000UL
+#define SIGBIT(s) (1ULL << ((s)-1))
+
+extern char vos_sigreturn_restorer[] VOS_HIDDEN;
+long vos_clone_raw(long nr, long a0, long a1, long a2, long a3, long a4, const void *frame) VOS_HIDDEN;
+void vos_thread_child_setup(uint64_t app_sigmask) VOS_HIDDEN;
+
+struct vos_volume_table vos_volumes;
+const char *vos_socket_path;
+_Atomic int vos_vfork_child_tid;
+
+static volatile char selector = SYSCALL_DISPATCH_FILTER_BLOCK;
+static bool active;
+/* The SIGSYS disposition the application asked for: never installed (ours
+ * must stay), but reported back so the application sees what it set. */
+static struct kernel_sigaction app_sigsys;
+
+void vos_log(const char *msg)
+{
+	char buf[512];
+	size_t n = strlen(msg);
+	if (n > sizeof(buf) - 8)
+		n = sizeof(buf) - 8;
+	memcpy(buf, "libvos: ", 8);
+	memcpy(buf + 8, msg, n);
+	buf[8 + n] = '\n';
+	vos_sys3(SYS_write, 2, (long)buf, (long)(n + 9));
+}
+
+int vos_gettid(void)
+{
+	return (int)vos_sys0(SYS_gettid);
+}
+
+static long arm_current_thread(void)
+{
+	return vos_sys5(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON,
+			(long)__start_vos_exempt, (long)(__stop_vos_exempt - __start_vos_exempt),
+			(long)&selector);
+}
+
+static long disarm_current_thread(void)
+{
+	return vos_sys5(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0);
+}
+
+/* Runs first in a thread/child created with a new stack. It inherited the
+ * SIGSYS handler's mask (everything blocked): restore the application's. */
+void vos_thread_child_setup(uint64_t app_sigmask)
+{
+	if (arm_current_thread() != 0)
+		vos_log("cannot arm syscall interception in a new thread");
+	app_sigmask &= ~SIGBIT(SIGSYS);
+	vos_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&app_sigmask, 0, 8);
+}
+
+static uint64_t app_mask_of(const ucontext_t *uc)
+{
+	uint64_t m;
+	memcpy(&m, &uc->uc_sigmask, sizeof(m));
+	return m & ~SIGBIT(SIGSYS);
+}
+
+static void after_fork_child(void)
+{
+	arm_current_thread();
+	vos_client_after_fork();
+	/* Remote fds were opened by the parent's shadow; the child has no
+	 * shadow of its own yet, so they cannot be used (see ARCHITECTURE). */
+	vos_fd_mark_all_stale();
+}
+
+/* ---- signal dispositions */
+
+static long do_rt_sigaction(long a[6])
+{
+	int sig = (int)a[0];
+	const struct kernel_sigaction *act = (const void *)a[1];
+	struct kernel_sigaction *old = (void *)a[2];
+	if (a[3] != 8)
+		return -EINVAL;
+	if (sig == SIGSYS) {
+		if (old)
+			*old = app_sigsys;
+		if (act)
+			app_sigsys = *act;
+		return 0;
+	}
+	if (!act)
+		return vos_passthrough(SYS_rt_sigaction, a);
+	struct kernel_sigaction k = *act;
+	k.mask &= ~SIGBIT(SIGSYS);
+	if (k.handler != SIG_DFL && k.handler != SIG_IGN) {
+		k.flags |= K_SA_RESTORER;
+		k.restorer = vos_sigreturn_restorer;
+	}
+	return vos_sys4(SYS_rt_sigaction, sig, (long)&k, (long)old, 8);
+}
+
+static long do_rt_sigprocmask(long a[6])
+{
+	const uint64_t *set = (const void *)a[1];
+	if (!set || a[0] == SIG_UNBLOCK || a[3] != 8)
+		return vos_passthrough(SYS_rt_sigprocmask, a);
+	uint64_t m = *set & ~SIGBIT(SIGSYS);
+	return vos_sys4(SYS_rt_sigprocmask, a[0], (long)&m, a[2], a[3]);
+}
+
+/* ---- process creation */
+
+/* Popped by vos_clone_raw in the child; sigmask sits just below it. */
+struct clone_frame {
+	uint64_t sigmask;
+	greg_t rbx, rbp, r12, r13, r14, r15, rdi, rsi, rdx, r10, r8, r9, rip;
+};
+
+/* Writes the resume frame just below the child's stack top. */
+static const void *make_child_frame(unsigned long stack_top, const ucontext_t *uc)
+{
+	const greg_t *g = uc->uc_mcontext.gregs;
+	struct clone_frame *f = (struct clone_frame *)(stack_top - sizeof(struct clone_frame));
+	f->rbx = g[REG_RBX];
+	f->rbp = g[REG_RBP];
+	f->r12 = g[REG_R12];
+	f->r13 = g[REG_R13];
+	f->r14 = g[REG_R14];
+	f->r15 = g[REG_R15];
+	f->rdi = g[REG_RDI];
+	f->rsi = g[REG_RSI];
+	f->rdx = g[REG_RDX];
+	f->r10 = g[REG_R10];
+	f->r8 = g[REG_R8];
+	f->r9 = g[REG_R9];
+	f->rip = g[REG_RIP];
+	f->sigmask = app_mask_of(uc);
+	return &f->rbx;
+}
+
+static long finish_parent(long r, unsigned long flags)
+{
+	if ((flags & CLONE_VM) && !(flags & CLONE_THREAD))
+		atomic_store(&vos_vfork_child_tid, 0);
+	return r;
+}
+
+static long do_clone(long a[6], const ucontext_t *uc)
+{
+	unsigned long flags = (unsigned long)a[0];
+	unsigned long stack = (unsigned long)a[1];
+	if (stack == 0) {
+		if (flags & CLONE_VM) {
+			/* a CLONE_VM child on our stack would return through and
+			 * clobber this handler's frame: run it as a fork with
+			 * vfork's ordering instead */
+			flags &= ~(unsigned long)CLONE_VM;
+		}
+		long r = vos_raw_syscall6(SYS_clone, (long)flags, 0, a[2], a[3], a[4], 0);
+		if (r == 0)
+			after_fork_child();
+		return r;
+	}
+	if ((flags & CLONE_VM) && !(flags & CLONE_THREAD))
+		atomic_store(&vos_vfork_child_tid, -1);
+	const void *frame = make_child_frame(stack, uc);
+	long r = vos_clone_raw(SYS_clone, (long)flags, (long)stack, a[2], a[3], a[4], frame);
+	return finish_parent(r, flags);
+}
+
+struct clone3_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+};
+
+static long do_clone3(long a[6], const ucontext_t *uc)
+{
+	const struct clone3_args *ca = (const void *)a[0];
+	size_t size = (size_t)a[1];
+	if (!ca || size < sizeof(struct clone3_args))
+		return vos_passthrough(SYS_clone3, a);
+	if (ca->stack == 0) {
+		if (ca->flags & CLONE_VM)
+			return -ENOSYS; /* glibc falls back to clone(), handled above */
+		long r = vos_passthrough(SYS_clone3, a);
+		if (r == 0)
+			after_fork_child();
+		return r;
+	}
+	unsigned long flags = ca->flags;
+	if ((flags & CLONE_VM) && !(flags & CLONE_THREAD))
+		atomic_store(&vos_vfork_child_tid, -1);
+	const void *frame = make_child_frame(ca->stack + ca->stack_size, uc);
+	long r = vos_clone_raw(SYS_clone3, a[0], a[1], 0, 0, 0, frame);
+	return finish_parent(r, flags);
+}
+
+static long do_fork(long nr, long a[6])
+{
+	long r;
+	if (nr == SYS_vfork)
+		r = vos_sys5(SYS_clone, CLONE_VFORK | SIGCHLD, 0, 0, 0, 0);
+	else
+		r = vos_passthrough(nr, a);
+	if (r == 0)
+		after_fork_child();
+	return r;
+}
+
+static long do_execve(long nr, long a[6], const ucontext_t *uc)
+{
+	/* The new image loads its own libvos (LD_PRELOAD) and arms it; our
+	 * selector address means nothing there, so disarm across the exec.
+	 * exec keeps the signal mask: give it the application's, not this
+	 * handler's everything-blocked one. */
+	uint64_t app = app_mask_of(uc), cur;
+	vos_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&app, (long)&cur, 8);
+	disarm_current_thread();
+	long r = vos_passthrough(nr, a);
+	arm_current_thread();
+	vos_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&cur, 0, 8);
+	return r;
+}
+
+long vos_dispatch(long nr, long a[6], ucontext_t *uc)
+{
+	switch (nr) {
+	case SYS_rt_sigaction:
+		return do_rt_sigaction(a);
+	case SYS_rt_sigprocmask:
+		return do_rt_sigprocmask(a);
+	case SYS_clone:
+		return do_clone(a, uc);
+	case SYS_clone3:
+		return do_clone3(a, uc);
+	case SYS_fork:
+	case SYS_vfork:
+		return do_fork(nr, a);
+	case SYS_execve:
+	case SYS_execveat:
+		return do_execve(nr, a, uc);
+	default:
+		break;
+	}
+	long result;
+	if (vos_fs_call(nr, a, &result))
+		return result;
+	return vos_passthrough(nr, a);
+}
+
+static void sigsys_handler(int sig, siginfo_t *si, void *ucv)
+{
+	(void)sig;
+	ucontext_t *uc = ucv;
+	if (si->si_code != SYS_USER_DISPATCH)
+		return; /* a SIGSYS sent by kill(): dropped (see ARCHITECTURE) */
+	greg_t *g = uc->uc_mcontext.gregs;
+	long a[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
+	g[REG_RAX] = vos_dispatch(g[REG_RAX], a, uc);
+}
+
+/* Handlers installed before us (by other constructors) would return through
+ * glibc's trapped restorer: reinstall them with ours. */
+static void adopt_existing_handlers(void)
+{
+	for (int sig = 1; sig <= 64; sig++) {
+		if (sig == SIGSYS || sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		struct kernel_sigaction k;
+		if (vos_sys4(SYS_rt_sigaction, sig, 0, (long)&k, 8) != 0)
+			continue;
+		if (k.handler == SIG_DFL || k.handler == SIG_IGN)
+			continue;
+		k.flags |= K_SA_RESTORER;
+		k.restorer = vos_sigreturn_restorer;
+		k.mask &= ~SIGBIT(SIGSYS);
+		vos_sys4(SYS_rt_sigaction, sig, (long)&k, 0, 8);
+	}
+}
+
+__attribute__((constructor(101))) static void vos_init(void)
+{
+	const char *sock = getenv("VOS_SOCKET");
+	if (!sock || !*sock)
+		return; /* not under vos run: stay inert */
+	vos_socket_path = sock;
+	vos_volumes_parse(&vos_volumes, getenv("VOS_VOLUMES"));
+
+	struct kernel_sigaction k = {.handler = (void *)sigsys_handler,
+				     .flags = SA_SIGINFO | K_SA_RESTORER,
+				     .restorer = vos_sigreturn_restorer,
+				     .mask = ~0ULL};
+	if (vos_sys4(SYS_rt_sigaction, SIGSYS, (long)&k, 0, 8) != 0) {
+		vos_log("cannot install the SIGSYS handler; running without VirtuOS");
+		return;
+	}
+	adopt_existing_handlers();
+	uint64_t unblock = SIGBIT(SIGSYS);
+	vos_sys4(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&unblock, 0, 8);
+	if (arm_current_thread() != 0) {
+		vos_log("Syscall User Dispatch is unavailable (Linux >= 5.11 needed); "
+			"refusing to run unisolated");
+		vos_sys1(SYS_exit_group, 126);
+	}
+	active = true;
+}

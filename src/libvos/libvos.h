@@ -1,0 +1,80 @@
+/* libvos internals shared by its files. Everything here may run inside the
+ * SIGSYS handler: no libc calls that make syscalls, no malloc, no errno. */
+#ifndef VOS_LIBVOS_H
+#define VOS_LIBVOS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <ucontext.h>
+
+#include "libvos/path.h"
+#include "vos/channel.h"
+#include "vos/control.h"
+#include "vos/rawsys.h"
+
+#define VOS_HIDDEN __attribute__((visibility("hidden")))
+
+/* ---- process-wide state (intercept.c) */
+extern struct vos_volume_table vos_volumes VOS_HIDDEN;
+extern const char *vos_socket_path VOS_HIDDEN;
+/* Non-zero while a CLONE_VM child without CLONE_THREAD (vfork, posix_spawn)
+ * runs on our memory: it must not change the shared remote-fd state. */
+extern _Atomic int vos_vfork_child_tid VOS_HIDDEN;
+
+void vos_log(const char *msg) VOS_HIDDEN; /* one line to stderr, raw write */
+int vos_gettid(void) VOS_HIDDEN;
+
+/* ---- remote fd table (fdtable.c). The application sees a local
+ * placeholder fd (O_PATH of /dev/null) at the same number; the table maps it
+ * to the remote fd in the domain. */
+#define VOS_FDTABLE_SIZE 65536
+struct vos_remote_fd {
+	int domain; /* enum vos_domain_id */
+	int rfd;    /* fd number in the domain's shadow */
+	bool stale; /* inherited across fork: the shadow is the parent's */
+};
+bool vos_fd_lookup(long fd, struct vos_remote_fd *out) VOS_HIDDEN;
+void vos_fd_set(int fd, int domain, int rfd) VOS_HIDDEN;
+void vos_fd_clear(int fd) VOS_HIDDEN;
+void vos_fd_mark_all_stale(void) VOS_HIDDEN;
+int vos_fd_high_water(void) VOS_HIDDEN;
+/* Opens a placeholder at the lowest free fd; returns it or -errno. */
+int vos_placeholder_open(bool cloexec) VOS_HIDDEN;
+
+/* ---- connection to the supervisor and the channel (client.c) */
+/* Returns the attached channel for a domain, connecting on first use, or
+ * NULL with *err set (-ENODEV no domain, -EIO dead, -ECONNREFUSED ...). */
+struct vos_chan_client *vos_channel(int domain, int *err) VOS_HIDDEN;
+/* The supervisor connection fd (hidden from the application), or -1. */
+int vos_conn_fd(void) VOS_HIDDEN;
+/* After fork in the child: forget the parent's channel and connection. */
+void vos_client_after_fork(void) VOS_HIDDEN;
+
+/* One forwarded call with a data block of `data_len` bytes prepared by
+ * `fill` (may be NULL) and results copied out by `drain` (may be NULL). */
+struct vos_call {
+	int domain;
+	uint16_t op;
+	long sysnr;
+	int64_t args[6];
+	size_t data_len; /* bytes of data area needed (0: none) */
+	int64_t data_off; /* set by vos_forward when data_len > 0 */
+	void *data;       /* pointer to the block in the data area */
+};
+/* Acquires a slot (and a data block if data_len > 0, exposed in c->data
+ * before `prepare` runs), publishes, waits. Returns the result. */
+int64_t vos_forward(struct vos_call *c, void (*prepare)(struct vos_call *, void *),
+		    void (*finish)(struct vos_call *, void *, int64_t), void *ctx) VOS_HIDDEN;
+
+/* ---- routing (dispatch.c, fs_calls.c) */
+long vos_dispatch(long nr, long a[6], ucontext_t *uc) VOS_HIDDEN;
+/* Returns true and fills *result if the call was handled (forwarded or
+ * emulated); false means "run it locally unchanged". */
+bool vos_fs_call(long nr, long a[6], long *result) VOS_HIDDEN;
+
+static inline long vos_passthrough(long nr, const long a[6])
+{
+	return vos_raw_syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+#endif

@@ -1,0 +1,131 @@
+/* Lexical path normalization and volume matching (see path.h). Symlinks are
+ * not resolved here: inside a volume the storage domain resolves them; a
+ * symlink outside every volume that points into one is not followed into the
+ * domain (documented limitation of lexical routing). */
+#include "libvos/path.h"
+
+#include <string.h>
+
+int vos_volumes_parse(struct vos_volume_table *t, const char *spec)
+{
+	t->count = 0;
+	if (!spec)
+		return 0;
+	const char *p = spec;
+	while (*p && t->count < VOS_MAX_VOLUMES) {
+		const char *end = strchr(p, ':');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		char raw[VOS_PATH_MAX];
+		if (n > 0 && n < sizeof(raw) && p[0] == '/') {
+			memcpy(raw, p, n);
+			raw[n] = '\0';
+			char *dst = t->mount[t->count];
+			long len = vos_path_normalize("/", raw, dst, VOS_PATH_MAX);
+			if (len > 1 && dst[len - 1] == '/')
+				dst[--len] = '\0';
+			if (len > 1) {
+				t->len[t->count] = (size_t)len;
+				t->count++;
+			}
+		}
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	return t->count;
+}
+
+/* Appends component [s, s+n) to out (which holds an absolute path), handling
+ * "." and "..". Returns the new length or -1 on overflow. */
+static long push_component(char *out, long len, size_t outsz, const char *s, size_t n)
+{
+	if (n == 1 && s[0] == '.')
+		return len;
+	if (n == 2 && s[0] == '.' && s[1] == '.') {
+		while (len > 1 && out[len - 1] != '/')
+			len--;
+		if (len > 1)
+			len--; /* drop the separator too, unless it is the root */
+		out[len] = '\0';
+		return len;
+	}
+	size_t need = (size_t)len + (len > 1 ? 1 : 0) + n + 1;
+	if (need > outsz)
+		return -1;
+	if (len > 1)
+		out[len++] = '/';
+	memcpy(out + len, s, n);
+	len += (long)n;
+	out[len] = '\0';
+	return len;
+}
+
+static long push_path(char *out, long len, size_t outsz, const char *p)
+{
+	while (*p) {
+		while (*p == '/')
+			p++;
+		const char *s = p;
+		while (*p && *p != '/')
+			p++;
+		if (p > s) {
+			len = push_component(out, len, outsz, s, (size_t)(p - s));
+			if (len < 0)
+				return -1;
+		}
+	}
+	return len;
+}
+
+long vos_path_normalize(const char *cwd, const char *path, char *out, size_t outsz)
+{
+	if (outsz < 2)
+		return -1;
+	out[0] = '/';
+	out[1] = '\0';
+	long len = 1;
+	if (path[0] != '/') {
+		len = push_path(out, len, outsz, cwd);
+		if (len < 0)
+			return -1;
+	}
+	len = push_path(out, len, outsz, path);
+	if (len < 0)
+		return -1;
+	size_t plen = strlen(path);
+	if (plen > 0 && path[plen - 1] == '/' && len > 1) {
+		if ((size_t)len + 2 > outsz)
+			return -1;
+		out[len++] = '/';
+		out[len] = '\0';
+	}
+	return len;
+}
+
+int vos_volume_match(const struct vos_volume_table *t, const char *norm, char *rel, size_t relsz)
+{
+	for (int i = 0; i < t->count; i++) {
+		size_t ml = t->len[i];
+		if (strncmp(norm, t->mount[i], ml) != 0)
+			continue;
+		const char *rest = norm + ml;
+		if (*rest != '\0' && *rest != '/')
+			continue; /* "/database" is not inside "/data" */
+		while (*rest == '/')
+			rest++;
+		if (*rest == '\0') {
+			/* the mount point itself; keep a trailing slash if given */
+			const char *r = norm[ml] == '/' ? "./" : ".";
+			if (strlen(r) + 1 > relsz)
+				return -2;
+			strcpy(rel, r);
+			return i;
+		}
+		size_t n = strlen(rest);
+		if (n + 1 > relsz)
+			return -2;
+		memcpy(rel, rest, n + 1);
+		return i;
+	}
+	return -1;
+}
