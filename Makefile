@@ -80,7 +80,7 @@ $(BUILD)/vos: $(call obj,$(CLI_SRC) $(SUPERVISOR_SRC)) $(CORE_OBJ)
 UNIT_EXTRA_SRC ?=
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) $(call obj,$(UNIT_EXTRA_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(SANFLAGS) -o $@ $^ $(LDFLAGS) -lcmocka -lpthread
+	$(CC) $(ALL_CFLAGS) $(SANFLAGS) -o $@ $(filter-out %.h,$^) $(LDFLAGS) -lcmocka -lpthread
 
 $(BUILD)/progs/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
@@ -88,7 +88,7 @@ $(BUILD)/progs/%: tests/progs/%.c
 
 $(BUILD)/bench/%: bench/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(SANFLAGS) -o $@ $^ $(LDFLAGS) -lpthread
+	$(CC) $(ALL_CFLAGS) $(SANFLAGS) -o $@ $(filter-out %.h,$^) $(LDFLAGS) -lpthread
 
 .PHONY: all check unit bench deps format clean
 unit: all

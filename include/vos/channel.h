@@ -167,7 +167,9 @@ int vos_chan_client_attach(struct vos_chan_client *c, void *base, const struct v
 			   void *bitmap_mem, const struct vos_wait_policy *wait);
 
 /* Slot ownership: lock-free, returns an index or -EAGAIN when all are busy
- * (callers back off and retry). */
+ * (callers back off and retry). A slot whose vos_chan_call returned -EIO
+ * after publishing stays reserved (release is a no-op for it): the domain
+ * might still write it. */
 int vos_chan_slot_acquire(struct vos_chan_client *c);
 void vos_chan_slot_release(struct vos_chan_client *c, int idx);
 static inline struct vos_slot *vos_chan_slot(struct vos_chan_client *c, int idx)
