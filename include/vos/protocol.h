@@ -9,6 +9,12 @@
  * Directory handles: `dirfd` is a remote fd of the client's shadow, or
  * VOS_DIRFD_VOLUME(i) meaning "the root of volume i" (i from the order of the
  * -v options).
+ *
+ * File creation mode: OPENAT (args[5]) and MKDIRAT (args[4]) take the
+ * caller's umask as an optional last argument. The domain applies it as the
+ * kernel does (so a default ACL of the parent directory still wins over
+ * it); 0 leaves the mode as sent, which is also right for a client that
+ * applied its umask itself.
  */
 #ifndef VOS_PROTOCOL_H
 #define VOS_PROTOCOL_H

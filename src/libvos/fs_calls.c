@@ -87,6 +87,8 @@ static int64_t forward(int domain, enum vos_op op, long nr, const int64_t args[6
 	}
 	if (total > VOS_CHAN_MAX_BLOCK)
 		return -E2BIG; /* callers chunk payloads; only paths can get here */
+	if (x && x->n > 0 && total == 0)
+		total = 16; /* a zero-length buffer still needs a valid offset */
 	c.data_len = total;
 	return vos_forward(&c, x ? xfer_prepare : NULL, x ? xfer_finish : NULL, x);
 }
@@ -101,15 +103,76 @@ struct route {
 	int volume;    /* volume index when dirfd is a volume root, else -1 */
 	size_t path_len; /* including NUL */
 	char path[VOS_PATH_MAX];
+	char norm[VOS_PATH_MAX + 2]; /* normalized absolute path */
 };
 
 /* Scratch buffers: per thread (the handler runs with signals blocked, so
  * it never re-enters on the same thread) and off the application's stack. */
 static __thread struct {
 	char cwd[VOS_PATH_MAX];
-	char norm[VOS_PATH_MAX + 2];
 	struct route r1, r2;
+	char fixed[2][VOS_PATH_MAX + 2];
 } scratch;
+
+/* A local path that walks through a volume and out again ("/data/..") cannot
+ * be resolved by the host kernel, which has no such mount: hand it the
+ * lexically normalized path instead, as if the volume were mounted there. */
+static void fixup_crossing(long dirfd, long *arg, int which)
+{
+	const char *p = (const char *)*arg;
+	if (!p || vos_volumes.count == 0 || (p[0] != '/' && dirfd != AT_FDCWD))
+		return;
+	const char *cwd = "/";
+	if (p[0] != '/') {
+		if (vos_sys2(SYS_getcwd, (long)scratch.cwd, sizeof(scratch.cwd)) < 0)
+			return;
+		cwd = scratch.cwd;
+	}
+	bool crossed = false;
+	char *buf = scratch.fixed[which];
+	if (vos_path_normalize_crossing(cwd, p, buf, VOS_PATH_MAX, &vos_volumes, &crossed) < 0)
+		return;
+	char rel[8];
+	if (crossed && vos_volume_match(&vos_volumes, buf, rel, sizeof(rel)) == -1)
+		*arg = (long)buf;
+}
+
+/* Applies fixup_crossing to every path argument of a path-taking call. */
+static void fixup_path_args(long nr, long a[6])
+{
+	switch (nr) {
+	case SYS_open: case SYS_creat: case SYS_stat: case SYS_lstat: case SYS_mkdir:
+	case SYS_unlink: case SYS_rmdir: case SYS_access: case SYS_readlink: case SYS_getxattr:
+	case SYS_lgetxattr: case SYS_listxattr: case SYS_llistxattr: case SYS_truncate:
+	case SYS_chmod: case SYS_chown: case SYS_lchown: case SYS_utime: case SYS_utimes:
+	case SYS_mknod: case SYS_statfs: case SYS_chdir: case SYS_setxattr: case SYS_lsetxattr:
+	case SYS_removexattr: case SYS_lremovexattr: case SYS_execve:
+		fixup_crossing(AT_FDCWD, &a[0], 0);
+		break;
+	case SYS_rename: case SYS_link:
+		fixup_crossing(AT_FDCWD, &a[0], 0);
+		fixup_crossing(AT_FDCWD, &a[1], 1);
+		break;
+	case SYS_symlink:
+		fixup_crossing(AT_FDCWD, &a[1], 1);
+		break;
+	case SYS_openat: case SYS_openat2: case SYS_newfstatat: case SYS_statx: case SYS_mkdirat:
+	case SYS_unlinkat: case SYS_faccessat: case SYS_faccessat2: case SYS_readlinkat:
+	case SYS_fchmodat: case SYS_fchownat: case SYS_utimensat: case SYS_mknodat:
+	case SYS_futimesat: case SYS_name_to_handle_at: case SYS_execveat:
+		fixup_crossing(a[0], &a[1], 0);
+		break;
+	case SYS_renameat: case SYS_renameat2: case SYS_linkat:
+		fixup_crossing(a[0], &a[1], 0);
+		fixup_crossing(a[2], &a[3], 1);
+		break;
+	case SYS_symlinkat:
+		fixup_crossing(a[1], &a[2], 1);
+		break;
+	default:
+		break;
+	}
+}
 
 static bool in_vfork_child(void)
 {
@@ -154,11 +217,11 @@ static enum route_kind route_path(long dirfd, const char *path, struct route *rt
 			return ROUTE_LOCAL; /* unreachable cwd: the kernel decides */
 		cwd = scratch.cwd;
 	}
-	if (vos_path_normalize(cwd, path, scratch.norm, sizeof(scratch.norm)) < 0) {
+	if (vos_path_normalize(cwd, path, rt->norm, sizeof(rt->norm)) < 0) {
 		*err = -ENAMETOOLONG;
 		return ROUTE_ERROR;
 	}
-	int vol = vos_volume_match(&vos_volumes, scratch.norm, rt->path, sizeof(rt->path));
+	int vol = vos_volume_match(&vos_volumes, rt->norm, rt->path, sizeof(rt->path));
 	if (vol == -1)
 		return ROUTE_LOCAL;
 	if (vol < 0) {
@@ -881,6 +944,7 @@ bool vos_fs_call(long nr, long a[6], long *result)
 {
 	bool local = false;
 	long r;
+	fixup_path_args(nr, a);
 	switch (nr) {
 	case SYS_open:
 		r = path_open(nr, AT_FDCWD, (const char *)a[0], a[1], a[2]);

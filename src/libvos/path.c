@@ -60,7 +60,19 @@ static long push_component(char *out, long len, size_t outsz, const char *s, siz
 	return len;
 }
 
-static long push_path(char *out, long len, size_t outsz, const char *p)
+static bool inside_volume(const struct vos_volume_table *t, const char *norm, long len)
+{
+	for (int i = 0; t && i < t->count; i++) {
+		long ml = (long)t->len[i];
+		if (len >= ml && strncmp(norm, t->mount[i], (size_t)ml) == 0 &&
+		    (len == ml || norm[ml] == '/'))
+			return true;
+	}
+	return false;
+}
+
+static long push_path(char *out, long len, size_t outsz, const char *p,
+		      const struct vos_volume_table *t, bool *crossed)
 {
 	while (*p) {
 		while (*p == '/')
@@ -72,6 +84,8 @@ static long push_path(char *out, long len, size_t outsz, const char *p)
 			len = push_component(out, len, outsz, s, (size_t)(p - s));
 			if (len < 0)
 				return -1;
+			if (crossed && !*crossed && inside_volume(t, out, len))
+				*crossed = true;
 		}
 	}
 	return len;
@@ -79,17 +93,23 @@ static long push_path(char *out, long len, size_t outsz, const char *p)
 
 long vos_path_normalize(const char *cwd, const char *path, char *out, size_t outsz)
 {
+	return vos_path_normalize_crossing(cwd, path, out, outsz, NULL, NULL);
+}
+
+long vos_path_normalize_crossing(const char *cwd, const char *path, char *out, size_t outsz,
+				 const struct vos_volume_table *t, bool *crossed)
+{
 	if (outsz < 2)
 		return -1;
 	out[0] = '/';
 	out[1] = '\0';
 	long len = 1;
 	if (path[0] != '/') {
-		len = push_path(out, len, outsz, cwd);
+		len = push_path(out, len, outsz, cwd, NULL, NULL);
 		if (len < 0)
 			return -1;
 	}
-	len = push_path(out, len, outsz, path);
+	len = push_path(out, len, outsz, path, t, crossed);
 	if (len < 0)
 		return -1;
 	size_t plen = strlen(path);

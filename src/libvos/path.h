@@ -3,6 +3,7 @@
 #ifndef VOS_LIBVOS_PATH_H
 #define VOS_LIBVOS_PATH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "vos/protocol.h"
@@ -22,6 +23,11 @@ int vos_volumes_parse(struct vos_volume_table *t, const char *spec);
  * (it matters: "file/" is ENOTDIR). Returns the length, or -1 if it does not
  * fit. */
 long vos_path_normalize(const char *cwd, const char *path, char *out, size_t outsz);
+
+/* Same, and sets *crossed when an intermediate prefix of the walk lies
+ * inside a volume of t (e.g. "/data/.." with /data a volume). */
+long vos_path_normalize_crossing(const char *cwd, const char *path, char *out, size_t outsz,
+				 const struct vos_volume_table *t, bool *crossed);
 
 /* If the normalized absolute path lies inside a volume, returns the volume
  * index and writes the volume-relative path ("." for the mount point itself,

@@ -86,6 +86,29 @@ static void test_match(void **state)
 	assert_int_equal(vos_volume_match(&t, "/data/long-name", small, sizeof(small)), -2);
 }
 
+static void test_crossing(void **state)
+{
+	(void)state;
+	struct vos_volume_table t;
+	vos_volumes_parse(&t, "/data");
+	char out[VOS_PATH_MAX];
+	bool crossed = false;
+	vos_path_normalize_crossing("/", "/data/..", out, sizeof(out), &t, &crossed);
+	assert_true(crossed);
+	assert_string_equal(out, "/");
+	crossed = false;
+	vos_path_normalize_crossing("/", "data/sub/../../etc", out, sizeof(out), &t, &crossed);
+	assert_true(crossed);
+	assert_string_equal(out, "/etc");
+	crossed = false;
+	vos_path_normalize_crossing("/home", "../etc/passwd", out, sizeof(out), &t, &crossed);
+	assert_false(crossed);
+	crossed = false;
+	/* the cwd itself is not a crossing: only the path's own walk counts */
+	vos_path_normalize_crossing("/database", "x", out, sizeof(out), &t, &crossed);
+	assert_false(crossed);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -93,6 +116,7 @@ int main(void)
 		cmocka_unit_test(test_normalize_overflow),
 		cmocka_unit_test(test_volumes_parse),
 		cmocka_unit_test(test_match),
+		cmocka_unit_test(test_crossing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,35 @@
+/* Parsing and validation of `vos run` options (no side effects besides
+ * looking at the file system). */
+#ifndef VOS_CLI_RUN_ARGS_H
+#define VOS_CLI_RUN_ARGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "supervisor/volume.h"
+#include "vos/protocol.h"
+
+/* Exit status for usage errors (wrong option, bad volume, ...). */
+#define VOS_EXIT_USAGE 2
+
+enum run_placement { RUN_PLACEMENT_PROCESS = 0, RUN_PLACEMENT_VM = 1 };
+
+struct run_args {
+	struct vos_volume vols[VOS_MAX_VOLUMES];
+	unsigned nvols;
+	bool help;  /* --help given: nothing else was validated */
+	bool stats; /* --stats */
+	bool no_net;
+	enum run_placement placement;
+	const char *stats_json; /* --stats-json FILE, or NULL (points into argv) */
+	char **prog_argv;	/* PROGRAM [ARGS...], NULL-terminated (points into argv) */
+};
+
+/* Parses argv[1..argc-1] (argv[0] is "run"; argv[argc] must be NULL).
+ * Returns 0, or VOS_EXIT_USAGE with a one-line message (no trailing newline,
+ * prefixed "vos run: ") in err. *ra must be freed with run_args_free() in
+ * both cases. */
+int run_args_parse(int argc, char **argv, struct run_args *ra, char *err, size_t errsz);
+void run_args_free(struct run_args *ra);
+
+#endif

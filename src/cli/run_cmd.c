@@ -1,0 +1,90 @@
+/* `vos run`: validate everything that can be validated before anything is
+ * started, run the program under a private supervisor, report statistics. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "cli/program_check.h"
+#include "cli/run_args.h"
+#include "cli/siblings.h"
+#include "cli/stats_report.h"
+#include "supervisor/supervisor.h"
+
+static void report_stats(const struct run_args *ra, const struct sup_result *res)
+{
+	struct stats_domain d = {.name = "storage"};
+	if (res->have_stats)
+		d.st = &res->stats;
+	else if (!res->storage_started)
+		d.why = "not running (no volumes given)";
+	else if (res->storage_died)
+		d.why = "died while the program ran; no statistics";
+	else
+		d.why = "no statistics (the domain did not answer)";
+
+	if (ra->stats)
+		stats_print_text(stderr, &d, 1);
+	if (ra->stats_json) {
+		char err[512];
+		if (stats_write_json_file(ra->stats_json, &d, 1, res->exit_status, err,
+					  sizeof(err)) < 0)
+			fprintf(stderr, "%s\n", err);
+	}
+}
+
+static int run(struct run_args *ra)
+{
+	char err[1024];
+	char *prog = NULL;
+	struct siblings sib = {0};
+	struct sup_result *res = NULL;
+	int rc = program_resolve(ra->prog_argv[0], getenv("PATH"), &prog, err, sizeof(err));
+	if (rc == 0)
+		rc = program_check_loadable(ra->prog_argv[0], prog, err, sizeof(err));
+	if (rc == 0 && siblings_find(&sib, ra->nvols > 0, err, sizeof(err)) < 0)
+		rc = VOS_EXIT_INTERNAL;
+	struct sup_config cfg = {
+		.libvos = sib.libvos,
+		.domain_exe = sib.domain_exe,
+		.vols = ra->vols,
+		.nvols = ra->nvols,
+		.prog_path = prog,
+		.prog_argv = ra->prog_argv,
+		.want_stats = ra->stats || ra->stats_json,
+	};
+	if (rc == 0 && sup_geometry_from_env(&cfg.geo, err, sizeof(err)) < 0)
+		rc = VOS_EXIT_USAGE;
+	if (rc == 0 && !(res = malloc(sizeof(*res)))) {
+		snprintf(err, sizeof(err), "vos: out of memory");
+		rc = VOS_EXIT_INTERNAL;
+	}
+	if (rc == 0)
+		rc = sup_run(&cfg, res, err, sizeof(err));
+	if (rc == 0) {
+		if (cfg.want_stats)
+			report_stats(ra, res);
+		rc = res->exit_status;
+	} else {
+		fprintf(stderr, "%s\n", err);
+	}
+	free(res);
+	siblings_free(&sib);
+	free(prog);
+	return rc;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_args ra;
+	char err[1024];
+	int rc = run_args_parse(argc, argv, &ra, err, sizeof(err));
+	if (rc != 0)
+		fprintf(stderr, "%s\n", err);
+	else if (ra.help)
+		usage_run(stdout);
+	else
+		rc = run(&ra);
+	run_args_free(&ra);
+	return rc;
+}

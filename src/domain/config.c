@@ -1,0 +1,115 @@
+/* Command line of the storage domain (see config.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain/config.h"
+
+/* "SRC:PATH[:ro|:rw]". Split at the first ':' like `docker -v`: host paths
+ * with a colon are not supported. */
+static int parse_volume(char *spec, struct vos_dom_volume *v, char *err, size_t errlen)
+{
+	char *colon = strchr(spec, ':');
+	if (colon == NULL || colon == spec || colon[1] == '\0') {
+		snprintf(err, errlen, "bad --volume '%s': expected SRC:PATH[:ro]", spec);
+		return -1;
+	}
+	*colon = '\0';
+	char *path = colon + 1;
+	v->ro = false;
+	char *mode = strrchr(path, ':');
+	if (mode != NULL) {
+		if (strcmp(mode, ":ro") == 0) {
+			v->ro = true;
+		} else if (strcmp(mode, ":rw") != 0) {
+			snprintf(err, errlen, "bad --volume mode '%s' for %s: use ro or rw",
+				 mode + 1, spec);
+			return -1;
+		}
+		*mode = '\0';
+	}
+	if (path[0] != '/') {
+		snprintf(err, errlen, "bad --volume '%s:%s': PATH must be absolute", spec, path);
+		return -1;
+	}
+	v->src = spec;
+	v->path = path;
+	v->rootfd = -1;
+	return 0;
+}
+
+static int parse_workers(const char *s, unsigned *out, char *err, size_t errlen)
+{
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || n < 1 ||
+	    n > VOS_DOMAIN_MAX_WORKERS) {
+		snprintf(err, errlen, "bad --workers '%s': expected 1..%u", s,
+			 VOS_DOMAIN_MAX_WORKERS);
+		return -1;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
+/* Value of option `name` at argv[*i], as "--name V" or "--name=V"; NULL if
+ * argv[*i] is another option. Advances *i past a separate value. */
+static const char *option_value(int argc, char **argv, int *i, const char *name, bool *missing)
+{
+	size_t n = strlen(name);
+	const char *a = argv[*i];
+	if (strncmp(a, name, n) != 0)
+		return NULL;
+	if (a[n] == '=')
+		return a + n + 1;
+	if (a[n] != '\0')
+		return NULL;
+	if (*i + 1 >= argc) {
+		*missing = true;
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+int vos_domain_parse_args(int argc, char **argv, struct vos_domain_config *cfg, char *err,
+			  size_t errlen)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->workers = 1;
+	if (argc < 2 || strcmp(argv[1], "storage") != 0) {
+		snprintf(err, errlen,
+			 "usage: vos-domain storage --volume SRC:PATH[:ro]... [--workers N]%s",
+			 argc >= 2 && strcmp(argv[1], "net") == 0
+				 ? " (the network domain is not built into this binary)"
+				 : "");
+		return -1;
+	}
+	for (int i = 2; i < argc; i++) {
+		bool missing = false;
+		const char *v;
+		if ((v = option_value(argc, argv, &i, "--volume", &missing)) != NULL) {
+			if (cfg->nvols >= VOS_MAX_VOLUMES) {
+				snprintf(err, errlen, "too many --volume options (at most %d)",
+					 VOS_MAX_VOLUMES);
+				return -1;
+			}
+			/* argv strings are ours to modify; the volume keeps
+			 * pointers into them. */
+			if (parse_volume((char *)v, &cfg->vols[cfg->nvols], err, errlen) != 0)
+				return -1;
+			cfg->nvols++;
+		} else if ((v = option_value(argc, argv, &i, "--workers", &missing)) != NULL) {
+			if (parse_workers(v, &cfg->workers, err, errlen) != 0)
+				return -1;
+		} else if (missing) {
+			snprintf(err, errlen, "option %s needs a value", argv[i]);
+			return -1;
+		} else {
+			snprintf(err, errlen, "unknown argument '%s'", argv[i]);
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,58 @@
+/* A shadow's remote fd table: small integers the client uses, mapped to
+ * real fds the domain owns.
+ *
+ * Several workers of one shadow run requests concurrently, so a file is
+ * reference counted: close() removes the number at once, but the real fd
+ * is closed only when the last request using it is done. Without this a
+ * racing close could let the kernel reuse the fd number for another
+ * client's file (or the control socket) while a read is still using it.
+ */
+#ifndef VOS_DOMAIN_FDTABLE_H
+#define VOS_DOMAIN_FDTABLE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* Remote fds one shadow may hold at once (EMFILE beyond). */
+#define VOS_FDTABLE_MAX 65536u
+
+/* One open file description, possibly named by several remote fds (dup). */
+struct vos_file {
+	int fd;	 /* the real fd, owned */
+	int vol; /* volume index the file was opened in */
+	_Atomic uint32_t refs;
+};
+
+struct vos_fdtable {
+	pthread_mutex_t lock;
+	struct vos_file **slots;
+	uint32_t cap;	 /* allocated slots */
+	uint32_t max;	 /* numbers handed out stay below this */
+	uint32_t lowest; /* no free slot below this index */
+	uint32_t count;	 /* numbers in use */
+};
+
+int vos_fdtable_init(struct vos_fdtable *t, uint32_t max);
+/* Close every real fd still held and free the table. No request may be
+ * running on it. */
+void vos_fdtable_destroy(struct vos_fdtable *t);
+
+/* Take ownership of realfd (closed on failure) and give it the lowest free
+ * remote number: that number, or -EMFILE / -ENOMEM. */
+int vos_fdtable_install(struct vos_fdtable *t, int realfd, int vol);
+
+/* The file behind remote fd rfd with a reference held, or NULL. */
+struct vos_file *vos_fdtable_get(struct vos_fdtable *t, int64_t rfd);
+void vos_file_put(struct vos_file *f);
+
+/* New remote number sharing rfd's file: number, -EBADF, -EMFILE, -ENOMEM. */
+int vos_fdtable_dup(struct vos_fdtable *t, int64_t rfd);
+
+/* Remove rfd. 0, -EBADF, or the error of the real close() when this was the
+ * last user of the file. */
+int vos_fdtable_close(struct vos_fdtable *t, int64_t rfd);
+
+uint32_t vos_fdtable_count(struct vos_fdtable *t);
+
+#endif

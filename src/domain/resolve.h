@@ -1,0 +1,86 @@
+/* Secure resolution of client paths inside a volume.
+ *
+ * Every path a client sends is hostile. The kernel does the containment:
+ * all lookups go through openat2() with
+ *   - RESOLVE_IN_ROOT  when the path is relative to a volume root: "/", ".."
+ *     and absolute symlinks are clamped to the root, as in a chroot;
+ *   - RESOLVE_BENEATH  when it is relative to a remote directory fd: any
+ *     escape above that directory (an absolute path or symlink, or ".."
+ *     climbing over it) fails with EXDEV. The domain does not know where a
+ *     remote dirfd sits in its volume, so this version refuses such paths
+ *     rather than guessing; clients resolve ".." against their own cwd.
+ *   - RESOLVE_NO_MAGICLINKS always: /proc/<pid>/fd/N style links would jump
+ *     anywhere.
+ * Calls that act on the last component itself (mkdir, unlink, rename) get a
+ * parent directory fd resolved this way plus a last component that the
+ * kernel never follows for those calls.
+ */
+#ifndef VOS_DOMAIN_RESOLVE_H
+#define VOS_DOMAIN_RESOLVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Where a client path starts. */
+struct vos_base {
+	int fd;	      /* volume root (O_PATH) or the real fd behind a remote dirfd */
+	bool in_root; /* true: fd is a volume root (RESOLVE_IN_ROOT) */
+};
+
+/* Copy a client path of len bytes (terminating NUL included) into dst
+ * (VOS_PATH_MAX bytes). 0, -EINVAL (len < 1, no final NUL, embedded NUL) or
+ * -ENAMETOOLONG (len > VOS_PATH_MAX). */
+int vos_path_copy(char *dst, const void *src, int64_t len);
+
+/* Copy "a\0b\0" (len bytes, both terminators included) into dst of dstsize
+ * bytes and point *a and *b at the two strings. 0, -EINVAL or
+ * -ENAMETOOLONG (len > dstsize). */
+int vos_path_copy_pair(char *dst, size_t dstsize, const void *src, int64_t len, const char **a,
+		       const char **b);
+
+/* Open path under base with the kernel's legacy openat() flag semantics
+ * (unknown bits ignored, O_PATH keeps only its flags, mode only with
+ * O_CREAT/O_TMPFILE). The result is O_CLOEXEC and O_NOCTTY. fd or -errno. */
+int vos_resolve_open(const struct vos_base *b, const char *path, uint64_t flags, uint64_t mode);
+
+/* O_PATH fd of the object path names, following a final symlink or not
+ * (a trailing slash always follows, as in the kernel). fd or -errno. */
+int vos_resolve_object(const struct vos_base *b, const char *path, bool follow);
+
+enum vos_last_type {
+	VOS_LAST_NORM,	 /* an ordinary name */
+	VOS_LAST_DOT,	 /* "." */
+	VOS_LAST_DOTDOT, /* ".." */
+	VOS_LAST_ROOT,	 /* the path was only slashes */
+};
+
+struct vos_parent {
+	int fd;		  /* directory holding the last component */
+	bool owned;	  /* fd was opened by vos_resolve_parent (else base's) */
+	const char *last; /* last component, trailing slashes kept ("." for ROOT) */
+	enum vos_last_type type;
+	bool slash; /* the last component had trailing slash(es) */
+};
+
+/* Split path (modified in place: the parent part is cut off) and resolve its
+ * parent directory securely. The last component keeps its trailing slashes
+ * because they change what mkdir/unlink/rename do, exactly as natively.
+ * 0 or -errno (-ENOENT for an empty path). */
+int vos_resolve_parent(const struct vos_base *b, char *path, struct vos_parent *p);
+void vos_parent_release(struct vos_parent *p);
+
+/* For calls that only exist with a path argument (getxattr, listxattr):
+ * a path under /proc/self/fd that names the object securely, built only
+ * from fds the domain resolved itself (the client's string never reaches
+ * the kernel unresolved). Following: "/proc/self/fd/F" with F the O_PATH fd
+ * of the resolved object. Not following a plain last name:
+ * "/proc/self/fd/P/name" with P its resolved parent; the kernel does not
+ * follow "name" for l*xattr. *follow says which variant the caller must
+ * use (a last "."/".." or trailing slash is the same either way and takes
+ * the first form). *hold is an fd to close after the call. path is
+ * modified. 0 or -errno. Needs /proc mounted in the domain. */
+int vos_resolve_procpath(const struct vos_base *b, char *path, bool *follow, char *out,
+			 size_t outlen, int *hold);
+
+#endif

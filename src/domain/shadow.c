@@ -1,0 +1,99 @@
+/* Shadow lifecycle (see shadow.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "domain/log.h"
+#include "domain/shadow.h"
+#include "domain/worker.h"
+
+static const char *env_lookup(const char *name)
+{
+	return getenv(name);
+}
+
+/* The client holds the same memfd: unless it cannot shrink the file, it
+ * could truncate it under our mapping and kill the domain with SIGBUS. */
+static int check_memfd(int memfd, size_t want)
+{
+	struct stat st;
+	if (fstat(memfd, &st) != 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != want) {
+		vos_dlog("channel memfd has size %lld, expected %zu", (long long)st.st_size, want);
+		return -EINVAL;
+	}
+	int seals = fcntl(memfd, F_GET_SEALS);
+	if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
+		vos_dlog("channel memfd is not sealed against shrinking");
+		return -EPERM;
+	}
+	return 0;
+}
+
+int vos_shadow_create(const struct vos_ctl_add_client *msg, int memfd,
+		      const struct vos_domain_config *cfg, struct vos_dstats *stats,
+		      struct vos_shadow **out)
+{
+	struct vos_chan_geometry geo = {.nslots = msg->nslots, .data_size = msg->data_size};
+	struct vos_chan_layout lay;
+	int r = vos_chan_layout(&geo, &lay);
+	if (r < 0)
+		return r;
+	if ((r = check_memfd(memfd, lay.region_size)) < 0)
+		return r;
+	struct vos_shadow *sh = calloc(1, sizeof(*sh));
+	unsigned nw = cfg->workers ? cfg->workers : 1;
+	pthread_t *workers = calloc(nw, sizeof(*workers));
+	if (sh == NULL || workers == NULL) {
+		free(sh);
+		free(workers);
+		return -ENOMEM;
+	}
+	void *region = mmap(NULL, lay.region_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (region == MAP_FAILED) {
+		r = -errno;
+		goto fail_free;
+	}
+	sh->client_id = msg->client_id;
+	sh->pid = msg->pid;
+	sh->uid = msg->uid;
+	sh->gid = msg->gid;
+	sh->vols = cfg->vols;
+	sh->nvols = cfg->nvols;
+	sh->stats = stats;
+	sh->region = region;
+	sh->region_size = lay.region_size;
+	sh->workers = workers;
+	if ((r = vos_fdtable_init(&sh->fds, 0)) < 0)
+		goto fail_unmap;
+	struct vos_wait_policy wait;
+	vos_wait_policy_default(&wait, env_lookup);
+	if ((r = vos_chan_server_attach(&sh->chan, region, &geo, &wait)) < 0)
+		goto fail_fds;
+	if ((r = vos_workers_start(sh, nw)) < 0)
+		goto fail_fds;
+	*out = sh;
+	return 0;
+
+fail_fds:
+	vos_fdtable_destroy(&sh->fds);
+fail_unmap:
+	munmap(region, lay.region_size);
+fail_free:
+	free(workers);
+	free(sh);
+	return r;
+}
+
+void vos_shadow_destroy(struct vos_shadow *sh)
+{
+	vos_workers_stop(sh);
+	/* no worker runs any more: every file reference is the table's */
+	vos_fdtable_destroy(&sh->fds);
+	munmap(sh->region, sh->region_size);
+	free(sh->workers);
+	free(sh);
+}

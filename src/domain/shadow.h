@@ -1,0 +1,49 @@
+/* A shadow: the domain-side state of one client process (design.md 3.6):
+ * its remote fd table, the volumes it may reach, its channel and the worker
+ * threads serving it. */
+#ifndef VOS_DOMAIN_SHADOW_H
+#define VOS_DOMAIN_SHADOW_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "domain/config.h"
+#include "domain/fdtable.h"
+#include "domain/stats.h"
+#include "vos/channel.h"
+#include "vos/control.h"
+
+struct vos_shadow {
+	uint64_t client_id;
+	int32_t pid;
+	uint32_t uid, gid; /* the client's; its workers serve with them */
+
+	/* what storage_ops needs (tests build just this part) */
+	const struct vos_dom_volume *vols;
+	unsigned nvols;
+	struct vos_fdtable fds;
+	struct vos_dstats *stats; /* shared by all shadows of the domain */
+
+	/* transport and workers */
+	void *region;
+	size_t region_size;
+	struct vos_chan_server chan;
+	pthread_t *workers;
+	unsigned nworkers; /* started */
+
+	struct vos_shadow *next; /* the control loop's list */
+};
+
+/* Map the client's channel (memfd, whose size the caller checked), attach
+ * and start cfg->workers threads. On success the shadow owns the mapping;
+ * memfd is never kept. 0 or -errno (nothing left behind). */
+int vos_shadow_create(const struct vos_ctl_add_client *msg, int memfd,
+		      const struct vos_domain_config *cfg, struct vos_dstats *stats,
+		      struct vos_shadow **out);
+
+/* Stop and join the workers, close every fd the client still holds, unmap
+ * and free. */
+void vos_shadow_destroy(struct vos_shadow *sh);
+
+#endif

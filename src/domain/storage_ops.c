@@ -1,0 +1,722 @@
+/* The storage call set (see storage_ops.h).
+ *
+ * Each op: fetch and validate its references (data area through
+ * vos_chan_server_data, paths copied into private buffers, fds through the
+ * shadow's table), resolve paths with resolve.c, make the real call, map
+ * errors to -errno. Where a :ro volume must refuse a modification, the
+ * checks reproduce the errno order a read-only mount gives natively.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "domain/resolve.h"
+#include "domain/storage_ops.h"
+#include "vos/protocol.h"
+
+#define TMPFILE_BIT (O_TMPFILE & ~O_DIRECTORY)
+
+/* ------------------------------------------------------------ references */
+
+/* A request rejected by validation, as opposed to a call that failed. */
+static int64_t reject(struct vos_shadow *sh, int64_t err)
+{
+	if (sh->stats != NULL)
+		vos_dstats_bad_request(sh->stats);
+	return err;
+}
+
+static int64_t get_path(struct vos_shadow *sh, struct vos_chan_server *s, int64_t off, int64_t len,
+			char *buf)
+{
+	if (len < 1)
+		return reject(sh, -EINVAL);
+	if (len > VOS_PATH_MAX)
+		return reject(sh, -ENAMETOOLONG);
+	const void *src = vos_chan_server_data(s, off, len);
+	if (src == NULL)
+		return reject(sh, -EFAULT);
+	int r = vos_path_copy(buf, src, len);
+	return r < 0 ? reject(sh, r) : 0;
+}
+
+/* "a\0b\0" with a a path and b at most bmax bytes (terminator included). */
+static int64_t get_pair(struct vos_shadow *sh, struct vos_chan_server *s, int64_t off, int64_t len,
+			char *buf, size_t bufsize, const char **a, const char **b)
+{
+	if (len < 2)
+		return reject(sh, -EINVAL);
+	if ((uint64_t)len > bufsize)
+		return reject(sh, -ENAMETOOLONG);
+	const void *src = vos_chan_server_data(s, off, len);
+	if (src == NULL)
+		return reject(sh, -EFAULT);
+	int r = vos_path_copy_pair(buf, bufsize, src, len, a, b);
+	if (r < 0)
+		return reject(sh, r);
+	if (strlen(*a) + 1 > VOS_PATH_MAX)
+		return reject(sh, -ENAMETOOLONG);
+	return 0;
+}
+
+static void *get_buf(struct vos_shadow *sh, struct vos_chan_server *s, int64_t off, int64_t len)
+{
+	/* The kernel never touches the buffer of a zero-length transfer, so
+	 * natively any pointer goes; any valid one will do here. */
+	if (len == 0)
+		return s->data;
+	void *p = vos_chan_server_data(s, off, len);
+	if (p == NULL)
+		reject(sh, 0);
+	return p;
+}
+
+/* A directory a path starts from: a volume root or a remote fd. */
+struct dir_ref {
+	struct vos_base base;
+	struct vos_file *held; /* reference on the remote fd's file, if any */
+	int vol;
+};
+
+static int dir_get(struct vos_shadow *sh, int64_t dirfd, struct dir_ref *d)
+{
+	d->held = NULL;
+	if (VOS_DIRFD_IS_VOLUME(dirfd)) {
+		int i = VOS_DIRFD_VOLUME_INDEX(dirfd);
+		if (i < 0 || (unsigned)i >= sh->nvols)
+			return -EBADF;
+		d->base.fd = sh->vols[i].rootfd;
+		d->base.in_root = true;
+		d->vol = i;
+		return 0;
+	}
+	struct vos_file *f = vos_fdtable_get(&sh->fds, dirfd);
+	if (f == NULL)
+		return -EBADF;
+	d->held = f;
+	d->base.fd = f->fd;
+	d->base.in_root = false;
+	d->vol = f->vol;
+	return 0;
+}
+
+static void dir_put(struct dir_ref *d)
+{
+	if (d->held != NULL)
+		vos_file_put(d->held);
+	d->held = NULL;
+}
+
+static bool dir_ro(struct vos_shadow *sh, const struct dir_ref *d)
+{
+	return (unsigned)d->vol < sh->nvols && sh->vols[d->vol].ro;
+}
+
+/* fd to hand to an AT_EMPTY_PATH call for (d, path): the object itself,
+ * opened O_PATH (*owned), or d's own fd for an empty path when the call
+ * allows it. */
+static int target_get(const struct dir_ref *d, const char *path, bool follow, bool empty_ok,
+		      bool *owned)
+{
+	*owned = false;
+	if (path[0] == '\0')
+		return empty_ok ? d->base.fd : -ENOENT;
+	int fd = vos_resolve_object(&d->base, path, follow);
+	*owned = fd >= 0;
+	return fd;
+}
+
+static int64_t ret_errno(long r)
+{
+	return r < 0 ? -errno : r;
+}
+
+/* ------------------------------------------------------------------ open */
+
+/* The client's umask for a creation (protocol.h). umask is per fs_struct:
+ * workers run with their own (worker.c unshares CLONE_FS), so setting it
+ * right before the call cannot affect another client's creation. */
+static void use_umask(int64_t mask)
+{
+	umask((mode_t)mask & 0777);
+}
+
+/* Open on a read-only volume: what a read-only mount answers. Only called
+ * when the flags ask for a modification (write access, O_CREAT, O_TRUNC). */
+static int open_ro(const struct vos_base *b, char *path, uint64_t flags)
+{
+	int acc = (int)(flags & O_ACCMODE);
+	if ((flags & TMPFILE_BIT) != 0)
+		return -EROFS;
+	if (flags & O_CREAT) {
+		bool excl = flags & O_EXCL;
+		int fd = vos_resolve_object(b, path, !(excl || (flags & O_NOFOLLOW)));
+		if (fd >= 0) {
+			close(fd);
+			if (excl)
+				return -EEXIST;
+		} else if (fd == -ENOENT) {
+			/* would be created: ENOENT if the parent is missing,
+			 * else the mount refuses */
+			char tmp[VOS_PATH_MAX];
+			memcpy(tmp, path, strlen(path) + 1);
+			struct vos_parent p;
+			int r = vos_resolve_parent(b, tmp, &p);
+			if (r < 0)
+				return r;
+			vos_parent_release(&p);
+			return -EROFS;
+		} else {
+			return fd;
+		}
+	}
+	uint64_t oflags = flags & ~(uint64_t)(O_CREAT | O_EXCL | O_TRUNC);
+	bool modifies = acc != O_RDONLY || (flags & O_TRUNC);
+	if (modifies) {
+		/* classify first: never open a regular file for writing here */
+		int fd = vos_resolve_object(b, path, !(flags & O_NOFOLLOW));
+		if (fd < 0)
+			return fd;
+		struct stat st;
+		int r = fstat(fd, &st) == 0 ? 0 : -errno;
+		close(fd);
+		if (r < 0)
+			return r;
+		if (S_ISDIR(st.st_mode) && acc != O_RDONLY)
+			return -EISDIR;
+		if (S_ISREG(st.st_mode))
+			return -EROFS;
+	}
+	int fd = vos_resolve_open(b, path, oflags, 0);
+	if (fd >= 0 && acc != O_RDONLY) {
+		/* the name may have been swapped for a regular file meanwhile */
+		struct stat st;
+		if (fstat(fd, &st) != 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+			close(fd);
+			return -EROFS;
+		}
+	}
+	return fd;
+}
+
+static int64_t op_openat(struct vos_shadow *sh, struct vos_chan_server *s, const int64_t *a)
+{
+	char path[VOS_PATH_MAX];
+	int64_t r = get_path(sh, s, a[1], a[2], path);
+	if (r < 0)
+		return r;
+	struct dir_ref d;
+	if ((r = dir_get(sh, a[0], &d)) < 0)
+		return r;
+	/* openat() takes an int; the kernel ignores the upper half */
+	uint64_t flags = (uint32_t)a[3];
+	int acc = (int)(flags & O_ACCMODE);
+	bool modifies = !(flags & O_PATH) &&
+			(acc != O_RDONLY || (flags & (O_CREAT | O_TRUNC | TMPFILE_BIT)));
+	int fd;
+	if (flags & (O_CREAT | TMPFILE_BIT))
+		use_umask(a[5]);
+	if (dir_ro(sh, &d) && modifies)
+		fd = open_ro(&d.base, path, flags);
+	else
+		fd = vos_resolve_open(&d.base, path, flags, (uint32_t)a[4]);
+	int vol = d.vol;
+	dir_put(&d);
+	if (fd < 0)
+		return fd;
+	return vos_fdtable_install(&sh->fds, fd, vol);
+}
+
+/* -------------------------------------------------------------- fd calls */
+
+enum io_kind { IO_READ, IO_WRITE, IO_PREAD, IO_PWRITE };
+
+static int64_t op_io(struct vos_shadow *sh, struct vos_chan_server *s, const int64_t *a,
+		     enum io_kind k)
+{
+	struct vos_file *f = vos_fdtable_get(&sh->fds, a[0]);
+	if (f == NULL)
+		return -EBADF;
+	/* Payloads are used in place: a client racing on its own buffer only
+	 * gets garbage in its own file or memory. */
+	void *buf = get_buf(sh, s, a[1], a[2]);
+	int64_t r;
+	if (buf == NULL) {
+		r = -EFAULT;
+	} else {
+		size_t n = (size_t)a[2];
+		ssize_t x;
+		switch (k) {
+		case IO_READ:
+			x = read(f->fd, buf, n);
+			break;
+		case IO_WRITE:
+			x = write(f->fd, buf, n);
+			break;
+		case IO_PREAD:
+			x = pread(f->fd, buf, n, a[3]);
+			break;
+		default:
+			x = pwrite(f->fd, buf, n, a[3]);
+			break;
+		}
+		r = ret_errno(x);
+	}
+	vos_file_put(f);
+	return r;
+}
+
+/* Calls on one fd with scalar arguments only. */
+static int64_t op_fd_scalar(struct vos_shadow *sh, uint16_t op, const int64_t *a)
+{
+	struct vos_file *f = vos_fdtable_get(&sh->fds, a[0]);
+	if (f == NULL)
+		return -EBADF;
+	long x;
+	switch (op) {
+	case VOS_OP_LSEEK:
+		x = lseek(f->fd, a[1], (int)a[2]);
+		break;
+	case VOS_OP_FTRUNCATE:
+		x = ftruncate(f->fd, a[1]);
+		break;
+	case VOS_OP_FSYNC:
+		x = fsync(f->fd);
+		break;
+	case VOS_OP_FDATASYNC:
+		x = fdatasync(f->fd);
+		break;
+	case VOS_OP_FADVISE:
+		/* posix_fadvise returns the error instead of setting errno */
+		x = syscall(SYS_fadvise64, f->fd, a[1], a[2], (int)a[3]);
+		break;
+	default: /* VOS_OP_FCNTL */
+		if ((int)a[1] == F_GETFL) {
+			x = fcntl(f->fd, F_GETFL);
+		} else if ((int)a[1] == F_SETFL) {
+			x = fcntl(f->fd, F_SETFL, (int)a[2]);
+		} else {
+			errno = EINVAL;
+			x = -1;
+		}
+		break;
+	}
+	int64_t r = ret_errno(x);
+	vos_file_put(f);
+	return r;
+}
+
+static int64_t op_fstat(struct vos_shadow *sh, struct vos_chan_server *s, const int64_t *a)
+{
+	struct vos_file *f = vos_fdtable_get(&sh->fds, a[0]);
+	if (f == NULL)
+		return -EBADF;
+	void *buf = get_buf(sh, s, a[1], sizeof(struct stat));
+	int64_t r = buf == NULL ? -EFAULT : ret_errno(fstat(f->fd, buf));
+	vos_file_put(f);
+	return r;
+}
+
+static int64_t op_getdents64(struct vos_shadow *sh, struct vos_chan_server *s, const int64_t *a)
+{
+	struct vos_file *f = vos_fdtable_get(&sh->fds, a[0]);
+	if (f == NULL)
+		return -EBADF;
+	void *buf = get_buf(sh, s, a[1], a[2]);
+	int64_t r = buf == NULL ? -EFAULT
+				: ret_errno(syscall(SYS_getdents64, f->fd, buf, (unsigned)a[2]));
+	vos_file_put(f);
+	return r;
+}
+
+static int64_t op_copy_file_range(struct vos_shadow *sh, const int64_t *a)
+{
+	struct vos_file *in = vos_fdtable_get(&sh->fds, a[0]);
+	if (in == NULL)
+		return -EBADF;
+	struct vos_file *out = vos_fdtable_get(&sh->fds, a[2]);
+	if (out == NULL) {
+		vos_file_put(in);
+		return -EBADF;
+	}
+	/* -1 means "use and advance the file offset" (a NULL pointer); any
+	 * other value is an explicit offset the kernel validates. */
+	loff_t oin = a[1], oout = a[3];
+	ssize_t x = copy_file_range(in->fd, a[1] == -1 ? NULL : &oin, out->fd,
+				    a[3] == -1 ? NULL : &oout, (size_t)a[4], (unsigned)a[5]);
+	int64_t r = ret_errno(x);
+	vos_file_put(out);
+	vos_file_put(in);
+	return r;
+}
+
+/* ------------------------------------------------------- path: lookups */
+
+static int64_t op_fstatat(struct vos_shadow *sh, struct vos_chan_server *s, const int64_t *a)
+{
+	int flags = (int)a[4];
+	if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH))
+		return -EINVAL;
+	char path[VOS_PATH_MAX];
+	int64_t r = get_path(sh, s, a[1], a[2], path);
+	if (r < 0)
+		return r;
+	void *buf = get_buf(sh, s, a[3], sizeof(struct stat));
+	if (buf == NULL)
+		return -EFAULT;
+	struct dir_ref d;
+	if ((r = dir_get(sh, a[0], &d)) < 0)
+		return r;
+	bool owned;
+	int fd =
+		target_get(&d, path, !(flags & AT_SYMLINK_NOFOLLOW), flags & AT_EMPTY_PATH, &owned);
+	if (fd < 0) {
+		r = fd;
+	} else {
+		r = ret_errno(fstatat(fd, "", buf, AT_EMPTY_PATH));
+		if (owned)
+			close(fd);
+	}
+	dir_put(&d);
+	return r;
+}
+
+static int64_t op_statx(struct vos_shadow *sh, struct vos_chan_server *s, const int64_t *a)
+{
+	int flags = (int)a[3];
+	unsigned mask = (unsigned)a[4];
+	if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE))
+		return -EINVAL;
+	if ((flags & AT_STATX_SYNC_TYPE) == AT_STATX_SYNC_TYPE || (mask & STATX__RESERVED))
+		return -EINVAL;
+	char path[VOS_PATH_MAX];
+	int64_t r = get_path(sh, s, a[1], a[2], path);
+	if (r < 0)
+		return r;
+	void *buf = get_buf(sh, s, a[5], sizeof(struct statx));
+	if (buf == NULL)
+		return -EFAULT;
+	struct dir_ref d;
+	if ((r = dir_get(sh, a[0], &d)) < 0)
+		return r;
+	bool owned;
+	int fd =
+		target_get(&d, path, !(flags & AT_SYMLINK_NOFOLLOW), flags & AT_EMPTY_PATH, &owned);
+	if (fd < 0) {
+		r = fd;
+	} else {
+		int sflags = (flags & (AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE)) | AT_EMPTY_PATH;
+		r = ret_errno(statx(fd, "", sflags, mask, buf));
+		if (owned)
+			close(fd);
+	}
+	dir_put(&d);
+	return r;
+}
+
+static bool special_file(mode_t m)
+{
+	return S_ISCHR(m) || S_ISBLK(m) || S_ISFIFO(m) || S_ISSOCK(m);
+}
+
+static int64_t op_faccessat(struct vos_shadow *sh, struct vos_chan_server *s, const int64_t *a)
+{
+	int mode = (int)a[3], flags = (int)a[4];
+	if (mode & ~(R_OK | W_OK | X_OK))
+		return -EINVAL;
+	if (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+		return -EINVAL;
+	char path[VOS_PATH_MAX];
+	int64_t r = get_path(sh, s, a[1], a[2], path);
+	if (r < 0)
+		return r;
+	struct dir_ref d;
+	if ((r = dir_get(sh, a[0], &d)) < 0)
+		return r;
+	bool owned;
+	int fd =
+		target_get(&d, path, !(flags & AT_SYMLINK_NOFOLLOW), flags & AT_EMPTY_PATH, &owned);
+	if (fd < 0) {
+		r = fd;
+	} else {
+		r = ret_errno(syscall(SYS_faccessat2, fd, "", mode,
+				      (flags & AT_EACCESS) | AT_EMPTY_PATH));
+		/* SUSv2 wants W_OK on a read-only mount reported, except for
+		 * special files that live elsewhere (as the kernel does) */
+		struct stat st;
+		if (r == 0 && (mode & W_OK) && dir_ro(sh, &d) &&
+		    fstatat(fd, "", &st, AT_EMPTY_PATH) == 0 && !special_file(st.st_mode))
+			r = -EROFS;
+		if (owned)
+			close(fd);
+	}
+	dir_put(&d);
+	return r;
+}
+
+static int64_t op_readlinkat(struct vos_shadow *sh, struct vos_chan_server *s, const int64_t *a)
+{
+	char path[VOS_PATH_MAX];
+	int64_t r = get_path(sh, s, a[1], a[2], path);
+	if (r < 0)
+		return r;
+	if (a[4] <= 0 || a[4] > INT32_MAX)
+		return -EINVAL;
+	void *buf = get_buf(sh, s, a[3], a[4]);
+	if (buf == NULL)
+		return -EFAULT;
+	struct dir_ref d;
+	if ((r = dir_get(sh, a[0], &d)) < 0)
+		return r;
+	bool owned;
+	/* readlinkat with an empty path reads dirfd itself natively */
+	int fd = target_get(&d, path, false, true, &owned);
+	if (fd < 0) {
+		r = fd;
+	} else {
+		r = ret_errno(readlinkat(fd, "", buf, (size_t)a[4]));
+		/* on an fd the kernel says ENOENT for "not a symlink"; with a
+		 * name it says EINVAL */
+		if (r == -ENOENT && path[0] != '\0')
+			r = -EINVAL;
+		if (owned)
+			close(fd);
+	}
+	dir_put(&d);
+	return r;
+}
+
+/* getxattr and listxattr exist only with a path argument: name the resolved
+ * object through /proc/self/fd (resolve.h). */
+static int64_t op_xattr(struct vos_shadow *sh, struct vos_chan_server *s, const int64_t *a,
+			bool list)
+{
+	int flags = (int)a[5];
+	if (flags & ~AT_SYMLINK_NOFOLLOW)
+		return -EINVAL;
+	char paths[VOS_PATH_MAX + XATTR_NAME_MAX + 1];
+	const char *path, *name = NULL;
+	char *mpath;
+	int64_t r;
+	if (list) {
+		if ((r = get_path(sh, s, a[1], a[2], paths)) < 0)
+			return r;
+		mpath = paths;
+	} else {
+		if ((r = get_pair(sh, s, a[1], a[2], paths, sizeof(paths), &path, &name)) < 0)
+			return r;
+		mpath = paths; /* == path, writable */
+		size_t nl = strlen(name);
+		if (nl == 0 || nl > XATTR_NAME_MAX)
+			return -ERANGE;
+	}
+	/* the kernel clamps oversized requests the same way */
+	uint64_t size = (uint64_t)a[4];
+	if (size > XATTR_SIZE_MAX)
+		size = XATTR_SIZE_MAX;
+	void *buf = get_buf(sh, s, a[3], (int64_t)size);
+	if (buf == NULL)
+		return -EFAULT;
+	struct dir_ref d;
+	if ((r = dir_get(sh, a[0], &d)) < 0)
+		return r;
+	char proc[VOS_PATH_MAX + 64];
+	bool follow = !(flags & AT_SYMLINK_NOFOLLOW);
+	int hold;
+	r = vos_resolve_procpath(&d.base, mpath, &follow, proc, sizeof(proc), &hold);
+	if (r == 0) {
+		ssize_t x;
+		if (list)
+			x = follow ? listxattr(proc, buf, size) : llistxattr(proc, buf, size);
+		else
+			x = follow ? getxattr(proc, name, buf, size)
+				   : lgetxattr(proc, name, buf, size);
+		r = ret_errno(x);
+		if (hold >= 0)
+			close(hold);
+	}
+	dir_put(&d);
+	return r;
+}
+
+/* ---------------------------------------------------- path: modifications */
+
+/* The last component without its trailing slashes. */
+static void last_name(const struct vos_parent *p, char *out)
+{
+	size_t n = strcspn(p->last, "/");
+	memcpy(out, p->last, n);
+	out[n] = '\0';
+}
+
+static int64_t op_mkdirat(struct vos_shadow *sh, struct vos_chan_server *s, const int64_t *a)
+{
+	char path[VOS_PATH_MAX];
+	int64_t r = get_path(sh, s, a[1], a[2], path);
+	if (r < 0)
+		return r;
+	struct dir_ref d;
+	if ((r = dir_get(sh, a[0], &d)) < 0)
+		return r;
+	struct vos_parent p;
+	if ((r = vos_resolve_parent(&d.base, path, &p)) == 0) {
+		if (!dir_ro(sh, &d)) {
+			use_umask(a[4]);
+			r = ret_errno(mkdirat(p.fd, p.last, (mode_t)a[3] & 07777));
+		} else if (p.type != VOS_LAST_NORM) {
+			r = -EEXIST;
+		} else {
+			/* an existing name wins over the read-only mount */
+			char name[VOS_PATH_MAX];
+			struct stat st;
+			last_name(&p, name);
+			r = fstatat(p.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? -EEXIST : -errno;
+			if (r == -ENOENT)
+				r = -EROFS;
+		}
+		vos_parent_release(&p);
+	}
+	dir_put(&d);
+	return r;
+}
+
+static int64_t op_unlinkat(struct vos_shadow *sh, struct vos_chan_server *s, const int64_t *a)
+{
+	int flags = (int)a[3];
+	if (flags & ~AT_REMOVEDIR)
+		return -EINVAL;
+	bool rmdir = flags & AT_REMOVEDIR;
+	char path[VOS_PATH_MAX];
+	int64_t r = get_path(sh, s, a[1], a[2], path);
+	if (r < 0)
+		return r;
+	struct dir_ref d;
+	if ((r = dir_get(sh, a[0], &d)) < 0)
+		return r;
+	struct vos_parent p;
+	if ((r = vos_resolve_parent(&d.base, path, &p)) == 0) {
+		if (p.type == VOS_LAST_ROOT)
+			r = rmdir ? -EBUSY : -EISDIR;
+		else if (dir_ro(sh, &d) && p.type == VOS_LAST_DOT)
+			r = rmdir ? -EINVAL : -EISDIR;
+		else if (dir_ro(sh, &d) && p.type == VOS_LAST_DOTDOT)
+			r = rmdir ? -ENOTEMPTY : -EISDIR;
+		else if (dir_ro(sh, &d))
+			r = -EROFS;
+		else
+			r = ret_errno(unlinkat(p.fd, p.last, flags));
+		vos_parent_release(&p);
+	}
+	dir_put(&d);
+	return r;
+}
+
+static int64_t op_renameat2(struct vos_shadow *sh, struct vos_chan_server *s, const int64_t *a)
+{
+	unsigned flags = (unsigned)a[4];
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT))
+		return -EINVAL;
+	if ((flags & (RENAME_NOREPLACE | RENAME_WHITEOUT)) && (flags & RENAME_EXCHANGE))
+		return -EINVAL;
+	char paths[2 * VOS_PATH_MAX];
+	const char *from, *to;
+	int64_t r = get_pair(sh, s, a[1], a[2], paths, sizeof(paths), &from, &to);
+	if (r < 0)
+		return r;
+	if (strlen(to) + 1 > VOS_PATH_MAX)
+		return reject(sh, -ENAMETOOLONG);
+	struct dir_ref od, nd;
+	if ((r = dir_get(sh, a[0], &od)) < 0)
+		return r;
+	if ((r = dir_get(sh, a[3], &nd)) < 0) {
+		dir_put(&od);
+		return r;
+	}
+	/* both strings live in our private, writable buffer */
+	struct vos_parent po, pn;
+	if ((r = vos_resolve_parent(&od.base, (char *)from, &po)) == 0) {
+		if ((r = vos_resolve_parent(&nd.base, (char *)to, &pn)) == 0) {
+			if (od.vol != nd.vol)
+				r = -EXDEV; /* volumes are separate mounts for the client */
+			else if (po.type != VOS_LAST_NORM)
+				r = -EBUSY;
+			else if (pn.type != VOS_LAST_NORM)
+				r = (flags & RENAME_NOREPLACE) ? -EEXIST : -EBUSY;
+			else if (dir_ro(sh, &od))
+				r = -EROFS;
+			else
+				r = ret_errno(renameat2(po.fd, po.last, pn.fd, pn.last, flags));
+			vos_parent_release(&pn);
+		}
+		vos_parent_release(&po);
+	}
+	dir_put(&nd);
+	dir_put(&od);
+	return r;
+}
+
+/* --------------------------------------------------------------- dispatch */
+
+int64_t vos_storage_execute(struct vos_shadow *sh, struct vos_chan_server *s,
+			    const struct vos_request *req)
+{
+	const int64_t *a = req->args;
+	switch (req->op) {
+	case VOS_OP_NOP:
+		return 0;
+	case VOS_OP_OPENAT:
+		return op_openat(sh, s, a);
+	case VOS_OP_CLOSE:
+		return vos_fdtable_close(&sh->fds, a[0]);
+	case VOS_OP_READ:
+		return op_io(sh, s, a, IO_READ);
+	case VOS_OP_WRITE:
+		return op_io(sh, s, a, IO_WRITE);
+	case VOS_OP_PREAD:
+		return op_io(sh, s, a, IO_PREAD);
+	case VOS_OP_PWRITE:
+		return op_io(sh, s, a, IO_PWRITE);
+	case VOS_OP_LSEEK:
+	case VOS_OP_FTRUNCATE:
+	case VOS_OP_FSYNC:
+	case VOS_OP_FDATASYNC:
+	case VOS_OP_FCNTL:
+	case VOS_OP_FADVISE:
+		return op_fd_scalar(sh, req->op, a);
+	case VOS_OP_FSTAT:
+		return op_fstat(sh, s, a);
+	case VOS_OP_FSTATAT:
+		return op_fstatat(sh, s, a);
+	case VOS_OP_STATX:
+		return op_statx(sh, s, a);
+	case VOS_OP_GETDENTS64:
+		return op_getdents64(sh, s, a);
+	case VOS_OP_MKDIRAT:
+		return op_mkdirat(sh, s, a);
+	case VOS_OP_UNLINKAT:
+		return op_unlinkat(sh, s, a);
+	case VOS_OP_RENAMEAT2:
+		return op_renameat2(sh, s, a);
+	case VOS_OP_DUP:
+		return vos_fdtable_dup(&sh->fds, a[0]);
+	case VOS_OP_FACCESSAT:
+		return op_faccessat(sh, s, a);
+	case VOS_OP_READLINKAT:
+		return op_readlinkat(sh, s, a);
+	case VOS_OP_COPY_FILE_RANGE:
+		return op_copy_file_range(sh, a);
+	case VOS_OP_GETXATTR:
+		return op_xattr(sh, s, a, false);
+	case VOS_OP_LISTXATTR:
+		return op_xattr(sh, s, a, true);
+	default:
+		return reject(sh, -ENOSYS);
+	}
+}

@@ -1,0 +1,74 @@
+/* A service domain process as the supervisor sees it: spawning, its control
+ * socket requests, and reaping. */
+#ifndef VOS_SUPERVISOR_DOMAIN_PROC_H
+#define VOS_SUPERVISOR_DOMAIN_PROC_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "supervisor/volume.h"
+#include "vos/control.h"
+
+/* Bound of every wait for a domain answer. */
+#define DOMAIN_REPLY_TIMEOUT_MS 2000
+/* A fresh domain gets longer: it sets up its volumes (and confinement). */
+#define DOMAIN_START_TIMEOUT_MS 10000
+
+struct domain_proc {
+	const char *name; /* "storage" */
+	pid_t pid;
+	int pidfd;	 /* -1 once reaped */
+	int ctlfd;	 /* our end of the control socketpair; -1 once closed */
+	int intr_fd;	 /* if >= 0 and readable, waits for answers give up (-EINTR) */
+	bool alive;	 /* running and answering: clients may be admitted */
+	bool broken;	 /* its control socket broke or it stopped answering */
+	bool hung;	 /* ... namely, it stopped answering */
+	bool killed;	 /* domain_shutdown() had to SIGKILL it */
+	int exit_code;	 /* siginfo si_code once reaped: CLD_EXITED, CLD_KILLED, ... */
+	int exit_status; /* exit status or signal number */
+};
+
+/* Starts `exe storage --volume SRC:PATH[:ro]...` with the control socket on
+ * VOS_DOMAIN_CTL_FD, in its own session (terminal signals are for the
+ * program, not the domain) and dying with the supervisor. `child_mask` is
+ * the signal mask the child gets. Returns 0 or -1 with a message in err. */
+int domain_spawn(struct domain_proc *d, const char *exe, const struct vos_volume *vols,
+		 unsigned nvols, const sigset_t *child_mask, char *err, size_t errsz);
+
+/* Waits until the domain answers a request (it has set up its volumes), or
+ * the domain exited, or the timeout. Returns 0 or -errno. */
+int domain_wait_ready(struct domain_proc *d, int timeout_ms);
+
+/* Hands a client channel (memfd) to the domain and waits for its answer.
+ * Returns the domain's status (0 or -errno), -ETIMEDOUT, or -EPIPE if the
+ * control socket broke. */
+int domain_add_client(struct domain_proc *d, const struct vos_ctl_add_client *msg, int memfd,
+		      int timeout_ms);
+
+/* Tells the domain a client is gone (best effort). */
+void domain_remove_client(struct domain_proc *d, uint64_t client_id);
+
+/* Fetches the domain's statistics. Returns 0 or -errno. */
+int domain_get_stats(struct domain_proc *d, struct vos_stats *out, int timeout_ms);
+
+/* Reaps the domain if it has exited (never blocks). Returns true if it is
+ * reaped (now or before). */
+bool domain_try_reap(struct domain_proc *d);
+
+/* Kills the domain (SIGKILL, a real failure as seen by clients). */
+void domain_kill(struct domain_proc *d);
+
+/* Orderly stop: VOS_CTL_SHUTDOWN, wait up to timeout_ms, then SIGKILL and
+ * wait a bounded time more; closes every fd. Returns true if reaped. */
+bool domain_shutdown(struct domain_proc *d, int timeout_ms);
+
+/* "status N" / "signal N" (after reaping). */
+void domain_describe_exit(const struct domain_proc *d, char *buf, size_t n);
+
+/* Closes the control socket (the domain sees EOF). */
+void domain_close_ctl(struct domain_proc *d);
+
+#endif

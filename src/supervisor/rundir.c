@@ -1,0 +1,81 @@
+/* Private runtime directory: its 0700 mode is what keeps other users away
+ * from the supervisor's socket. */
+#include "supervisor/rundir.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define SOCK_NAME "/sock"
+
+static char *make_dir(const char *base)
+{
+	char *tmpl;
+	if (asprintf(&tmpl, "%s/vos.XXXXXX", base) < 0)
+		return NULL;
+	/* The socket path must fit sockaddr_un. */
+	if (strlen(tmpl) + strlen(SOCK_NAME) >= sizeof(((struct sockaddr_un *)0)->sun_path) ||
+	    !mkdtemp(tmpl)) {
+		free(tmpl);
+		return NULL;
+	}
+	return tmpl;
+}
+
+int rundir_create(struct rundir *r, char *err, size_t errsz)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+	r->dir = r->sock = NULL;
+	r->listenfd = -1;
+	if (xdg && xdg[0] == '/')
+		r->dir = make_dir(xdg);
+	if (!r->dir)
+		r->dir = make_dir("/tmp");
+	if (!r->dir) {
+		snprintf(err, errsz, "vos: cannot create a runtime directory in /tmp: %s",
+			 strerror(errno));
+		return -1;
+	}
+	if (asprintf(&r->sock, "%s%s", r->dir, SOCK_NAME) < 0) {
+		r->sock = NULL;
+		snprintf(err, errsz, "vos: out of memory");
+		goto fail;
+	}
+	r->listenfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (r->listenfd < 0) {
+		snprintf(err, errsz, "vos: cannot create the supervisor socket: %s",
+			 strerror(errno));
+		goto fail;
+	}
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	strcpy(sa.sun_path, r->sock);
+	if (bind(r->listenfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(r->listenfd, 128) < 0) {
+		snprintf(err, errsz, "vos: cannot listen on '%s': %s", r->sock, strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	rundir_remove(r);
+	return -1;
+}
+
+void rundir_remove(struct rundir *r)
+{
+	if (r->listenfd >= 0)
+		close(r->listenfd);
+	r->listenfd = -1;
+	if (r->sock)
+		unlink(r->sock);
+	if (r->dir)
+		rmdir(r->dir);
+	free(r->sock);
+	free(r->dir);
+	r->sock = r->dir = NULL;
+}

@@ -1,0 +1,20 @@
+/* The private runtime directory of a supervisor and its listening socket. */
+#ifndef VOS_SUPERVISOR_RUNDIR_H
+#define VOS_SUPERVISOR_RUNDIR_H
+
+#include <stddef.h>
+
+struct rundir {
+	char *dir;    /* mode 0700 */
+	char *sock;   /* dir + "/sock" */
+	int listenfd; /* SOCK_SEQPACKET, non-blocking, close-on-exec */
+};
+
+/* Creates the directory under $XDG_RUNTIME_DIR (or /tmp) and listens.
+ * Returns 0 or -1 with a message in err. */
+int rundir_create(struct rundir *r, char *err, size_t errsz);
+
+/* Closes the socket and removes socket and directory. */
+void rundir_remove(struct rundir *r);
+
+#endif

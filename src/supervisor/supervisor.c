@@ -1,0 +1,375 @@
+/* The private supervisor of `vos run`: one epoll loop over the listening
+ * socket, client connections, the storage domain (control socket and
+ * pidfd), the program's pidfd and a signalfd. Everything it waits for has a
+ * bound except the program itself; every child is reaped. */
+#include "supervisor/supervisor.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/pidfd.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "supervisor/clients.h"
+#include "supervisor/ctl_io.h"
+#include "supervisor/domain_proc.h"
+#include "supervisor/program.h"
+#include "supervisor/rundir.h"
+
+#define DEFAULT_SLOTS	64u
+#define DEFAULT_DATA_MB 8u
+
+/* epoll tags; a client is tagged with its (much larger) address. */
+enum ev_tag { EV_LISTEN = 1, EV_SIGNAL, EV_PROGRAM, EV_DOMAIN_CTL, EV_DOMAIN_PID, EV_TAG_END };
+
+struct sup {
+	const struct sup_config *cfg;
+	struct sup_result *res;
+	int epfd;
+	int sigfd;
+	struct rundir rd;
+	struct domain_proc dom;
+	struct program_proc prog;
+	struct client_table clients;
+	bool prog_done;
+};
+
+static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+int sup_geometry_from_env(struct vos_chan_geometry *g, char *err, size_t errsz)
+{
+	const char *slots = getenv("VOS_CHAN_SLOTS");
+	const char *mb = getenv("VOS_CHAN_DATA_MB");
+	unsigned long v;
+	struct vos_chan_layout lay;
+
+	g->nslots = DEFAULT_SLOTS;
+	g->data_size = (uint64_t)DEFAULT_DATA_MB << 20;
+	if (slots && *slots) {
+		if (!parse_uint(slots, VOS_CHAN_MAX_SLOTS, &v) || v == 0) {
+			snprintf(err, errsz, "vos: VOS_CHAN_SLOTS='%s' is invalid; use 1..%u",
+				 slots, VOS_CHAN_MAX_SLOTS);
+			return -1;
+		}
+		g->nslots = (uint32_t)v;
+	}
+	if (mb && *mb) {
+		unsigned long max_mb = VOS_CHAN_MAX_DATA >> 20;
+		if (!parse_uint(mb, max_mb, &v) || v == 0) {
+			snprintf(err, errsz, "vos: VOS_CHAN_DATA_MB='%s' is invalid; use 1..%lu",
+				 mb, max_mb);
+			return -1;
+		}
+		g->data_size = (uint64_t)v << 20;
+	}
+	if (vos_chan_layout(g, &lay) != 0) {
+		snprintf(err, errsz,
+			 "vos: channel geometry VOS_CHAN_SLOTS=%u VOS_CHAN_DATA_MB=%llu is invalid",
+			 g->nslots, (unsigned long long)(g->data_size >> 20));
+		return -1;
+	}
+	return 0;
+}
+
+static int watch(struct sup *s, int fd, uint64_t tag)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
+	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* The storage domain is gone or unusable: fail every channel (no call may
+ * hang), make sure the process is dead, and report it once reaped. */
+static void domain_failed(struct sup *s)
+{
+	struct domain_proc *d = &s->dom;
+	if (d->pid < 0)
+		return;
+	if (d->alive) {
+		d->alive = false;
+		clients_mark_domain_dead(&s->clients);
+	}
+	domain_close_ctl(d);
+	if (!domain_try_reap(d)) {
+		domain_kill(d); /* reported when its pidfd fires */
+		return;
+	}
+	if (!s->res->storage_died) {
+		char how[48];
+		domain_describe_exit(d, how, sizeof(how));
+		fprintf(stderr, "vos: storage domain died (%s)\n", how);
+		s->res->storage_died = true;
+	}
+}
+
+static void on_signal(struct sup *s)
+{
+	struct signalfd_siginfo si;
+	while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		/* Terminal-generated signals (SI_KERNEL) already reached the
+		 * program, which shares our process group: only forward
+		 * signals sent to vos itself. */
+		if (si.ssi_code == SI_KERNEL || s->prog_done)
+			continue;
+		pidfd_send_signal(s->prog.pidfd, (int)si.ssi_signo, NULL, 0);
+	}
+}
+
+static void on_program(struct sup *s)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, (id_t)s->prog.pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+		return;
+	s->res->exit_status = program_exit_status(si.si_code, si.si_status);
+	s->prog_done = true;
+	close(s->prog.pidfd);
+	s->prog.pidfd = -1;
+}
+
+/* The control socket is readable while no request is outstanding: EOF
+ * (the domain died) or a late answer to a request that timed out. */
+static void on_domain_ctl(struct sup *s)
+{
+	char buf[64];
+	ssize_t n = sup_ctl_recv(s->dom.ctlfd, buf, sizeof(buf), NULL, 0, -1);
+	if (n == -EAGAIN || n == -EMSGSIZE || n > 0)
+		return;
+	domain_failed(s);
+}
+
+static void on_client(struct sup *s, struct client *c)
+{
+	if (!client_serve(&s->clients, c, &s->dom))
+		client_drop(&s->clients, c, &s->dom);
+	if (s->dom.broken && s->dom.alive) {
+		if (s->dom.hung)
+			fprintf(stderr,
+				"vos: storage domain did not answer within %d ms; "
+				"killing it\n",
+				DOMAIN_REPLY_TIMEOUT_MS);
+		domain_failed(s);
+	}
+}
+
+static void on_listen(struct sup *s)
+{
+	struct client *c = clients_accept(&s->clients, s->rd.listenfd);
+	if (c && watch(s, c->fd, (uint64_t)(uintptr_t)c) < 0)
+		client_drop(&s->clients, c, &s->dom);
+}
+
+static void event_loop(struct sup *s)
+{
+	while (!s->prog_done) {
+		/* One event at a time: handling it may free a client that a
+		 * later event of the same batch would refer to. */
+		struct epoll_event ev;
+		int n = epoll_wait(s->epfd, &ev, 1, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "vos: epoll_wait: %s; stopping the program\n",
+				strerror(errno));
+			pidfd_send_signal(s->prog.pidfd, SIGKILL, NULL, 0);
+			siginfo_t si;
+			waitid(P_PIDFD, (id_t)s->prog.pidfd, &si, WEXITED);
+			s->res->exit_status = VOS_EXIT_INTERNAL;
+			s->prog_done = true;
+			close(s->prog.pidfd);
+			s->prog.pidfd = -1;
+			return;
+		}
+		switch (ev.data.u64) {
+		case EV_LISTEN:
+			on_listen(s);
+			break;
+		case EV_SIGNAL:
+			on_signal(s);
+			break;
+		case EV_PROGRAM:
+			on_program(s);
+			break;
+		case EV_DOMAIN_CTL:
+			on_domain_ctl(s);
+			break;
+		case EV_DOMAIN_PID:
+			domain_failed(s);
+			break;
+		default:
+			on_client(s, (struct client *)(uintptr_t)ev.data.u64);
+		}
+	}
+}
+
+/* After the program: statistics, orderly domain stop, no leftovers. */
+static void finish(struct sup *s)
+{
+	struct domain_proc *d = &s->dom;
+	if (s->cfg->want_stats && d->alive) {
+		int rc = domain_get_stats(d, &s->res->stats, DOMAIN_REPLY_TIMEOUT_MS);
+		s->res->have_stats = rc == 0;
+		if (rc < 0)
+			fprintf(stderr, "vos: cannot get statistics from the storage domain: %s\n",
+				strerror(-rc));
+	}
+	if (d->pid < 0)
+		return;
+	/* A domain that failed while the program ran (or just now) may not
+	 * have been reaped yet: the loop ends with the program. */
+	bool healthy = d->alive && !d->broken;
+	bool reaped = domain_shutdown(d, DOMAIN_REPLY_TIMEOUT_MS);
+	char how[48];
+	domain_describe_exit(d, how, sizeof(how));
+	if (!reaped)
+		fprintf(stderr, "vos: storage domain (pid %d) did not exit\n", (int)d->pid);
+	else if (!healthy && !s->res->storage_died)
+		fprintf(stderr, "vos: storage domain died (%s)\n", how);
+	else if (healthy && d->killed)
+		fprintf(stderr, "vos: storage domain did not stop within %d ms; killed it\n",
+			DOMAIN_REPLY_TIMEOUT_MS);
+	else if (healthy && (d->exit_code != CLD_EXITED || d->exit_status != 0))
+		fprintf(stderr, "vos: storage domain exited with %s at shutdown\n", how);
+	if (!healthy)
+		s->res->storage_died = true;
+	/* Processes the program left behind may still use their channels:
+	 * their calls fail instead of hanging. */
+	clients_mark_domain_dead(&s->clients);
+}
+
+static void cleanup(struct sup *s)
+{
+	clients_drop_all(&s->clients, &s->dom);
+	if (s->dom.pid > 0)
+		domain_shutdown(&s->dom, 0);
+	if (s->prog.pidfd >= 0)
+		close(s->prog.pidfd);
+	if (s->sigfd >= 0)
+		close(s->sigfd);
+	if (s->epfd >= 0)
+		close(s->epfd);
+	rundir_remove(&s->rd);
+}
+
+/* Waits until the fresh domain answers, so a domain that cannot serve its
+ * volumes is reported before the program runs rather than as EIO inside it.
+ * Returns 0, or an exit status with a message in err. */
+static int start_domain(struct sup *s, const sigset_t *child_mask, char *err, size_t errsz)
+{
+	const struct sup_config *cfg = s->cfg;
+	struct domain_proc *d = &s->dom;
+	if (domain_spawn(d, cfg->domain_exe, cfg->vols, cfg->nvols, child_mask, err, errsz) < 0)
+		return VOS_EXIT_INTERNAL;
+	s->res->storage_started = true;
+	/* Ctrl-C while waiting has no program to reach yet: it ends vos. */
+	d->intr_fd = s->sigfd;
+	int rc = domain_wait_ready(d, DOMAIN_START_TIMEOUT_MS);
+	d->intr_fd = -1;
+	if (rc == 0)
+		return 0;
+	if (rc == -EINTR) {
+		struct signalfd_siginfo si = {.ssi_signo = SIGINT};
+		if (read(s->sigfd, &si, sizeof(si)) < 0)
+			si.ssi_signo = SIGINT;
+		domain_shutdown(d, 0);
+		snprintf(err, errsz, "vos: interrupted by signal %u before the program started",
+			 si.ssi_signo);
+		return 128 + (int)si.ssi_signo;
+	}
+	if (rc == -ETIMEDOUT) {
+		snprintf(err, errsz, "vos: the storage domain did not start within %d s",
+			 DOMAIN_START_TIMEOUT_MS / 1000);
+		domain_shutdown(d, 0);
+		return VOS_EXIT_INTERNAL;
+	}
+	domain_shutdown(d, DOMAIN_REPLY_TIMEOUT_MS);
+	char how[48];
+	domain_describe_exit(d, how, sizeof(how));
+	snprintf(err, errsz, "vos: the storage domain failed to start (%s); see its messages above",
+		 how);
+	return VOS_EXIT_INTERNAL;
+}
+
+int sup_run(const struct sup_config *cfg, struct sup_result *res, char *err, size_t errsz)
+{
+	struct sup s = {.cfg = cfg, .res = res, .epfd = -1, .sigfd = -1};
+	sigset_t forward, orig;
+	int status = VOS_EXIT_INTERNAL;
+
+	memset(res, 0, sizeof(*res));
+	s.rd.listenfd = -1;
+	s.dom.name = "storage";
+	s.dom.pid = -1;
+	s.dom.pidfd = s.dom.ctlfd = -1;
+	s.prog.pidfd = -1;
+	s.clients.geo = cfg->geo;
+
+	/* Signals stay blocked on return: the caller is about to exit with
+	 * the program's status, and a late Ctrl-C must not kill it first. */
+	sigemptyset(&forward);
+	sigaddset(&forward, SIGINT);
+	sigaddset(&forward, SIGTERM);
+	sigaddset(&forward, SIGHUP);
+	sigaddset(&forward, SIGQUIT);
+	sigset_t blocked = forward;
+	/* A closed stderr or client socket must give EPIPE, not kill vos
+	 * before it cleans up; SIG_IGN would be inherited by the program. */
+	sigaddset(&blocked, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &blocked, &orig);
+
+	s.sigfd = signalfd(-1, &forward, SFD_CLOEXEC | SFD_NONBLOCK);
+	s.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s.sigfd < 0 || s.epfd < 0) {
+		snprintf(err, errsz, "vos: cannot set up the supervisor: %s", strerror(errno));
+		goto out;
+	}
+	if (rundir_create(&s.rd, err, errsz) < 0)
+		goto out;
+	if (cfg->nvols > 0 && (status = start_domain(&s, &orig, err, errsz)) != 0)
+		goto out;
+	status = VOS_EXIT_INTERNAL;
+
+	char **env = program_env(environ, cfg->libvos, s.rd.sock, cfg->vols, cfg->nvols);
+	if (!env) {
+		snprintf(err, errsz, "vos: out of memory");
+		goto out;
+	}
+	status = program_spawn(&s.prog, cfg->prog_path, cfg->prog_argv, env, &orig, err, errsz);
+	program_env_free(env);
+	if (status != 0)
+		goto out;
+	status = VOS_EXIT_INTERNAL;
+
+	if (watch(&s, s.rd.listenfd, EV_LISTEN) < 0 || watch(&s, s.sigfd, EV_SIGNAL) < 0 ||
+	    watch(&s, s.prog.pidfd, EV_PROGRAM) < 0 ||
+	    (s.dom.ctlfd >= 0 && watch(&s, s.dom.ctlfd, EV_DOMAIN_CTL) < 0) ||
+	    (s.dom.pidfd >= 0 && watch(&s, s.dom.pidfd, EV_DOMAIN_PID) < 0)) {
+		/* The program is running: it must not run unsupervised. */
+		snprintf(err, errsz, "vos: cannot set up the supervisor: epoll: %s",
+			 strerror(errno));
+		pidfd_send_signal(s.prog.pidfd, SIGKILL, NULL, 0);
+		siginfo_t si;
+		waitid(P_PIDFD, (id_t)s.prog.pidfd, &si, WEXITED);
+		goto out;
+	}
+	event_loop(&s);
+	finish(&s);
+	status = 0;
+out:
+	cleanup(&s);
+	return status;
+}

@@ -1,0 +1,46 @@
+/* A private supervisor for the duration of one `vos run`: it starts the
+ * storage domain, admits the program's processes as clients, runs the
+ * program to completion and stops everything again. */
+#ifndef VOS_SUPERVISOR_SUPERVISOR_H
+#define VOS_SUPERVISOR_SUPERVISOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "supervisor/volume.h"
+#include "vos/channel.h"
+#include "vos/control.h"
+
+/* Exit status when vos itself fails (the program's own statuses are passed
+ * through unchanged; this value follows container runtimes). */
+#define VOS_EXIT_INTERNAL 125
+
+struct sup_config {
+	const char *libvos;	/* absolute path of libvos.so */
+	const char *domain_exe; /* absolute path of vos-domain (needed if nvols) */
+	const struct vos_volume *vols;
+	unsigned nvols;
+	const char *prog_path;	      /* resolved executable */
+	char *const *prog_argv;	      /* argv[0] as the user gave it */
+	bool want_stats;	      /* fetch domain statistics at the end */
+	struct vos_chan_geometry geo; /* of every client channel */
+};
+
+struct sup_result {
+	int exit_status;      /* the program's, shell style (128+N for signal N) */
+	bool storage_started; /* a storage domain was started */
+	bool storage_died;    /* ... and died while the program ran */
+	bool have_stats;
+	struct vos_stats stats; /* storage domain, when have_stats */
+};
+
+/* Runs the program under a private supervisor. Returns 0 when the program
+ * ran (see res->exit_status), or an exit status (VOS_EXIT_INTERNAL, 126,
+ * 127) with a one-line message in err. */
+int sup_run(const struct sup_config *cfg, struct sup_result *res, char *err, size_t errsz);
+
+/* Channel geometry: defaults (64 slots, 8 MiB), overridden by
+ * VOS_CHAN_SLOTS / VOS_CHAN_DATA_MB. Returns 0 or -1 with a message. */
+int sup_geometry_from_env(struct vos_chan_geometry *g, char *err, size_t errsz);
+
+#endif

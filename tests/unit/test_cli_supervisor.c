@@ -1,0 +1,656 @@
+/* The private supervisor of `vos run` against scripted stand-ins: this test
+ * binary re-executes itself as a fake storage domain ("storage ...", mode
+ * from FAKE_MODE) and as the program ("client MODE"), so admission,
+ * channel creation, domain failure, hostile clients, signal forwarding,
+ * statistics and cleanup are checked without the real domain or libvos.
+ * Each sup_run() happens in a forked child (it blocks signals for good). */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gnu/libc-version.h>
+#include <limits.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "supervisor/supervisor.h"
+#include "vos/channel.h"
+#include "vos/control.h"
+
+#define GEO_SLOTS 8u
+#define GEO_DATA  (64u * 1024u)
+#define ALL_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+/* ------------------------------------------------------------ fake domain */
+
+static int recv_with_fd(int s, void *buf, size_t cap, int *fd)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {buf, cap};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = ctl.b,
+			    .msg_controllen = sizeof(ctl.b)};
+	ssize_t n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
+	*fd = -1;
+	struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+	if (c && c->cmsg_type == SCM_RIGHTS)
+		memcpy(fd, CMSG_DATA(c), sizeof(int));
+	return (int)n;
+}
+
+/* Checks one ADD_CLIENT as the real domain would rely on it. */
+static bool add_ok(const struct vos_ctl_add_client *m, int n, int fd)
+{
+	struct vos_chan_geometry g = {m->nslots, m->data_size};
+	struct vos_chan_layout lay;
+	struct stat st;
+	if (!vos_ctl_hdr_ok(&m->h, n, VOS_CTL_ADD_CLIENT, sizeof(*m)) || fd < 0 || m->pid <= 0 ||
+	    m->uid != getuid() || m->gid != getgid() || m->nslots != GEO_SLOTS ||
+	    m->data_size != GEO_DATA || vos_chan_layout(&g, &lay) != 0 || fstat(fd, &st) != 0 ||
+	    (size_t)st.st_size != lay.region_size || fcntl(fd, F_GET_SEALS) != ALL_SEALS)
+		return false;
+	struct vos_chan_header *h = mmap(NULL, lay.region_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (h == MAP_FAILED)
+		return false;
+	bool ok = h->magic == VOS_CHAN_MAGIC && h->client_pid == m->pid &&
+		  h->domain_pid == getpid() && h->nslots == GEO_SLOTS && h->epoch == 1 &&
+		  h->domain_state == VOS_DOMAIN_UP;
+	munmap(h, lay.region_size);
+	return ok;
+}
+
+static int fake_domain(int argc, char **argv)
+{
+	const char *mode = getenv("FAKE_MODE") ? getenv("FAKE_MODE") : "";
+	const char *want = getenv("FAKE_WANT_ARGS");
+	uint64_t adds = 0, removes = 0, bad = 0;
+	char args[1024] = "";
+
+	for (int i = 1; i < argc; i++) {
+		strncat(args, argv[i], sizeof(args) - strlen(args) - 2);
+		strcat(args, " ");
+	}
+	if (want && strcmp(args, want) != 0)
+		bad += 1000; /* reported through the statistics */
+	if (strcmp(mode, "fail") == 0)
+		return 3;
+	if (strcmp(mode, "slow") == 0)
+		sleep(30);
+	/* The control socket and nothing else beyond stdio. */
+	if (fcntl(VOS_DOMAIN_CTL_FD, F_GETFD) != 0 || fcntl(VOS_DOMAIN_CTL_FD + 1, F_GETFD) >= 0)
+		bad += 100;
+	for (;;) {
+		union {
+			struct vos_ctl_hdr h;
+			struct vos_ctl_add_client add;
+			struct vos_ctl_remove_client rm;
+			char raw[512];
+		} m;
+		int fd;
+		int n = recv_with_fd(VOS_DOMAIN_CTL_FD, &m, sizeof(m), &fd);
+		if (n <= 0)
+			return 0;
+		if (m.h.type == VOS_CTL_ADD_CLIENT) {
+			if (strcmp(mode, "hang") == 0)
+				pause();
+			bool ok = add_ok(&m.add, n, fd);
+			adds += ok;
+			bad += !ok;
+			struct vos_ctl_added a = {.client_id = m.add.client_id, .status = 0};
+			vos_ctl_hdr_init(&a.h, VOS_CTL_ADDED, sizeof(a));
+			send(VOS_DOMAIN_CTL_FD, &a, sizeof(a), 0);
+		} else if (m.h.type == VOS_CTL_REMOVE_CLIENT) {
+			removes++;
+		} else if (m.h.type == VOS_CTL_STATS_REQ) {
+			struct vos_ctl_stats *s = calloc(1, sizeof(*s));
+			vos_ctl_hdr_init(&s->h, VOS_CTL_STATS, sizeof(*s));
+			s->stats.clients_total = adds;
+			s->stats.bad_requests = bad;
+			s->stats.by_sysnr[0].calls = removes;
+			send(VOS_DOMAIN_CTL_FD, s, sizeof(*s), 0);
+			free(s);
+		} else if (m.h.type == VOS_CTL_SHUTDOWN) {
+			if (strcmp(mode, "ignore_shutdown") != 0)
+				return 0;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+/* ------------------------------------------------------------ fake client */
+
+static int connect_sup(void)
+{
+	const char *p = getenv("VOS_SOCKET");
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (!p || s < 0 || strlen(p) >= sizeof(sa.sun_path))
+		return -1;
+	strcpy(sa.sun_path, p);
+	struct timeval tv = {.tv_sec = 5};
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? s : -1;
+}
+
+/* HELLO -> ATTACH; returns the status, or 1000 on protocol trouble. */
+static int hello(int s, uint32_t domain, struct vos_ctl_attach *a, int *memfd)
+{
+	struct vos_ctl_hello h = {.domain = domain};
+	vos_ctl_hdr_init(&h.h, VOS_CTL_HELLO, sizeof(h));
+	if (send(s, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		return 1000;
+	int n = recv_with_fd(s, a, sizeof(*a), memfd);
+	if (!vos_ctl_hdr_ok(&a->h, n, VOS_CTL_ATTACH, sizeof(*a)))
+		return 1000;
+	if ((a->status == 0) != (*memfd >= 0))
+		return 1000;
+	return a->status;
+}
+
+static struct vos_chan_header *map_region(int memfd, const struct vos_ctl_attach *a)
+{
+	struct vos_chan_geometry g = {a->nslots, a->data_size};
+	struct vos_chan_layout lay;
+	if (vos_chan_layout(&g, &lay) != 0)
+		return NULL;
+	void *p = mmap(NULL, lay.region_size, PROT_READ, MAP_SHARED, memfd, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* True if the supervisor closes the connection after `msg`. */
+static bool closed_after(const void *msg, size_t len, int fd_to_pass)
+{
+	int s = connect_sup();
+	if (s < 0)
+		return false;
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {(void *)msg, len};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (fd_to_pass >= 0) {
+		mh.msg_control = ctl.b;
+		mh.msg_controllen = sizeof(ctl.b);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd_to_pass, sizeof(int));
+	}
+	sendmsg(s, &mh, 0);
+	char buf[256];
+	bool closed = recv(s, buf, sizeof(buf), 0) == 0;
+	close(s);
+	return closed;
+}
+
+/* True if the program inherited one of the supervisor's descriptors
+ * (sockets, memfds, epoll/signalfd/pidfd): all must be close-on-exec. */
+static bool leaked_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	bool leaked = false;
+	for (struct dirent *e; d && (e = readdir(d));) {
+		char p[300], target[256];
+		snprintf(p, sizeof(p), "/proc/self/fd/%s", e->d_name);
+		ssize_t n = readlink(p, target, sizeof(target) - 1);
+		if (n <= 0 || atoi(e->d_name) == dirfd(d))
+			continue;
+		target[n] = '\0';
+		leaked |= strncmp(target, "socket:", 7) == 0 ||
+			  strncmp(target, "anon_inode:", 11) == 0 ||
+			  strncmp(target, "/memfd:", 7) == 0;
+	}
+	if (d)
+		closedir(d);
+	return leaked;
+}
+
+static int client_attach_checks(void)
+{
+	const char *vols = getenv("VOS_VOLUMES");
+	const char *pre = getenv("LD_PRELOAD");
+	const char *want_pre = getenv("WANT_PRELOAD");
+	if (!vols || strcmp(vols, getenv("WANT_VOLUMES")) != 0)
+		return 10;
+	if (!pre || !want_pre || strcmp(pre, want_pre) != 0)
+		return 11;
+	if (leaked_fds())
+		return 12;
+	int s = connect_sup(), memfd;
+	struct vos_ctl_attach a;
+	if (s < 0 || hello(s, VOS_DOMAIN_STORAGE, &a, &memfd) != 0)
+		return 13;
+	if (a.nslots != GEO_SLOTS || a.data_size != GEO_DATA || a.epoch != 1 || a.domain_pid <= 0)
+		return 14;
+	if (fcntl(memfd, F_GET_SEALS) != ALL_SEALS || ftruncate(memfd, 4096) == 0)
+		return 15;
+	struct vos_chan_header *h = map_region(memfd, &a);
+	if (!h || h->magic != VOS_CHAN_MAGIC || h->client_pid != getpid() ||
+	    h->domain_pid != a.domain_pid || h->domain_state != VOS_DOMAIN_UP)
+		return 16;
+	/* A second channel on the same connection is a protocol violation. */
+	int memfd2;
+	if (hello(s, VOS_DOMAIN_STORAGE, &a, &memfd2) != 1000)
+		return 17;
+	/* The network domain does not exist. */
+	int s2 = connect_sup();
+	if (hello(s2, VOS_DOMAIN_NET, &a, &memfd2) != -ENODEV)
+		return 18;
+	return 0;
+}
+
+static int client_crash(void)
+{
+	int s = connect_sup(), memfd;
+	struct vos_ctl_attach a;
+	if (s < 0 || hello(s, VOS_DOMAIN_STORAGE, &a, &memfd) != 0)
+		return 20;
+	struct vos_chan_header *h = map_region(memfd, &a);
+	if (!h)
+		return 21;
+	kill(a.domain_pid, SIGKILL);
+	for (int i = 0; i < 200 && atomic_load(&h->domain_state) != VOS_DOMAIN_DEAD; i++)
+		usleep(10000);
+	if (atomic_load(&h->domain_state) != VOS_DOMAIN_DEAD)
+		return 22;
+	/* Later clients are refused instead of getting a dead channel. */
+	int s2 = connect_sup();
+	if (hello(s2, VOS_DOMAIN_STORAGE, &a, &memfd) != -ENODEV)
+		return 23;
+	return 0;
+}
+
+static int client_hostile(void)
+{
+	struct vos_ctl_hello h = {.domain = VOS_DOMAIN_STORAGE};
+	vos_ctl_hdr_init(&h.h, VOS_CTL_HELLO, sizeof(h));
+	struct vos_ctl_hello bad = h;
+	bad.h.magic ^= 1;
+	struct vos_ctl_hello badlen = h;
+	badlen.h.len = 99;
+	static char big[8192];
+	if (!closed_after(&bad, sizeof(bad), -1))
+		return 30;
+	if (!closed_after(&badlen, sizeof(badlen), -1))
+		return 31;
+	if (!closed_after(big, sizeof(big), -1))
+		return 32;
+	if (!closed_after(&h, sizeof(h) - 1, -1))
+		return 33;
+	if (!closed_after("", 0, -1))
+		return 34;
+	if (!closed_after(&bad, sizeof(bad), 0)) /* with an fd attached */
+		return 35;
+	/* The supervisor still serves well-behaved clients. */
+	int s = connect_sup(), memfd;
+	struct vos_ctl_attach a;
+	return s >= 0 && hello(s, VOS_DOMAIN_STORAGE, &a, &memfd) == 0 ? 0 : 36;
+}
+
+static int client_expect(int want)
+{
+	int s = connect_sup(), memfd;
+	struct vos_ctl_attach a;
+	return s >= 0 && hello(s, VOS_DOMAIN_STORAGE, &a, &memfd) == want ? 0 : 40;
+}
+
+static int fake_client(const char *mode)
+{
+	const char *out = getenv("CLIENT_SOCK_OUT");
+	if (out) {
+		FILE *f = fopen(out, "w");
+		if (f) {
+			fputs(getenv("VOS_SOCKET") ? getenv("VOS_SOCKET") : "", f);
+			fclose(f);
+		}
+	}
+	if (strcmp(mode, "attach") == 0)
+		return client_attach_checks();
+	if (strcmp(mode, "crash") == 0)
+		return client_crash();
+	if (strcmp(mode, "hostile") == 0)
+		return client_hostile();
+	if (strcmp(mode, "enodev") == 0)
+		return client_expect(-ENODEV);
+	if (strcmp(mode, "timeout") == 0)
+		return client_expect(-ETIMEDOUT);
+	if (strcmp(mode, "killself") == 0)
+		raise(SIGKILL);
+	if (strcmp(mode, "sleep") == 0) {
+		sleep(20);
+		return 0;
+	}
+	if (strcmp(mode, "exit") == 0)
+		return 42;
+	return 99;
+}
+
+/* ------------------------------------------------------------ the tests */
+
+static char self[PATH_MAX];
+static char vol_a[PATH_MAX], vol_b[PATH_MAX];
+static char libc_path[PATH_MAX];
+static char sock_out[PATH_MAX];
+
+struct outcome {
+	int rc;
+	struct sup_result res;
+	char err[512];
+	double seconds;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Runs sup_run() in a child; `signal_after_ms` > 0 sends it SIGTERM then. */
+static struct outcome *run_sup(const char *fake_mode, unsigned nvols, const char *client_mode,
+			       int signal_after_ms)
+{
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	double t0 = now_s();
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		static struct outcome o;
+		struct vos_volume vols[2] = {{vol_a, (char *)"/a", false},
+					     {vol_b, (char *)"/b/c", true}};
+		char *argv[] = {self, (char *)"client", (char *)client_mode, NULL};
+		char want_args[2 * PATH_MAX + 64];
+		snprintf(want_args, sizeof(want_args),
+			 "storage --volume %s:/a --volume %s:/b/c:ro ", vol_a, vol_b);
+		setenv("FAKE_MODE", fake_mode, 1);
+		setenv("FAKE_WANT_ARGS", want_args, 1);
+		setenv("WANT_VOLUMES", nvols ? "/a:/b/c" : "", 1);
+		/* An existing preload stays, after libvos (libc stands in for
+		 * both: it must load without side effects). */
+		setenv("LD_PRELOAD", libc_path, 1);
+		char pre[2 * PATH_MAX + 2];
+		snprintf(pre, sizeof(pre), "%s:%s", libc_path, libc_path);
+		setenv("WANT_PRELOAD", pre, 1);
+		setenv("CLIENT_SOCK_OUT", sock_out, 1);
+		/* The program is this (possibly sanitized) binary: let it
+		 * start with a preloaded library. */
+		char asan[256];
+		snprintf(asan, sizeof(asan), "%s:verify_asan_link_order=0",
+			 getenv("ASAN_OPTIONS") ? getenv("ASAN_OPTIONS") : "");
+		setenv("ASAN_OPTIONS", asan, 1);
+		struct sup_config cfg = {
+			.libvos = libc_path,
+			.domain_exe = self,
+			.vols = vols,
+			.nvols = nvols,
+			.prog_path = self,
+			.prog_argv = argv,
+			.want_stats = true,
+			.geo = {GEO_SLOTS, GEO_DATA},
+		};
+		o.rc = sup_run(&cfg, &o.res, o.err, sizeof(o.err));
+		/* Every child reaped: none left at all. */
+		if (waitpid(-1, NULL, WNOHANG) != -1 || errno != ECHILD)
+			o.rc = -12345;
+		ssize_t w = write(p[1], &o, sizeof(o));
+		_exit(w == (ssize_t)sizeof(o) ? 0 : 1);
+	}
+	close(p[1]);
+	if (signal_after_ms > 0) {
+		usleep((useconds_t)signal_after_ms * 1000);
+		kill(pid, SIGTERM);
+	}
+	struct outcome *o = calloc(1, sizeof(*o));
+	assert_non_null(o);
+	size_t got = 0;
+	while (got < sizeof(*o)) {
+		struct pollfd pf = {p[0], POLLIN, 0};
+		if (poll(&pf, 1, 30000) <= 0) {
+			kill(pid, SIGKILL);
+			break;
+		}
+		ssize_t n = read(p[0], (char *)o + got, sizeof(*o) - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(p[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	assert_int_equal(got, sizeof(*o));
+	o->seconds = now_s() - t0;
+	return o;
+}
+
+/* The runtime directory is gone after the run. */
+static void assert_rundir_removed(void)
+{
+	char sock[PATH_MAX] = "";
+	FILE *f = fopen(sock_out, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(sock, sizeof(sock), f));
+	fclose(f);
+	unlink(sock_out);
+	char *slash = strrchr(sock, '/');
+	assert_non_null(slash);
+	*slash = '\0';
+	struct stat st;
+	assert_int_not_equal(stat(sock, &st), 0);
+}
+
+static void test_attach_and_stats(void **state)
+{
+	(void)state;
+	struct outcome *o = run_sup("", 2, "attach", 0);
+	assert_int_equal(o->rc, 0);
+	assert_int_equal(o->res.exit_status, 0);
+	assert_true(o->res.storage_started);
+	assert_false(o->res.storage_died);
+	assert_true(o->res.have_stats);
+	/* One valid ADD_CLIENT, no bad ones, right argv and fds. */
+	assert_int_equal(o->res.stats.clients_total, 1);
+	assert_int_equal(o->res.stats.bad_requests, 0);
+	assert_rundir_removed();
+	free(o);
+}
+
+static void test_exit_statuses(void **state)
+{
+	(void)state;
+	struct outcome *o = run_sup("", 1, "exit", 0);
+	assert_int_equal(o->rc, 0);
+	assert_int_equal(o->res.exit_status, 42);
+	free(o);
+	o = run_sup("", 0, "killself", 0);
+	assert_int_equal(o->rc, 0);
+	assert_int_equal(o->res.exit_status, 128 + SIGKILL);
+	free(o);
+}
+
+static void test_no_volumes_no_domain(void **state)
+{
+	(void)state;
+	struct outcome *o = run_sup("", 0, "enodev", 0);
+	assert_int_equal(o->rc, 0);
+	assert_int_equal(o->res.exit_status, 0);
+	assert_false(o->res.storage_started);
+	assert_false(o->res.have_stats);
+	free(o);
+}
+
+static void test_domain_crash(void **state)
+{
+	(void)state;
+	struct outcome *o = run_sup("", 1, "crash", 0);
+	assert_int_equal(o->rc, 0);
+	assert_int_equal(o->res.exit_status, 0);
+	assert_true(o->res.storage_died);
+	assert_false(o->res.have_stats);
+	free(o);
+}
+
+static void test_hung_domain_is_killed(void **state)
+{
+	(void)state;
+	struct outcome *o = run_sup("hang", 1, "timeout", 0);
+	assert_int_equal(o->rc, 0);
+	assert_int_equal(o->res.exit_status, 0);
+	assert_true(o->res.storage_died);
+	assert_true(o->seconds < 10);
+	free(o);
+}
+
+static void test_hostile_clients(void **state)
+{
+	(void)state;
+	struct outcome *o = run_sup("", 1, "hostile", 0);
+	assert_int_equal(o->rc, 0);
+	assert_int_equal(o->res.exit_status, 0);
+	assert_false(o->res.storage_died);
+	/* Dropped connections were never given to the domain. */
+	assert_int_equal(o->res.stats.clients_total, 1);
+	free(o);
+}
+
+static void test_domain_fails_to_start(void **state)
+{
+	(void)state;
+	struct outcome *o = run_sup("fail", 1, "exit", 0);
+	assert_int_equal(o->rc, VOS_EXIT_INTERNAL);
+	assert_non_null(strstr(o->err, "storage domain failed to start (status 3)"));
+	free(o);
+}
+
+static void test_shutdown_bounded(void **state)
+{
+	(void)state;
+	struct outcome *o = run_sup("ignore_shutdown", 1, "exit", 0);
+	assert_int_equal(o->rc, 0);
+	assert_int_equal(o->res.exit_status, 42);
+	assert_true(o->seconds < 8);
+	free(o);
+}
+
+static void test_sigterm_forwarded(void **state)
+{
+	(void)state;
+	struct outcome *o = run_sup("", 1, "sleep", 700);
+	assert_int_equal(o->rc, 0);
+	assert_int_equal(o->res.exit_status, 128 + SIGTERM);
+	assert_true(o->seconds < 10);
+	free(o);
+}
+
+static void test_interrupted_while_domain_starts(void **state)
+{
+	(void)state;
+	struct outcome *o = run_sup("slow", 1, "exit", 500);
+	assert_int_equal(o->rc, 128 + SIGTERM);
+	assert_non_null(strstr(o->err, "interrupted by signal 15 before the program started"));
+	assert_true(o->seconds < 5);
+	free(o);
+}
+
+static void test_geometry_from_env(void **state)
+{
+	(void)state;
+	struct vos_chan_geometry g;
+	char err[256];
+	unsetenv("VOS_CHAN_SLOTS");
+	unsetenv("VOS_CHAN_DATA_MB");
+	assert_int_equal(sup_geometry_from_env(&g, err, sizeof(err)), 0);
+	assert_int_equal(g.nslots, 64);
+	assert_int_equal(g.data_size, 8u << 20);
+	setenv("VOS_CHAN_SLOTS", "256", 1);
+	setenv("VOS_CHAN_DATA_MB", "1", 1);
+	assert_int_equal(sup_geometry_from_env(&g, err, sizeof(err)), 0);
+	assert_int_equal(g.nslots, 256);
+	assert_int_equal(g.data_size, 1u << 20);
+	static const char *const bad_slots[] = {"0", "257", "-1", "8x", " 8"};
+	for (size_t i = 0; i < sizeof(bad_slots) / sizeof(bad_slots[0]); i++) {
+		setenv("VOS_CHAN_SLOTS", bad_slots[i], 1);
+		assert_int_equal(sup_geometry_from_env(&g, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "VOS_CHAN_SLOTS"));
+	}
+	setenv("VOS_CHAN_SLOTS", "64", 1);
+	setenv("VOS_CHAN_DATA_MB", "257", 1);
+	assert_int_equal(sup_geometry_from_env(&g, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "VOS_CHAN_DATA_MB"));
+	unsetenv("VOS_CHAN_SLOTS");
+	unsetenv("VOS_CHAN_DATA_MB");
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	Dl_info info;
+	if (!dladdr((void *)gnu_get_libc_version, &info) || !info.dli_fname ||
+	    !realpath(info.dli_fname, libc_path))
+		return -1;
+	snprintf(vol_a, sizeof(vol_a), "/tmp/vos-test-sup-a.XXXXXX");
+	snprintf(vol_b, sizeof(vol_b), "/tmp/vos-test-sup-b.XXXXXX");
+	snprintf(sock_out, sizeof(sock_out), "/tmp/vos-test-sup-sock.%d", (int)getpid());
+	return mkdtemp(vol_a) && mkdtemp(vol_b) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	rmdir(vol_a);
+	rmdir(vol_b);
+	unlink(sock_out);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "storage") == 0)
+		return fake_domain(argc, argv);
+	if (argc > 2 && strcmp(argv[1], "client") == 0)
+		return fake_client(argv[2]);
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return 1;
+	self[n] = '\0';
+
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_attach_and_stats),
+		cmocka_unit_test(test_exit_statuses),
+		cmocka_unit_test(test_no_volumes_no_domain),
+		cmocka_unit_test(test_domain_crash),
+		cmocka_unit_test(test_hung_domain_is_killed),
+		cmocka_unit_test(test_hostile_clients),
+		cmocka_unit_test(test_domain_fails_to_start),
+		cmocka_unit_test(test_shutdown_bounded),
+		cmocka_unit_test(test_sigterm_forwarded),
+		cmocka_unit_test(test_interrupted_while_domain_starts),
+		cmocka_unit_test(test_geometry_from_env),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
