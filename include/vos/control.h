@@ -17,6 +17,25 @@
  *   supervisor -> VOS_CTL_REMOVE_CLIENT {client_id}
  *   supervisor -> VOS_CTL_STATS_REQ;  domain -> VOS_CTL_STATS {struct vos_stats}
  *   supervisor -> VOS_CTL_SHUTDOWN (the domain exits 0)
+ *
+ * fork (design.md 3.6: the child's shadow is a duplicate of the parent's):
+ *   parent  -> VOS_CTL_FORK {domain}, on its own connection, BEFORE forking
+ *   supervisor: creates a new channel + client (pending, not yet bound to a
+ *     connection), sends the domain VOS_CTL_ADD_CLIENT with clone_of = the
+ *     parent's client id (the domain duplicates the parent's shadow: same
+ *     remote fd numbers sharing the same open file descriptions, same
+ *     credentials), waits for VOS_CTL_ADDED, then
+ *   supervisor -> VOS_CTL_FORK_REPLY {status, token, geometry, pid, epoch}
+ *                 + SCM_RIGHTS(memfd) when status == 0
+ *   parent forks; the child opens its own connection and sends
+ *   child   -> VOS_CTL_CLAIM {domain, token}
+ *   supervisor -> VOS_CTL_CLAIMED {status}: the pending client is now bound to
+ *     that connection (its EOF removes it). Claims are accepted only from the
+ *     same uid as the parent; an unknown token gets -ENOENT.
+ *   If fork() failed: parent -> VOS_CTL_FORK_CANCEL {token} (no reply); the
+ *     supervisor removes the pending client.
+ * A process that execs after fork without claiming (vfork/posix_spawn) passes
+ * the token to the new image, which claims at start-up.
  */
 #ifndef VOS_CONTROL_H
 #define VOS_CONTROL_H
@@ -40,6 +59,11 @@ enum vos_ctl_type {
 	VOS_CTL_STATS_REQ,
 	VOS_CTL_STATS,
 	VOS_CTL_SHUTDOWN,
+	VOS_CTL_FORK,
+	VOS_CTL_FORK_REPLY,
+	VOS_CTL_CLAIM,
+	VOS_CTL_CLAIMED,
+	VOS_CTL_FORK_CANCEL,
 };
 
 struct vos_ctl_hdr {
@@ -71,6 +95,7 @@ struct vos_ctl_add_client {
 	uint32_t uid, gid;
 	uint32_t nslots;
 	uint64_t data_size;
+	uint64_t clone_of; /* 0, or the client whose shadow the new one duplicates */
 };
 
 struct vos_ctl_added {
@@ -83,6 +108,40 @@ struct vos_ctl_added {
 struct vos_ctl_remove_client {
 	struct vos_ctl_hdr h;
 	uint64_t client_id;
+};
+
+struct vos_ctl_fork {
+	struct vos_ctl_hdr h;
+	uint32_t domain;
+	uint32_t pad;
+};
+
+struct vos_ctl_fork_reply {
+	struct vos_ctl_hdr h;
+	int32_t status; /* 0, -ENODEV (no such domain), -ENOENT (parent has no channel) ... */
+	uint32_t nslots;
+	uint64_t data_size;
+	uint64_t token; /* unguessable (getrandom) */
+	int32_t domain_pid;
+	uint32_t epoch;
+};
+
+struct vos_ctl_claim {
+	struct vos_ctl_hdr h;
+	uint32_t domain;
+	uint32_t pad;
+	uint64_t token;
+};
+
+struct vos_ctl_claimed {
+	struct vos_ctl_hdr h;
+	int32_t status;
+	uint32_t pad;
+};
+
+struct vos_ctl_fork_cancel {
+	struct vos_ctl_hdr h;
+	uint64_t token;
 };
 
 /* Per-syscall counters kept by a domain (what it actually served). */

@@ -80,9 +80,12 @@ int vos_chan_client_attach(struct vos_chan_client *c, void *base, const struct v
  * observation is covered by the next periodic check. */
 static bool header_alive(struct vos_chan_client *c)
 {
+	/* client_gone: the supervisor removed this client (e.g. it broke the
+	 * control protocol); nobody will serve the channel again */
 	return atomic_load_explicit(&c->hdr->domain_state, memory_order_relaxed) !=
 		       VOS_DOMAIN_DEAD &&
-	       atomic_load_explicit(&c->hdr->epoch, memory_order_relaxed) == c->epoch;
+	       atomic_load_explicit(&c->hdr->epoch, memory_order_relaxed) == c->epoch &&
+	       atomic_load_explicit(&c->hdr->client_gone, memory_order_relaxed) == 0;
 }
 
 bool vos_chan_domain_alive(struct vos_chan_client *c)

@@ -23,6 +23,8 @@ enum conn_state { CONN_NONE = 0, CONN_READY = 1, CONN_FAILED = 2 };
 struct domain_link {
 	_Atomic int state;
 	int error; /* why CONN_FAILED */
+	int memfd; /* kept (hidden) so the channel can be handed across execve */
+	uint32_t epoch;
 	struct vos_chan_client chan;
 	size_t region_size;
 };
@@ -34,6 +36,20 @@ static int conn_fd = -1;
 int vos_conn_fd(void)
 {
 	return conn_fd;
+}
+
+bool vos_is_hidden_fd(long fd_arg)
+{
+	int fd = (int)fd_arg; /* the kernel reads fd arguments as int */
+	if (fd < 0)
+		return false;
+	if (fd == conn_fd)
+		return true;
+	for (int d = 0; d < VOS_DOMAIN_COUNT; d++)
+		if (atomic_load_explicit(&links[d].state, memory_order_acquire) == CONN_READY &&
+		    links[d].memfd == fd)
+			return true;
+	return false;
 }
 
 static void lock_conn(void)
@@ -137,6 +153,47 @@ static const char *env_lookup(const char *name)
 	return NULL;
 }
 
+/* Maps a channel region and attaches the client side. Takes ownership of
+ * memfd (closed on failure). */
+static int map_channel(struct domain_link *l, int memfd, const struct vos_chan_geometry *g,
+		       int32_t domain_pid, uint32_t epoch)
+{
+	struct vos_chan_geometry geo = *g;
+	struct vos_chan_layout lay;
+	if (vos_chan_layout(&geo, &lay) != 0) {
+		vos_sys1(SYS_close, memfd);
+		return -EPROTO;
+	}
+	long base = vos_raw_syscall6(SYS_mmap, 0, (long)lay.region_size, PROT_READ | PROT_WRITE,
+				     MAP_SHARED, memfd, 0);
+	if (base < 0 && base > -4096) {
+		vos_sys1(SYS_close, memfd);
+		return (int)base;
+	}
+	size_t bm = vos_chan_client_bitmap_bytes(&geo);
+	long bitmap = vos_raw_syscall6(SYS_mmap, 0, (long)bm, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (bitmap < 0 && bitmap > -4096) {
+		vos_sys2(SYS_munmap, base, (long)lay.region_size);
+		vos_sys1(SYS_close, memfd);
+		return (int)bitmap;
+	}
+	struct vos_wait_policy wait;
+	vos_wait_policy_default(&wait, env_lookup);
+	int r = vos_chan_client_attach(&l->chan, (void *)base, &geo, (void *)bitmap, &wait);
+	if (r != 0) {
+		vos_sys2(SYS_munmap, base, (long)lay.region_size);
+		vos_sys2(SYS_munmap, bitmap, (long)bm);
+		vos_sys1(SYS_close, memfd);
+		return r;
+	}
+	l->chan.domain_pid = domain_pid;
+	l->epoch = epoch;
+	l->region_size = lay.region_size;
+	l->memfd = hide_fd(memfd);
+	return 0;
+}
+
 static int attach(int domain)
 {
 	struct domain_link *l = &links[domain];
@@ -151,34 +208,33 @@ static int attach(int domain)
 	if (memfd < 0)
 		return memfd;
 	struct vos_chan_geometry geo = {.nslots = reply.nslots, .data_size = reply.data_size};
-	struct vos_chan_layout lay;
-	if (vos_chan_layout(&geo, &lay) != 0) {
-		vos_sys1(SYS_close, memfd);
-		return -EPROTO;
-	}
-	long base = vos_raw_syscall6(SYS_mmap, 0, (long)lay.region_size, PROT_READ | PROT_WRITE,
-				     MAP_SHARED, memfd, 0);
-	vos_sys1(SYS_close, memfd);
-	if (base < 0 && base > -4096)
-		return (int)base;
-	size_t bm = vos_chan_client_bitmap_bytes(&geo);
-	long bitmap = vos_raw_syscall6(SYS_mmap, 0, (long)bm, PROT_READ | PROT_WRITE,
-				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (bitmap < 0 && bitmap > -4096) {
-		vos_sys2(SYS_munmap, base, (long)lay.region_size);
-		return (int)bitmap;
-	}
-	struct vos_wait_policy wait;
-	vos_wait_policy_default(&wait, env_lookup);
-	int r = vos_chan_client_attach(&l->chan, (void *)base, &geo, (void *)bitmap, &wait);
-	if (r != 0) {
-		vos_sys2(SYS_munmap, base, (long)lay.region_size);
-		vos_sys2(SYS_munmap, bitmap, (long)bm);
-		return r;
-	}
-	l->chan.domain_pid = reply.domain_pid;
-	l->region_size = lay.region_size;
-	return 0;
+	return map_channel(l, memfd, &geo, reply.domain_pid, reply.epoch);
+}
+
+bool vos_link_export(int domain, struct vos_link_info *out)
+{
+	struct domain_link *l = &links[domain];
+	if (atomic_load_explicit(&l->state, memory_order_acquire) != CONN_READY)
+		return false;
+	out->memfd = l->memfd;
+	out->geo = l->chan.geo;
+	out->domain_pid = l->chan.domain_pid;
+	out->epoch = l->epoch;
+	return true;
+}
+
+int vos_link_adopt(int domain, const struct vos_link_info *in)
+{
+	struct domain_link *l = &links[domain];
+	int r = map_channel(l, in->memfd, &in->geo, in->domain_pid, in->epoch);
+	if (r == 0)
+		atomic_store_explicit(&l->state, CONN_READY, memory_order_release);
+	return r;
+}
+
+void vos_conn_adopt(int fd)
+{
+	conn_fd = fd;
 }
 
 struct vos_chan_client *vos_channel(int domain, int *err)
@@ -210,6 +266,132 @@ struct vos_chan_client *vos_channel(int domain, int *err)
 	return NULL;
 }
 
+/* Sends one control message and receives the reply (with an optional fd).
+ * Returns the reply length or -errno; *fd_out is -1 when none came. */
+static long ctl_roundtrip(int fd, const void *msg, size_t len, void *reply, size_t rlen, int *fd_out)
+{
+	*fd_out = -1;
+	long r = vos_sys4(SYS_sendto, fd, (long)msg, (long)len, MSG_NOSIGNAL);
+	if (r != (long)len)
+		return r < 0 ? r : -EPROTO;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = {.iov_base = reply, .iov_len = rlen};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf.buf,
+			    .msg_controllen = sizeof(cbuf.buf)};
+	r = vos_sys3(SYS_recvmsg, fd, (long)&mh, MSG_CMSG_CLOEXEC);
+	if (r < 0)
+		return r;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(fd_out, CMSG_DATA(cm), sizeof(int));
+	return r;
+}
+
+void vos_fork_prepare(struct vos_fork_prep *p)
+{
+	memset(p, 0, sizeof(*p));
+	for (int d = 0; d < VOS_DOMAIN_COUNT; d++)
+		p->memfd[d] = -1;
+	bool need[VOS_DOMAIN_COUNT] = {false};
+	bool any = false;
+	int hw = vos_fd_high_water();
+	for (int fd = 0; fd < hw; fd++) {
+		struct vos_remote_fd rf;
+		if (vos_fd_lookup(fd, &rf) && !rf.stale && rf.domain < VOS_DOMAIN_COUNT &&
+		    atomic_load_explicit(&links[rf.domain].state, memory_order_acquire) == CONN_READY)
+			any = need[rf.domain] = true;
+	}
+	if (!any)
+		return; /* nothing to inherit: the child attaches afresh on first use */
+	lock_conn();
+	for (int d = 0; d < VOS_DOMAIN_COUNT; d++) {
+		if (!need[d] || conn_fd < 0)
+			continue;
+		struct vos_ctl_fork msg = {.domain = (uint32_t)d};
+		vos_ctl_hdr_init(&msg.h, VOS_CTL_FORK, sizeof(msg));
+		struct vos_ctl_fork_reply rep;
+		int memfd;
+		long n = ctl_roundtrip(conn_fd, &msg, sizeof(msg), &rep, sizeof(rep), &memfd);
+		if (n < 0 || !vos_ctl_hdr_ok(&rep.h, n, VOS_CTL_FORK_REPLY, sizeof(rep)) ||
+		    rep.status != 0 || memfd < 0) {
+			if (memfd >= 0)
+				vos_sys1(SYS_close, memfd);
+			vos_log("cannot duplicate the shadow for a child; its remote fds will be "
+				"unusable");
+			continue;
+		}
+		p->memfd[d] = memfd;
+		p->token[d] = rep.token;
+		p->info[d] = (struct vos_link_info){.memfd = memfd,
+						    .geo = {.nslots = rep.nslots, .data_size = rep.data_size},
+						    .domain_pid = rep.domain_pid,
+						    .epoch = rep.epoch};
+	}
+	unlock_conn();
+}
+
+void vos_fork_parent_done(struct vos_fork_prep *p, bool failed)
+{
+	for (int d = 0; d < VOS_DOMAIN_COUNT; d++) {
+		if (p->memfd[d] < 0)
+			continue;
+		vos_sys1(SYS_close, p->memfd[d]);
+		p->memfd[d] = -1;
+		if (failed && conn_fd >= 0) {
+			struct vos_ctl_fork_cancel msg = {.token = p->token[d]};
+			vos_ctl_hdr_init(&msg.h, VOS_CTL_FORK_CANCEL, sizeof(msg));
+			vos_sys4(SYS_sendto, conn_fd, (long)&msg, sizeof(msg), MSG_NOSIGNAL);
+		}
+	}
+}
+
+int vos_fork_claim(int domain, uint64_t token)
+{
+	if (conn_fd < 0) {
+		int fd = connect_supervisor();
+		if (fd < 0)
+			return fd;
+		conn_fd = fd;
+	}
+	struct vos_ctl_claim msg = {.domain = (uint32_t)domain, .token = token};
+	vos_ctl_hdr_init(&msg.h, VOS_CTL_CLAIM, sizeof(msg));
+	struct vos_ctl_claimed rep;
+	int extra;
+	long n = ctl_roundtrip(conn_fd, &msg, sizeof(msg), &rep, sizeof(rep), &extra);
+	if (extra >= 0)
+		vos_sys1(SYS_close, extra);
+	if (n < 0)
+		return (int)n;
+	if (!vos_ctl_hdr_ok(&rep.h, n, VOS_CTL_CLAIMED, sizeof(rep)))
+		return -EPROTO;
+	return rep.status;
+}
+
+void vos_fork_child_adopt(struct vos_fork_prep *p)
+{
+	for (int d = 0; d < VOS_DOMAIN_COUNT; d++) {
+		if (p->memfd[d] < 0)
+			continue;
+		int r = vos_fork_claim(d, p->token[d]);
+		if (r == 0)
+			r = vos_link_adopt(d, &p->info[d]);
+		else
+			vos_sys1(SYS_close, p->memfd[d]);
+		p->memfd[d] = -1;
+		if (r == 0)
+			vos_fd_unstale_domain(d);
+		else
+			vos_log("cannot attach the duplicated shadow; inherited remote fds are "
+				"unusable");
+	}
+}
+
 void vos_client_after_fork(void)
 {
 	/* The child shares the parent's mappings of the channel (MAP_SHARED):
@@ -221,6 +403,7 @@ void vos_client_after_fork(void)
 			vos_sys2(SYS_munmap, (long)l->chan.base, (long)l->region_size);
 			vos_sys2(SYS_munmap, (long)l->chan.page_used,
 				 (long)vos_chan_client_bitmap_bytes(&l->chan.geo));
+			vos_sys1(SYS_close, l->memfd);
 		}
 		memset(l, 0, sizeof(*l));
 	}

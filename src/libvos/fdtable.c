@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
 #include "libvos/libvos.h"
@@ -16,10 +18,13 @@
 
 static _Atomic uint64_t table[VOS_FDTABLE_SIZE];
 static _Atomic int high_water; /* one past the highest fd ever set */
+static char *_Atomic paths;      /* see vos_fd_set_path */
 
-bool vos_fd_lookup(long fd, struct vos_remote_fd *out)
+bool vos_fd_lookup(long fd_arg, struct vos_remote_fd *out)
 {
-	if (fd < 0 || fd >= VOS_FDTABLE_SIZE)
+	/* the kernel reads fd arguments as (unsigned) int: so do we */
+	unsigned int fd = (unsigned int)fd_arg;
+	if (fd >= VOS_FDTABLE_SIZE)
 		return false;
 	/* acquire pairs with the release in vos_fd_set: a thread that sees the
 	 * entry also sees the remote open it describes as complete */
@@ -45,8 +50,11 @@ void vos_fd_set(int fd, int domain, int rfd)
 
 void vos_fd_clear(int fd)
 {
-	if (fd >= 0 && fd < VOS_FDTABLE_SIZE)
+	if (fd >= 0 && fd < VOS_FDTABLE_SIZE) {
 		atomic_store_explicit(&table[fd], 0, memory_order_release);
+		if (atomic_load_explicit(&paths, memory_order_relaxed))
+			vos_fd_set_path(fd, NULL);
+	}
 }
 
 int vos_fd_high_water(void)
@@ -62,6 +70,63 @@ void vos_fd_mark_all_stale(void)
 		if (e & ENT_PRESENT)
 			atomic_store_explicit(&table[i], e | ENT_STALE, memory_order_relaxed);
 	}
+}
+
+void vos_fd_unstale_domain(int domain)
+{
+	int hw = atomic_load_explicit(&high_water, memory_order_relaxed);
+	for (int i = 0; i < hw; i++) {
+		uint64_t e = atomic_load_explicit(&table[i], memory_order_relaxed);
+		if ((e & ENT_PRESENT) && (int)((e >> 32) & 0xff) == domain)
+			atomic_store_explicit(&table[i], e & ~ENT_STALE, memory_order_release);
+	}
+}
+
+/* Absolute paths of remote fds (for fchdir and *at calls relative to them):
+ * one page per fd number in a lazily touched, unreserved mapping, so no
+ * allocator is needed inside the signal handler. */
+#define PATH_SLOT 4096
+
+static char *path_slot(int fd)
+{
+	if (fd < 0 || fd >= VOS_FDTABLE_SIZE)
+		return NULL;
+	char *p = atomic_load_explicit(&paths, memory_order_acquire);
+	if (!p) {
+		long m = vos_raw_syscall6(SYS_mmap, 0, (long)VOS_FDTABLE_SIZE * PATH_SLOT,
+					  PROT_READ | PROT_WRITE,
+					  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m < 0 && m > -4096)
+			return NULL;
+		char *expected = NULL;
+		if (!atomic_compare_exchange_strong(&paths, &expected, (char *)m)) {
+			vos_sys2(SYS_munmap, m, (long)VOS_FDTABLE_SIZE * PATH_SLOT);
+			p = expected;
+		} else {
+			p = (char *)m;
+		}
+	}
+	return p + (size_t)fd * PATH_SLOT;
+}
+
+void vos_fd_set_path(int fd, const char *abs)
+{
+	char *slot = path_slot(fd);
+	if (!slot)
+		return;
+	size_t n = abs ? strnlen(abs, PATH_SLOT) : 0;
+	if (n >= PATH_SLOT)
+		n = 0; /* too long to keep: treated as unknown */
+	memcpy(slot, abs ? abs : "", n);
+	slot[n] = '\0';
+}
+
+const char *vos_fd_path(int fd)
+{
+	if (!atomic_load_explicit(&paths, memory_order_acquire))
+		return NULL;
+	char *slot = path_slot(fd);
+	return slot && slot[0] == '/' ? slot : NULL;
 }
 
 int vos_placeholder_open(bool cloexec)

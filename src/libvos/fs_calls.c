@@ -106,6 +106,52 @@ struct route {
 	char norm[VOS_PATH_MAX + 2]; /* normalized absolute path */
 };
 
+/* The cwd when it lies inside a volume (process-wide like the kernel's cwd;
+ * guarded by a sequence so readers never see a torn path). */
+static char vcwd_path[VOS_PATH_MAX];
+static _Atomic bool vcwd_on;
+static _Atomic int vcwd_lock;
+
+const char *vos_vcwd(void)
+{
+	return atomic_load_explicit(&vcwd_on, memory_order_acquire) ? vcwd_path : NULL;
+}
+
+void vos_vcwd_set(const char *abs)
+{
+	while (atomic_exchange_explicit(&vcwd_lock, 1, memory_order_acquire))
+		vos_sys0(SYS_sched_yield);
+	if (abs) {
+		size_t n = strnlen(abs, VOS_PATH_MAX - 1);
+		memcpy(vcwd_path, abs, n);
+		vcwd_path[n] = '\0';
+		atomic_store_explicit(&vcwd_on, true, memory_order_release);
+	} else {
+		atomic_store_explicit(&vcwd_on, false, memory_order_release);
+	}
+	atomic_store_explicit(&vcwd_lock, 0, memory_order_release);
+}
+
+/* Copies the effective cwd into buf; false if it cannot be known. */
+static bool current_cwd(char *buf, size_t size)
+{
+	if (atomic_load_explicit(&vcwd_on, memory_order_acquire)) {
+		while (atomic_exchange_explicit(&vcwd_lock, 1, memory_order_acquire))
+			vos_sys0(SYS_sched_yield);
+		bool on = atomic_load_explicit(&vcwd_on, memory_order_relaxed);
+		if (on) {
+			size_t n = strnlen(vcwd_path, size - 1);
+			memcpy(buf, vcwd_path, n);
+			buf[n] = '\0';
+		}
+		atomic_store_explicit(&vcwd_lock, 0, memory_order_release);
+		if (on)
+			return true;
+	}
+	long r = vos_sys2(SYS_getcwd, (long)buf, (long)size);
+	return r >= 0 && buf[0] == '/';
+}
+
 /* Scratch buffers: per thread (the handler runs with signals blocked, so
  * it never re-enters on the same thread) and off the application's stack. */
 static __thread struct {
@@ -117,18 +163,23 @@ static __thread struct {
 /* A local path that walks through a volume and out again ("/data/..") cannot
  * be resolved by the host kernel, which has no such mount: hand it the
  * lexically normalized path instead, as if the volume were mounted there. */
-static void fixup_crossing(long dirfd, long *arg, int which)
+static void fixup_crossing(long dirfd_arg, long *arg, int which)
 {
+	int dirfd = (int)dirfd_arg; /* the kernel reads fd arguments as int */
 	const char *p = (const char *)*arg;
 	if (!p || vos_volumes.count == 0 || (p[0] != '/' && dirfd != AT_FDCWD))
 		return;
 	const char *cwd = "/";
+	bool in_vcwd = false;
 	if (p[0] != '/') {
-		if (vos_sys2(SYS_getcwd, (long)scratch.cwd, sizeof(scratch.cwd)) < 0)
+		if (!current_cwd(scratch.cwd, sizeof(scratch.cwd)))
 			return;
 		cwd = scratch.cwd;
+		/* relative to a cwd inside a volume: the kernel's cwd is elsewhere,
+		 * so a path that leaves the volume must be made absolute */
+		in_vcwd = vos_vcwd() != NULL;
 	}
-	bool crossed = false;
+	bool crossed = in_vcwd;
 	char *buf = scratch.fixed[which];
 	if (vos_path_normalize_crossing(cwd, p, buf, VOS_PATH_MAX, &vos_volumes, &crossed) < 0)
 		return;
@@ -176,8 +227,7 @@ static void fixup_path_args(long nr, long a[6])
 
 static bool in_vfork_child(void)
 {
-	int t = atomic_load_explicit(&vos_vfork_child_tid, memory_order_relaxed);
-	return t != 0 && t == vos_gettid();
+	return vos_in_vfork_child();
 }
 
 static size_t bounded_strlen(const char *s, size_t max)
@@ -186,8 +236,9 @@ static size_t bounded_strlen(const char *s, size_t max)
 }
 
 /* Decides where (dirfd, path) goes. *err is set for ROUTE_ERROR. */
-static enum route_kind route_path(long dirfd, const char *path, struct route *rt, long *err)
+static enum route_kind route_path(long dirfd_arg, const char *path, struct route *rt, long *err)
 {
+	int dirfd = (int)dirfd_arg; /* the kernel reads fd arguments as int */
 	if (!path || vos_volumes.count == 0)
 		return ROUTE_LOCAL;
 	size_t plen = bounded_strlen(path, VOS_PATH_MAX);
@@ -208,12 +259,15 @@ static enum route_kind route_path(long dirfd, const char *path, struct route *rt
 		rt->volume = -1;
 		memcpy(rt->path, path, plen + 1);
 		rt->path_len = plen + 1;
+		/* remember where this leads, for fds opened through it */
+		const char *dp = vos_fd_path((int)dirfd);
+		if (!dp || vos_path_normalize(dp, path, rt->norm, sizeof(rt->norm)) < 0)
+			rt->norm[0] = '\0';
 		return ROUTE_REMOTE;
 	}
 	const char *cwd = "/";
 	if (path[0] != '/') {
-		long r = vos_sys2(SYS_getcwd, (long)scratch.cwd, sizeof(scratch.cwd));
-		if (r < 0 || scratch.cwd[0] != '/')
+		if (!current_cwd(scratch.cwd, sizeof(scratch.cwd)))
 			return ROUTE_LOCAL; /* unreachable cwd: the kernel decides */
 		cwd = scratch.cwd;
 	}
@@ -274,7 +328,7 @@ static long do_close(long fd)
 	struct vos_remote_fd rf;
 	enum fd_kind k = route_fd(fd, &rf);
 	if (k == FD_LOCAL) {
-		if (fd == vos_conn_fd() && fd >= 0)
+		if (vos_is_hidden_fd(fd))
 			return -EBADF; /* ours, invisible to the application */
 		return vos_sys1(SYS_close, fd);
 	}
@@ -317,6 +371,16 @@ static long dup_remote(const struct vos_remote_fd *rf, long nr, long a[6])
 	if (target_remote && !old_target.stale)
 		remote_close_rfd(old_target.domain, old_target.rfd);
 	vos_fd_set((int)nfd, rf->domain, (int)nrfd);
+	const char *p = vos_fd_path((int)a[0]);
+	if (p) {
+		char copy[VOS_PATH_MAX];
+		size_t n = strnlen(p, sizeof(copy) - 1);
+		memcpy(copy, p, n);
+		copy[n] = '\0';
+		vos_fd_set_path((int)nfd, copy);
+	} else {
+		vos_fd_set_path((int)nfd, NULL);
+	}
 	return nfd;
 }
 
@@ -333,7 +397,7 @@ static long do_dup(long nr, long a[6])
 	}
 	/* local source: a remote target is closed implicitly by dup2/dup3 */
 	if ((nr == SYS_dup2 || nr == SYS_dup3) && a[1] != a[0]) {
-		if (a[1] == vos_conn_fd() && a[1] >= 0)
+		if (vos_is_hidden_fd(a[1]))
 			return -EBUSY; /* Linux's answer for a racing dup2; ours is hidden */
 		struct vos_remote_fd tf;
 		bool tr = vos_fd_lookup(a[1], &tf);
@@ -659,9 +723,12 @@ static long path_open(long nr, long dirfd, const char *path, long flags, long mo
 	if (in_vfork_child())
 		return -ENOSYS;
 	struct xfer x = path_xfer(rt);
-	int64_t a[6] = {rt->dirfd, 0, 0, flags, mode};
+	int64_t a[6] = {rt->dirfd, 0, 0, flags, mode, vos_umask};
 	int64_t rfd = forward(rt->domain, VOS_OP_OPENAT, nr, a, &x);
-	return install_remote_fd(rt->domain, rfd, (flags & O_CLOEXEC) != 0);
+	long fd = install_remote_fd(rt->domain, rfd, (flags & O_CLOEXEC) != 0);
+	if (fd >= 0)
+		vos_fd_set_path((int)fd, rt->norm[0] == '/' ? rt->norm : NULL);
+	return fd;
 }
 
 static long stat_path(long nr, long dirfd, const char *path, void *statbuf, long flags, bool *local)
@@ -738,6 +805,8 @@ static long path_scalar(long nr, enum vos_op op, long dirfd, const char *path, l
 		return err;
 	struct xfer x = path_xfer(rt);
 	int64_t a[6] = {rt->dirfd, 0, 0, s0, s1};
+	if (op == VOS_OP_MKDIRAT)
+		a[4] = vos_umask; /* the domain applies it: its own umask is 0 */
 	return forward(rt->domain, op, nr, a, &x);
 }
 
@@ -838,6 +907,91 @@ static long do_xattr(long nr, long a[6], bool *local)
 	return forward(rt->domain, list ? VOS_OP_LISTXATTR : VOS_OP_GETXATTR, nr, fa, &x);
 }
 
+/* chdir into a volume: checked by the domain (exists, is a directory,
+ * searchable), then kept as the virtual cwd. */
+static long chdir_remote(const struct route *rt, long nr, const char *abs)
+{
+	struct stat st;
+	struct xfer x = path_xfer(rt);
+	x.n = 2;
+	x.seg[1] = (struct seg){.len = sizeof(st), .out = &st, .arg_off = 3, .arg_len = -1};
+	int64_t a[6] = {rt->dirfd, 0, 0, 0, 0};
+	long r = forward(rt->domain, VOS_OP_FSTATAT, nr, a, &x);
+	if (r < 0)
+		return r;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	struct xfer y = path_xfer(rt);
+	int64_t b[6] = {rt->dirfd, 0, 0, X_OK, 0};
+	r = forward(rt->domain, VOS_OP_FACCESSAT, nr, b, &y);
+	if (r < 0)
+		return r;
+	char clean[VOS_PATH_MAX];
+	size_t n = strnlen(abs, sizeof(clean) - 1);
+	memcpy(clean, abs, n);
+	clean[n] = '\0';
+	while (n > 1 && clean[n - 1] == '/')
+		clean[--n] = '\0'; /* "dir/" is the same directory */
+	vos_vcwd_set(clean);
+	return 0;
+}
+
+static long do_chdir(long a[6])
+{
+	struct route *rt = &scratch.r1;
+	long err = 0;
+	enum route_kind k = route_path(AT_FDCWD, (const char *)a[0], rt, &err);
+	if (k == ROUTE_ERROR)
+		return err;
+	if (k == ROUTE_REMOTE)
+		return chdir_remote(rt, SYS_chdir, rt->norm);
+	long r = vos_passthrough(SYS_chdir, a);
+	if (r == 0)
+		vos_vcwd_set(NULL);
+	return r;
+}
+
+static long do_fchdir(long a[6])
+{
+	struct vos_remote_fd rf;
+	enum fd_kind k = route_fd(a[0], &rf);
+	if (k == FD_UNUSABLE)
+		return -EBADF;
+	if (k == FD_LOCAL) {
+		long r = vos_passthrough(SYS_fchdir, a);
+		if (r == 0)
+			vos_vcwd_set(NULL);
+		return r;
+	}
+	const char *p = vos_fd_path((int)a[0]);
+	if (!p)
+		return -ENOSYS; /* opened in a way that lost its path (not expected) */
+	char copy[VOS_PATH_MAX];
+	size_t n = strnlen(p, sizeof(copy) - 1);
+	memcpy(copy, p, n);
+	copy[n] = '\0';
+	struct route *rt = &scratch.r1;
+	long err = 0;
+	if (route_path(AT_FDCWD, copy, rt, &err) != ROUTE_REMOTE)
+		return err ? err : -ENOENT;
+	return chdir_remote(rt, SYS_fchdir, rt->norm);
+}
+
+static long do_getcwd(long a[6])
+{
+	const char *v = vos_vcwd();
+	if (!v)
+		return vos_passthrough(SYS_getcwd, a);
+	char tmp[VOS_PATH_MAX];
+	if (!current_cwd(tmp, sizeof(tmp)))
+		return -ENOENT;
+	size_t n = strlen(tmp) + 1;
+	if ((size_t)a[1] < n)
+		return -ERANGE;
+	memcpy((char *)a[0], tmp, n);
+	return (long)n;
+}
+
 /* truncate(path): open, ftruncate, close in the domain. */
 static long do_truncate(long a[6], bool *local)
 {
@@ -860,7 +1014,7 @@ static long do_truncate(long a[6], bool *local)
 static bool fd_call_unsupported(long nr)
 {
 	switch (nr) {
-	case SYS_fchmod: case SYS_fchown: case SYS_flock: case SYS_fstatfs: case SYS_fchdir:
+	case SYS_fchmod: case SYS_fchown: case SYS_flock: case SYS_fstatfs:
 	case SYS_preadv: case SYS_pwritev: case SYS_preadv2: case SYS_pwritev2:
 	case SYS_fallocate: case SYS_syncfs: case SYS_sync_file_range: case SYS_fsetxattr:
 	case SYS_fremovexattr: case SYS_readahead: case SYS_fchmodat: case SYS_fchownat:
@@ -877,7 +1031,7 @@ static bool path_call_unsupported(long nr)
 {
 	switch (nr) {
 	case SYS_chmod: case SYS_chown: case SYS_lchown: case SYS_utime: case SYS_utimes:
-	case SYS_link: case SYS_mknod: case SYS_statfs: case SYS_chdir: case SYS_setxattr:
+	case SYS_link: case SYS_mknod: case SYS_statfs: case SYS_setxattr:
 	case SYS_lsetxattr: case SYS_removexattr: case SYS_lremovexattr: case SYS_chroot:
 	case SYS_execve: case SYS_uselib: case SYS_swapon: case SYS_acct:
 		return true;
@@ -936,6 +1090,33 @@ static bool unsupported_remote(long nr, long a[6], long *result)
 refuse:
 	*result = err ? err : -ENOSYS;
 	return true;
+}
+
+/* close_range over [lo, hi] that leaves libvos's own fds open. */
+static long close_range_sparing_hidden(unsigned long lo, unsigned long hi, long flags)
+{
+	long r = 0;
+	while (lo <= hi) {
+		unsigned long end = hi;
+		unsigned long skip = (unsigned long)-1;
+		for (unsigned long fd = lo; fd <= hi && fd < lo + 65536; fd++) {
+			if (vos_is_hidden_fd((long)fd)) {
+				skip = fd;
+				break;
+			}
+		}
+		if (skip != (unsigned long)-1)
+			end = skip == 0 ? 0 : skip - 1;
+		if (skip != lo) {
+			long x = vos_sys3(SYS_close_range, (long)lo, (long)end, flags);
+			if (x < 0)
+				r = x;
+		}
+		if (skip == (unsigned long)-1 || skip >= hi)
+			break;
+		lo = skip + 1;
+	}
+	return r;
 }
 
 /* ------------------------------------------------------------ entry */
@@ -1081,6 +1262,19 @@ bool vos_fs_call(long nr, long a[6], long *result)
 	case SYS_sendfile:
 		*result = do_sendfile(a);
 		return true;
+	case SYS_chdir:
+		*result = do_chdir(a);
+		return true;
+	case SYS_fchdir:
+		*result = do_fchdir(a);
+		return true;
+	case SYS_getcwd:
+		*result = do_getcwd(a);
+		return true;
+	case SYS_umask:
+		*result = vos_sys1(SYS_umask, a[0]);
+		vos_umask = (int)(a[0] & 0777);
+		return true;
 	case SYS_close_range: {
 		/* keep our supervisor connection out of the range */
 		if (!(a[2] & CLOSE_RANGE_CLOEXEC)) {
@@ -1092,15 +1286,8 @@ bool vos_fs_call(long nr, long a[6], long *result)
 					do_close((long)fd);
 			}
 		}
-		long cfd = vos_conn_fd();
-		if (cfd >= 0 && a[0] <= cfd && cfd <= a[1]) {
-			long lo[6] = {a[0], cfd - 1, a[2]}, hi[6] = {cfd + 1, a[1], a[2]};
-			long r1 = cfd > a[0] ? vos_passthrough(nr, lo) : 0;
-			long r2 = cfd < a[1] ? vos_passthrough(nr, hi) : 0;
-			*result = r1 < 0 ? r1 : r2;
-			return true;
-		}
-		return false;
+		*result = close_range_sparing_hidden((unsigned long)a[0], (unsigned long)a[1], a[2]);
+		return true;
 	}
 	default:
 		return unsupported_remote(nr, a, result);

@@ -17,6 +17,7 @@
  *
  * This layer only traps and resumes; routing lives in dispatch.c.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -62,7 +63,15 @@ void vos_thread_child_setup(uint64_t app_sigmask) VOS_HIDDEN;
 
 struct vos_volume_table vos_volumes;
 const char *vos_socket_path;
+int vos_umask;
 _Atomic int vos_vfork_child_tid;
+struct vos_fork_prep *_Atomic vos_vfork_prep;
+
+bool vos_in_vfork_child(void)
+{
+	int t = atomic_load_explicit(&vos_vfork_child_tid, memory_order_relaxed);
+	return t != 0 && t == vos_gettid();
+}
 
 static volatile char selector = SYSCALL_DISPATCH_FILTER_BLOCK;
 static bool active;
@@ -103,6 +112,9 @@ static long disarm_current_thread(void)
  * SIGSYS handler's mask (everything blocked): restore the application's. */
 void vos_thread_child_setup(uint64_t app_sigmask)
 {
+	int expected = -1;
+	/* first in a vfork-like child: record who it is (the parent waits) */
+	atomic_compare_exchange_strong(&vos_vfork_child_tid, &expected, vos_gettid());
 	if (arm_current_thread() != 0)
 		vos_log("cannot arm syscall interception in a new thread");
 	app_sigmask &= ~SIGBIT(SIGSYS);
@@ -116,13 +128,14 @@ static uint64_t app_mask_of(const ucontext_t *uc)
 	return m & ~SIGBIT(SIGSYS);
 }
 
-static void after_fork_child(void)
+static void after_fork_child(struct vos_fork_prep *prep)
 {
 	arm_current_thread();
 	vos_client_after_fork();
-	/* Remote fds were opened by the parent's shadow; the child has no
-	 * shadow of its own yet, so they cannot be used (see ARCHITECTURE). */
+	/* Remote fds belong to the parent's shadow until the child claims the
+	 * duplicate prepared for it; fds of a domain without one stay unusable. */
 	vos_fd_mark_all_stale();
+	vos_fork_child_adopt(prep);
 }
 
 /* ---- signal dispositions */
@@ -202,6 +215,7 @@ static long do_clone(long a[6], const ucontext_t *uc)
 {
 	unsigned long flags = (unsigned long)a[0];
 	unsigned long stack = (unsigned long)a[1];
+	struct vos_fork_prep prep;
 	if (stack == 0) {
 		if (flags & CLONE_VM) {
 			/* a CLONE_VM child on our stack would return through and
@@ -209,15 +223,27 @@ static long do_clone(long a[6], const ucontext_t *uc)
 			 * vfork's ordering instead */
 			flags &= ~(unsigned long)CLONE_VM;
 		}
+		vos_fork_prepare(&prep);
 		long r = vos_raw_syscall6(SYS_clone, (long)flags, 0, a[2], a[3], a[4], 0);
-		if (r == 0)
-			after_fork_child();
+		if (r == 0) {
+			after_fork_child(&prep);
+			return 0;
+		}
+		vos_fork_parent_done(&prep, r < 0);
 		return r;
 	}
-	if ((flags & CLONE_VM) && !(flags & CLONE_THREAD))
+	bool vfork_like = (flags & CLONE_VM) && !(flags & CLONE_THREAD);
+	if (vfork_like) {
+		vos_fork_prepare(&prep);
+		atomic_store(&vos_vfork_prep, &prep);
 		atomic_store(&vos_vfork_child_tid, -1);
+	}
 	const void *frame = make_child_frame(stack, uc);
 	long r = vos_clone_raw(SYS_clone, (long)flags, (long)stack, a[2], a[3], a[4], frame);
+	if (vfork_like) {
+		atomic_store(&vos_vfork_prep, NULL);
+		vos_fork_parent_done(&prep, r < 0);
+	}
 	return finish_parent(r, flags);
 }
 
@@ -231,31 +257,49 @@ static long do_clone3(long a[6], const ucontext_t *uc)
 	size_t size = (size_t)a[1];
 	if (!ca || size < sizeof(struct clone3_args))
 		return vos_passthrough(SYS_clone3, a);
+	struct vos_fork_prep prep;
 	if (ca->stack == 0) {
 		if (ca->flags & CLONE_VM)
 			return -ENOSYS; /* glibc falls back to clone(), handled above */
+		vos_fork_prepare(&prep);
 		long r = vos_passthrough(SYS_clone3, a);
-		if (r == 0)
-			after_fork_child();
+		if (r == 0) {
+			after_fork_child(&prep);
+			return 0;
+		}
+		vos_fork_parent_done(&prep, r < 0);
 		return r;
 	}
 	unsigned long flags = ca->flags;
-	if ((flags & CLONE_VM) && !(flags & CLONE_THREAD))
+	bool vfork_like = (flags & CLONE_VM) && !(flags & CLONE_THREAD);
+	if (vfork_like) {
+		vos_fork_prepare(&prep);
+		atomic_store(&vos_vfork_prep, &prep);
 		atomic_store(&vos_vfork_child_tid, -1);
+	}
 	const void *frame = make_child_frame(ca->stack + ca->stack_size, uc);
 	long r = vos_clone_raw(SYS_clone3, a[0], a[1], 0, 0, 0, frame);
+	if (vfork_like) {
+		atomic_store(&vos_vfork_prep, NULL);
+		vos_fork_parent_done(&prep, r < 0);
+	}
 	return finish_parent(r, flags);
 }
 
 static long do_fork(long nr, long a[6])
 {
+	struct vos_fork_prep prep;
+	vos_fork_prepare(&prep);
 	long r;
 	if (nr == SYS_vfork)
 		r = vos_sys5(SYS_clone, CLONE_VFORK | SIGCHLD, 0, 0, 0, 0);
 	else
 		r = vos_passthrough(nr, a);
-	if (r == 0)
-		after_fork_child();
+	if (r == 0) {
+		after_fork_child(&prep);
+		return 0;
+	}
+	vos_fork_parent_done(&prep, r < 0);
 	return r;
 }
 
@@ -268,7 +312,7 @@ static long do_execve(long nr, long a[6], const ucontext_t *uc)
 	uint64_t app = app_mask_of(uc), cur;
 	vos_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&app, (long)&cur, 8);
 	disarm_current_thread();
-	long r = vos_passthrough(nr, a);
+	long r = vos_exec_with_state(nr, a);
 	arm_current_thread();
 	vos_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&cur, 0, 8);
 	return r;
@@ -330,6 +374,7 @@ static void adopt_existing_handlers(void)
 	}
 }
 
+static void vos_init(void);
 __attribute__((constructor(101))) static void vos_init(void)
 {
 	const char *sock = getenv("VOS_SOCKET");
@@ -337,6 +382,14 @@ __attribute__((constructor(101))) static void vos_init(void)
 		return; /* not under vos run: stay inert */
 	vos_socket_path = sock;
 	vos_volumes_parse(&vos_volumes, getenv("VOS_VOLUMES"));
+	Dl_info self;
+	if (dladdr((void *)vos_init, &self) && self.dli_fname && self.dli_fname[0] == '/' &&
+	    strlen(self.dli_fname) < sizeof(vos_env_preload))
+		strcpy(vos_env_preload, self.dli_fname);
+	vos_exec_state_adopt();
+	long old = vos_sys1(SYS_umask, 022);
+	vos_sys1(SYS_umask, old);
+	vos_umask = (int)(old & 0777);
 
 	struct kernel_sigaction k = {.handler = (void *)sigsys_handler,
 				     .flags = SA_SIGINFO | K_SA_RESTORER,

@@ -17,6 +17,8 @@
 /* ---- process-wide state (intercept.c) */
 extern struct vos_volume_table vos_volumes VOS_HIDDEN;
 extern const char *vos_socket_path VOS_HIDDEN;
+/* The process umask, mirrored (umask() is intercepted) and sent with creating calls. */
+extern int vos_umask VOS_HIDDEN;
 /* Non-zero while a CLONE_VM child without CLONE_THREAD (vfork, posix_spawn)
  * runs on our memory: it must not change the shared remote-fd state. */
 extern _Atomic int vos_vfork_child_tid VOS_HIDDEN;
@@ -36,7 +38,11 @@ struct vos_remote_fd {
 bool vos_fd_lookup(long fd, struct vos_remote_fd *out) VOS_HIDDEN;
 void vos_fd_set(int fd, int domain, int rfd) VOS_HIDDEN;
 void vos_fd_clear(int fd) VOS_HIDDEN;
+/* Absolute path a remote fd was opened with (NULL if unknown). */
+void vos_fd_set_path(int fd, const char *abs) VOS_HIDDEN;
+const char *vos_fd_path(int fd) VOS_HIDDEN;
 void vos_fd_mark_all_stale(void) VOS_HIDDEN;
+void vos_fd_unstale_domain(int domain) VOS_HIDDEN;
 int vos_fd_high_water(void) VOS_HIDDEN;
 /* Opens a placeholder at the lowest free fd; returns it or -errno. */
 int vos_placeholder_open(bool cloexec) VOS_HIDDEN;
@@ -47,6 +53,41 @@ int vos_placeholder_open(bool cloexec) VOS_HIDDEN;
 struct vos_chan_client *vos_channel(int domain, int *err) VOS_HIDDEN;
 /* The supervisor connection fd (hidden from the application), or -1. */
 int vos_conn_fd(void) VOS_HIDDEN;
+/* fds libvos keeps for itself (connection, channel memfds). */
+bool vos_is_hidden_fd(long fd) VOS_HIDDEN;
+/* What a new image needs to re-attach an existing channel after execve. */
+struct vos_link_info {
+	int memfd;
+	struct vos_chan_geometry geo;
+	int32_t domain_pid;
+	uint32_t epoch;
+};
+bool vos_link_export(int domain, struct vos_link_info *out) VOS_HIDDEN;
+int vos_link_adopt(int domain, const struct vos_link_info *in) VOS_HIDDEN;
+void vos_conn_adopt(int fd) VOS_HIDDEN;
+
+/* fork: the parent asks the supervisor for a duplicate of its shadow
+ * (one per domain it has remote fds in) before forking; the child claims it.
+ * A vfork-like child passes it to its new image through execve instead. */
+struct vos_fork_prep {
+	int memfd[VOS_DOMAIN_COUNT]; /* -1 where nothing was prepared */
+	uint64_t token[VOS_DOMAIN_COUNT];
+	struct vos_link_info info[VOS_DOMAIN_COUNT];
+};
+void vos_fork_prepare(struct vos_fork_prep *p) VOS_HIDDEN;
+void vos_fork_parent_done(struct vos_fork_prep *p, bool failed) VOS_HIDDEN;
+void vos_fork_child_adopt(struct vos_fork_prep *p) VOS_HIDDEN;
+int vos_fork_claim(int domain, uint64_t token) VOS_HIDDEN;
+/* Set by a parent around a vfork-like clone: what the child's exec passes on. */
+extern struct vos_fork_prep *_Atomic vos_vfork_prep VOS_HIDDEN;
+bool vos_in_vfork_child(void) VOS_HIDDEN;
+
+/* execve keeping remote fds and channels (exec_state.c). */
+long vos_exec_with_state(long nr, long a[6]) VOS_HIDDEN;
+void vos_exec_state_adopt(void) VOS_HIDDEN;
+/* Recorded at start-up for re-injection into a new image's environment. */
+extern char vos_env_preload[VOS_PATH_MAX] VOS_HIDDEN;
+
 /* After fork in the child: forget the parent's channel and connection. */
 void vos_client_after_fork(void) VOS_HIDDEN;
 
@@ -65,6 +106,11 @@ struct vos_call {
  * before `prepare` runs), publishes, waits. Returns the result. */
 int64_t vos_forward(struct vos_call *c, void (*prepare)(struct vos_call *, void *),
 		    void (*finish)(struct vos_call *, void *, int64_t), void *ctx) VOS_HIDDEN;
+
+/* ---- virtual cwd (fs_calls.c): the cwd when it lies inside a volume; the
+ * kernel's cwd is left where it was, libvos resolves relative paths. */
+const char *vos_vcwd(void) VOS_HIDDEN; /* NULL when the cwd is local */
+void vos_vcwd_set(const char *abs) VOS_HIDDEN;
 
 /* ---- routing (dispatch.c, fs_calls.c) */
 long vos_dispatch(long nr, long a[6], ucontext_t *uc) VOS_HIDDEN;

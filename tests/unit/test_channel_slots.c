@@ -282,13 +282,16 @@ struct killer {
 	struct fixture *f;
 	unsigned after_ms;
 	bool bump_epoch; /* instead of marking the domain dead */
+	bool remove_client; /* flag client_gone, as the supervisor does */
 };
 
 static void *killer_main(void *p)
 {
 	struct killer *k = p;
 	sleep_ms(k->after_ms);
-	if (k->bump_epoch)
+	if (k->remove_client)
+		atomic_store(&k->f->h->client_gone, 1);
+	else if (k->bump_epoch)
 		atomic_fetch_add(&k->f->h->epoch, 1);
 	else
 		vos_chan_mark_domain_dead(k->f->base, &k->f->geo);
@@ -297,13 +300,15 @@ static void *killer_main(void *p)
 
 /* A hung domain is declared dead while the client sleeps: -EIO promptly,
  * the slot stays reserved, and later calls fail at once. */
-static void fail_while_waiting(bool bump_epoch, uint32_t check_ms, uint64_t max_ms)
+static void fail_while_waiting_how(bool bump_epoch, bool remove_client, uint32_t check_ms,
+				   uint64_t max_ms)
 {
 	struct vos_wait_policy cw = {.spin_ns = 1000, .sleep_check_ms = check_ms};
 	struct fixture f;
 	fixture_init(&f, 2, getpid(), cw, fast);
 	struct server_ctl ctl = {.f = &f, .never_complete = true};
-	struct killer k = {.f = &f, .after_ms = 50, .bump_epoch = bump_epoch};
+	struct killer k = {
+		.f = &f, .after_ms = 50, .bump_epoch = bump_epoch, .remove_client = remove_client};
 	pthread_t th, kt;
 	server_start(&ctl, &th);
 	assert_int_equal(pthread_create(&kt, NULL, killer_main, &k), 0);
@@ -337,6 +342,19 @@ static void fail_while_waiting(bool bump_epoch, uint32_t check_ms, uint64_t max_
 	assert_int_equal(vos_chan_slot_acquire(&f.c), other);
 	server_stop(&ctl, th);
 	fixture_fini(&f);
+}
+
+static void fail_while_waiting(bool bump_epoch, uint32_t check_ms, uint64_t max_ms)
+{
+	fail_while_waiting_how(bump_epoch, false, check_ms, max_ms);
+}
+
+/* The supervisor removed this client (client_gone): its channel will never
+ * be served again, so a waiting call ends with -EIO at the next check. */
+static void test_client_removed(void **state)
+{
+	(void)state;
+	fail_while_waiting_how(false, true, 10, 500);
 }
 
 static void test_domain_death(void **state)
@@ -515,6 +533,7 @@ int main(void)
 		cmocka_unit_test(test_calls_futex_only),
 		cmocka_unit_test(test_asleep_woken),
 		cmocka_unit_test(test_domain_death),
+		cmocka_unit_test(test_client_removed),
 		cmocka_unit_test(test_epoch_change),
 		cmocka_unit_test(test_domain_process_gone),
 		cmocka_unit_test(test_server_wait),

@@ -1,0 +1,354 @@
+/* Remote fds and channels across execve.
+ *
+ * The process keeps its pid, so its shadows in the domains stay valid; only
+ * our memory is replaced. Before the exec we keep the supervisor connection
+ * and the channel memfds open (clear FD_CLOEXEC) and describe them, with the
+ * remote fd table, in one environment variable of the new image:
+ *
+ *   VOS_INHERIT=1;c=CONN;d=DOM,MEMFD,NSLOTS,DATA_SIZE,PID,EPOCH;f=FD,DOM,RFD;x=DOM,RFD;k=DOM,TOKEN
+ *
+ * (d, f, x and k repeat; f are inherited fds, x remote fds whose placeholder
+ * was close-on-exec and that the new image closes in the domain, k shadow
+ * duplicates prepared by a vfork-like parent that the new image claims: a
+ * posix_spawn child execs on its parent's memory and channels, so it hands
+ * over the duplicate its parent prepared instead of its parent's own). The new
+ * image's libvos adopts all of it in its constructor and removes the
+ * variable. The same rebuilt environment re-injects LD_PRELOAD, VOS_SOCKET
+ * and VOS_VOLUMES when the program cleared them, so a child started with a
+ * scrubbed environment is still under VirtuOS. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include "libvos/libvos.h"
+
+char vos_env_preload[VOS_PATH_MAX];
+
+#define STATE_MAX 65536
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	bool overflow;
+};
+
+static void put(struct buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	if (b->len + n + 1 > b->cap) {
+		b->overflow = true;
+		return;
+	}
+	memcpy(b->p + b->len, s, n + 1);
+	b->len += n;
+}
+
+static void put_num(struct buf *b, long long v)
+{
+	char tmp[24];
+	int i = (int)sizeof(tmp) - 1;
+	bool neg = v < 0;
+	unsigned long long u = neg ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	tmp[i] = '\0';
+	do {
+		tmp[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (neg)
+		tmp[--i] = '-';
+	put(b, tmp + i);
+}
+
+static void set_cloexec(int fd, bool on)
+{
+	if (fd >= 0)
+		vos_sys3(SYS_fcntl, fd, F_SETFD, on ? FD_CLOEXEC : 0);
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Writes the state string into b; returns false if there is nothing to pass. */
+static bool build_state(struct buf *b, struct vos_link_info links[VOS_DOMAIN_COUNT], bool have[])
+{
+	bool any = false;
+	put(b, "VOS_INHERIT=1");
+	struct vos_fork_prep *prep = NULL;
+	if (vos_in_vfork_child())
+		prep = atomic_load(&vos_vfork_prep);
+	int conn = vos_conn_fd();
+	if (conn >= 0 && !vos_in_vfork_child()) {
+		put(b, ";c=");
+		put_num(b, conn);
+		any = true;
+	}
+	for (int d = 0; d < VOS_DOMAIN_COUNT; d++) {
+		if (vos_in_vfork_child()) {
+			have[d] = prep && prep->memfd[d] >= 0;
+			if (have[d])
+				links[d] = prep->info[d];
+		} else {
+			have[d] = vos_link_export(d, &links[d]);
+		}
+		if (!have[d])
+			continue;
+		put(b, ";d=");
+		put_num(b, d);
+		put(b, ",");
+		put_num(b, links[d].memfd);
+		put(b, ",");
+		put_num(b, links[d].geo.nslots);
+		put(b, ",");
+		put_num(b, (long long)links[d].geo.data_size);
+		put(b, ",");
+		put_num(b, links[d].domain_pid);
+		put(b, ",");
+		put_num(b, links[d].epoch);
+		any = true;
+	}
+	int hw = vos_fd_high_water();
+	for (int fd = 0; fd < hw; fd++) {
+		struct vos_remote_fd rf;
+		if (!vos_fd_lookup(fd, &rf) || rf.stale || rf.domain >= VOS_DOMAIN_COUNT ||
+		    !have[rf.domain])
+			continue;
+		long fl = vos_sys2(SYS_fcntl, fd, F_GETFD);
+		put(b, (fl >= 0 && !(fl & FD_CLOEXEC)) ? ";f=" : ";x=");
+		if (fl >= 0 && !(fl & FD_CLOEXEC)) {
+			put_num(b, fd);
+			put(b, ",");
+		}
+		put_num(b, rf.domain);
+		put(b, ",");
+		put_num(b, rf.rfd);
+	}
+	for (int d = 0; prep && d < VOS_DOMAIN_COUNT; d++) {
+		if (!have[d])
+			continue;
+		put(b, ";k=");
+		put_num(b, d);
+		put(b, ",");
+		put_num(b, (long long)prep->token[d]);
+	}
+	const char *vcwd = vos_vcwd();
+	if (vcwd) {
+		put(b, ";w=");
+		put(b, vcwd);
+		any = true;
+	}
+	return any && !b->overflow;
+}
+
+/* Builds the new envp in `area`: the caller's entries minus stale VirtuOS
+ * ones, plus state and (re-)injected variables. */
+static char **build_envp(char *const *envp, char *area, size_t area_size, const char *state)
+{
+	size_t n = 0;
+	while (envp && envp[n])
+		n++;
+	size_t ptr_bytes = (n + 6) * sizeof(char *);
+	if (ptr_bytes >= area_size)
+		return NULL;
+	char **out = (char **)area;
+	struct buf strings = {.p = area + ptr_bytes, .cap = area_size - ptr_bytes};
+	size_t k = 0;
+	bool has_socket = false, has_volumes = false, has_preload = false;
+	for (size_t i = 0; i < n; i++) {
+		const char *e = envp[i];
+		if (starts_with(e, "VOS_INHERIT="))
+			continue;
+		if (starts_with(e, "VOS_SOCKET="))
+			has_socket = true;
+		if (starts_with(e, "VOS_VOLUMES="))
+			has_volumes = true;
+		if (starts_with(e, "LD_PRELOAD=") && vos_env_preload[0]) {
+			has_preload = true;
+			if (!strstr(e, vos_env_preload)) {
+				/* keep the program's preloads, ours first */
+				char *s = strings.p + strings.len;
+				put(&strings, "LD_PRELOAD=");
+				put(&strings, vos_env_preload);
+				put(&strings, ":");
+				put(&strings, e + strlen("LD_PRELOAD="));
+				strings.len++;
+				out[k++] = s;
+				continue;
+			}
+		}
+		out[k++] = (char *)e;
+	}
+	const char *extra[3] = {NULL, NULL, NULL};
+	char *s;
+	if (!has_preload && vos_env_preload[0]) {
+		s = strings.p + strings.len;
+		put(&strings, "LD_PRELOAD=");
+		put(&strings, vos_env_preload);
+		strings.len++;
+		extra[0] = s;
+	}
+	if (!has_socket && vos_socket_path) {
+		s = strings.p + strings.len;
+		put(&strings, "VOS_SOCKET=");
+		put(&strings, vos_socket_path);
+		strings.len++;
+		extra[1] = s;
+	}
+	if (!has_volumes) {
+		s = strings.p + strings.len;
+		put(&strings, "VOS_VOLUMES=");
+		for (int i = 0; i < vos_volumes.count; i++) {
+			if (i)
+				put(&strings, ":");
+			put(&strings, vos_volumes.mount[i]);
+		}
+		strings.len++;
+		extra[2] = s;
+	}
+	for (int i = 0; i < 3; i++)
+		if (extra[i])
+			out[k++] = (char *)extra[i];
+	if (state) {
+		s = strings.p + strings.len;
+		put(&strings, state);
+		strings.len++;
+		out[k++] = s;
+	}
+	out[k] = NULL;
+	return strings.overflow ? NULL : out;
+}
+
+long vos_exec_with_state(long nr, long a[6])
+{
+	int envp_arg = nr == SYS_execve ? 2 : 3;
+	char *const *envp = (char *const *)a[envp_arg];
+	size_t area_size = 1 << 20;
+	long area = vos_raw_syscall6(SYS_mmap, 0, (long)area_size, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (area < 0 && area > -4096)
+		return vos_passthrough(nr, a); /* no memory: exec as is */
+
+	char *state_mem = (char *)area + area_size - STATE_MAX;
+	struct buf st = {.p = state_mem, .cap = STATE_MAX};
+	struct vos_link_info links[VOS_DOMAIN_COUNT];
+	bool have[VOS_DOMAIN_COUNT] = {false};
+	bool pass = build_state(&st, links, have);
+	char **new_envp = build_envp(envp, (char *)area, area_size - STATE_MAX,
+				     pass ? state_mem : NULL);
+	if (!new_envp) {
+		vos_log("environment too large to carry VirtuOS state across execve");
+		vos_sys2(SYS_munmap, area, (long)area_size);
+		return vos_passthrough(nr, a);
+	}
+	bool own_conn = !vos_in_vfork_child();
+	if (pass) {
+		if (own_conn)
+			set_cloexec(vos_conn_fd(), false);
+		for (int d = 0; d < VOS_DOMAIN_COUNT; d++)
+			if (have[d])
+				set_cloexec(links[d].memfd, false);
+	}
+	long b[6] = {a[0], a[1], a[2], a[3], a[4], a[5]};
+	b[envp_arg] = (long)new_envp;
+	long r = vos_passthrough(nr, b);
+	/* only reached when the exec failed: restore */
+	if (pass) {
+		if (own_conn)
+			set_cloexec(vos_conn_fd(), true);
+		for (int d = 0; d < VOS_DOMAIN_COUNT; d++)
+			if (have[d])
+				set_cloexec(links[d].memfd, true);
+	}
+	vos_sys2(SYS_munmap, area, (long)area_size);
+	return r;
+}
+
+/* ---- the new image's side (constructor, before interception is armed) */
+
+static bool parse_longs(const char **pp, long long *v, int n)
+{
+	const char *p = *pp;
+	for (int i = 0; i < n; i++) {
+		char *end;
+		v[i] = strtoll(p, &end, 10);
+		if (end == p)
+			return false;
+		p = end;
+		if (i + 1 < n) {
+			if (*p != ',')
+				return false;
+			p++;
+		}
+	}
+	*pp = p;
+	return true;
+}
+
+void vos_exec_state_adopt(void)
+{
+	const char *s = getenv("VOS_INHERIT");
+	if (!s)
+		return;
+	if (strncmp(s, "1", 1) != 0) {
+		vos_log("ignoring VOS_INHERIT of an unknown version");
+		unsetenv("VOS_INHERIT");
+		return;
+	}
+	const char *p = s + 1;
+	bool linked[VOS_DOMAIN_COUNT] = {false};
+	while (*p == ';') {
+		char key = p[1];
+		if (p[2] != '=')
+			break;
+		p += 3;
+		long long v[6];
+		if (key == 'w') {
+			if (p[0] == '/')
+				vos_vcwd_set(p);
+			break; /* always the last field */
+		}
+		if (key == 'c' && parse_longs(&p, v, 1)) {
+			vos_sys3(SYS_fcntl, v[0], F_SETFD, FD_CLOEXEC);
+			vos_conn_adopt((int)v[0]);
+		} else if (key == 'd' && parse_longs(&p, v, 6)) {
+			if (v[0] < 0 || v[0] >= VOS_DOMAIN_COUNT)
+				continue;
+			vos_sys3(SYS_fcntl, v[1], F_SETFD, FD_CLOEXEC);
+			struct vos_link_info li = {.memfd = (int)v[1],
+						   .geo = {.nslots = (uint32_t)v[2],
+							   .data_size = (uint64_t)v[3]},
+						   .domain_pid = (int32_t)v[4],
+						   .epoch = (uint32_t)v[5]};
+			if (vos_link_adopt((int)v[0], &li) == 0)
+				linked[v[0]] = true;
+			else
+				vos_log("cannot re-attach a channel after execve");
+		} else if (key == 'f' && parse_longs(&p, v, 3)) {
+			if (v[1] >= 0 && v[1] < VOS_DOMAIN_COUNT && linked[v[1]] && v[0] >= 0 &&
+			    v[0] < VOS_FDTABLE_SIZE)
+				vos_fd_set((int)v[0], (int)v[1], (int)v[2]);
+		} else if (key == 'k' && parse_longs(&p, v, 2)) {
+			if (v[0] >= 0 && v[0] < VOS_DOMAIN_COUNT && linked[v[0]] &&
+			    vos_fork_claim((int)v[0], (uint64_t)v[1]) != 0)
+				vos_log("cannot claim the shadow prepared by the parent");
+		} else if (key == 'x' && parse_longs(&p, v, 2)) {
+			if (v[0] >= 0 && v[0] < VOS_DOMAIN_COUNT && linked[v[0]]) {
+				struct vos_call c = {.domain = (int)v[0],
+						     .op = VOS_OP_CLOSE,
+						     .sysnr = SYS_close,
+						     .args = {v[1]}};
+				vos_forward(&c, NULL, NULL, NULL);
+			}
+		} else {
+			vos_log("malformed VOS_INHERIT; remote fds were not inherited");
+			break;
+		}
+	}
+	unsetenv("VOS_INHERIT");
+}
