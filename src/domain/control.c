@@ -3,6 +3,7 @@
  * upon half-way. */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -49,13 +50,15 @@ static void add_client(struct control *c, const struct vos_ctl_add_client *m, co
 		       int nfds)
 {
 	int status;
-	struct vos_shadow *sh = NULL;
+	struct vos_shadow *sh = NULL, *parent = NULL;
 	if (nfds != 1)
 		status = -EBADF;
 	else if (*find_shadow(c, m->client_id) != NULL)
 		status = -EEXIST;
+	else if (m->clone_of != 0 && (parent = *find_shadow(c, m->clone_of)) == NULL)
+		status = -ESRCH; /* fork of a client we do not serve (any more) */
 	else
-		status = vos_shadow_create(m, fds[0], c->cfg, c->stats, &sh);
+		status = vos_shadow_create(m, fds[0], parent, c->cfg, c->stats, &sh);
 	/* the mapping keeps the region alive; the fd is never needed again */
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
@@ -64,8 +67,12 @@ static void add_client(struct control *c, const struct vos_ctl_add_client *m, co
 		c->shadows = sh;
 		vos_dstats_client_added(c->stats);
 	} else {
-		vos_dlog("client %llu (pid %d) not added: %s", (unsigned long long)m->client_id,
-			 m->pid, strerror(-status));
+		char of[40] = "";
+		if (m->clone_of != 0)
+			snprintf(of, sizeof(of), ", clone of %llu",
+				 (unsigned long long)m->clone_of);
+		vos_dlog("client %llu (pid %d%s) not added: %s", (unsigned long long)m->client_id,
+			 m->pid, of, strerror(-status));
 	}
 	struct vos_ctl_added reply;
 	memset(&reply, 0, sizeof(reply));

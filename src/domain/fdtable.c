@@ -1,5 +1,6 @@
 /* A shadow's remote fd table (see fdtable.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -88,16 +89,26 @@ static int install_file(struct vos_fdtable *t, struct vos_file *f)
 	return (int)i;
 }
 
-int vos_fdtable_install(struct vos_fdtable *t, int realfd, int vol)
+/* A file owning realfd with one reference, or NULL (realfd left open). */
+static struct vos_file *file_new(int realfd, int vol)
 {
 	struct vos_file *f = malloc(sizeof(*f));
+	if (f == NULL)
+		return NULL;
+	f->fd = realfd;
+	f->vol = vol;
+	f->clone = NULL;
+	atomic_init(&f->refs, 1);
+	return f;
+}
+
+int vos_fdtable_install(struct vos_fdtable *t, int realfd, int vol)
+{
+	struct vos_file *f = file_new(realfd, vol);
 	if (f == NULL) {
 		close(realfd);
 		return -ENOMEM;
 	}
-	f->fd = realfd;
-	f->vol = vol;
-	atomic_init(&f->refs, 1);
 	int r = install_file(t, f);
 	if (r < 0)
 		(void)file_unref(f);
@@ -126,6 +137,57 @@ int vos_fdtable_dup(struct vos_fdtable *t, int64_t rfd)
 	int r = install_file(t, f); /* the reference from get() moves into the slot */
 	if (r < 0)
 		(void)file_unref(f);
+	return r;
+}
+
+/* The copy of src's file f for slot i of dst (dst->slots has src->cap
+ * entries). The first slot naming f duplicates the real fd; later ones
+ * (dups of it) take another reference on that copy. Caller holds src's
+ * lock. 0 or -errno. */
+static int clone_slot(struct vos_fdtable *dst, uint32_t i, struct vos_file *f)
+{
+	if (f->clone == NULL) {
+		int fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		f->clone = file_new(fd, f->vol);
+		if (f->clone == NULL) {
+			close(fd);
+			return -ENOMEM;
+		}
+	} else {
+		atomic_fetch_add_explicit(&f->clone->refs, 1, memory_order_relaxed);
+	}
+	dst->slots[i] = f->clone;
+	return 0;
+}
+
+int vos_fdtable_clone(struct vos_fdtable *dst, struct vos_fdtable *src)
+{
+	/* max never changes after init: no lock needed to read it */
+	int r = vos_fdtable_init(dst, src->max);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&src->lock);
+	if (src->cap > 0) {
+		dst->slots = calloc(src->cap, sizeof(*dst->slots));
+		if (dst->slots == NULL)
+			r = -ENOMEM;
+		else
+			dst->cap = src->cap;
+	}
+	for (uint32_t i = 0; r == 0 && i < src->cap; i++)
+		if (src->slots[i] != NULL)
+			r = clone_slot(dst, i, src->slots[i]);
+	/* the scratch pointers must not survive the lock */
+	for (uint32_t i = 0; i < src->cap; i++)
+		if (src->slots[i] != NULL)
+			src->slots[i]->clone = NULL;
+	dst->lowest = src->lowest;
+	dst->count = src->count;
+	pthread_mutex_unlock(&src->lock);
+	if (r < 0)
+		vos_fdtable_destroy(dst); /* closes the copies made so far */
 	return r;
 }
 

@@ -22,6 +22,9 @@ struct vos_file {
 	int fd;	 /* the real fd, owned */
 	int vol; /* volume index the file was opened in */
 	_Atomic uint32_t refs;
+	/* vos_fdtable_clone's copy of this file while it runs (under the
+	 * table's lock), else NULL */
+	struct vos_file *clone;
 };
 
 struct vos_fdtable {
@@ -34,6 +37,14 @@ struct vos_fdtable {
 };
 
 int vos_fdtable_init(struct vos_fdtable *t, uint32_t max);
+/* Initialize dst as a copy of src for a fork (design.md 3.6): the same
+ * numbers, each naming a F_DUPFD_CLOEXEC duplicate of src's real fd, so the
+ * open file descriptions (offsets, status flags) are shared exactly as
+ * across a Linux fork. Numbers sharing one file in src (dup) share one in
+ * dst. src stays locked for the whole copy: a concurrent open or close in
+ * src is either entirely in the copy or not at all. 0 or -errno (-EMFILE,
+ * -ENOMEM...); on error dst is not initialized and nothing is left open. */
+int vos_fdtable_clone(struct vos_fdtable *dst, struct vos_fdtable *src);
 /* Close every real fd still held and free the table. No request may be
  * running on it. */
 void vos_fdtable_destroy(struct vos_fdtable *t);

@@ -41,7 +41,12 @@ int vos_path_copy_pair(char *dst, size_t dstsize, const void *src, int64_t len, 
 
 /* Open path under base with the kernel's legacy openat() flag semantics
  * (unknown bits ignored, O_PATH keeps only its flags, mode only with
- * O_CREAT/O_TMPFILE). The result is O_CLOEXEC and O_NOCTTY. fd or -errno. */
+ * O_CREAT/O_TMPFILE). The result is O_CLOEXEC and O_NOCTTY. fd or -errno.
+ * O_CREAT goes through the same single openat2() call: the kernel applies
+ * the RESOLVE_* rules to the final component as well (a dangling symlink
+ * creates its target inside the volume, O_NOFOLLOW/O_EXCL keep their
+ * meaning), so there is no window between resolving a parent and creating
+ * the name, and no second resolution of a symlink to get right. */
 int vos_resolve_open(const struct vos_base *b, const char *path, uint64_t flags, uint64_t mode);
 
 /* O_PATH fd of the object path names, following a final symlink or not
@@ -79,7 +84,10 @@ void vos_parent_release(struct vos_parent *p);
  * follow "name" for l*xattr. *follow says which variant the caller must
  * use (a last "."/".." or trailing slash is the same either way and takes
  * the first form). *hold is an fd to close after the call. path is
- * modified. 0 or -errno. Needs /proc mounted in the domain. */
+ * modified. 0 or -errno. Needs /proc mounted in the domain.
+ * Why not open the object and use fgetxattr: opening has side effects on
+ * devices and FIFOs, needs read permission that getxattr does not, and
+ * cannot open a symlink itself (lgetxattr). */
 int vos_resolve_procpath(const struct vos_base *b, char *path, bool *follow, char *out,
 			 size_t outlen, int *hold);
 

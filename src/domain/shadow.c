@@ -33,7 +33,22 @@ static int check_memfd(int memfd, size_t want)
 	return 0;
 }
 
-int vos_shadow_create(const struct vos_ctl_add_client *msg, int memfd,
+/* A fork child's fd table and credentials are its parent's (design.md
+ * 3.6); the supervisor sends the parent's uid/gid too, a difference is its
+ * bug and only logged. */
+static int inherit(struct vos_shadow *sh, struct vos_shadow *parent)
+{
+	if (sh->uid != parent->uid || sh->gid != parent->gid)
+		vos_dlog("client %llu: clone of %llu announced as uid %u gid %u, keeps the "
+			 "parent's uid %u gid %u",
+			 (unsigned long long)sh->client_id, (unsigned long long)parent->client_id,
+			 sh->uid, sh->gid, parent->uid, parent->gid);
+	sh->uid = parent->uid;
+	sh->gid = parent->gid;
+	return vos_fdtable_clone(&sh->fds, &parent->fds);
+}
+
+int vos_shadow_create(const struct vos_ctl_add_client *msg, int memfd, struct vos_shadow *parent,
 		      const struct vos_domain_config *cfg, struct vos_dstats *stats,
 		      struct vos_shadow **out)
 {
@@ -67,7 +82,9 @@ int vos_shadow_create(const struct vos_ctl_add_client *msg, int memfd,
 	sh->region = region;
 	sh->region_size = lay.region_size;
 	sh->workers = workers;
-	if ((r = vos_fdtable_init(&sh->fds, 0)) < 0)
+	/* the table is complete before any worker can serve the channel */
+	r = parent != NULL ? inherit(sh, parent) : vos_fdtable_init(&sh->fds, 0);
+	if (r < 0)
 		goto fail_unmap;
 	struct vos_wait_policy wait;
 	vos_wait_policy_default(&wait, env_lookup);

@@ -37,8 +37,12 @@ struct vos_shadow {
 
 /* Map the client's channel (memfd, whose size the caller checked), attach
  * and start cfg->workers threads. On success the shadow owns the mapping;
- * memfd is never kept. 0 or -errno (nothing left behind). */
-int vos_shadow_create(const struct vos_ctl_add_client *msg, int memfd,
+ * memfd is never kept. With a parent (fork: msg->clone_of), the new shadow
+ * starts as its duplicate: the parent's remote fds at the same numbers on
+ * the same open file descriptions, and the parent's credentials; without,
+ * it starts empty with msg's credentials. 0 or -errno (nothing left
+ * behind). */
+int vos_shadow_create(const struct vos_ctl_add_client *msg, int memfd, struct vos_shadow *parent,
 		      const struct vos_domain_config *cfg, struct vos_dstats *stats,
 		      struct vos_shadow **out);
 

@@ -1,14 +1,17 @@
 /* The vos-domain binary end to end: spawned like the supervisor does (a
  * SOCK_SEQPACKET socket as fd 3), clients added with a sealed memfd, calls
  * served through the channel, statistics, removal (also of a client whose
- * worker is blocked in a call), shutdown, EOF and bad arguments. Needs the
- * binary next to the tests directory ($(BUILD)/vos-domain). */
+ * worker is blocked in a call), shutdown, EOF, bad arguments, and clients
+ * added as a clone of another (fork). Needs the binary next to the tests
+ * directory ($(BUILD)/vos-domain). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -57,6 +61,9 @@ static struct domain spawn(const char *const *args, const char *errpath)
 		_exit(122);
 	}
 	close(sv[1]);
+	/* a reply that never comes fails the test instead of hanging it */
+	struct timeval tv = {.tv_sec = 30};
+	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
 	return (struct domain){.pid = pid, .ctl = sv[0]};
 }
 
@@ -117,8 +124,10 @@ static void send_with_fd(int ctl, const void *msg, size_t len, int fd)
 	assert_int_equal(sendmsg(ctl, &mh, 0), (ssize_t)len);
 }
 
-/* ADD_CLIENT (as user uid/gid) and its ADDED status. */
-static int32_t add_as(struct domain *d, uint64_t id, int memfd, uint32_t uid, uint32_t gid)
+/* ADD_CLIENT (as user uid/gid, a duplicate of clone_of unless 0) and its
+ * ADDED status. */
+static int32_t add_full(struct domain *d, uint64_t id, int memfd, uint32_t uid, uint32_t gid,
+			uint64_t clone_of)
 {
 	struct vos_ctl_add_client m;
 	memset(&m, 0, sizeof(m));
@@ -129,6 +138,7 @@ static int32_t add_as(struct domain *d, uint64_t id, int memfd, uint32_t uid, ui
 	m.gid = gid;
 	m.nslots = geo.nslots;
 	m.data_size = geo.data_size;
+	m.clone_of = clone_of;
 	send_with_fd(d->ctl, &m, sizeof(m), memfd);
 	struct vos_ctl_added r;
 	ssize_t n = recv(d->ctl, &r, sizeof(r), 0);
@@ -137,9 +147,19 @@ static int32_t add_as(struct domain *d, uint64_t id, int memfd, uint32_t uid, ui
 	return r.status;
 }
 
+static int32_t add_as(struct domain *d, uint64_t id, int memfd, uint32_t uid, uint32_t gid)
+{
+	return add_full(d, id, memfd, uid, gid, 0);
+}
+
 static int32_t add(struct domain *d, uint64_t id, int memfd)
 {
 	return add_as(d, id, memfd, getuid(), getgid());
+}
+
+static int32_t add_clone(struct domain *d, uint64_t id, int memfd, uint64_t parent)
+{
+	return add_full(d, id, memfd, getuid(), getgid(), parent);
 }
 
 static void send_simple(struct domain *d, uint32_t type, uint64_t id)
@@ -453,6 +473,311 @@ static void test_concurrent_calls(void **state)
 	drop_client(&cl);
 }
 
+/* ------------------------------------------------------------------ fork */
+
+/* Open fds of process pid (the domain's real fds). */
+static int count_fds_of(pid_t pid)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/fd", (int)pid);
+	DIR *dir = opendir(p);
+	assert_non_null(dir);
+	int n = 0;
+	for (struct dirent *e; (e = readdir(dir)) != NULL;)
+		n += e->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+/* The stats round trip makes sure the control loop is done with what was
+ * sent before (a removal closes the files). */
+static int domain_fds(struct domain *d)
+{
+	(void)get_stats(d);
+	return count_fds_of(d->pid);
+}
+
+static int64_t open_in(struct client *cl, const char *path, int64_t flags)
+{
+	return CALL(cl, OPENAT, SYS_openat, VOS_DIRFD_VOLUME(0), put_str(cl, 0, path),
+		    (int64_t)strlen(path) + 1, flags, 0644);
+}
+
+/* read(fd, n) through cl must return exactly want */
+static void expect_read(struct client *cl, int64_t fd, const char *want)
+{
+	int64_t n = (int64_t)strlen(want);
+	memset(cl->c.data + 4096, 0, (size_t)n);
+	assert_int_equal(CALL(cl, READ, SYS_read, fd, 4096, n), n);
+	assert_memory_equal(cl->c.data + 4096, want, (size_t)n);
+}
+
+static int64_t tell(struct client *cl, int64_t fd)
+{
+	return CALL(cl, LSEEK, SYS_lseek, fd, 0, SEEK_CUR);
+}
+
+/* The clone has the parent's numbers on the parent's open file
+ * descriptions: shared offsets (files and directories), the parent's holes
+ * and dups, and from then on a table of its own. */
+static void test_fork_duplicates_shadow(void **state)
+{
+	(void)state;
+	need_binary();
+	char p[400];
+	snprintf(p, sizeof(p), "%s/forkdir", vol);
+	assert_int_equal(mkdir(p, 0755), 0);
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/forkdir/e%d", vol, i);
+		int fd = open(p, O_CREAT | O_WRONLY, 0600);
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	const char *args[] = {binary, "storage", "--volume", volarg, "--workers", "2", NULL};
+	struct domain d = spawn(args, NULL);
+	struct client par, kid;
+	make_client(&par, true, 0);
+	make_client(&kid, true, 0);
+	assert_int_equal(add(&d, 20, par.memfd), 0);
+	int base = domain_fds(&d);
+
+	int64_t f = open_in(&par, "forkfile", O_CREAT | O_RDWR | O_TRUNC);
+	assert_int_equal(f, 0);
+	assert_int_equal(open_in(&par, "forkdir", O_RDONLY | O_DIRECTORY), 1);
+	assert_int_equal(open_in(&par, "other", O_CREAT | O_RDWR), 2);
+	assert_int_equal(CALL(&par, DUP, SYS_dup, f, 0), 3);
+	assert_int_equal(CALL(&par, CLOSE, SYS_close, 2), 0); /* a hole at 2 */
+	memcpy(par.c.data + 4096, "0123456789", 10);
+	assert_int_equal(CALL(&par, WRITE, SYS_write, f, 4096, 10), 10);
+	assert_int_equal(CALL(&par, LSEEK, SYS_lseek, f, 2, SEEK_SET), 2);
+	assert_int_equal(domain_fds(&d), base + 2);
+
+	assert_int_equal(add_clone(&d, 21, kid.memfd, 20), 0);
+	assert_int_equal(get_stats(&d)->clients_now, 2);
+	assert_int_equal(domain_fds(&d), base + 4); /* one copy per file: 0 and 3 are one */
+
+	/* one offset: what one reads, the other skips */
+	expect_read(&kid, 0, "23");
+	assert_int_equal(tell(&par, 0), 4);
+	expect_read(&kid, 3, "45"); /* the dup shares it too */
+	assert_int_equal(tell(&par, 3), 6);
+	expect_read(&par, 0, "67");
+	assert_int_equal(tell(&kid, 0), 8);
+	/* the directory's position is shared as well */
+	struct stat st;
+	assert_int_equal(CALL(&kid, FSTAT, SYS_fstat, 1, 8192), 0);
+	memcpy(&st, kid.c.data + 8192, sizeof(st));
+	assert_true(S_ISDIR(st.st_mode));
+	assert_true(CALL(&kid, GETDENTS64, SYS_getdents64, 1, 8192, 16384) > 0);
+	assert_int_equal(CALL(&par, GETDENTS64, SYS_getdents64, 1, 8192, 16384), 0);
+
+	/* the hole is copied; numbering then goes on separately */
+	assert_int_equal(CALL(&kid, CLOSE, SYS_close, 2), -EBADF);
+	assert_int_equal(open_in(&kid, "kidfile", O_CREAT | O_RDWR), 2);
+	assert_int_equal(open_in(&par, "parfile", O_CREAT | O_RDWR), 2);
+	assert_int_equal(CALL(&kid, CLOSE, SYS_close, 2), 0);
+	assert_int_equal(CALL(&par, CLOSE, SYS_close, 2), 0);
+
+	/* closing in the child leaves the parent's fd open */
+	assert_int_equal(CALL(&kid, CLOSE, SYS_close, 0), 0);
+	assert_int_equal(CALL(&kid, READ, SYS_read, 0, 4096, 1), -EBADF);
+	assert_int_equal(tell(&par, 0), 8);
+	/* and the parent closing leaves the child's */
+	assert_int_equal(CALL(&par, CLOSE, SYS_close, 3), 0);
+	expect_read(&kid, 3, "89");
+
+	/* the child outlives its parent's shadow */
+	send_simple(&d, VOS_CTL_REMOVE_CLIENT, 20);
+	assert_int_equal(get_stats(&d)->clients_now, 1);
+	assert_int_equal(CALL(&kid, LSEEK, SYS_lseek, 3, 0, SEEK_SET), 0);
+	expect_read(&kid, 3, "01");
+	assert_int_equal(CALL(&kid, FSTAT, SYS_fstat, 1, 8192), 0);
+	assert_int_equal(domain_fds(&d), base + 2);		    /* the child's 1 and 3 */
+	assert_int_equal(add_clone(&d, 22, par.memfd, 20), -ESRCH); /* parent gone */
+
+	send_simple(&d, VOS_CTL_REMOVE_CLIENT, 21);
+	assert_int_equal(domain_fds(&d), base);
+	send_simple(&d, VOS_CTL_SHUTDOWN, 0);
+	assert_int_equal(wait_exit(d.pid), 0);
+	close(d.ctl);
+	drop_client(&par);
+	drop_client(&kid);
+}
+
+/* A clone of an unknown client is refused and nothing is created. */
+static void test_fork_unknown_parent(void **state)
+{
+	(void)state;
+	need_binary();
+	const char *args[] = {binary, "storage", "--volume", volarg, NULL};
+	struct domain d = spawn(args, "/dev/null");
+	struct client a, b;
+	make_client(&a, true, 0);
+	make_client(&b, true, 0);
+	int base = domain_fds(&d);
+	assert_int_equal(add_clone(&d, 30, a.memfd, 999), -ESRCH);
+	struct vos_stats *st = get_stats(&d);
+	assert_int_equal(st->clients_total, 0);
+	assert_int_equal(st->clients_now, 0);
+	assert_int_equal(domain_fds(&d), base); /* the memfd was not kept */
+	/* the refused id is free; a clone of itself is a duplicate id */
+	assert_int_equal(add(&d, 30, a.memfd), 0);
+	assert_int_equal(add_clone(&d, 30, b.memfd, 30), -EEXIST);
+	/* clone_of == 0 is an ordinary, empty client */
+	assert_int_equal(add_clone(&d, 31, b.memfd, 0), 0);
+	assert_int_equal(CALL(&b, CLOSE, SYS_close, 0), -EBADF);
+	send_simple(&d, VOS_CTL_SHUTDOWN, 0);
+	assert_int_equal(wait_exit(d.pid), 0);
+	close(d.ctl);
+	drop_client(&a);
+	drop_client(&b);
+}
+
+#define MANY_FDS   500
+#define MANY_FILES 50
+
+/* A big table: every number comes across, on the right file. */
+static void test_fork_many_fds(void **state)
+{
+	(void)state;
+	need_binary();
+	char p[400], name[32];
+	for (int i = 0; i < MANY_FILES; i++) {
+		snprintf(p, sizeof(p), "%s/many%02d", vol, i);
+		int fd = open(p, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, p + strlen(vol) + 1, 6), 6);
+		close(fd);
+	}
+	const char *args[] = {binary, "storage", "--volume", volarg, NULL};
+	struct domain d = spawn(args, NULL);
+	struct client par, kid;
+	make_client(&par, true, 0);
+	make_client(&kid, true, 0);
+	assert_int_equal(add(&d, 40, par.memfd), 0);
+	int base = domain_fds(&d);
+	for (int i = 0; i < MANY_FDS; i++) {
+		snprintf(name, sizeof(name), "many%02d", i % MANY_FILES);
+		assert_int_equal(open_in(&par, name, O_RDONLY), i);
+	}
+	assert_int_equal(add_clone(&d, 41, kid.memfd, 40), 0);
+	assert_int_equal(domain_fds(&d), base + 2 * MANY_FDS);
+	for (int i = 0; i < MANY_FDS; i++) {
+		snprintf(name, sizeof(name), "many%02d", i % MANY_FILES);
+		memset(kid.c.data + 4096, 0, 8);
+		assert_int_equal(CALL(&kid, PREAD, SYS_pread64, i, 4096, 8, 0), 6);
+		assert_memory_equal(kid.c.data + 4096, name, 6);
+	}
+	assert_int_equal(CALL(&kid, CLOSE, SYS_close, MANY_FDS), -EBADF);
+	assert_int_equal(open_in(&kid, "many00", O_RDONLY), MANY_FDS);
+	send_simple(&d, VOS_CTL_REMOVE_CLIENT, 41);
+	assert_int_equal(domain_fds(&d), base + MANY_FDS);
+	send_simple(&d, VOS_CTL_REMOVE_CLIENT, 40);
+	assert_int_equal(domain_fds(&d), base);
+	send_simple(&d, VOS_CTL_SHUTDOWN, 0);
+	assert_int_equal(wait_exit(d.pid), 0);
+	close(d.ctl);
+	drop_client(&par);
+	drop_client(&kid);
+}
+
+struct churn {
+	struct client *cl;
+	_Atomic int stop;
+	int failures;
+};
+
+/* the parent's other threads keep opening and closing */
+static void *parent_churn(void *arg)
+{
+	struct churn *ch = arg;
+	while (!atomic_load(&ch->stop)) {
+		int64_t fd = CALL(ch->cl, OPENAT, SYS_openat, VOS_DIRFD_VOLUME(0),
+				  put_str(ch->cl, 12288, "churn"), 6, O_CREAT | O_RDONLY, 0644);
+		if (fd < 0 || CALL(ch->cl, CLOSE, SYS_close, fd) != 0)
+			ch->failures++;
+	}
+	return NULL;
+}
+
+/* Clones taken while the parent's workers change its table are whole: the
+ * stable fds are all there, and nothing is left behind. */
+static void test_fork_during_churn(void **state)
+{
+	(void)state;
+	need_binary();
+	const char *args[] = {binary, "storage", "--volume", volarg, "--workers", "3", NULL};
+	struct domain d = spawn(args, NULL);
+	struct client par, kid;
+	make_client(&par, true, 0);
+	make_client(&kid, true, 0);
+	assert_int_equal(add(&d, 50, par.memfd), 0);
+	int base = domain_fds(&d);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(open_in(&par, "stable", O_CREAT | O_RDWR), i);
+	struct churn ch = {.cl = &par};
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, parent_churn, &ch), 0);
+	for (int r = 0; r < 40; r++) {
+		uint64_t id = 100 + (uint64_t)r;
+		assert_int_equal(add_clone(&d, id, kid.memfd, 50), 0);
+		for (int i = 0; i < 8; i++)
+			assert_int_equal(CALL(&kid, FSTAT, SYS_fstat, i, 8192), 0);
+		send_simple(&d, VOS_CTL_REMOVE_CLIENT, id);
+		/* a fresh channel for the next clone: the removed shadow's
+		 * workers may have left slots in any state */
+		drop_client(&kid);
+		make_client(&kid, true, 0);
+	}
+	atomic_store(&ch.stop, 1);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	assert_int_equal(ch.failures, 0);
+	assert_int_equal(domain_fds(&d), base + 8);
+	send_simple(&d, VOS_CTL_SHUTDOWN, 0);
+	assert_int_equal(wait_exit(d.pid), 0);
+	close(d.ctl);
+	drop_client(&par);
+	drop_client(&kid);
+}
+
+/* A root domain serves the clone as the parent's user. */
+static void test_fork_credentials(void **state)
+{
+	(void)state;
+	need_binary();
+	if (geteuid() != 0)
+		skip();
+	char p[400];
+	snprintf(p, sizeof(p), "%s/forkpub", vol);
+	assert_int_equal(mkdir(p, 0777), 0);
+	assert_int_equal(chmod(p, 0777), 0);
+	const char *args[] = {binary, "storage", "--volume", volarg, NULL};
+	struct domain d = spawn(args, "/dev/null");
+	struct client par, kid;
+	make_client(&par, true, 0);
+	make_client(&kid, true, 0);
+	assert_int_equal(add_as(&d, 60, par.memfd, 65534, 65534), 0);
+	/* a supervisor announcing other ids does not change who the clone is */
+	assert_int_equal(add_full(&d, 61, kid.memfd, 0, 0, 60), 0);
+	assert_int_equal(CALL(&kid, MKDIRAT, SYS_mkdirat, VOS_DIRFD_VOLUME(0),
+			      put_str(&kid, 0, "nope"), 5, 0755),
+			 -EACCES);
+	int64_t r = open_in(&kid, "forkpub/kid", O_CREAT | O_WRONLY);
+	assert_true(r >= 0);
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/forkpub/kid", vol);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_uid, 65534);
+	assert_int_equal(st.st_gid, 65534);
+	send_simple(&d, VOS_CTL_SHUTDOWN, 0);
+	assert_int_equal(wait_exit(d.pid), 0);
+	close(d.ctl);
+	drop_client(&par);
+	drop_client(&kid);
+}
+
 static void expect_usage_error(const char *const *args)
 {
 	char errpath[400], line[600] = "";
@@ -498,6 +823,11 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_remove_interrupts_blocked_worker),
 		cmocka_unit_test(test_client_credentials),
 		cmocka_unit_test(test_concurrent_calls),
+		cmocka_unit_test(test_fork_duplicates_shadow),
+		cmocka_unit_test(test_fork_unknown_parent),
+		cmocka_unit_test(test_fork_many_fds),
+		cmocka_unit_test(test_fork_during_churn),
+		cmocka_unit_test(test_fork_credentials),
 		cmocka_unit_test(test_bad_arguments),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
