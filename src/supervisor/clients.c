@@ -1,7 +1,8 @@
 /* Client admission: authenticate (SO_PEERCRED), create the client's own
- * channel region, hand it to the domain, then to the client. A client
- * talking nonsense loses its connection; nothing it sends can stop the
- * supervisor. */
+ * channel region, hand it to the domain, then to the client. fork: the
+ * parent asks for its child's channel before forking (FORK), the child
+ * binds it to its own connection (CLAIM). A client talking nonsense loses
+ * its connection; nothing it sends can stop the supervisor. */
 #include "supervisor/clients.h"
 
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -19,6 +21,10 @@
 
 /* Bound on concurrently connected clients: each may own a channel region. */
 #define MAX_CLIENTS 4096
+/* Bound on forked channels not yet claimed: each holds a region and a
+ * client at the domain. Beyond it FORK fails with -EAGAIN, as fork() does
+ * when out of processes. */
+#define MAX_PENDING 1024
 
 struct client *clients_accept(struct client_table *t, int listenfd)
 {
@@ -38,6 +44,7 @@ struct client *clients_accept(struct client_table *t, int listenfd)
 		return NULL;
 	}
 	c->fd = fd;
+	c->serial = ++t->last_serial;
 	c->pid = cred.pid;
 	c->uid = cred.uid;
 	c->gid = cred.gid;
@@ -63,24 +70,30 @@ static void reply_attach(struct client *c, int32_t status, const struct vos_chan
 	*sent = sup_ctl_send(c->fd, &a, sizeof(a), status == 0 ? memfd : -1) == 0;
 }
 
-/* Creates the client's region and registers it with the domain. Returns
- * the memfd (sealed), or -errno. */
-static int create_channel(struct client_table *t, struct client *c, struct domain_proc *dom)
+/* Creates a channel region for a process of the given identity and
+ * registers it with the domain, as a duplicate of client `clone_of` if
+ * that is not 0. Returns the memfd (sealed) with the channel in *out, or
+ * -errno and nothing was created. */
+static int create_channel(struct client_table *t, struct domain_proc *dom, pid_t pid, uid_t uid,
+			  gid_t gid, uint64_t clone_of, struct chan **out)
 {
 	struct vos_chan_layout lay;
 	int rc = vos_chan_layout(&t->geo, &lay);
 	if (rc < 0)
 		return rc;
+	struct chan *ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return -ENOMEM;
+	void *base = MAP_FAILED;
 	int fd = memfd_create("vos-chan", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
-		return -errno;
-	void *base = MAP_FAILED;
+		goto fail;
 	if (ftruncate(fd, (off_t)lay.region_size) < 0)
 		goto fail;
 	base = mmap(NULL, lay.region_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (base == MAP_FAILED)
 		goto fail;
-	vos_chan_init_region(base, &t->geo, c->pid, dom->pid, 1);
+	vos_chan_init_region(base, &t->geo, pid, dom->pid, 1);
 	/* Fixed size for good: neither side can truncate the region under
 	 * the other (SIGBUS). */
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
@@ -90,66 +103,241 @@ static int create_channel(struct client_table *t, struct client *c, struct domai
 	memset(&m, 0, sizeof(m));
 	vos_ctl_hdr_init(&m.h, VOS_CTL_ADD_CLIENT, sizeof(m));
 	m.client_id = ++t->last_id;
-	m.pid = c->pid;
-	m.uid = c->uid;
-	m.gid = c->gid;
+	m.pid = pid;
+	m.uid = uid;
+	m.gid = gid;
 	m.nslots = t->geo.nslots;
 	m.data_size = t->geo.data_size;
+	m.clone_of = clone_of;
 	rc = domain_add_client(dom, &m, fd, DOMAIN_REPLY_TIMEOUT_MS);
 	if (rc < 0) {
 		munmap(base, lay.region_size);
 		close(fd);
+		free(ch);
 		return rc;
 	}
-	c->id = m.client_id;
-	c->region = base;
-	c->region_size = lay.region_size;
+	ch->id = m.client_id;
+	ch->pid = pid;
+	ch->uid = uid;
+	ch->gid = gid;
+	ch->region = base;
+	ch->region_size = lay.region_size;
+	*out = ch;
 	return fd;
 fail:
 	rc = -errno;
 	if (base != MAP_FAILED)
 		munmap(base, lay.region_size);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
+	free(ch);
 	return rc;
+}
+
+static void flag_client_gone(struct chan *ch)
+{
+	struct vos_chan_header *h = ch->region;
+	atomic_store_explicit(&h->client_gone, 1, memory_order_seq_cst);
+	/* Workers asleep on the doorbell re-check client_gone when woken. */
+	atomic_fetch_add_explicit(&h->doorbell, 1, memory_order_seq_cst);
+	syscall(SYS_futex, &h->doorbell, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+}
+
+/* Tells the domain the client is gone, flags the region, frees it all. */
+static void chan_destroy(struct domain_proc *dom, struct chan *ch)
+{
+	domain_remove_client(dom, ch->id);
+	flag_client_gone(ch);
+	munmap(ch->region, ch->region_size);
+	free(ch);
+}
+
+/* The link pointing at the pending channel with `token`, or NULL. */
+static struct chan **find_pending(struct client_table *t, uint64_t token)
+{
+	for (struct chan **pp = &t->pending; *pp; pp = &(*pp)->next)
+		if ((*pp)->token == token)
+			return pp;
+	return NULL;
+}
+
+static struct chan *unlink_pending(struct client_table *t, struct chan **pp)
+{
+	struct chan *ch = *pp;
+	*pp = ch->next;
+	t->npending--;
+	ch->next = NULL;
+	ch->token = 0;
+	ch->creator = 0;
+	return ch;
+}
+
+/* An unguessable claim token: whoever knows it may take over the channel
+ * (if of the same uid), so it must not be derivable from ids or pids. */
+static int new_token(struct client_table *t, uint64_t *out)
+{
+	for (;;) {
+		uint64_t v;
+		/* GRND_NONBLOCK: the supervisor never waits without a bound. */
+		ssize_t n = getrandom(&v, sizeof(v), GRND_NONBLOCK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(v))
+			return n < 0 ? -errno : -EIO;
+		/* 0 means "no token"; a duplicate would make claims ambiguous. */
+		if (v != 0 && !find_pending(t, v)) {
+			*out = v;
+			return 0;
+		}
+	}
+}
+
+static bool serve_hello(struct client_table *t, struct client *c, struct domain_proc *dom,
+			const struct vos_ctl_hello *m)
+{
+	bool sent = false;
+	if (m->domain != VOS_DOMAIN_STORAGE || !dom->alive) {
+		reply_attach(c, -ENODEV, NULL, 0, -1, &sent);
+		return sent;
+	}
+	if (c->storage)
+		return false; /* one storage channel per connection */
+	struct chan *ch;
+	int fd = create_channel(t, dom, c->pid, c->uid, c->gid, 0, &ch);
+	if (fd < 0) {
+		reply_attach(c, fd, NULL, 0, -1, &sent);
+		return sent;
+	}
+	c->storage = ch;
+	reply_attach(c, 0, &t->geo, dom->pid, fd, &sent);
+	close(fd);
+	return sent;
+}
+
+static bool serve_fork(struct client_table *t, struct client *c, struct domain_proc *dom,
+		       const struct vos_ctl_fork *m)
+{
+	uint64_t token = 0;
+	int rc;
+	if (m->domain != VOS_DOMAIN_STORAGE || !dom->alive)
+		rc = -ENODEV;
+	else if (!c->storage)
+		rc = -ENOENT; /* no shadow to duplicate */
+	else if (t->npending >= MAX_PENDING)
+		rc = -EAGAIN;
+	else
+		rc = new_token(t, &token);
+	struct chan *ch = NULL;
+	int fd = -1;
+	if (rc == 0) {
+		/* Until the child claims it, the channel is the parent's
+		 * (pid and credentials): the child is its copy. */
+		fd = create_channel(t, dom, c->pid, c->uid, c->gid, c->storage->id, &ch);
+		rc = fd < 0 ? fd : 0;
+	}
+
+	struct vos_ctl_fork_reply r;
+	memset(&r, 0, sizeof(r));
+	vos_ctl_hdr_init(&r.h, VOS_CTL_FORK_REPLY, sizeof(r));
+	r.status = rc;
+	if (rc == 0) {
+		r.nslots = t->geo.nslots;
+		r.data_size = t->geo.data_size;
+		r.token = token;
+		r.domain_pid = dom->pid;
+		r.epoch = 1;
+	}
+	bool sent = sup_ctl_send(c->fd, &r, sizeof(r), fd) == 0;
+	if (fd >= 0)
+		close(fd);
+	if (ch && !sent) {
+		chan_destroy(dom, ch); /* nobody knows its token */
+	} else if (ch) {
+		/* Not tied to the parent's connection: the parent may exit
+		 * before its child claims. Unclaimed channels go at the end
+		 * of the run (clients_drop_all). */
+		ch->token = token;
+		ch->creator = c->serial;
+		ch->next = t->pending;
+		t->pending = ch;
+		t->npending++;
+	}
+	return sent;
+}
+
+static bool serve_claim(struct client_table *t, struct client *c, const struct vos_ctl_claim *m)
+{
+	struct chan **pp = NULL;
+	int32_t status = 0;
+	if (m->domain != VOS_DOMAIN_STORAGE || m->token == 0)
+		status = -ENOENT;
+	else if (c->storage)
+		status = -EBUSY; /* one storage channel per connection */
+	else if (!(pp = find_pending(t, m->token)))
+		status = -ENOENT;
+	else if ((*pp)->uid != c->uid)
+		status = -EPERM; /* the token stays for the rightful child */
+	if (status == 0) {
+		struct chan *ch = unlink_pending(t, pp);
+		ch->pid = c->pid;
+		/* The child and the domain may be reading the header. */
+		struct vos_chan_header *h = ch->region;
+		__atomic_store_n(&h->client_pid, (int32_t)c->pid, __ATOMIC_RELAXED);
+		c->storage = ch;
+	}
+	struct vos_ctl_claimed r;
+	memset(&r, 0, sizeof(r));
+	vos_ctl_hdr_init(&r.h, VOS_CTL_CLAIMED, sizeof(r));
+	r.status = status;
+	/* A claimer that cannot hear the answer is gone: dropping it
+	 * removes the channel it just claimed. */
+	return sup_ctl_send(c->fd, &r, sizeof(r), -1) == 0;
+}
+
+/* fork() failed in the parent: its child's channel will never be claimed.
+ * Only the connection that forked may cancel; anything else is ignored. */
+static void serve_cancel(struct client_table *t, struct client *c, struct domain_proc *dom,
+			 const struct vos_ctl_fork_cancel *m)
+{
+	struct chan **pp = m->token != 0 ? find_pending(t, m->token) : NULL;
+	if (pp && (*pp)->creator == c->serial)
+		chan_destroy(dom, unlink_pending(t, pp));
 }
 
 bool client_serve(struct client_table *t, struct client *c, struct domain_proc *dom)
 {
 	/* Larger than any valid message, so an oversized one is detected. */
 	union {
+		struct vos_ctl_hdr h;
 		struct vos_ctl_hello hello;
+		struct vos_ctl_fork fk;
+		struct vos_ctl_claim claim;
+		struct vos_ctl_fork_cancel cancel;
 		char raw[256];
 	} m;
 	ssize_t n = sup_ctl_recv(c->fd, &m, sizeof(m), NULL, 0, -1);
 	if (n == -EAGAIN)
 		return true;
-	if (n <= 0 || !vos_ctl_hdr_ok(&m.hello.h, n, VOS_CTL_HELLO, sizeof(m.hello)))
+	if (n < (ssize_t)sizeof(m.h))
+		return false; /* EOF, error, oversized or runt */
+	switch (m.h.type) {
+	case VOS_CTL_HELLO:
+		return vos_ctl_hdr_ok(&m.h, n, VOS_CTL_HELLO, sizeof(m.hello)) &&
+		       serve_hello(t, c, dom, &m.hello);
+	case VOS_CTL_FORK:
+		return vos_ctl_hdr_ok(&m.h, n, VOS_CTL_FORK, sizeof(m.fk)) &&
+		       serve_fork(t, c, dom, &m.fk);
+	case VOS_CTL_CLAIM:
+		return vos_ctl_hdr_ok(&m.h, n, VOS_CTL_CLAIM, sizeof(m.claim)) &&
+		       serve_claim(t, c, &m.claim);
+	case VOS_CTL_FORK_CANCEL:
+		if (!vos_ctl_hdr_ok(&m.h, n, VOS_CTL_FORK_CANCEL, sizeof(m.cancel)))
+			return false;
+		serve_cancel(t, c, dom, &m.cancel);
+		return true;
+	default:
 		return false;
-
-	bool sent = false;
-	if (m.hello.domain != VOS_DOMAIN_STORAGE || !dom->alive) {
-		reply_attach(c, -ENODEV, NULL, 0, -1, &sent);
-		return sent;
 	}
-	if (c->id != 0)
-		return false; /* one storage channel per connection */
-	int fd = create_channel(t, c, dom);
-	if (fd < 0) {
-		reply_attach(c, fd, NULL, 0, -1, &sent);
-		return sent;
-	}
-	reply_attach(c, 0, &t->geo, dom->pid, fd, &sent);
-	close(fd);
-	return sent;
-}
-
-static void flag_client_gone(struct client *c)
-{
-	struct vos_chan_header *h = c->region;
-	atomic_store_explicit(&h->client_gone, 1, memory_order_seq_cst);
-	/* Workers asleep on the doorbell re-check client_gone when woken. */
-	atomic_fetch_add_explicit(&h->doorbell, 1, memory_order_seq_cst);
-	syscall(SYS_futex, &h->doorbell, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 }
 
 void client_drop(struct client_table *t, struct client *c, struct domain_proc *dom)
@@ -161,11 +349,8 @@ void client_drop(struct client_table *t, struct client *c, struct domain_proc *d
 			break;
 		}
 	}
-	if (c->id != 0) {
-		domain_remove_client(dom, c->id);
-		flag_client_gone(c);
-		munmap(c->region, c->region_size);
-	}
+	if (c->storage)
+		chan_destroy(dom, c->storage);
 	close(c->fd);
 	free(c);
 }
@@ -174,11 +359,18 @@ void clients_drop_all(struct client_table *t, struct domain_proc *dom)
 {
 	while (t->head)
 		client_drop(t, t->head, dom);
+	/* Channels forked but never claimed (the child never started, or
+	 * fork() failed without FORK_CANCEL) live until the program is over:
+	 * no timer can tell a slow child from a missing one. */
+	while (t->pending)
+		chan_destroy(dom, unlink_pending(t, &t->pending));
 }
 
 void clients_mark_domain_dead(struct client_table *t)
 {
 	for (struct client *c = t->head; c; c = c->next)
-		if (c->id != 0)
-			vos_chan_mark_domain_dead(c->region, &t->geo);
+		if (c->storage)
+			vos_chan_mark_domain_dead(c->storage->region, &t->geo);
+	for (struct chan *ch = t->pending; ch; ch = ch->next)
+		vos_chan_mark_domain_dead(ch->region, &t->geo);
 }

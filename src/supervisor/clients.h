@@ -10,38 +10,59 @@
 #include "supervisor/domain_proc.h"
 #include "vos/channel.h"
 
+/* A client of the storage domain: its channel region and its identity
+ * there. Bound to one connection, or pending (created by VOS_CTL_FORK and
+ * not yet claimed by the child). */
+struct chan {
+	uint64_t id; /* client id at the domain */
+	pid_t pid;   /* the process using it (the parent's while pending) */
+	uid_t uid;
+	gid_t gid;
+	void *region; /* mapped for as long as the domain may serve it */
+	size_t region_size;
+	/* while pending */
+	struct chan *next;
+	uint64_t token;	  /* what the child claims it with */
+	uint64_t creator; /* serial of the connection that forked it */
+};
+
 struct client {
 	int fd; /* connection (SOCK_SEQPACKET) */
 	struct client *next;
-	pid_t pid; /* SO_PEERCRED at connect time */
+	uint64_t serial; /* unique per connection, never reused */
+	pid_t pid;	 /* SO_PEERCRED at connect time */
 	uid_t uid;
 	gid_t gid;
-	/* storage channel; id 0 = none */
-	uint64_t id;
-	void *region;
-	size_t region_size;
+	struct chan *storage; /* NULL = none */
 };
 
 struct client_table {
 	struct client *head;
+	struct chan *pending;	      /* forked, not yet claimed */
 	struct vos_chan_geometry geo; /* of every channel this supervisor creates */
 	uint64_t last_id;
+	uint64_t last_serial;
 	unsigned count;
+	unsigned npending;
 };
 
 /* Accepts one pending connection. Returns the new client (already in the
  * table), or NULL if there was none or it could not be authenticated. */
 struct client *clients_accept(struct client_table *t, int listenfd);
 
-/* Serves one readable event of a client (a HELLO asking for a channel).
+/* Serves one readable event of a client (HELLO, FORK, CLAIM, FORK_CANCEL).
  * Returns false if the client is gone or misbehaved and must be dropped. */
 bool client_serve(struct client_table *t, struct client *c, struct domain_proc *storage);
 
-/* Forgets a client: tells the domain, flags the region, unmaps, closes. */
+/* Forgets a client: tells the domain, flags the region, unmaps, closes.
+ * Pending channels it forked stay: the child may still claim them. */
 void client_drop(struct client_table *t, struct client *c, struct domain_proc *storage);
+
+/* Drops every connection and every pending channel (end of the run). */
 void clients_drop_all(struct client_table *t, struct domain_proc *storage);
 
-/* Marks the domain dead in every channel, so calls in flight return -EIO. */
+/* Marks the domain dead in every channel, bound or pending, so calls in
+ * flight return -EIO. */
 void clients_mark_domain_dead(struct client_table *t);
 
 #endif

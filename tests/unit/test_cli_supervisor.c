@@ -3,12 +3,15 @@
  * from FAKE_MODE) and as the program ("client MODE"), so admission,
  * channel creation, domain failure, hostile clients, signal forwarding,
  * statistics and cleanup are checked without the real domain or libvos.
- * Each sup_run() happens in a forked child (it blocks signals for good). */
+ * Each sup_run() happens in a forked child (it blocks signals for good).
+ * The fake domain logs what it was told (FAKE_LOG: "add ID CLONE_OF PID",
+ * "remove ID") so fake clients can check the fork protocol's effects. */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gnu/libc-version.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -80,11 +83,33 @@ static bool add_ok(const struct vos_ctl_add_client *m, int n, int fd)
 	return ok;
 }
 
+#define FAKE_MAX_LIVE 64
+
+static bool live_has(const uint64_t *live, uint64_t id)
+{
+	for (int i = 0; id != 0 && i < FAKE_MAX_LIVE; i++)
+		if (live[i] == id)
+			return true;
+	return false;
+}
+
+static void live_set(uint64_t *live, uint64_t old_id, uint64_t new_id)
+{
+	for (int i = 0; i < FAKE_MAX_LIVE; i++) {
+		if (live[i] == old_id) {
+			live[i] = new_id;
+			return;
+		}
+	}
+}
+
 static int fake_domain(int argc, char **argv)
 {
 	const char *mode = getenv("FAKE_MODE") ? getenv("FAKE_MODE") : "";
 	const char *want = getenv("FAKE_WANT_ARGS");
-	uint64_t adds = 0, removes = 0, bad = 0;
+	const char *log_path = getenv("FAKE_LOG");
+	uint64_t adds = 0, removes = 0, bad = 0, clones = 0;
+	uint64_t live[FAKE_MAX_LIVE] = {0};
 	char args[1024] = "";
 
 	for (int i = 1; i < argc; i++) {
@@ -100,6 +125,7 @@ static int fake_domain(int argc, char **argv)
 	/* The control socket and nothing else beyond stdio. */
 	if (fcntl(VOS_DOMAIN_CTL_FD, F_GETFD) != 0 || fcntl(VOS_DOMAIN_CTL_FD + 1, F_GETFD) >= 0)
 		bad += 100;
+	int log = log_path ? open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
 	for (;;) {
 		union {
 			struct vos_ctl_hdr h;
@@ -115,19 +141,36 @@ static int fake_domain(int argc, char **argv)
 			if (strcmp(mode, "hang") == 0)
 				pause();
 			bool ok = add_ok(&m.add, n, fd);
+			/* A clone duplicates a client the domain has now. */
+			if (m.add.clone_of != 0 && !live_has(live, m.add.clone_of))
+				ok = false;
+			clones += ok && m.add.clone_of != 0;
 			adds += ok;
 			bad += !ok;
+			live_set(live, 0, m.add.client_id);
+			/* Logged before the answer: a client that got its
+			 * channel finds the line. */
+			if (log >= 0)
+				dprintf(log, "add %llu %llu %d\n",
+					(unsigned long long)m.add.client_id,
+					(unsigned long long)m.add.clone_of, (int)m.add.pid);
 			struct vos_ctl_added a = {.client_id = m.add.client_id, .status = 0};
 			vos_ctl_hdr_init(&a.h, VOS_CTL_ADDED, sizeof(a));
 			send(VOS_DOMAIN_CTL_FD, &a, sizeof(a), 0);
 		} else if (m.h.type == VOS_CTL_REMOVE_CLIENT) {
-			removes++;
+			bool ok = live_has(live, m.rm.client_id);
+			removes += ok;
+			bad += !ok;
+			live_set(live, m.rm.client_id, 0);
+			if (log >= 0)
+				dprintf(log, "remove %llu\n", (unsigned long long)m.rm.client_id);
 		} else if (m.h.type == VOS_CTL_STATS_REQ) {
 			struct vos_ctl_stats *s = calloc(1, sizeof(*s));
 			vos_ctl_hdr_init(&s->h, VOS_CTL_STATS, sizeof(*s));
 			s->stats.clients_total = adds;
 			s->stats.bad_requests = bad;
 			s->stats.by_sysnr[0].calls = removes;
+			s->stats.by_sysnr[1].calls = clones;
 			send(VOS_DOMAIN_CTL_FD, s, sizeof(*s), 0);
 			free(s);
 		} else if (m.h.type == VOS_CTL_SHUTDOWN) {
@@ -169,14 +212,110 @@ static int hello(int s, uint32_t domain, struct vos_ctl_attach *a, int *memfd)
 	return a->status;
 }
 
-static struct vos_chan_header *map_region(int memfd, const struct vos_ctl_attach *a)
+static struct vos_chan_header *map_geo(int memfd, uint32_t nslots, uint64_t data_size)
 {
-	struct vos_chan_geometry g = {a->nslots, a->data_size};
+	struct vos_chan_geometry g = {nslots, data_size};
 	struct vos_chan_layout lay;
 	if (vos_chan_layout(&g, &lay) != 0)
 		return NULL;
 	void *p = mmap(NULL, lay.region_size, PROT_READ, MAP_SHARED, memfd, 0);
 	return p == MAP_FAILED ? NULL : p;
+}
+
+static struct vos_chan_header *map_region(int memfd, const struct vos_ctl_attach *a)
+{
+	return map_geo(memfd, a->nslots, a->data_size);
+}
+
+/* FORK -> FORK_REPLY; returns the status, or 1000 on protocol trouble. */
+static int fork_req(int s, uint32_t domain, struct vos_ctl_fork_reply *r, int *memfd)
+{
+	struct vos_ctl_fork f = {.domain = domain};
+	vos_ctl_hdr_init(&f.h, VOS_CTL_FORK, sizeof(f));
+	if (send(s, &f, sizeof(f), 0) != (ssize_t)sizeof(f))
+		return 1000;
+	int n = recv_with_fd(s, r, sizeof(*r), memfd);
+	if (!vos_ctl_hdr_ok(&r->h, n, VOS_CTL_FORK_REPLY, sizeof(*r)))
+		return 1000;
+	if ((r->status == 0) != (*memfd >= 0) || (r->status == 0 && r->token == 0))
+		return 1000;
+	if (r->status == 0 &&
+	    (r->nslots != GEO_SLOTS || r->data_size != GEO_DATA || r->epoch != 1 ||
+	     r->domain_pid <= 0 || fcntl(*memfd, F_GET_SEALS) != ALL_SEALS))
+		return 1001;
+	return r->status;
+}
+
+/* CLAIM -> CLAIMED; returns the status, or 1000 on protocol trouble. */
+static int claim(int s, uint32_t domain, uint64_t token)
+{
+	struct vos_ctl_claim c = {.domain = domain, .token = token};
+	vos_ctl_hdr_init(&c.h, VOS_CTL_CLAIM, sizeof(c));
+	if (send(s, &c, sizeof(c), 0) != (ssize_t)sizeof(c))
+		return 1000;
+	struct vos_ctl_claimed r;
+	int fd;
+	int n = recv_with_fd(s, &r, sizeof(r), &fd);
+	if (!vos_ctl_hdr_ok(&r.h, n, VOS_CTL_CLAIMED, sizeof(r)) || fd >= 0)
+		return 1000;
+	return r.status;
+}
+
+/* FORK_CANCEL, then a round trip on the same connection: afterwards the
+ * supervisor has handled the cancel (one connection is served in order). */
+static bool cancel(int s, uint64_t token)
+{
+	struct vos_ctl_fork_cancel c = {.token = token};
+	vos_ctl_hdr_init(&c.h, VOS_CTL_FORK_CANCEL, sizeof(c));
+	struct vos_ctl_attach a;
+	int fd;
+	return send(s, &c, sizeof(c), 0) == (ssize_t)sizeof(c) &&
+	       hello(s, VOS_DOMAIN_NET, &a, &fd) == -ENODEV;
+}
+
+/* Waits up to 3 s for the fake domain to log `line`. */
+static bool log_has(const char *line)
+{
+	for (int i = 0; i < 300; i++) {
+		FILE *f = fopen(getenv("FAKE_LOG"), "r");
+		char buf[128];
+		bool found = false;
+		while (f && !found && fgets(buf, sizeof(buf), f)) {
+			buf[strcspn(buf, "\n")] = '\0';
+			found = strcmp(buf, line) == 0;
+		}
+		if (f)
+			fclose(f);
+		if (found)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* The client id of the last ADD_CLIENT for `pid` cloning `clone_of`. */
+static uint64_t log_added(pid_t pid, uint64_t clone_of)
+{
+	FILE *f = fopen(getenv("FAKE_LOG"), "r");
+	char buf[128];
+	uint64_t found = 0;
+	while (f && fgets(buf, sizeof(buf), f)) {
+		unsigned long long id, clone;
+		int p;
+		if (sscanf(buf, "add %llu %llu %d", &id, &clone, &p) == 3 && p == pid &&
+		    clone == clone_of)
+			found = id;
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static bool log_removed(uint64_t id)
+{
+	char line[64];
+	snprintf(line, sizeof(line), "remove %llu", (unsigned long long)id);
+	return log_has(line);
 }
 
 /* True if the supervisor closes the connection after `msg`. */
@@ -305,6 +444,28 @@ static int client_hostile(void)
 		return 34;
 	if (!closed_after(&bad, sizeof(bad), 0)) /* with an fd attached */
 		return 35;
+	/* The fork messages are held to the same rules. */
+	struct vos_ctl_fork fk = {.domain = VOS_DOMAIN_STORAGE};
+	vos_ctl_hdr_init(&fk.h, VOS_CTL_FORK, sizeof(fk) + 8);
+	if (!closed_after(&fk, sizeof(fk), -1))
+		return 37;
+	struct vos_ctl_claim cl = {.domain = VOS_DOMAIN_STORAGE, .token = 1};
+	vos_ctl_hdr_init(&cl.h, VOS_CTL_CLAIM, sizeof(cl));
+	if (!closed_after(&cl, sizeof(cl) - 1, -1))
+		return 38;
+	struct vos_ctl_fork_cancel fc = {.token = 1};
+	vos_ctl_hdr_init(&fc.h, VOS_CTL_FORK_CANCEL, sizeof(fc));
+	fc.h.version++;
+	if (!closed_after(&fc, sizeof(fc), -1))
+		return 39;
+	struct vos_ctl_hdr odd; /* unknown, or meant for clients */
+	vos_ctl_hdr_init(&odd, 999, sizeof(odd));
+	if (!closed_after(&odd, sizeof(odd), -1))
+		return 40;
+	struct vos_ctl_claimed cd = {.status = 0};
+	vos_ctl_hdr_init(&cd.h, VOS_CTL_CLAIMED, sizeof(cd));
+	if (!closed_after(&cd, sizeof(cd), -1))
+		return 41;
 	/* The supervisor still serves well-behaved clients. */
 	int s = connect_sup(), memfd;
 	struct vos_ctl_attach a;
@@ -316,6 +477,179 @@ static int client_expect(int want)
 	int s = connect_sup(), memfd;
 	struct vos_ctl_attach a;
 	return s >= 0 && hello(s, VOS_DOMAIN_STORAGE, &a, &memfd) == want ? 0 : 40;
+}
+
+/* The forked child of client_fork(): claims the channel its parent got. */
+static int fork_child(uint64_t token, const struct vos_chan_header *h)
+{
+	int s = connect_sup(), s2 = connect_sup();
+	if (s < 0 || s2 < 0 || claim(s, VOS_DOMAIN_STORAGE, token) != 0)
+		return 1;
+	if (h->client_pid != getpid())
+		return 2;
+	/* A token is claimed once. */
+	if (claim(s2, VOS_DOMAIN_STORAGE, token) != -ENOENT)
+		return 3;
+	/* The claimed connection has its storage channel, and may ask for
+	 * other domains. */
+	if (claim(s, VOS_DOMAIN_STORAGE, token) != -EBUSY)
+		return 4;
+	struct vos_ctl_attach a;
+	int fd;
+	if (hello(s, VOS_DOMAIN_NET, &a, &fd) != -ENODEV)
+		return 5;
+	return 0; /* exiting closes s: the supervisor removes the client */
+}
+
+/* A claim from another uid, with access to the socket opened up for it. */
+static int claim_as_nobody(uint64_t token)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", getenv("VOS_SOCKET"));
+	*strrchr(dir, '/') = '\0';
+	if (chmod(dir, 0711) < 0 || chmod(getenv("VOS_SOCKET"), 0777) < 0)
+		return 1000;
+	pid_t k = fork();
+	if (k == 0) {
+		if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+		    setresuid(65534, 65534, 65534) < 0)
+			_exit(100);
+		int s = connect_sup();
+		_exit(s < 0 ? 101 : -claim(s, VOS_DOMAIN_STORAGE, token));
+	}
+	int st = 0;
+	waitpid(k, &st, 0);
+	chmod(dir, 0700);
+	return WIFEXITED(st) ? -WEXITSTATUS(st) : 1000;
+}
+
+static int client_fork(void)
+{
+	int s = connect_sup(), memfd;
+	struct vos_ctl_attach a;
+	struct vos_ctl_fork_reply r;
+	if (s < 0 || hello(s, VOS_DOMAIN_STORAGE, &a, &memfd) != 0)
+		return 50;
+	close(memfd);
+	uint64_t parent_id = log_added(getpid(), 0);
+	if (parent_id == 0)
+		return 51;
+
+	/* FORK: a duplicate of our client, the child claims it. */
+	if (fork_req(s, VOS_DOMAIN_STORAGE, &r, &memfd) != 0)
+		return 52;
+	uint64_t child_id = log_added(getpid(), parent_id);
+	struct vos_chan_header *h = map_geo(memfd, r.nslots, r.data_size);
+	close(memfd);
+	if (child_id == 0 || child_id == parent_id || !h || h->client_pid != getpid() ||
+	    h->domain_pid != r.domain_pid || h->domain_state != VOS_DOMAIN_UP)
+		return 53;
+	pid_t k = fork();
+	if (k == 0)
+		_exit(fork_child(r.token, h));
+	int st = 0;
+	if (k < 0 || waitpid(k, &st, 0) != k || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return 54;
+	if (!log_removed(child_id))
+		return 55;
+
+	/* Refusals. */
+	int s2 = connect_sup();
+	if (claim(s2, VOS_DOMAIN_STORAGE, r.token ^ 0x5a5a) != -ENOENT ||
+	    claim(s2, VOS_DOMAIN_STORAGE, 0) != -ENOENT)
+		return 56;
+	if (fork_req(s2, VOS_DOMAIN_STORAGE, &r, &memfd) != -ENOENT)
+		return 57; /* no channel to duplicate */
+	if (fork_req(s, VOS_DOMAIN_NET, &r, &memfd) != -ENODEV)
+		return 58;
+
+	/* A connection with a storage channel cannot claim another; a
+	 * cancel from another connection is ignored; the token still works. */
+	if (fork_req(s, VOS_DOMAIN_STORAGE, &r, &memfd) != 0)
+		return 59;
+	close(memfd);
+	uint64_t b_id = log_added(getpid(), parent_id);
+	if (claim(s, VOS_DOMAIN_STORAGE, r.token) != -EBUSY)
+		return 60;
+	if (!cancel(s2, r.token))
+		return 61;
+	int s3 = connect_sup();
+	if (claim(s3, VOS_DOMAIN_STORAGE, r.token) != 0)
+		return 62;
+	close(s3);
+	if (!log_removed(b_id))
+		return 63;
+
+	/* FORK_CANCEL by the parent removes the pending client. */
+	if (fork_req(s, VOS_DOMAIN_STORAGE, &r, &memfd) != 0)
+		return 64;
+	close(memfd);
+	uint64_t c_id = log_added(getpid(), parent_id);
+	if (!cancel(s, r.token) || !log_removed(c_id))
+		return 65;
+	if (claim(s2, VOS_DOMAIN_STORAGE, r.token) != -ENOENT)
+		return 66;
+
+	/* Another uid cannot claim; the token survives for the right one. */
+	if (getuid() == 0) {
+		if (fork_req(s, VOS_DOMAIN_STORAGE, &r, &memfd) != 0)
+			return 67;
+		close(memfd);
+		uint64_t d_id = log_added(getpid(), parent_id);
+		if (claim_as_nobody(r.token) != -EPERM)
+			return 68;
+		s3 = connect_sup();
+		if (claim(s3, VOS_DOMAIN_STORAGE, r.token) != 0)
+			return 69;
+		close(s3);
+		if (!log_removed(d_id))
+			return 70;
+	}
+
+	/* One left pending for good: the end of the run removes it. */
+	if (fork_req(s, VOS_DOMAIN_STORAGE, &r, &memfd) != 0)
+		return 71;
+	close(memfd);
+	close(s);
+	return log_removed(parent_id) ? 0 : 72;
+}
+
+/* Domain death reaches pending and claimed channels as well. */
+static int client_fork_crash(void)
+{
+	int s = connect_sup(), memfd;
+	struct vos_ctl_attach a;
+	struct vos_ctl_fork_reply ra, rb;
+	if (s < 0 || hello(s, VOS_DOMAIN_STORAGE, &a, &memfd) != 0)
+		return 80;
+	struct vos_chan_header *h[3] = {map_region(memfd, &a)};
+	close(memfd);
+	if (fork_req(s, VOS_DOMAIN_STORAGE, &ra, &memfd) != 0)
+		return 81;
+	h[1] = map_geo(memfd, ra.nslots, ra.data_size); /* stays pending */
+	close(memfd);
+	if (fork_req(s, VOS_DOMAIN_STORAGE, &rb, &memfd) != 0)
+		return 82;
+	h[2] = map_geo(memfd, rb.nslots, rb.data_size);
+	close(memfd);
+	int s2 = connect_sup();
+	if (!h[0] || !h[1] || !h[2] || claim(s2, VOS_DOMAIN_STORAGE, rb.token) != 0)
+		return 83;
+	kill(a.domain_pid, SIGKILL);
+	for (int i = 0; i < 3; i++) {
+		for (int j = 0; j < 200 && atomic_load(&h[i]->domain_state) != VOS_DOMAIN_DEAD; j++)
+			usleep(10000);
+		if (atomic_load(&h[i]->domain_state) != VOS_DOMAIN_DEAD)
+			return 84 + i;
+	}
+	/* No new forks; the pending channel can still be claimed (its calls
+	 * fail with EIO like the parent's). */
+	if (fork_req(s, VOS_DOMAIN_STORAGE, &rb, &memfd) != -ENODEV)
+		return 87;
+	int s3 = connect_sup();
+	if (claim(s3, VOS_DOMAIN_STORAGE, ra.token) != 0)
+		return 88;
+	return 0;
 }
 
 static int fake_client(const char *mode)
@@ -334,6 +668,10 @@ static int fake_client(const char *mode)
 		return client_crash();
 	if (strcmp(mode, "hostile") == 0)
 		return client_hostile();
+	if (strcmp(mode, "fork") == 0)
+		return client_fork();
+	if (strcmp(mode, "forkcrash") == 0)
+		return client_fork_crash();
 	if (strcmp(mode, "enodev") == 0)
 		return client_expect(-ENODEV);
 	if (strcmp(mode, "timeout") == 0)
@@ -355,6 +693,7 @@ static char self[PATH_MAX];
 static char vol_a[PATH_MAX], vol_b[PATH_MAX];
 static char libc_path[PATH_MAX];
 static char sock_out[PATH_MAX];
+static char fake_log[PATH_MAX];
 
 struct outcome {
 	int rc;
@@ -376,6 +715,7 @@ static struct outcome *run_sup(const char *fake_mode, unsigned nvols, const char
 {
 	int p[2];
 	assert_int_equal(pipe(p), 0);
+	unlink(fake_log);
 	double t0 = now_s();
 	pid_t pid = fork();
 	assert_true(pid >= 0);
@@ -398,6 +738,7 @@ static struct outcome *run_sup(const char *fake_mode, unsigned nvols, const char
 		snprintf(pre, sizeof(pre), "%s:%s", libc_path, libc_path);
 		setenv("WANT_PRELOAD", pre, 1);
 		setenv("CLIENT_SOCK_OUT", sock_out, 1);
+		setenv("FAKE_LOG", fake_log, 1);
 		/* The program is this (possibly sanitized) binary: let it
 		 * start with a preloaded library. */
 		char asan[256];
@@ -538,6 +879,34 @@ static void test_hostile_clients(void **state)
 	free(o);
 }
 
+static void test_fork_claim_cancel(void **state)
+{
+	(void)state;
+	struct outcome *o = run_sup("", 2, "fork", 0);
+	assert_int_equal(o->rc, 0);
+	assert_int_equal(o->res.exit_status, 0);
+	assert_false(o->res.storage_died);
+	assert_true(o->res.have_stats);
+	/* Every clone named a live client, every removal a known one. */
+	assert_int_equal(o->res.stats.bad_requests, 0);
+	unsigned forks = getuid() == 0 ? 5 : 4;
+	assert_int_equal(o->res.stats.by_sysnr[1].calls, forks);
+	assert_int_equal(o->res.stats.clients_total, 1 + forks);
+	/* All but the one left pending, which goes with the run. */
+	assert_int_equal(o->res.stats.by_sysnr[0].calls, forks);
+	free(o);
+}
+
+static void test_fork_domain_crash(void **state)
+{
+	(void)state;
+	struct outcome *o = run_sup("", 1, "forkcrash", 0);
+	assert_int_equal(o->rc, 0);
+	assert_int_equal(o->res.exit_status, 0);
+	assert_true(o->res.storage_died);
+	free(o);
+}
+
 static void test_domain_fails_to_start(void **state)
 {
 	(void)state;
@@ -616,6 +985,7 @@ static int setup(void **state)
 	snprintf(vol_a, sizeof(vol_a), "/tmp/vos-test-sup-a.XXXXXX");
 	snprintf(vol_b, sizeof(vol_b), "/tmp/vos-test-sup-b.XXXXXX");
 	snprintf(sock_out, sizeof(sock_out), "/tmp/vos-test-sup-sock.%d", (int)getpid());
+	snprintf(fake_log, sizeof(fake_log), "/tmp/vos-test-sup-log.%d", (int)getpid());
 	return mkdtemp(vol_a) && mkdtemp(vol_b) ? 0 : -1;
 }
 
@@ -625,6 +995,7 @@ static int teardown(void **state)
 	rmdir(vol_a);
 	rmdir(vol_b);
 	unlink(sock_out);
+	unlink(fake_log);
 	return 0;
 }
 
@@ -646,6 +1017,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_domain_crash),
 		cmocka_unit_test(test_hung_domain_is_killed),
 		cmocka_unit_test(test_hostile_clients),
+		cmocka_unit_test(test_fork_claim_cancel),
+		cmocka_unit_test(test_fork_domain_crash),
 		cmocka_unit_test(test_domain_fails_to_start),
 		cmocka_unit_test(test_shutdown_bounded),
 		cmocka_unit_test(test_sigterm_forwarded),
