@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <linux/close_range.h>
 
@@ -152,13 +153,41 @@ static bool current_cwd(char *buf, size_t size)
 	return r >= 0 && buf[0] == '/';
 }
 
-/* Scratch buffers: per thread (the handler runs with signals blocked, so
- * it never re-enters on the same thread) and off the application's stack. */
-static __thread struct {
+/* Scratch buffers: per thread (the handler runs with signals blocked, so it
+ * never re-enters on the same thread), off the application's stack, and
+ * mapped on first use: kept out of static TLS, which glibc carves from every
+ * thread's stack (a program creating small-stack threads would fail). */
+struct scratch {
 	char cwd[VOS_PATH_MAX];
 	struct route r1, r2;
 	char fixed[2][VOS_PATH_MAX + 2];
-} scratch;
+};
+static __thread struct scratch *tls_scratch;
+
+static struct scratch *get_scratch(void)
+{
+	if (!tls_scratch) {
+		long m = vos_raw_syscall6(SYS_mmap, 0, sizeof(struct scratch), PROT_READ | PROT_WRITE,
+					  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m < 0 && m > -4096) {
+			/* out of memory for 24 KiB: nothing sensible is left to do */
+			vos_log("out of memory for per-thread state; exiting");
+			vos_sys1(SYS_exit_group, 125);
+		}
+		tls_scratch = (struct scratch *)m;
+	}
+	return tls_scratch;
+}
+
+void vos_thread_exiting(void)
+{
+	if (tls_scratch) {
+		vos_sys2(SYS_munmap, (long)tls_scratch, sizeof(struct scratch));
+		tls_scratch = NULL;
+	}
+}
+
+#define scratch (*get_scratch())
 
 /* A local path that walks through a volume and out again ("/data/..") cannot
  * be resolved by the host kernel, which has no such mount: hand it the
@@ -637,6 +666,9 @@ static long do_ioctl(long a[6])
 		return vos_passthrough(SYS_ioctl, a);
 	if (k == FD_UNUSABLE)
 		return -EBADF;
+	/* close-on-exec lives on the placeholder */
+	if ((unsigned int)a[1] == FIOCLEX || (unsigned int)a[1] == FIONCLEX)
+		return vos_passthrough(SYS_ioctl, a);
 	/* storage fds are regular files and directories: no terminal, no
 	 * reflink (callers fall back to copying) */
 	return -ENOTTY;
@@ -664,8 +696,37 @@ static long do_copy_file_range(long a[6])
 	return r;
 }
 
-/* sendfile with a remote end: one chunk through the data area per call (a
- * short count is valid sendfile behaviour). */
+/* sendfile with a remote end: one chunk per call (a short count is valid
+ * sendfile behaviour), moved through the data area itself, which is our own
+ * memory: the local side reads into it or writes from it directly. */
+struct sendfile_ctx {
+	long local_fd;
+	int64_t *off; /* the local input's offset, or NULL */
+	long local_result;
+};
+
+static void sendfile_fill(struct vos_call *c, void *ctx)
+{
+	struct sendfile_ctx *sc = ctx;
+	long n = sc->off ? vos_sys4(SYS_pread64, sc->local_fd, (long)c->data, c->args[2], *sc->off)
+			 : vos_sys3(SYS_read, sc->local_fd, (long)c->data, c->args[2]);
+	sc->local_result = n;
+	c->args[1] = c->data_off;
+	c->args[2] = n > 0 ? n : 0;
+}
+
+static void sendfile_drain(struct vos_call *c, void *ctx, int64_t r)
+{
+	struct sendfile_ctx *sc = ctx;
+	sc->local_result = r > 0 ? vos_sys3(SYS_write, sc->local_fd, (long)c->data, (long)r) : r;
+}
+
+static void sendfile_prepare_in(struct vos_call *c, void *ctx)
+{
+	(void)ctx;
+	c->args[1] = c->data_off;
+}
+
 static long do_sendfile(long a[6])
 {
 	struct vos_remote_fd in, out;
@@ -678,28 +739,56 @@ static long do_sendfile(long a[6])
 	size_t n = (size_t)a[3];
 	if (n > VOS_CHAN_MAX_BLOCK)
 		n = VOS_CHAN_MAX_BLOCK;
-	static __thread char bounce[VOS_CHAN_MAX_BLOCK];
-	long got;
-	if (ki == FD_REMOTE)
-		got = rw_chunked(&in, SYS_sendfile, false, bounce, n, off ? *off : -1);
-	else if (off)
-		got = vos_sys4(SYS_pread64, a[1], (long)bounce, (long)n, *off);
-	else
-		got = vos_sys3(SYS_read, a[1], (long)bounce, (long)n);
-	if (got <= 0)
-		return got;
-	long put;
-	if (ko == FD_REMOTE)
-		put = rw_chunked(&out, SYS_sendfile, true, bounce, (size_t)got, -1);
-	else
-		put = vos_sys3(SYS_write, a[0], (long)bounce, got);
-	if (put < 0)
+	if (n == 0)
+		return 0;
+	if (ki == FD_REMOTE && ko == FD_REMOTE) {
+		if (in.domain != out.domain)
+			return -EINVAL;
+		int64_t fa[6] = {in.rfd, off ? *off : -1, out.rfd, -1, (int64_t)n, 0};
+		int64_t r = forward(in.domain, VOS_OP_COPY_FILE_RANGE, SYS_sendfile, fa, NULL);
+		if (r > 0 && off)
+			*off += r;
+		return r;
+	}
+	struct sendfile_ctx sc = {.off = off};
+	if (ki == FD_REMOTE) {
+		/* remote file -> local fd: read in the domain, write from the block */
+		sc.local_fd = a[0];
+		struct vos_call c = {.domain = in.domain,
+				     .op = off ? VOS_OP_PREAD : VOS_OP_READ,
+				     .sysnr = SYS_sendfile,
+				     .args = {in.rfd, 0, (int64_t)n, off ? *off : 0},
+				     .data_len = n};
+		int64_t r = vos_forward(&c, sendfile_prepare_in, sendfile_drain, &sc);
+		if (r <= 0)
+			return r;
+		long put = sc.local_result;
+		if (put < 0)
+			return put;
+		if (off)
+			*off += put;
+		else if (put < r)
+			/* give back what the local side did not take */
+			fd_simple(SYS_lseek, (long[6]){a[1], put - r, SEEK_CUR}, VOS_OP_LSEEK, 3);
 		return put;
+	}
+	/* local fd -> remote file: read locally into the block, write in the domain */
+	sc.local_fd = a[1];
+	struct vos_call c = {.domain = out.domain,
+			     .op = VOS_OP_WRITE,
+			     .sysnr = SYS_sendfile,
+			     .args = {out.rfd, 0, (int64_t)n},
+			     .data_len = n};
+	int64_t r = vos_forward(&c, sendfile_fill, NULL, &sc);
+	if (sc.local_result <= 0)
+		return sc.local_result;
+	if (r < 0)
+		return r;
 	if (off)
-		*off += put;
-	else if (put < got && ki == FD_LOCAL)
-		vos_sys3(SYS_lseek, a[1], put - got, SEEK_CUR);
-	return put;
+		*off += r;
+	else if (r < sc.local_result)
+		vos_sys3(SYS_lseek, a[1], r - sc.local_result, SEEK_CUR);
+	return r;
 }
 
 /* ------------------------------------------------------------ path calls */

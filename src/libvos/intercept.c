@@ -335,6 +335,9 @@ long vos_dispatch(long nr, long a[6], ucontext_t *uc)
 	case SYS_execve:
 	case SYS_execveat:
 		return do_execve(nr, a, uc);
+	case SYS_exit:
+		vos_thread_exiting();
+		break;
 	default:
 		break;
 	}

@@ -117,6 +117,8 @@ long vos_dispatch(long nr, long a[6], ucontext_t *uc) VOS_HIDDEN;
 /* Returns true and fills *result if the call was handled (forwarded or
  * emulated); false means "run it locally unchanged". */
 bool vos_fs_call(long nr, long a[6], long *result) VOS_HIDDEN;
+/* A thread is about to exit: release what libvos holds for it. */
+void vos_thread_exiting(void) VOS_HIDDEN;
 
 static inline long vos_passthrough(long nr, const long a[6])
 {
