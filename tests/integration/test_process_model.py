@@ -1,0 +1,193 @@
+"""Process-model behaviour of libvos under real programs: fork/exec/posix_spawn
+inheritance of volume fds, threads, sendfile, lexical paths through a mount
+point, and no hang when the storage domain dies."""
+import textwrap
+
+import pytest
+
+from conftest import MOUNT, run_native, spec
+
+PY = "/usr/bin/python3"
+
+
+def py(code):
+    return [PY, "-c", textwrap.dedent(code)]
+
+
+@pytest.mark.asan
+def test_subprocess_stdin_stdout_from_volume(vos, volume):
+    """posix_spawn/fork+exec children inherit volume fds as stdin/stdout."""
+    r = vos.run_prog(
+        [spec(volume)],
+        py(
+            f"""
+            import subprocess
+            with open("{MOUNT}/hello.txt") as i, open("{MOUNT}/upper.txt", "w") as o:
+                rc = subprocess.run(["tr", "a-z", "A-Z"], stdin=i, stdout=o).returncode
+            print(rc, open("{MOUNT}/upper.txt").read(), end="")
+            """
+        ),
+    )
+    assert r.returncode == 0, r
+    assert r.stdout == "0 HELLO FROM THE VOLUME\nSECOND LINE\n", r
+    assert (volume / "upper.txt").read_text() == "HELLO FROM THE VOLUME\nSECOND LINE\n"
+
+
+def test_shell_pipeline_and_redirections(vos, volume):
+    script = (
+        f"sort -r < {MOUNT}/nested/a.txt | uniq -c > {MOUNT}/counts.txt; "
+        f"cat {MOUNT}/hello.txt | wc -l >> {MOUNT}/counts.txt; "
+        f"(cd {MOUNT}/nested && cat b.txt) 2>&1; cat {MOUNT}/counts.txt"
+    )
+    r = vos.run_prog([spec(volume)], ["sh", "-c", script])
+    native = run_native(["sh", "-c", script.replace(MOUNT, str(volume))])
+    assert (r.returncode, r.stdout) == (native.returncode, native.stdout), r
+
+
+def test_threads_write_concurrently(vos, volume):
+    """Many threads with calls in flight on one channel, each its own file."""
+    r = vos.run_prog(
+        [spec(volume)],
+        py(
+            f"""
+            import threading
+            def work(i):
+                with open(f"{MOUNT}/t{{i}}.txt", "w") as f:
+                    for k in range(300):
+                        f.write(f"{{i}}:{{k}}\\n")
+                        f.flush()
+            ts = [threading.Thread(target=work, args=(i,)) for i in range(12)]
+            [t.start() for t in ts]
+            [t.join() for t in ts]
+            print("done")
+            """
+        ),
+    )
+    assert r.returncode == 0 and r.stdout == "done\n", r
+    for i in range(12):
+        lines = (volume / f"t{i}.txt").read_text().splitlines()
+        assert lines == [f"{i}:{k}" for k in range(300)]
+
+
+def test_small_stack_threads(vos, volume):
+    """libvos keeps its per-thread state out of static TLS: threads with
+    small stacks can still be created."""
+    r = vos.run_prog(
+        [spec(volume)],
+        py(
+            f"""
+            import threading
+            threading.stack_size(65536)
+            out = []
+            t = threading.Thread(target=lambda: out.append(open("{MOUNT}/hello.txt").read()))
+            t.start(); t.join()
+            print(out[0].splitlines()[0])
+            """
+        ),
+    )
+    assert r.returncode == 0 and r.stdout == "hello from the volume\n", r
+
+
+def test_sendfile_all_directions(vos, volume, tmp_path):
+    local = tmp_path / "local.bin"
+    r = vos.run_prog(
+        [spec(volume)],
+        py(
+            f"""
+            import os, shutil
+            shutil.copyfile("{MOUNT}/random.bin", "{MOUNT}/copy.bin")       # volume -> volume
+            with open("{MOUNT}/random.bin", "rb") as f, open("{local}", "wb") as g:
+                n = 0
+                while True:
+                    k = os.sendfile(g.fileno(), f.fileno(), None, 1 << 20)  # volume -> local
+                    if k == 0: break
+                    n += k
+            with open("{local}", "rb") as f, open("{MOUNT}/back.bin", "wb") as g:
+                off = 0
+                while True:
+                    k = os.sendfile(g.fileno(), f.fileno(), None, 100000)   # local -> volume
+                    if k == 0: break
+                    off += k
+            print(n, off)
+            """
+        ),
+    )
+    assert r.returncode == 0, r
+    size = (volume / "random.bin").stat().st_size
+    assert r.stdout == f"{size} {size}\n", r
+    data = (volume / "random.bin").read_bytes()
+    assert (volume / "copy.bin").read_bytes() == data
+    assert local.read_bytes() == data
+    assert (volume / "back.bin").read_bytes() == data
+
+
+@pytest.mark.asan
+def test_path_through_mount_point_and_out(vos, volume):
+    """`/data/..` is `/` (lexically, as a mount would make it), not a host
+    lookup of the non-existent /data."""
+    r = vos.run_prog([spec(volume)], ["sh", "-c", f"cd {MOUNT}/nested/.. && ls -d {MOUNT}/.. && pwd"])
+    assert r.returncode == 0, r
+    assert r.stdout == f"{MOUNT}/..\n{MOUNT}\n", r
+
+
+def test_exec_keeps_fds_and_honours_cloexec(vos, volume):
+    r = vos.run_prog(
+        [spec(volume)],
+        py(
+            f"""
+            import os, subprocess
+            keep = os.open("{MOUNT}/hello.txt", os.O_RDONLY)
+            drop = os.open("{MOUNT}/nested/b.txt", os.O_RDONLY | os.O_CLOEXEC)
+            os.set_inheritable(keep, True)
+            out = subprocess.run(
+                ["sh", "-c", f"head -c 5 <&{{keep}}; echo; head -c 3 <&{{drop}} || echo closed"],
+                pass_fds=(keep,), capture_output=True, text=True)
+            print(out.stdout, end="")
+            """
+        ),
+    )
+    assert r.returncode == 0, r
+    lines = r.stdout.splitlines()
+    assert lines[0] == "hello" and lines[-1] == "closed", r
+
+
+def test_domain_death_fails_calls_without_hang(vos, volume):
+    """design.md 5: when the storage domain dies, calls on its fds fail with
+    EIO promptly, close() succeeds, local I/O and the program carry on."""
+    r = vos.run_prog(
+        [spec(volume)],
+        py(
+            f"""
+            import errno, os, signal, time
+            fd = os.open("{MOUNT}/hello.txt", os.O_RDONLY)
+            me, parent = os.getpid(), os.getppid()
+            kids = open(f"/proc/{{parent}}/task/{{parent}}/children").read().split()
+            domain = [int(k) for k in kids
+                      if open(f"/proc/{{k}}/comm").read().strip() == "vos-domain"]
+            assert len(domain) == 1, kids
+            os.kill(domain[0], signal.SIGKILL)
+            t0 = time.monotonic()
+            results = []
+            for attempt in (lambda: os.read(fd, 10),
+                            lambda: os.open("{MOUNT}/new.txt", os.O_CREAT | os.O_WRONLY),
+                            lambda: os.stat("{MOUNT}/hello.txt")):
+                while True:
+                    try:
+                        attempt()
+                        if time.monotonic() - t0 > 5:
+                            results.append("still served"); break
+                        time.sleep(0.01)   # the kill may not have landed yet
+                    except OSError as e:
+                        results.append(errno.errorcode[e.errno]); break
+            os.close(fd)
+            with open("/tmp/vos-death-local-{{}}".format(me), "w") as f:
+                f.write("local ok")
+            os.unlink("/tmp/vos-death-local-{{}}".format(me))
+            print(results, round(time.monotonic() - t0, 1) < 3)
+            """
+        ),
+        timeout=30,
+    )
+    assert r.returncode == 0, r
+    assert r.stdout == "['EIO', 'EIO', 'EIO'] True\n", r
+    assert "storage domain died" in r.stderr, r
