@@ -34,19 +34,19 @@
 #include <stdint.h>
 
 #define VOS_CACHELINE 64
-#define VOS_PAGE 4096
+#define VOS_PAGE      4096
 
-#define VOS_CHAN_MAGIC 0x314e414843534f56ULL /* "VOSCHAN1" little endian */
+#define VOS_CHAN_MAGIC	 0x314e414843534f56ULL /* "VOSCHAN1" little endian */
 #define VOS_CHAN_VERSION 1u
 
-#define VOS_CHAN_MAX_SLOTS 256u  /* pending[] has 4 x 64 bits */
-#define VOS_CHAN_MIN_DATA (64u * 1024u)
-#define VOS_CHAN_MAX_DATA (256u * 1024u * 1024u)
+#define VOS_CHAN_MAX_SLOTS    256u /* pending[] has 4 x 64 bits */
+#define VOS_CHAN_MIN_DATA     (64u * 1024u)
+#define VOS_CHAN_MAX_DATA     (256u * 1024u * 1024u)
 #define VOS_CHAN_SLOTS_OFFSET ((size_t)VOS_PAGE)
 
 /* Largest single data-area block the client allocator hands out; larger
  * transfers are chunked by the caller. */
-#define VOS_CHAN_MAX_BLOCK (256u * 1024u)
+#define VOS_CHAN_MAX_BLOCK ((size_t)256 * 1024)
 
 enum vos_slot_state {
 	VOS_SLOT_FREE = 0,
@@ -55,7 +55,7 @@ enum vos_slot_state {
 	VOS_SLOT_DONE = 3,
 };
 #define VOS_SLOT_STATE_MASK 0xffu
-#define VOS_SLOT_ASLEEP 0x100u
+#define VOS_SLOT_ASLEEP	    0x100u
 
 enum vos_domain_state {
 	VOS_DOMAIN_STARTING = 0,
@@ -67,9 +67,9 @@ enum vos_domain_state {
  * this line to the domain's core and back. */
 struct vos_slot {
 	_Atomic uint32_t state;
-	uint32_t op;     /* low 16 bits: enum vos_op; high 16: original syscall nr */
+	uint32_t op;	 /* low 16 bits: enum vos_op; high 16: original syscall nr */
 	int64_t args[6]; /* scalars, or data-area offsets/lengths (see protocol.h) */
-	int64_t result;  /* >= 0, or -errno */
+	int64_t result;	 /* >= 0, or -errno */
 } __attribute__((aligned(VOS_CACHELINE)));
 _Static_assert(sizeof(struct vos_slot) == VOS_CACHELINE, "slot is one cache line");
 
@@ -86,7 +86,7 @@ struct vos_chan_header {
 	uint8_t pad0[VOS_CACHELINE - 48];
 
 	/* line 1: liveness */
-	_Atomic uint32_t epoch;        /* changes when the domain restarts */
+	_Atomic uint32_t epoch;	       /* changes when the domain restarts */
 	_Atomic uint32_t domain_state; /* enum vos_domain_state */
 	_Atomic uint32_t client_gone;  /* set by the supervisor when the client exits */
 	uint8_t pad1[VOS_CACHELINE - 12];
@@ -126,11 +126,11 @@ void vos_chan_mark_domain_dead(void *base, const struct vos_chan_geometry *g);
 
 /* Adaptive waiting policy (design.md 3.5). */
 struct vos_wait_policy {
-	uint32_t spin_ns;         /* busy-poll budget with `pause` before sleeping */
-	uint32_t sleep_check_ms;  /* futex timeout between liveness checks */
-	uint32_t dead_after_ms;   /* domain: a client silent this long is not an error; 0 = never */
+	uint32_t spin_ns;	 /* busy-poll budget with `pause` before sleeping */
+	uint32_t sleep_check_ms; /* futex timeout between liveness checks */
+	uint32_t dead_after_ms;	 /* domain: a client silent this long is not an error; 0 = never */
 };
-#define VOS_SPIN_NS_DEFAULT 50000u
+#define VOS_SPIN_NS_DEFAULT	   50000u
 #define VOS_SLEEP_CHECK_MS_DEFAULT 20u
 /* Fill *p with defaults, overridden by VOS_SPIN_NS / VOS_SLEEP_CHECK_MS from
  * the given environment lookup (may be NULL). */

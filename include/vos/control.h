@@ -44,8 +44,8 @@
 
 #include "vos/protocol.h"
 
-#define VOS_CTL_MAGIC 0x56435452u /* "VCTR" */
-#define VOS_CTL_VERSION 1u
+#define VOS_CTL_MAGIC	  0x56435452u /* "VCTR" */
+#define VOS_CTL_VERSION	  1u
 #define VOS_DOMAIN_CTL_FD 3
 
 enum vos_domain_id { VOS_DOMAIN_STORAGE = 0, VOS_DOMAIN_NET = 1, VOS_DOMAIN_COUNT = 2 };

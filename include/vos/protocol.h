@@ -21,14 +21,16 @@
 
 #include <stdint.h>
 
-#define VOS_PATH_MAX 4096
-#define VOS_MAX_VOLUMES 32
+#define VOS_PATH_MAX	      4096
+#define VOS_MAX_VOLUMES	      32
 #define VOS_DIRFD_VOLUME_BASE (-1000)
-#define VOS_DIRFD_VOLUME(i) (VOS_DIRFD_VOLUME_BASE - (int64_t)(i))
-#define VOS_DIRFD_IS_VOLUME(d) ((d) <= VOS_DIRFD_VOLUME_BASE && (d) > VOS_DIRFD_VOLUME_BASE - VOS_MAX_VOLUMES)
+#define VOS_DIRFD_VOLUME(i)   (VOS_DIRFD_VOLUME_BASE - (int64_t)(i))
+#define VOS_DIRFD_IS_VOLUME(d)                                                                     \
+	((d) <= VOS_DIRFD_VOLUME_BASE && (d) > VOS_DIRFD_VOLUME_BASE - VOS_MAX_VOLUMES)
 #define VOS_DIRFD_VOLUME_INDEX(d) ((int)(VOS_DIRFD_VOLUME_BASE - (d)))
 
 /* X(name, "display name")  -- args documented per op */
+// clang-format off
 #define VOS_OPS(X)                                                                                  \
 	X(NOP, "nop")                         /* -> 0 */                                            \
 	X(OPENAT, "openat")                   /* dirfd, path_off, path_len, flags, mode -> fd */    \
@@ -60,12 +62,13 @@
 						 buf_off, size, flags(AT_SYMLINK_NOFOLLOW) -> n */   \
 	X(LISTXATTR, "listxattr")             /* dirfd, path_off, path_len, buf_off, size,         \
 						 flags(AT_SYMLINK_NOFOLLOW) -> n */
+// clang-format on
 
 enum vos_op {
 #define VOS_OP_ENUM(name, str) VOS_OP_##name,
 	VOS_OPS(VOS_OP_ENUM)
 #undef VOS_OP_ENUM
-	VOS_OP_COUNT
+		VOS_OP_COUNT
 };
 
 /* A slot's `op` word: operation in the low 16 bits, the syscall number the

@@ -17,9 +17,18 @@ long vos_raw_syscall6(long nr, long a0, long a1, long a2, long a3, long a4, long
 extern char __start_vos_exempt[];
 extern char __stop_vos_exempt[];
 
-static inline long vos_sys0(long nr) { return vos_raw_syscall6(nr, 0, 0, 0, 0, 0, 0); }
-static inline long vos_sys1(long nr, long a) { return vos_raw_syscall6(nr, a, 0, 0, 0, 0, 0); }
-static inline long vos_sys2(long nr, long a, long b) { return vos_raw_syscall6(nr, a, b, 0, 0, 0, 0); }
+static inline long vos_sys0(long nr)
+{
+	return vos_raw_syscall6(nr, 0, 0, 0, 0, 0, 0);
+}
+static inline long vos_sys1(long nr, long a)
+{
+	return vos_raw_syscall6(nr, a, 0, 0, 0, 0, 0);
+}
+static inline long vos_sys2(long nr, long a, long b)
+{
+	return vos_raw_syscall6(nr, a, b, 0, 0, 0, 0);
+}
 static inline long vos_sys3(long nr, long a, long b, long c)
 {
 	return vos_raw_syscall6(nr, a, b, c, 0, 0, 0);

@@ -59,8 +59,8 @@ static int parse_workers(const char *s, unsigned *out, char *err, size_t errlen)
 static const char *option_value(int argc, char **argv, int *i, const char *name, bool *missing)
 {
 	size_t n = strlen(name);
-	const char *a = argv[*i];
-	if (strncmp(a, name, n) != 0)
+	const char *a = *i < argc ? argv[*i] : NULL;
+	if (!a || strncmp(a, name, n) != 0)
 		return NULL;
 	if (a[n] == '=')
 		return a + n + 1;

@@ -43,7 +43,7 @@ void vos_file_put(struct vos_file *f)
 
 void vos_fdtable_destroy(struct vos_fdtable *t)
 {
-	for (uint32_t i = 0; i < t->cap; i++)
+	for (uint32_t i = 0; t->slots && i < t->cap; i++)
 		if (t->slots[i] != NULL)
 			(void)file_unref(t->slots[i]);
 	free(t->slots);
@@ -64,6 +64,7 @@ static int64_t free_slot(struct vos_fdtable *t)
 		uint32_t ncap = t->cap ? t->cap * 2 : INITIAL_SLOTS;
 		if (ncap > t->max)
 			ncap = t->max;
+		// NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
 		struct vos_file **n = realloc(t->slots, (size_t)ncap * sizeof(*n));
 		if (n == NULL)
 			return -ENOMEM;
@@ -170,6 +171,7 @@ int vos_fdtable_clone(struct vos_fdtable *dst, struct vos_fdtable *src)
 		return r;
 	pthread_mutex_lock(&src->lock);
 	if (src->cap > 0) {
+		// NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
 		dst->slots = calloc(src->cap, sizeof(*dst->slots));
 		if (dst->slots == NULL)
 			r = -ENOMEM;

@@ -268,7 +268,8 @@ struct vos_chan_client *vos_channel(int domain, int *err)
 
 /* Sends one control message and receives the reply (with an optional fd).
  * Returns the reply length or -errno; *fd_out is -1 when none came. */
-static long ctl_roundtrip(int fd, const void *msg, size_t len, void *reply, size_t rlen, int *fd_out)
+static long ctl_roundtrip(int fd, const void *msg, size_t len, void *reply, size_t rlen,
+			  int *fd_out)
 {
 	*fd_out = -1;
 	long r = vos_sys4(SYS_sendto, fd, (long)msg, (long)len, MSG_NOSIGNAL);
@@ -304,7 +305,8 @@ void vos_fork_prepare(struct vos_fork_prep *p)
 	for (int fd = 0; fd < hw; fd++) {
 		struct vos_remote_fd rf;
 		if (vos_fd_lookup(fd, &rf) && !rf.stale && rf.domain < VOS_DOMAIN_COUNT &&
-		    atomic_load_explicit(&links[rf.domain].state, memory_order_acquire) == CONN_READY)
+		    atomic_load_explicit(&links[rf.domain].state, memory_order_acquire) ==
+			    CONN_READY)
 			any = need[rf.domain] = true;
 	}
 	if (!any)
@@ -328,10 +330,11 @@ void vos_fork_prepare(struct vos_fork_prep *p)
 		}
 		p->memfd[d] = memfd;
 		p->token[d] = rep.token;
-		p->info[d] = (struct vos_link_info){.memfd = memfd,
-						    .geo = {.nslots = rep.nslots, .data_size = rep.data_size},
-						    .domain_pid = rep.domain_pid,
-						    .epoch = rep.epoch};
+		p->info[d] = (struct vos_link_info){
+			.memfd = memfd,
+			.geo = {.nslots = rep.nslots, .data_size = rep.data_size},
+			.domain_pid = rep.domain_pid,
+			.epoch = rep.epoch};
 	}
 	unlock_conn();
 }

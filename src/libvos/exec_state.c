@@ -17,8 +17,8 @@
  * and VOS_VOLUMES when the program cleared them, so a child started with a
  * scrubbed environment is still under VirtuOS. */
 #include <errno.h>
-#include <stdatomic.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,14 +233,16 @@ long vos_exec_with_state(long nr, long a[6])
 				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (area < 0 && area > -4096)
 		return vos_passthrough(nr, a); /* no memory: exec as is */
-
-	char *state_mem = (char *)area + area_size - STATE_MAX;
+	/* a raw mmap returns -errno or the address, never NULL */
+	char *base = (char *)(uintptr_t)area;
+	// cppcheck-suppress nullPointerArithmeticRedundantCheck
+	char *state_mem = base + area_size - STATE_MAX;
 	struct buf st = {.p = state_mem, .cap = STATE_MAX};
 	struct vos_link_info links[VOS_DOMAIN_COUNT];
 	bool have[VOS_DOMAIN_COUNT] = {false};
 	bool pass = build_state(&st, links, have);
-	char **new_envp = build_envp(envp, (char *)area, area_size - STATE_MAX,
-				     pass ? state_mem : NULL);
+	char **new_envp =
+		build_envp(envp, (char *)area, area_size - STATE_MAX, pass ? state_mem : NULL);
 	if (!new_envp) {
 		vos_log("environment too large to carry VirtuOS state across execve");
 		vos_sys2(SYS_munmap, area, (long)area_size);
@@ -320,11 +322,11 @@ void vos_exec_state_adopt(void)
 			if (v[0] < 0 || v[0] >= VOS_DOMAIN_COUNT)
 				continue;
 			vos_sys3(SYS_fcntl, v[1], F_SETFD, FD_CLOEXEC);
-			struct vos_link_info li = {.memfd = (int)v[1],
-						   .geo = {.nslots = (uint32_t)v[2],
-							   .data_size = (uint64_t)v[3]},
-						   .domain_pid = (int32_t)v[4],
-						   .epoch = (uint32_t)v[5]};
+			struct vos_link_info li = {
+				.memfd = (int)v[1],
+				.geo = {.nslots = (uint32_t)v[2], .data_size = (uint64_t)v[3]},
+				.domain_pid = (int32_t)v[4],
+				.epoch = (uint32_t)v[5]};
 			if (vos_link_adopt((int)v[0], &li) == 0)
 				linked[v[0]] = true;
 			else

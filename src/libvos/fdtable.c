@@ -14,11 +14,11 @@
 #include "libvos/libvos.h"
 
 #define ENT_PRESENT (1ull << 63)
-#define ENT_STALE (1ull << 62)
+#define ENT_STALE   (1ull << 62)
 
 static _Atomic uint64_t table[VOS_FDTABLE_SIZE];
 static _Atomic int high_water; /* one past the highest fd ever set */
-static char *_Atomic paths;      /* see vos_fd_set_path */
+static char *_Atomic paths;    /* see vos_fd_set_path */
 
 bool vos_fd_lookup(long fd_arg, struct vos_remote_fd *out)
 {
@@ -43,8 +43,8 @@ void vos_fd_set(int fd, int domain, int rfd)
 	atomic_store_explicit(&table[fd], e, memory_order_release);
 	int hw = atomic_load_explicit(&high_water, memory_order_relaxed);
 	while (fd + 1 > hw &&
-	       !atomic_compare_exchange_weak_explicit(&high_water, &hw, fd + 1, memory_order_relaxed,
-						      memory_order_relaxed))
+	       !atomic_compare_exchange_weak_explicit(&high_water, &hw, fd + 1,
+						      memory_order_relaxed, memory_order_relaxed))
 		;
 }
 
@@ -131,8 +131,8 @@ const char *vos_fd_path(int fd)
 
 int vos_placeholder_open(bool cloexec)
 {
-	long fd = vos_sys4(SYS_openat, AT_FDCWD, (long)"/dev/null", O_PATH | (cloexec ? O_CLOEXEC : 0),
-			   0);
+	long fd = vos_sys4(SYS_openat, AT_FDCWD, (long)"/dev/null",
+			   O_PATH | (cloexec ? O_CLOEXEC : 0), 0);
 	if (fd >= VOS_FDTABLE_SIZE) {
 		vos_sys1(SYS_close, fd);
 		return -EMFILE;

@@ -9,15 +9,15 @@
  * against the placeholder or a host path. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <linux/stat.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/ioctl.h>
 #include <sys/uio.h>
-#include <linux/close_range.h>
 
 #include "libvos/libvos.h"
 
@@ -28,12 +28,12 @@
 /* ------------------------------------------------------------ marshalling */
 
 struct seg {
-	const void *in; /* copied into the block before the call (may be NULL) */
-	size_t len;     /* bytes reserved in the block */
-	void *out;      /* copied back after a successful call (may be NULL) */
+	const void *in;	    /* copied into the block before the call (may be NULL) */
+	size_t len;	    /* bytes reserved in the block */
+	void *out;	    /* copied back after a successful call (may be NULL) */
 	bool out_by_result; /* copy back min(result, len) instead of len */
-	int arg_off;        /* args index receiving the block offset, or -1 */
-	int arg_len;        /* args index receiving len, or -1 */
+	int arg_off;	    /* args index receiving the block offset, or -1 */
+	int arg_len;	    /* args index receiving len, or -1 */
 };
 
 struct xfer {
@@ -100,8 +100,8 @@ enum route_kind { ROUTE_LOCAL, ROUTE_REMOTE, ROUTE_ERROR };
 
 struct route {
 	int domain;
-	int64_t dirfd; /* remote fd or VOS_DIRFD_VOLUME(i) */
-	int volume;    /* volume index when dirfd is a volume root, else -1 */
+	int64_t dirfd;	 /* remote fd or VOS_DIRFD_VOLUME(i) */
+	int volume;	 /* volume index when dirfd is a volume root, else -1 */
 	size_t path_len; /* including NUL */
 	char path[VOS_PATH_MAX];
 	char norm[VOS_PATH_MAX + 2]; /* normalized absolute path */
@@ -167,8 +167,9 @@ static __thread struct scratch *tls_scratch;
 static struct scratch *get_scratch(void)
 {
 	if (!tls_scratch) {
-		long m = vos_raw_syscall6(SYS_mmap, 0, sizeof(struct scratch), PROT_READ | PROT_WRITE,
-					  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		long m = vos_raw_syscall6(SYS_mmap, 0, sizeof(struct scratch),
+					  PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+					  0);
 		if (m < 0 && m > -4096) {
 			/* out of memory for 24 KiB: nothing sensible is left to do */
 			vos_log("out of memory for per-thread state; exiting");
@@ -221,28 +222,64 @@ static void fixup_crossing(long dirfd_arg, long *arg, int which)
 static void fixup_path_args(long nr, long a[6])
 {
 	switch (nr) {
-	case SYS_open: case SYS_creat: case SYS_stat: case SYS_lstat: case SYS_mkdir:
-	case SYS_unlink: case SYS_rmdir: case SYS_access: case SYS_readlink: case SYS_getxattr:
-	case SYS_lgetxattr: case SYS_listxattr: case SYS_llistxattr: case SYS_truncate:
-	case SYS_chmod: case SYS_chown: case SYS_lchown: case SYS_utime: case SYS_utimes:
-	case SYS_mknod: case SYS_statfs: case SYS_chdir: case SYS_setxattr: case SYS_lsetxattr:
-	case SYS_removexattr: case SYS_lremovexattr: case SYS_execve:
+	case SYS_open:
+	case SYS_creat:
+	case SYS_stat:
+	case SYS_lstat:
+	case SYS_mkdir:
+	case SYS_unlink:
+	case SYS_rmdir:
+	case SYS_access:
+	case SYS_readlink:
+	case SYS_getxattr:
+	case SYS_lgetxattr:
+	case SYS_listxattr:
+	case SYS_llistxattr:
+	case SYS_truncate:
+	case SYS_chmod:
+	case SYS_chown:
+	case SYS_lchown:
+	case SYS_utime:
+	case SYS_utimes:
+	case SYS_mknod:
+	case SYS_statfs:
+	case SYS_chdir:
+	case SYS_setxattr:
+	case SYS_lsetxattr:
+	case SYS_removexattr:
+	case SYS_lremovexattr:
+	case SYS_execve:
 		fixup_crossing(AT_FDCWD, &a[0], 0);
 		break;
-	case SYS_rename: case SYS_link:
+	case SYS_rename:
+	case SYS_link:
 		fixup_crossing(AT_FDCWD, &a[0], 0);
 		fixup_crossing(AT_FDCWD, &a[1], 1);
 		break;
 	case SYS_symlink:
 		fixup_crossing(AT_FDCWD, &a[1], 1);
 		break;
-	case SYS_openat: case SYS_openat2: case SYS_newfstatat: case SYS_statx: case SYS_mkdirat:
-	case SYS_unlinkat: case SYS_faccessat: case SYS_faccessat2: case SYS_readlinkat:
-	case SYS_fchmodat: case SYS_fchownat: case SYS_utimensat: case SYS_mknodat:
-	case SYS_futimesat: case SYS_name_to_handle_at: case SYS_execveat:
+	case SYS_openat:
+	case SYS_openat2:
+	case SYS_newfstatat:
+	case SYS_statx:
+	case SYS_mkdirat:
+	case SYS_unlinkat:
+	case SYS_faccessat:
+	case SYS_faccessat2:
+	case SYS_readlinkat:
+	case SYS_fchmodat:
+	case SYS_fchownat:
+	case SYS_utimensat:
+	case SYS_mknodat:
+	case SYS_futimesat:
+	case SYS_name_to_handle_at:
+	case SYS_execveat:
 		fixup_crossing(a[0], &a[1], 0);
 		break;
-	case SYS_renameat: case SYS_renameat2: case SYS_linkat:
+	case SYS_renameat:
+	case SYS_renameat2:
+	case SYS_linkat:
 		fixup_crossing(a[0], &a[1], 0);
 		fixup_crossing(a[2], &a[3], 1);
 		break;
@@ -621,7 +658,8 @@ static long fd_simple(long nr, long a[6], enum vos_op op, int nargs)
 static long fstat_remote(const struct vos_remote_fd *rf, long nr, void *statbuf)
 {
 	struct xfer x = {.n = 1};
-	x.seg[0] = (struct seg){.len = sizeof(struct stat), .out = statbuf, .arg_off = 1, .arg_len = -1};
+	x.seg[0] = (struct seg){
+		.len = sizeof(struct stat), .out = statbuf, .arg_off = 1, .arg_len = -1};
 	int64_t a[6] = {rf->rfd};
 	return forward(rf->domain, VOS_OP_FSTAT, nr, a, &x);
 }
@@ -830,7 +868,8 @@ static long stat_path(long nr, long dirfd, const char *path, void *statbuf, long
 		return err;
 	struct xfer x = path_xfer(rt);
 	x.n = 2;
-	x.seg[1] = (struct seg){.len = sizeof(struct stat), .out = statbuf, .arg_off = 3, .arg_len = -1};
+	x.seg[1] = (struct seg){
+		.len = sizeof(struct stat), .out = statbuf, .arg_off = 3, .arg_len = -1};
 	int64_t a[6] = {rt->dirfd, 0, 0, 0, flags};
 	return forward(rt->domain, VOS_OP_FSTATAT, nr, a, &x);
 }
@@ -877,7 +916,8 @@ static long do_statx(long a[6])
 	}
 	struct xfer x = path_xfer(rt);
 	x.n = 2;
-	x.seg[1] = (struct seg){.len = sizeof(struct statx), .out = (void *)a[4], .arg_off = 5, .arg_len = -1};
+	x.seg[1] = (struct seg){
+		.len = sizeof(struct statx), .out = (void *)a[4], .arg_off = 5, .arg_len = -1};
 	int64_t fa[6] = {rt->dirfd, 0, 0, a[2], a[3]};
 	return forward(rt->domain, VOS_OP_STATX, SYS_statx, fa, &x);
 }
@@ -916,13 +956,14 @@ static long do_rename(long nr, long od, const char *op, long nd, const char *np,
 	if (k1 != k2 || r1->domain != r2->domain ||
 	    (r1->volume >= 0 && r2->volume >= 0 && r1->volume != r2->volume))
 		return -EXDEV; /* across a mount boundary, as Linux says */
-	if (r1->path_len + r2->path_len > VOS_PATH_MAX * 2)
+	if (r1->path_len + r2->path_len > (size_t)VOS_PATH_MAX * 2)
 		return -ENAMETOOLONG;
 	char both[VOS_PATH_MAX * 2];
 	memcpy(both, r1->path, r1->path_len);
 	memcpy(both + r1->path_len, r2->path, r2->path_len);
 	struct xfer x = {.n = 1};
-	x.seg[0] = (struct seg){.in = both, .len = r1->path_len + r2->path_len, .arg_off = 1, .arg_len = 2};
+	x.seg[0] = (struct seg){
+		.in = both, .len = r1->path_len + r2->path_len, .arg_off = 1, .arg_len = 2};
 	int64_t a[6] = {r1->dirfd, 0, 0, r2->dirfd, flags};
 	return forward(r1->domain, VOS_OP_RENAMEAT2, nr, a, &x);
 }
@@ -941,7 +982,8 @@ static long do_readlink(long nr, long dirfd, const char *path, char *buf, long s
 		size = VOS_PATH_MAX;
 	struct xfer x = path_xfer(rt);
 	x.n = 2;
-	x.seg[1] = (struct seg){.len = (size_t)size, .out = buf, .out_by_result = true, .arg_off = 3, .arg_len = 4};
+	x.seg[1] = (struct seg){
+		.len = (size_t)size, .out = buf, .out_by_result = true, .arg_off = 3, .arg_len = 4};
 	int64_t a[6] = {rt->dirfd};
 	return forward(rt->domain, VOS_OP_READLINKAT, nr, a, &x);
 }
@@ -991,8 +1033,17 @@ static long do_xattr(long nr, long a[6], bool *local)
 		size = 65536;
 	struct xfer x = {.n = 2};
 	x.seg[0] = (struct seg){.in = both, .len = blen, .arg_off = 1, .arg_len = 2};
-	x.seg[1] = (struct seg){.len = size ? size : 1, .out = size ? value : NULL, .out_by_result = true, .arg_off = 3, .arg_len = -1};
-	int64_t fa[6] = {rt->dirfd, 0, 0, 0, (int64_t)size, (nofollow ? AT_SYMLINK_NOFOLLOW : 0) | (by_fd ? AT_EMPTY_PATH : 0)};
+	x.seg[1] = (struct seg){.len = size ? size : 1,
+				.out = size ? value : NULL,
+				.out_by_result = true,
+				.arg_off = 3,
+				.arg_len = -1};
+	int64_t fa[6] = {rt->dirfd,
+			 0,
+			 0,
+			 0,
+			 (int64_t)size,
+			 (nofollow ? AT_SYMLINK_NOFOLLOW : 0) | (by_fd ? AT_EMPTY_PATH : 0)};
 	return forward(rt->domain, list ? VOS_OP_LISTXATTR : VOS_OP_GETXATTR, nr, fa, &x);
 }
 
@@ -1103,12 +1154,30 @@ static long do_truncate(long a[6], bool *local)
 static bool fd_call_unsupported(long nr)
 {
 	switch (nr) {
-	case SYS_fchmod: case SYS_fchown: case SYS_flock: case SYS_fstatfs:
-	case SYS_preadv: case SYS_pwritev: case SYS_preadv2: case SYS_pwritev2:
-	case SYS_fallocate: case SYS_syncfs: case SYS_sync_file_range: case SYS_fsetxattr:
-	case SYS_fremovexattr: case SYS_readahead: case SYS_fchmodat: case SYS_fchownat:
-	case SYS_utimensat: case SYS_mknodat: case SYS_futimesat: case SYS_name_to_handle_at:
-	case SYS_linkat: case SYS_splice: case SYS_tee: case SYS_inotify_add_watch:
+	case SYS_fchmod:
+	case SYS_fchown:
+	case SYS_flock:
+	case SYS_fstatfs:
+	case SYS_preadv:
+	case SYS_pwritev:
+	case SYS_preadv2:
+	case SYS_pwritev2:
+	case SYS_fallocate:
+	case SYS_syncfs:
+	case SYS_sync_file_range:
+	case SYS_fsetxattr:
+	case SYS_fremovexattr:
+	case SYS_readahead:
+	case SYS_fchmodat:
+	case SYS_fchownat:
+	case SYS_utimensat:
+	case SYS_mknodat:
+	case SYS_futimesat:
+	case SYS_name_to_handle_at:
+	case SYS_linkat:
+	case SYS_splice:
+	case SYS_tee:
+	case SYS_inotify_add_watch:
 		return true;
 	default:
 		return false;
@@ -1119,10 +1188,23 @@ static bool fd_call_unsupported(long nr)
 static bool path_call_unsupported(long nr)
 {
 	switch (nr) {
-	case SYS_chmod: case SYS_chown: case SYS_lchown: case SYS_utime: case SYS_utimes:
-	case SYS_link: case SYS_mknod: case SYS_statfs: case SYS_setxattr:
-	case SYS_lsetxattr: case SYS_removexattr: case SYS_lremovexattr: case SYS_chroot:
-	case SYS_execve: case SYS_uselib: case SYS_swapon: case SYS_acct:
+	case SYS_chmod:
+	case SYS_chown:
+	case SYS_lchown:
+	case SYS_utime:
+	case SYS_utimes:
+	case SYS_link:
+	case SYS_mknod:
+	case SYS_statfs:
+	case SYS_setxattr:
+	case SYS_lsetxattr:
+	case SYS_removexattr:
+	case SYS_lremovexattr:
+	case SYS_chroot:
+	case SYS_execve:
+	case SYS_uselib:
+	case SYS_swapon:
+	case SYS_acct:
 		return true;
 	default:
 		return false;
@@ -1139,18 +1221,22 @@ static bool unsupported_remote(long nr, long a[6], long *result)
 			  nr == SYS_mknodat || nr == SYS_futimesat || nr == SYS_name_to_handle_at ||
 			  nr == SYS_linkat || nr == SYS_inotify_add_watch;
 		if (nr == SYS_inotify_add_watch) {
-			if (route_path(AT_FDCWD, (const char *)a[1], &scratch.r1, &err) != ROUTE_LOCAL)
+			if (route_path(AT_FDCWD, (const char *)a[1], &scratch.r1, &err) !=
+			    ROUTE_LOCAL)
 				goto refuse;
 			return false;
 		}
 		if (nr == SYS_splice || nr == SYS_tee) {
-			if (vos_fd_lookup(a[0], &rf) || vos_fd_lookup(nr == SYS_splice ? a[2] : a[1], &rf))
+			if (vos_fd_lookup(a[0], &rf) ||
+			    vos_fd_lookup(nr == SYS_splice ? a[2] : a[1], &rf))
 				goto refuse;
 			return false;
 		}
-		if (at && a[1] && route_path(a[0], (const char *)a[1], &scratch.r1, &err) != ROUTE_LOCAL)
+		if (at && a[1] &&
+		    route_path(a[0], (const char *)a[1], &scratch.r1, &err) != ROUTE_LOCAL)
 			goto refuse;
-		if (nr == SYS_linkat && route_path(a[2], (const char *)a[3], &scratch.r1, &err) != ROUTE_LOCAL)
+		if (nr == SYS_linkat &&
+		    route_path(a[2], (const char *)a[3], &scratch.r1, &err) != ROUTE_LOCAL)
 			goto refuse;
 		if (vos_fd_lookup(a[0], &rf) && !(at && a[1] && ((const char *)a[1])[0] == '/'))
 			goto refuse;
@@ -1288,7 +1374,8 @@ bool vos_fs_call(long nr, long a[6], long *result)
 		r = path_scalar(nr, VOS_OP_UNLINKAT, a[0], (const char *)a[1], a[2], 0, &local);
 		break;
 	case SYS_access:
-		r = path_scalar(nr, VOS_OP_FACCESSAT, AT_FDCWD, (const char *)a[0], a[1], 0, &local);
+		r = path_scalar(nr, VOS_OP_FACCESSAT, AT_FDCWD, (const char *)a[0], a[1], 0,
+				&local);
 		break;
 	case SYS_faccessat:
 		r = path_scalar(nr, VOS_OP_FACCESSAT, a[0], (const char *)a[1], a[2], 0, &local);
@@ -1297,7 +1384,8 @@ bool vos_fs_call(long nr, long a[6], long *result)
 		r = path_scalar(nr, VOS_OP_FACCESSAT, a[0], (const char *)a[1], a[2], a[3], &local);
 		break;
 	case SYS_rename:
-		r = do_rename(nr, AT_FDCWD, (const char *)a[0], AT_FDCWD, (const char *)a[1], 0, &local);
+		r = do_rename(nr, AT_FDCWD, (const char *)a[0], AT_FDCWD, (const char *)a[1], 0,
+			      &local);
 		break;
 	case SYS_renameat:
 		r = do_rename(nr, a[0], (const char *)a[1], a[2], (const char *)a[3], 0, &local);
@@ -1369,13 +1457,15 @@ bool vos_fs_call(long nr, long a[6], long *result)
 		if (!(a[2] & CLOSE_RANGE_CLOEXEC)) {
 			unsigned long hi_fd = (unsigned long)a[1];
 			int hw = vos_fd_high_water();
-			for (unsigned long fd = (unsigned long)a[0]; fd < (unsigned long)hw && fd <= hi_fd; fd++) {
+			for (unsigned long fd = (unsigned long)a[0];
+			     fd < (unsigned long)hw && fd <= hi_fd; fd++) {
 				struct vos_remote_fd rf;
 				if (vos_fd_lookup((long)fd, &rf))
 					do_close((long)fd);
 			}
 		}
-		*result = close_range_sparing_hidden((unsigned long)a[0], (unsigned long)a[1], a[2]);
+		*result =
+			close_range_sparing_hidden((unsigned long)a[0], (unsigned long)a[1], a[2]);
 		return true;
 	}
 	default:

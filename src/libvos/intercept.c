@@ -31,8 +31,8 @@
 
 #ifndef PR_SET_SYSCALL_USER_DISPATCH
 #define PR_SET_SYSCALL_USER_DISPATCH 59
-#define PR_SYS_DISPATCH_OFF 0
-#define PR_SYS_DISPATCH_ON 1
+#define PR_SYS_DISPATCH_OFF	     0
+#define PR_SYS_DISPATCH_ON	     1
 #endif
 #ifndef SYSCALL_DISPATCH_FILTER_BLOCK
 #define SYSCALL_DISPATCH_FILTER_ALLOW 0
@@ -42,8 +42,8 @@
 #define SYS_USER_DISPATCH 2
 #endif
 #ifndef CLONE_VM
-#define CLONE_VM 0x100
-#define CLONE_VFORK 0x4000
+#define CLONE_VM     0x100
+#define CLONE_VFORK  0x4000
 #define CLONE_THREAD 0x10000
 #endif
 
@@ -55,10 +55,11 @@ struct kernel_sigaction {
 	uint64_t mask;
 };
 #define K_SA_RESTORER 0x04000000UL
-#define SIGBIT(s) (1ULL << ((s)-1))
+#define SIGBIT(s)     (1ULL << ((s)-1))
 
 extern char vos_sigreturn_restorer[] VOS_HIDDEN;
-long vos_clone_raw(long nr, long a0, long a1, long a2, long a3, long a4, const void *frame) VOS_HIDDEN;
+long vos_clone_raw(long nr, long a0, long a1, long a2, long a3, long a4,
+		   const void *frame) VOS_HIDDEN;
 void vos_thread_child_setup(uint64_t app_sigmask) VOS_HIDDEN;
 
 struct vos_volume_table vos_volumes;
@@ -81,14 +82,16 @@ static struct kernel_sigaction app_sigsys;
 
 void vos_log(const char *msg)
 {
+	static const char prefix[] = "libvos: ";
 	char buf[512];
+	size_t p = sizeof(prefix) - 1;
 	size_t n = strlen(msg);
-	if (n > sizeof(buf) - 8)
-		n = sizeof(buf) - 8;
-	memcpy(buf, "libvos: ", 8);
-	memcpy(buf + 8, msg, n);
-	buf[8 + n] = '\n';
-	vos_sys3(SYS_write, 2, (long)buf, (long)(n + 9));
+	if (n > sizeof(buf) - p - 1)
+		n = sizeof(buf) - p - 1; /* room for the newline */
+	memcpy(buf, prefix, p);
+	memcpy(buf + p, msg, n); // NOLINT(bugprone-not-null-terminated-result): not a string
+	buf[p + n] = '\n';
+	vos_sys3(SYS_write, 2, (long)buf, (long)(p + n + 1));
 }
 
 int vos_gettid(void)
@@ -99,7 +102,8 @@ int vos_gettid(void)
 static long arm_current_thread(void)
 {
 	return vos_sys5(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON,
-			(long)__start_vos_exempt, (long)(__stop_vos_exempt - __start_vos_exempt),
+			(long)__start_vos_exempt,
+			(long)((uintptr_t)__stop_vos_exempt - (uintptr_t)__start_vos_exempt),
 			(long)&selector);
 }
 
@@ -386,9 +390,10 @@ __attribute__((constructor(101))) static void vos_init(void)
 	vos_socket_path = sock;
 	vos_volumes_parse(&vos_volumes, getenv("VOS_VOLUMES"));
 	Dl_info self;
+	size_t self_len;
 	if (dladdr((void *)vos_init, &self) && self.dli_fname && self.dli_fname[0] == '/' &&
-	    strlen(self.dli_fname) < sizeof(vos_env_preload))
-		strcpy(vos_env_preload, self.dli_fname);
+	    (self_len = strlen(self.dli_fname)) < sizeof(vos_env_preload))
+		memcpy(vos_env_preload, self.dli_fname, self_len + 1);
 	vos_exec_state_adopt();
 	long old = vos_sys1(SYS_umask, 022);
 	vos_sys1(SYS_umask, old);

@@ -98,9 +98,9 @@ struct vos_call {
 	uint16_t op;
 	long sysnr;
 	int64_t args[6];
-	size_t data_len; /* bytes of data area needed (0: none) */
+	size_t data_len;  /* bytes of data area needed (0: none) */
 	int64_t data_off; /* set by vos_forward when data_len > 0 */
-	void *data;       /* pointer to the block in the data area */
+	void *data;	  /* pointer to the block in the data area */
 };
 /* Acquires a slot (and a data block if data_len > 0, exposed in c->data
  * before `prepare` runs), publishes, waits. Returns the result. */

@@ -136,9 +136,10 @@ int vos_volume_match(const struct vos_volume_table *t, const char *norm, char *r
 		if (*rest == '\0') {
 			/* the mount point itself; keep a trailing slash if given */
 			const char *r = norm[ml] == '/' ? "./" : ".";
-			if (strlen(r) + 1 > relsz)
+			size_t rl = strlen(r);
+			if (rl + 1 > relsz)
 				return -2;
-			strcpy(rel, r);
+			memcpy(rel, r, rl + 1);
 			return i;
 		}
 		size_t n = strlen(rest);

@@ -202,7 +202,7 @@ static bool serve_hello(struct client_table *t, struct client *c, struct domain_
 	}
 	if (c->storage)
 		return false; /* one storage channel per connection */
-	struct chan *ch;
+	struct chan *ch = NULL;
 	int fd = create_channel(t, dom, c->pid, c->uid, c->gid, 0, &ch);
 	if (fd < 0) {
 		reply_attach(c, fd, NULL, 0, -1, &sent);

@@ -54,7 +54,15 @@ int rundir_create(struct rundir *r, char *err, size_t errsz)
 		goto fail;
 	}
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	strcpy(sa.sun_path, r->sock);
+	size_t socklen = strlen(r->sock);
+	if (socklen >= sizeof(sa.sun_path)) {
+		snprintf(err, errsz,
+			 "vos: runtime directory path too long for a socket (%s): set TMPDIR or "
+			 "XDG_RUNTIME_DIR to a shorter directory",
+			 r->dir);
+		goto fail;
+	}
+	memcpy(sa.sun_path, r->sock, socklen + 1);
 	if (bind(r->listenfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    listen(r->listenfd, 128) < 0) {
 		snprintf(err, errsz, "vos: cannot listen on '%s': %s", r->sock, strerror(errno));

@@ -281,7 +281,7 @@ static void test_asleep_woken(void **state)
 struct killer {
 	struct fixture *f;
 	unsigned after_ms;
-	bool bump_epoch; /* instead of marking the domain dead */
+	bool bump_epoch;    /* instead of marking the domain dead */
 	bool remove_client; /* flag client_gone, as the supervisor does */
 };
 

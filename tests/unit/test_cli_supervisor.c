@@ -49,6 +49,8 @@ static int recv_with_fd(int s, void *buf, size_t cap, int *fd)
 		char b[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
+	/* buf is only written (by recvmsg) */
+	// cppcheck-suppress ctuuninitvar
 	struct iovec iov = {buf, cap};
 	struct msghdr mh = {.msg_iov = &iov,
 			    .msg_iovlen = 1,

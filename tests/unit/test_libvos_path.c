@@ -112,10 +112,8 @@ static void test_crossing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_normalize),
-		cmocka_unit_test(test_normalize_overflow),
-		cmocka_unit_test(test_volumes_parse),
-		cmocka_unit_test(test_match),
+		cmocka_unit_test(test_normalize),     cmocka_unit_test(test_normalize_overflow),
+		cmocka_unit_test(test_volumes_parse), cmocka_unit_test(test_match),
 		cmocka_unit_test(test_crossing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
