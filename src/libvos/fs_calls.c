@@ -368,6 +368,23 @@ static enum fd_kind route_fd(long fd, struct vos_remote_fd *rf)
 
 /* ------------------------------------------------------------ fd calls */
 
+/* Common start of a call on fd a[0]: true when it is settled here (a local
+ * fd runs unchanged; a remote fd this process cannot use is EBADF), with the
+ * result in *result; false with *rf filled when it is to be forwarded. */
+static bool settle_fd_call(long nr, long a[6], struct vos_remote_fd *rf, long *result)
+{
+	switch (route_fd(a[0], rf)) {
+	case FD_LOCAL:
+		*result = vos_passthrough(nr, a);
+		return true;
+	case FD_UNUSABLE:
+		*result = -EBADF;
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* Binds a fresh remote fd to a new local placeholder number. */
 static long install_remote_fd(int domain, int64_t rfd, bool cloexec)
 {
@@ -541,11 +558,9 @@ static long rw_chunked(const struct vos_remote_fd *rf, long nr, bool write, void
 static long do_rw(long nr, long a[6])
 {
 	struct vos_remote_fd rf;
-	enum fd_kind k = route_fd(a[0], &rf);
-	if (k == FD_LOCAL)
-		return vos_passthrough(nr, a);
-	if (k == FD_UNUSABLE)
-		return -EBADF;
+	long settled;
+	if (settle_fd_call(nr, a, &rf, &settled))
+		return settled;
 	bool write = nr == SYS_write || nr == SYS_pwrite64;
 	bool positional = nr == SYS_pread64 || nr == SYS_pwrite64;
 	if (positional && a[3] < 0)
@@ -605,11 +620,9 @@ static void vec_finish(struct vos_call *c, void *ctx, int64_t r)
 static long do_rwv(long nr, long a[6])
 {
 	struct vos_remote_fd rf;
-	enum fd_kind k = route_fd(a[0], &rf);
-	if (k == FD_LOCAL)
-		return vos_passthrough(nr, a);
-	if (k == FD_UNUSABLE)
-		return -EBADF;
+	long settled;
+	if (settle_fd_call(nr, a, &rf, &settled))
+		return settled;
 	const struct iovec *iov = (const void *)a[1];
 	int cnt = (int)a[2];
 	if (cnt < 0 || cnt > 1024)
@@ -644,11 +657,9 @@ static long do_rwv(long nr, long a[6])
 static long fd_simple(long nr, long a[6], enum vos_op op, int nargs)
 {
 	struct vos_remote_fd rf;
-	enum fd_kind k = route_fd(a[0], &rf);
-	if (k == FD_LOCAL)
-		return vos_passthrough(nr, a);
-	if (k == FD_UNUSABLE)
-		return -EBADF;
+	long settled;
+	if (settle_fd_call(nr, a, &rf, &settled))
+		return settled;
 	int64_t fa[6] = {rf.rfd};
 	for (int i = 1; i < nargs; i++)
 		fa[i] = a[i];
@@ -667,22 +678,18 @@ static long fstat_remote(const struct vos_remote_fd *rf, long nr, void *statbuf)
 static long do_fstat(long a[6])
 {
 	struct vos_remote_fd rf;
-	enum fd_kind k = route_fd(a[0], &rf);
-	if (k == FD_LOCAL)
-		return vos_passthrough(SYS_fstat, a);
-	if (k == FD_UNUSABLE)
-		return -EBADF;
+	long settled;
+	if (settle_fd_call(SYS_fstat, a, &rf, &settled))
+		return settled;
 	return fstat_remote(&rf, SYS_fstat, (void *)a[1]);
 }
 
 static long do_getdents(long a[6])
 {
 	struct vos_remote_fd rf;
-	enum fd_kind k = route_fd(a[0], &rf);
-	if (k == FD_LOCAL)
-		return vos_passthrough(SYS_getdents64, a);
-	if (k == FD_UNUSABLE)
-		return -EBADF;
+	long settled;
+	if (settle_fd_call(SYS_getdents64, a, &rf, &settled))
+		return settled;
 	size_t count = (size_t)(unsigned int)a[2];
 	if (count > VOS_CHAN_MAX_BLOCK)
 		count = VOS_CHAN_MAX_BLOCK; /* fewer entries per call is allowed */
@@ -699,11 +706,9 @@ static long do_getdents(long a[6])
 static long do_ioctl(long a[6])
 {
 	struct vos_remote_fd rf;
-	enum fd_kind k = route_fd(a[0], &rf);
-	if (k == FD_LOCAL)
-		return vos_passthrough(SYS_ioctl, a);
-	if (k == FD_UNUSABLE)
-		return -EBADF;
+	long settled;
+	if (settle_fd_call(SYS_ioctl, a, &rf, &settled))
+		return settled;
 	/* close-on-exec lives on the placeholder */
 	if ((unsigned int)a[1] == FIOCLEX || (unsigned int)a[1] == FIONCLEX)
 		return vos_passthrough(SYS_ioctl, a);

@@ -1,0 +1,41 @@
+#!/bin/bash
+# Install the Debian packages VirtuOS needs to build and test.
+# Idempotent: checks each package with dpkg-query and only touches apt when
+# something is missing. Quiet when everything is already installed.
+set -euo pipefail
+
+PACKAGES=(
+	gcc
+	make
+	libc6-dev
+	libcmocka-dev
+	python3
+	python3-pytest
+	coreutils
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	if [[ "$status" != "install ok installed" ]]; then
+		missing+=("$p")
+	fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+	exit 0
+fi
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+	if command -v sudo >/dev/null 2>&1; then
+		SUDO=(sudo)
+	else
+		echo "install-deps.sh: missing packages (${missing[*]}) and not root, and sudo is not available: run as root: apt-get install ${missing[*]}" >&2
+		exit 1
+	fi
+fi
+
+echo "install-deps.sh: installing ${missing[*]}" >&2
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
