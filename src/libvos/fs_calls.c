@@ -633,17 +633,32 @@ static long do_rwv(long nr, long a[6])
 			return -EINVAL;
 		total += iov[i].iov_len;
 	}
-	bool write = nr == SYS_writev;
+	bool write = nr == SYS_writev || nr == SYS_pwritev || nr == SYS_pwritev2;
+	/* preadv/pwritev take an offset (a[3]; a[4] is its high half, unused on
+	 * 64-bit); the *2 forms also accept -1 for the file position, and
+	 * flags we do not forward yet */
+	int64_t offset = -1;
+	if (nr == SYS_preadv || nr == SYS_pwritev || nr == SYS_preadv2 || nr == SYS_pwritev2) {
+		offset = a[3];
+		bool v2 = nr == SYS_preadv2 || nr == SYS_pwritev2;
+		if (v2 && a[5] != 0)
+			return -EOPNOTSUPP;
+		if (offset < 0 && !(v2 && offset == -1))
+			return -EINVAL;
+	}
 	struct vec_ctx v = {.iov = iov, .cnt = cnt, .write = write};
 	size_t done = 0;
 	do {
 		v.skip = done;
 		v.len = total - done > VOS_CHAN_MAX_BLOCK ? VOS_CHAN_MAX_BLOCK : total - done;
-		struct vos_call c = {.domain = rf.domain,
-				     .op = write ? VOS_OP_WRITE : VOS_OP_READ,
-				     .sysnr = nr,
-				     .args = {rf.rfd},
-				     .data_len = v.len ? v.len : 1};
+		enum vos_op op = offset >= 0 ? (write ? VOS_OP_PWRITE : VOS_OP_PREAD)
+					     : (write ? VOS_OP_WRITE : VOS_OP_READ);
+		struct vos_call c = {
+			.domain = rf.domain,
+			.op = op,
+			.sysnr = nr,
+			.args = {rf.rfd, 0, 0, offset >= 0 ? offset + (int64_t)done : 0},
+			.data_len = v.len ? v.len : 1};
 		int64_t r = vos_forward(&c, vec_prepare, vec_finish, &v);
 		if (r < 0)
 			return done > 0 ? (long)done : (long)r;
@@ -1163,10 +1178,6 @@ static bool fd_call_unsupported(long nr)
 	case SYS_fchown:
 	case SYS_flock:
 	case SYS_fstatfs:
-	case SYS_preadv:
-	case SYS_pwritev:
-	case SYS_preadv2:
-	case SYS_pwritev2:
 	case SYS_fallocate:
 	case SYS_syncfs:
 	case SYS_sync_file_range:
@@ -1340,6 +1351,10 @@ bool vos_fs_call(long nr, long a[6], long *result)
 		return true;
 	case SYS_readv:
 	case SYS_writev:
+	case SYS_preadv:
+	case SYS_pwritev:
+	case SYS_preadv2:
+	case SYS_pwritev2:
 		*result = do_rwv(nr, a);
 		return true;
 	case SYS_lseek:

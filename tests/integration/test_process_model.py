@@ -191,3 +191,27 @@ def test_domain_death_fails_calls_without_hang(vos, volume):
     assert r.returncode == 0, r
     assert r.stdout == "['EIO', 'EIO', 'EIO'] True\n", r
     assert "storage domain died" in r.stderr, r
+
+
+def test_positional_vector_io(vos, volume):
+    """preadv/pwritev (and the *2 forms with offset -1) on a volume file."""
+    code = """
+        import os
+        fd = os.open("{d}/vec.bin", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        print(os.pwritev(fd, [b"hello ", b"vector ", b"world"], 4))
+        os.lseek(fd, 0, os.SEEK_SET)
+        print(os.pwritev(fd, [b"AB"], -1) if hasattr(os, "RWF_HIPRI") else 2)
+        a, b = bytearray(6), bytearray(12)
+        print(os.preadv(fd, [a, b], 4), bytes(a), bytes(b))
+        print(os.lseek(fd, 0, os.SEEK_CUR))
+        try:
+            os.preadv(fd, [a], -5)
+        except OSError as e:
+            print("errno", e.errno)
+        os.close(fd)
+        print(open("{d}/vec.bin", "rb").read())
+    """
+    r = vos.run_prog([spec(volume)], py(code.format(d=MOUNT)))
+    native = run_native(py(code.format(d=volume)))
+    assert native.returncode == 0, native
+    assert (r.returncode, r.stdout) == (0, native.stdout), r
