@@ -16,6 +16,22 @@ vos_sigreturn_restorer:
 	ud2
 	.size vos_sigreturn_restorer, .-vos_sigreturn_restorer
 
+/* Where a local syscall runs: the SIGSYS handler points the interrupted
+ * context here (rax and argument registers as the application set them) and
+ * returns, so the call executes with the application's own signal mask,
+ * interruptible and restartable exactly as natively (a restart re-executes
+ * this syscall instruction). The handler pushed the application's return
+ * address below its 128-byte red zone; `ret $128` pops it and steps over the
+ * red zone, leaving rsp as it was. */
+	.globl vos_syscall_stub
+	.hidden vos_syscall_stub
+	.type vos_syscall_stub,@function
+	.p2align 4
+vos_syscall_stub:
+	syscall
+	ret $128
+	.size vos_syscall_stub, .-vos_syscall_stub
+
 /* long vos_clone_raw(long nr, long a0, long a1, long a2, long a3, long a4,
  *                    const struct vos_clone_frame *frame)
  *

@@ -373,9 +373,10 @@ static enum fd_kind route_fd(long fd, struct vos_remote_fd *rf)
  * result in *result; false with *rf filled when it is to be forwarded. */
 static bool settle_fd_call(long nr, long a[6], struct vos_remote_fd *rf, long *result)
 {
+	(void)nr; /* local calls run natively, as the caller made them */
 	switch (route_fd(a[0], rf)) {
 	case FD_LOCAL:
-		*result = vos_passthrough(nr, a);
+		*result = VOS_RUN_NATIVE;
 		return true;
 	case FD_UNUSABLE:
 		*result = -EBADF;
@@ -413,7 +414,7 @@ static long do_close(long fd)
 	if (k == FD_LOCAL) {
 		if (vos_is_hidden_fd(fd))
 			return -EBADF; /* ours, invisible to the application */
-		return vos_sys1(SYS_close, fd);
+		return VOS_RUN_NATIVE;
 	}
 	long r = 0;
 	if (k == FD_REMOTE) {
@@ -493,7 +494,7 @@ static long do_dup(long nr, long a[6])
 		}
 		return r;
 	}
-	return vos_passthrough(nr, a);
+	return VOS_RUN_NATIVE;
 }
 
 static long do_fcntl(long a[6])
@@ -501,11 +502,11 @@ static long do_fcntl(long a[6])
 	struct vos_remote_fd rf;
 	enum fd_kind k = route_fd(a[0], &rf);
 	if (k == FD_LOCAL)
-		return vos_passthrough(SYS_fcntl, a);
+		return VOS_RUN_NATIVE;
 	switch (a[1]) {
 	case F_GETFD:
 	case F_SETFD:
-		return vos_passthrough(SYS_fcntl, a); /* fd flags live on the placeholder */
+		return VOS_RUN_NATIVE; /* fd flags live on the placeholder */
 	default:
 		break;
 	}
@@ -726,7 +727,7 @@ static long do_ioctl(long a[6])
 		return settled;
 	/* close-on-exec lives on the placeholder */
 	if ((unsigned int)a[1] == FIOCLEX || (unsigned int)a[1] == FIONCLEX)
-		return vos_passthrough(SYS_ioctl, a);
+		return VOS_RUN_NATIVE;
 	/* storage fds are regular files and directories: no terminal, no
 	 * reflink (callers fall back to copying) */
 	return -ENOTTY;
@@ -737,7 +738,7 @@ static long do_copy_file_range(long a[6])
 	struct vos_remote_fd in, out;
 	enum fd_kind ki = route_fd(a[0], &in), ko = route_fd(a[2], &out);
 	if (ki == FD_LOCAL && ko == FD_LOCAL)
-		return vos_passthrough(SYS_copy_file_range, a);
+		return VOS_RUN_NATIVE;
 	if (ki == FD_UNUSABLE || ko == FD_UNUSABLE)
 		return -EBADF;
 	if (ki != ko || in.domain != out.domain)
@@ -790,7 +791,7 @@ static long do_sendfile(long a[6])
 	struct vos_remote_fd in, out;
 	enum fd_kind ki = route_fd(a[1], &in), ko = route_fd(a[0], &out);
 	if (ki == FD_LOCAL && ko == FD_LOCAL)
-		return vos_passthrough(SYS_sendfile, a);
+		return VOS_RUN_NATIVE;
 	if (ki == FD_UNUSABLE || ko == FD_UNUSABLE)
 		return -EBADF;
 	int64_t *off = (int64_t *)a[2];
@@ -866,7 +867,7 @@ static long path_open(long nr, long dirfd, const char *path, long flags, long mo
 	if (k == ROUTE_ERROR)
 		return err;
 	if (k == ROUTE_LOCAL)
-		return -ENOENT - 10000; /* sentinel: caller passes through */
+		return VOS_RUN_NATIVE; /* sentinel: caller passes through */
 	if (in_vfork_child())
 		return -ENOSYS;
 	struct xfer x = path_xfer(rt);
@@ -901,14 +902,14 @@ static long do_newfstatat(long a[6])
 		struct vos_remote_fd rf;
 		enum fd_kind k = route_fd(a[0], &rf);
 		if (k == FD_LOCAL)
-			return vos_passthrough(SYS_newfstatat, a);
+			return VOS_RUN_NATIVE;
 		if (k == FD_UNUSABLE)
 			return -EBADF;
 		return fstat_remote(&rf, SYS_newfstatat, (void *)a[2]);
 	}
 	bool local;
 	long r = stat_path(SYS_newfstatat, a[0], path, (void *)a[2], a[3], &local);
-	return local ? vos_passthrough(SYS_newfstatat, a) : r;
+	return local ? VOS_RUN_NATIVE : r;
 }
 
 static long do_statx(long a[6])
@@ -920,7 +921,7 @@ static long do_statx(long a[6])
 		struct vos_remote_fd rf;
 		enum fd_kind k = route_fd(a[0], &rf);
 		if (k == FD_LOCAL)
-			return vos_passthrough(SYS_statx, a);
+			return VOS_RUN_NATIVE;
 		if (k == FD_UNUSABLE)
 			return -EBADF;
 		rt->domain = rf.domain;
@@ -932,7 +933,7 @@ static long do_statx(long a[6])
 		if (k == ROUTE_ERROR)
 			return err;
 		if (k == ROUTE_LOCAL)
-			return vos_passthrough(SYS_statx, a);
+			return VOS_RUN_NATIVE;
 	}
 	struct xfer x = path_xfer(rt);
 	x.n = 2;
@@ -1141,7 +1142,7 @@ static long do_getcwd(long a[6])
 {
 	const char *v = vos_vcwd();
 	if (!v)
-		return vos_passthrough(SYS_getcwd, a);
+		return VOS_RUN_NATIVE;
 	char tmp[VOS_PATH_MAX];
 	if (!current_cwd(tmp, sizeof(tmp)))
 		return -ENOENT;
@@ -1156,7 +1157,7 @@ static long do_getcwd(long a[6])
 static long do_truncate(long a[6], bool *local)
 {
 	long fd = path_open(SYS_truncate, AT_FDCWD, (const char *)a[0], O_WRONLY | O_CLOEXEC, 0);
-	*local = fd == -ENOENT - 10000;
+	*local = fd == VOS_RUN_NATIVE;
 	if (*local || fd < 0)
 		return fd;
 	struct vos_remote_fd rf;
@@ -1312,7 +1313,16 @@ static long close_range_sparing_hidden(unsigned long lo, unsigned long hi, long 
 
 /* ------------------------------------------------------------ entry */
 
+static bool fs_call(long nr, long a[6], long *result);
+
 bool vos_fs_call(long nr, long a[6], long *result)
+{
+	/* handlers answer VOS_RUN_NATIVE for a call that stays local, so that
+	 * it runs outside the SIGSYS handler with the application's mask */
+	return fs_call(nr, a, result) && *result != VOS_RUN_NATIVE;
+}
+
+static bool fs_call(long nr, long a[6], long *result)
 {
 	bool local = false;
 	long r;
@@ -1334,7 +1344,7 @@ bool vos_fs_call(long nr, long a[6], long *result)
 		if (!how || (size_t)a[3] < sizeof(*how))
 			return false;
 		r = path_open(nr, a[0], (const char *)a[1], (long)how->flags, (long)how->mode);
-		if (r != -ENOENT - 10000 && how->resolve != 0 && r >= 0) {
+		if (r != VOS_RUN_NATIVE && how->resolve != 0 && r >= 0) {
 			do_close(r); /* RESOLVE_* restrictions are not forwarded yet */
 			r = -EINVAL;
 		}
@@ -1491,7 +1501,7 @@ bool vos_fs_call(long nr, long a[6], long *result)
 	default:
 		return unsupported_remote(nr, a, result);
 	}
-	if (local || r == -ENOENT - 10000)
+	if (local || r == VOS_RUN_NATIVE)
 		return false;
 	*result = r;
 	return true;

@@ -58,6 +58,7 @@ struct kernel_sigaction {
 #define SIGBIT(s)     (1ULL << ((s)-1))
 
 extern char vos_sigreturn_restorer[] VOS_HIDDEN;
+extern char vos_syscall_stub[] VOS_HIDDEN;
 long vos_clone_raw(long nr, long a0, long a1, long a2, long a3, long a4,
 		   const void *frame) VOS_HIDDEN;
 void vos_thread_child_setup(uint64_t app_sigmask) VOS_HIDDEN;
@@ -105,11 +106,6 @@ static long arm_current_thread(void)
 			(long)__start_vos_exempt,
 			(long)((uintptr_t)__stop_vos_exempt - (uintptr_t)__start_vos_exempt),
 			(long)&selector);
-}
-
-static long disarm_current_thread(void)
-{
-	return vos_sys5(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0);
 }
 
 /* Runs first in a thread/child created with a new stack. It inherited the
@@ -169,13 +165,75 @@ static long do_rt_sigaction(long a[6])
 	return vos_sys4(SYS_rt_sigaction, sig, (long)&k, (long)old, 8);
 }
 
-static long do_rt_sigprocmask(long a[6])
+/* The thread's mask while this handler runs is everything-blocked; the mask
+ * the application sees (and gets back on sigreturn) is the saved context's.
+ * So sigprocmask is emulated on that: a change takes effect as the handler
+ * returns, and a newly unblocked pending signal is delivered right then,
+ * before the next instruction, as natively. */
+static long do_rt_sigprocmask(long a[6], ucontext_t *uc)
 {
-	const uint64_t *set = (const void *)a[1];
-	if (!set || a[0] == SIG_UNBLOCK || a[3] != 8)
-		return vos_passthrough(SYS_rt_sigprocmask, a);
-	uint64_t m = *set & ~SIGBIT(SIGSYS);
-	return vos_sys4(SYS_rt_sigprocmask, a[0], (long)&m, a[2], a[3]);
+	if (a[3] != 8)
+		return -EINVAL;
+	uint64_t cur, set = 0;
+	memcpy(&cur, &uc->uc_sigmask, sizeof(cur));
+	if (a[1]) {
+		set = *(const uint64_t *)a[1]; /* read before writing old: they may alias */
+		if (a[0] != SIG_BLOCK && a[0] != SIG_UNBLOCK && a[0] != SIG_SETMASK)
+			return -EINVAL;
+	}
+	if (a[2])
+		*(uint64_t *)a[2] = cur;
+	if (a[1]) {
+		uint64_t next = a[0] == SIG_BLOCK     ? cur | set
+				: a[0] == SIG_UNBLOCK ? cur & ~set
+						      : set;
+		next &= ~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP) | SIGBIT(SIGSYS));
+		memcpy(&uc->uc_sigmask, &next, sizeof(next));
+	}
+	return 0;
+}
+
+/* Calls that install a temporary mask while they wait: a mask holding
+ * SIGSYS would make the next trapped syscall fatal, so such calls run here
+ * with a cleaned copy (signals are delivered during the wait all the same:
+ * the kernel swaps the given mask in). Returns false when the mask is clean
+ * and the call can run natively. */
+static bool sanitized_wait(long nr, long a[6], long *result)
+{
+	int mask_arg;
+	switch (nr) {
+	case SYS_rt_sigsuspend:
+		mask_arg = 0;
+		break;
+	case SYS_ppoll:
+		mask_arg = 3;
+		break;
+	case SYS_epoll_pwait:
+	case SYS_epoll_pwait2:
+		mask_arg = 4;
+		break;
+	case SYS_pselect6: {
+		/* a[5] points to { const sigset_t *ss; size_t ss_len; } */
+		const long *data = (const long *)a[5];
+		if (!data || !data[0] || !(*(const uint64_t *)data[0] & SIGBIT(SIGSYS)))
+			return false;
+		uint64_t clean = *(const uint64_t *)data[0] & ~SIGBIT(SIGSYS);
+		long copy[2] = {(long)&clean, data[1]};
+		long b[6] = {a[0], a[1], a[2], a[3], a[4], (long)copy};
+		*result = vos_passthrough(nr, b);
+		return true;
+	}
+	default:
+		return false;
+	}
+	const uint64_t *m = (const uint64_t *)a[mask_arg];
+	if (!m || !(*m & SIGBIT(SIGSYS)))
+		return false;
+	uint64_t clean = *m & ~SIGBIT(SIGSYS);
+	long b[6] = {a[0], a[1], a[2], a[3], a[4], a[5]};
+	b[mask_arg] = (long)&clean;
+	*result = vos_passthrough(nr, b);
+	return true;
 }
 
 /* ---- process creation */
@@ -309,46 +367,49 @@ static long do_fork(long nr, long a[6])
 
 static long do_execve(long nr, long a[6], const ucontext_t *uc)
 {
-	/* The new image loads its own libvos (LD_PRELOAD) and arms it; our
-	 * selector address means nothing there, so disarm across the exec.
-	 * exec keeps the signal mask: give it the application's, not this
-	 * handler's everything-blocked one. */
+	/* exec clears Syscall User Dispatch (the new image arms its own libvos)
+	 * but keeps the signal mask: give it the application's, not this
+	 * handler's everything-blocked one. A signal arriving in between runs
+	 * its handler with interception still armed, as before any exec. */
 	uint64_t app = app_mask_of(uc), cur;
 	vos_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&app, (long)&cur, 8);
-	disarm_current_thread();
 	long r = vos_exec_with_state(nr, a);
-	arm_current_thread();
 	vos_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&cur, 0, 8);
 	return r;
 }
 
-long vos_dispatch(long nr, long a[6], ucontext_t *uc)
+bool vos_dispatch(long nr, long a[6], ucontext_t *uc, long *result)
 {
 	switch (nr) {
 	case SYS_rt_sigaction:
-		return do_rt_sigaction(a);
+		*result = do_rt_sigaction(a);
+		return true;
 	case SYS_rt_sigprocmask:
-		return do_rt_sigprocmask(a);
+		*result = do_rt_sigprocmask(a, uc);
+		return true;
 	case SYS_clone:
-		return do_clone(a, uc);
+		*result = do_clone(a, uc);
+		return true;
 	case SYS_clone3:
-		return do_clone3(a, uc);
+		*result = do_clone3(a, uc);
+		return true;
 	case SYS_fork:
 	case SYS_vfork:
-		return do_fork(nr, a);
+		*result = do_fork(nr, a);
+		return true;
 	case SYS_execve:
 	case SYS_execveat:
-		return do_execve(nr, a, uc);
+		*result = do_execve(nr, a, uc);
+		return true;
 	case SYS_exit:
 		vos_thread_exiting();
-		break;
+		return false;
 	default:
 		break;
 	}
-	long result;
-	if (vos_fs_call(nr, a, &result))
-		return result;
-	return vos_passthrough(nr, a);
+	if (sanitized_wait(nr, a, result))
+		return true;
+	return vos_fs_call(nr, a, result);
 }
 
 static void sigsys_handler(int sig, siginfo_t *si, void *ucv)
@@ -358,8 +419,26 @@ static void sigsys_handler(int sig, siginfo_t *si, void *ucv)
 	if (si->si_code != SYS_USER_DISPATCH)
 		return; /* a SIGSYS sent by kill(): dropped (see ARCHITECTURE) */
 	greg_t *g = uc->uc_mcontext.gregs;
+	long nr = g[REG_RAX];
 	long a[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
-	g[REG_RAX] = vos_dispatch(g[REG_RAX], a, uc);
+	long result;
+	if (vos_dispatch(nr, a, uc, &result)) {
+		g[REG_RAX] = result;
+		return;
+	}
+	if (a[0] != g[REG_RDI] || a[1] != g[REG_RSI] || a[2] != g[REG_RDX] || a[3] != g[REG_R10] ||
+	    a[4] != g[REG_R8] || a[5] != g[REG_R9]) {
+		/* arguments rewritten into per-thread scratch (a path made
+		 * absolute): run it here, before anything can reuse the scratch */
+		g[REG_RAX] = vos_passthrough(nr, a);
+		return;
+	}
+	/* A local call: run it natively, after this handler returns, with the
+	 * application's own signal mask (see vos_syscall_stub). */
+	greg_t sp = g[REG_RSP] - 128 - 8;
+	*(greg_t *)sp = g[REG_RIP];
+	g[REG_RSP] = sp;
+	g[REG_RIP] = (greg_t)vos_syscall_stub;
 }
 
 /* Handlers installed before us (by other constructors) would return through

@@ -3,6 +3,7 @@
 #ifndef VOS_LIBVOS_H
 #define VOS_LIBVOS_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <ucontext.h>
@@ -113,12 +114,17 @@ const char *vos_vcwd(void) VOS_HIDDEN; /* NULL when the cwd is local */
 void vos_vcwd_set(const char *abs) VOS_HIDDEN;
 
 /* ---- routing (dispatch.c, fs_calls.c) */
-long vos_dispatch(long nr, long a[6], ucontext_t *uc) VOS_HIDDEN;
+/* True with *result set when the call was handled (forwarded or emulated);
+ * false means "run it natively", with a[] possibly rewritten. */
+bool vos_dispatch(long nr, long a[6], ucontext_t *uc, long *result) VOS_HIDDEN;
 /* Returns true and fills *result if the call was handled (forwarded or
  * emulated); false means "run it locally unchanged". */
 bool vos_fs_call(long nr, long a[6], long *result) VOS_HIDDEN;
 /* A thread is about to exit: release what libvos holds for it. */
 void vos_thread_exiting(void) VOS_HIDDEN;
+
+/* A handler's answer meaning "not ours: run the call natively". */
+#define VOS_RUN_NATIVE LONG_MIN
 
 static inline long vos_passthrough(long nr, const long a[6])
 {
