@@ -118,6 +118,12 @@ const char *vos_vcwd(void)
 	return atomic_load_explicit(&vcwd_on, memory_order_acquire) ? vcwd_path : NULL;
 }
 
+void vos_vcwd_after_fork(void)
+{
+	/* another thread may have held it at the fork: it does not exist here */
+	atomic_store_explicit(&vcwd_lock, 0, memory_order_relaxed);
+}
+
 void vos_vcwd_set(const char *abs)
 {
 	while (atomic_exchange_explicit(&vcwd_lock, 1, memory_order_acquire))
@@ -161,6 +167,11 @@ struct scratch {
 	char cwd[VOS_PATH_MAX];
 	struct route r1, r2;
 	char fixed[2][VOS_PATH_MAX + 2];
+	/* large per-call buffers, kept off the application's stack (the
+	 * handler runs on it, possibly a small thread stack) */
+	char pair[VOS_PATH_MAX * 2 + 256]; /* two paths, or path + xattr name */
+	char path_a[VOS_PATH_MAX];
+	char path_b[VOS_PATH_MAX];
 };
 static __thread struct scratch *tls_scratch;
 
@@ -219,7 +230,7 @@ static void fixup_crossing(long dirfd_arg, long *arg, int which)
 }
 
 /* Applies fixup_crossing to every path argument of a path-taking call. */
-static void fixup_path_args(long nr, long a[6])
+void vos_fixup_path_args(long nr, long a[6])
 {
 	switch (nr) {
 	case SYS_open:
@@ -301,6 +312,8 @@ static size_t bounded_strlen(const char *s, size_t max)
 	return strnlen(s, max);
 }
 
+static enum route_kind route_local_dirfd(int dirfd, const char *path, struct route *rt, long *err);
+
 /* Decides where (dirfd, path) goes. *err is set for ROUTE_ERROR. */
 static enum route_kind route_path(long dirfd_arg, const char *path, struct route *rt, long *err)
 {
@@ -312,10 +325,13 @@ static enum route_kind route_path(long dirfd_arg, const char *path, struct route
 		*err = -ENAMETOOLONG;
 		return ROUTE_ERROR;
 	}
+	if (plen == 0 && dirfd == AT_FDCWD)
+		return ROUTE_LOCAL; /* "" is ENOENT, never the cwd (AT_EMPTY_PATH is handled by
+				       callers) */
 	if (path[0] != '/' && dirfd != AT_FDCWD) {
 		struct vos_remote_fd rf;
 		if (!vos_fd_lookup(dirfd, &rf))
-			return ROUTE_LOCAL;
+			return route_local_dirfd(dirfd, path, rt, err);
 		if (rf.stale || in_vfork_child()) {
 			*err = -EBADF;
 			return ROUTE_ERROR;
@@ -353,6 +369,49 @@ static enum route_kind route_path(long dirfd_arg, const char *path, struct route
 	rt->volume = vol;
 	rt->path_len = strlen(rt->path) + 1;
 	return ROUTE_REMOTE;
+}
+
+/* A relative path under a *local* directory fd can still lead into a volume
+ * ("mnt/f" from an fd of the mount point's parent): find where the fd is and
+ * route the joined path like an absolute one. */
+static enum route_kind route_local_dirfd(int dirfd, const char *path, struct route *rt, long *err)
+{
+	char link[32] = "/proc/self/fd/";
+	int n = 14;
+	char digits[12];
+	int k = 0;
+	unsigned int v = (unsigned int)dirfd;
+	do {
+		digits[k++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (k)
+		link[n++] = digits[--k];
+	link[n] = '\0';
+	char *dir = scratch.path_b;
+	long len = vos_sys3(SYS_readlink, (long)link, (long)dir, VOS_PATH_MAX - 1);
+	if (len <= 0 || dir[0] != '/')
+		return ROUTE_LOCAL; /* not a path (pipe, deleted...): the kernel decides */
+	dir[len] = '\0';
+	if (vos_path_normalize(dir, path, rt->norm, sizeof(rt->norm)) < 0)
+		return ROUTE_LOCAL;
+	int vol = vos_volume_match(&vos_volumes, rt->norm, rt->path, sizeof(rt->path));
+	if (vol == -1)
+		return ROUTE_LOCAL;
+	if (vol < 0) {
+		*err = -ENAMETOOLONG;
+		return ROUTE_ERROR;
+	}
+	rt->domain = VOS_DOMAIN_STORAGE;
+	rt->dirfd = VOS_DIRFD_VOLUME(vol);
+	rt->volume = vol;
+	rt->path_len = strlen(rt->path) + 1;
+	return ROUTE_REMOTE;
+}
+
+bool vos_path_is_remote(long dirfd, const char *path, long *err)
+{
+	return route_path(dirfd, path, &scratch.r1, err) != ROUTE_LOCAL;
 }
 
 enum fd_kind { FD_LOCAL, FD_REMOTE, FD_UNUSABLE };
@@ -441,6 +500,10 @@ static long dup_remote(const struct vos_remote_fd *rf, long nr, long a[6])
 	long target = -1;
 	if (nr == SYS_dup2 || nr == SYS_dup3)
 		target = a[1];
+	if (target >= 0 && vos_is_hidden_fd(target)) {
+		remote_close_rfd(rf->domain, (int)nrfd);
+		return -EBUSY; /* ours, invisible to the application */
+	}
 	struct vos_remote_fd old_target;
 	bool target_remote = target >= 0 && vos_fd_lookup(target, &old_target);
 	long nfd = vos_passthrough(nr, a);
@@ -457,8 +520,8 @@ static long dup_remote(const struct vos_remote_fd *rf, long nr, long a[6])
 	vos_fd_set((int)nfd, rf->domain, (int)nrfd);
 	const char *p = vos_fd_path((int)a[0]);
 	if (p) {
-		char copy[VOS_PATH_MAX];
-		size_t n = strnlen(p, sizeof(copy) - 1);
+		char *copy = scratch.path_a;
+		size_t n = strnlen(p, VOS_PATH_MAX - 1);
 		memcpy(copy, p, n);
 		copy[n] = '\0';
 		vos_fd_set_path((int)nfd, copy);
@@ -979,7 +1042,7 @@ static long do_rename(long nr, long od, const char *op, long nd, const char *np,
 		return -EXDEV; /* across a mount boundary, as Linux says */
 	if (r1->path_len + r2->path_len > (size_t)VOS_PATH_MAX * 2)
 		return -ENAMETOOLONG;
-	char both[VOS_PATH_MAX * 2];
+	char *both = scratch.pair;
 	memcpy(both, r1->path, r1->path_len);
 	memcpy(both + r1->path_len, r2->path, r2->path_len);
 	struct xfer x = {.n = 1};
@@ -1037,7 +1100,7 @@ static long do_xattr(long nr, long a[6], bool *local)
 			return err;
 	}
 	/* "path\0name\0" for get, "path\0" for list */
-	char both[VOS_PATH_MAX + 256];
+	char *both = scratch.pair;
 	size_t blen = rt->path_len;
 	memcpy(both, rt->path, rt->path_len);
 	if (!list) {
@@ -1087,8 +1150,8 @@ static long chdir_remote(const struct route *rt, long nr, const char *abs)
 	r = forward(rt->domain, VOS_OP_FACCESSAT, nr, b, &y);
 	if (r < 0)
 		return r;
-	char clean[VOS_PATH_MAX];
-	size_t n = strnlen(abs, sizeof(clean) - 1);
+	char *clean = scratch.path_b;
+	size_t n = strnlen(abs, VOS_PATH_MAX - 1);
 	memcpy(clean, abs, n);
 	clean[n] = '\0';
 	while (n > 1 && clean[n - 1] == '/')
@@ -1127,8 +1190,8 @@ static long do_fchdir(long a[6])
 	const char *p = vos_fd_path((int)a[0]);
 	if (!p)
 		return -ENOSYS; /* opened in a way that lost its path (not expected) */
-	char copy[VOS_PATH_MAX];
-	size_t n = strnlen(p, sizeof(copy) - 1);
+	char *copy = scratch.path_a;
+	size_t n = strnlen(p, VOS_PATH_MAX - 1);
 	memcpy(copy, p, n);
 	copy[n] = '\0';
 	struct route *rt = &scratch.r1;
@@ -1143,8 +1206,8 @@ static long do_getcwd(long a[6])
 	const char *v = vos_vcwd();
 	if (!v)
 		return VOS_RUN_NATIVE;
-	char tmp[VOS_PATH_MAX];
-	if (!current_cwd(tmp, sizeof(tmp)))
+	char *tmp = scratch.path_a;
+	if (!current_cwd(tmp, VOS_PATH_MAX))
 		return -ENOENT;
 	size_t n = strlen(tmp) + 1;
 	if ((size_t)a[1] < n)
@@ -1228,8 +1291,43 @@ static bool path_call_unsupported(long nr)
 	}
 }
 
+/* Path calls newer than this C library's headers, shaped (dirfd, path, ...). */
+static bool newer_at_call(long nr)
+{
+	switch (nr) {
+	case 452: /* fchmodat2 */
+	case 463: /* setxattrat */
+	case 464: /* getxattrat */
+	case 465: /* listxattrat */
+	case 466: /* removexattrat */
+	case 467: /* open_tree_attr */
+	case 468: /* file_getattr */
+	case 469: /* file_setattr */
+		return true;
+	default:
+		return false;
+	}
+}
+
 static bool unsupported_remote(long nr, long a[6], long *result)
 {
+	if (nr == SYS_io_uring_setup && vos_volumes.count > 0) {
+		/* io_uring operations would bypass syscall interception and
+		 * reach host files directly; programs fall back to syscalls */
+		*result = -ENOSYS;
+		return true;
+	}
+	if (newer_at_call(nr)) {
+		long err = 0;
+		struct vos_remote_fd rf;
+		const char *p = (const char *)a[1];
+		if ((p && route_path(a[0], p, &scratch.r1, &err) != ROUTE_LOCAL) ||
+		    ((!p || !p[0]) && vos_fd_lookup(a[0], &rf))) {
+			*result = err ? err : -ENOSYS;
+			return true;
+		}
+		return false;
+	}
 	struct vos_remote_fd rf;
 	long err = 0;
 	if (fd_call_unsupported(nr)) {
@@ -1326,7 +1424,7 @@ static bool fs_call(long nr, long a[6], long *result)
 {
 	bool local = false;
 	long r;
-	fixup_path_args(nr, a);
+	vos_fixup_path_args(nr, a);
 	switch (nr) {
 	case SYS_open:
 		r = path_open(nr, AT_FDCWD, (const char *)a[0], a[1], a[2]);
@@ -1343,11 +1441,18 @@ static bool fs_call(long nr, long a[6], long *result)
 		} *how = (const void *)a[2];
 		if (!how || (size_t)a[3] < sizeof(*how))
 			return false;
-		r = path_open(nr, a[0], (const char *)a[1], (long)how->flags, (long)how->mode);
-		if (r != VOS_RUN_NATIVE && how->resolve != 0 && r >= 0) {
-			do_close(r); /* RESOLVE_* restrictions are not forwarded yet */
-			r = -EINVAL;
+		if (how->resolve != 0) {
+			/* RESOLVE_* restrictions are not forwarded yet: refuse before
+			 * opening anything (an O_TRUNC must not happen) */
+			struct route *rt = &scratch.r1;
+			long err = 0;
+			enum route_kind k = route_path(a[0], (const char *)a[1], rt, &err);
+			if (k == ROUTE_LOCAL)
+				return false;
+			*result = k == ROUTE_ERROR ? err : -ENOSYS;
+			return true;
 		}
+		r = path_open(nr, a[0], (const char *)a[1], (long)how->flags, (long)how->mode);
 		break;
 	}
 	case SYS_close:
@@ -1483,6 +1588,14 @@ static bool fs_call(long nr, long a[6], long *result)
 		vos_umask = (int)(a[0] & 0777);
 		return true;
 	case SYS_close_range: {
+		unsigned int lo = (unsigned int)a[0], hi = (unsigned int)a[1];
+		if (lo > hi || ((unsigned long)a[2] &
+				~(unsigned long)(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC))) {
+			*result = -EINVAL;
+			return true;
+		}
+		a[0] = lo;
+		a[1] = hi;
 		/* keep our supervisor connection out of the range */
 		if (!(a[2] & CLOSE_RANGE_CLOEXEC)) {
 			unsigned long hi_fd = (unsigned long)a[1];

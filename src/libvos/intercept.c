@@ -19,6 +19,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -131,6 +132,7 @@ static uint64_t app_mask_of(const ucontext_t *uc)
 static void after_fork_child(struct vos_fork_prep *prep)
 {
 	arm_current_thread();
+	vos_vcwd_after_fork();
 	vos_client_after_fork();
 	/* Remote fds belong to the parent's shadow until the child claims the
 	 * duplicate prepared for it; fds of a domain without one stay unusable. */
@@ -367,6 +369,21 @@ static long do_fork(long nr, long a[6])
 
 static long do_execve(long nr, long a[6], const ucontext_t *uc)
 {
+	/* Volumes behave like noexec mounts for now: a program file in a volume
+	 * must not silently run the host file at the same path. Relative paths
+	 * follow the virtual cwd. */
+	vos_fixup_path_args(nr, a);
+	long dirfd = nr == SYS_execve ? AT_FDCWD : a[0];
+	const char *path = (const char *)(nr == SYS_execve ? a[0] : a[1]);
+	long err = 0;
+	bool empty_fd = nr == SYS_execveat && path && !path[0] && (a[4] & AT_EMPTY_PATH);
+	struct vos_remote_fd rf;
+	if (empty_fd ? vos_fd_lookup(a[0], &rf) : vos_path_is_remote(dirfd, path, &err))
+		return err ? err : -EACCES;
+	if (nr == SYS_execve && path && path[0] != '/' && vos_vcwd()) {
+		/* relative to a cwd inside a volume: the kernel's cwd is elsewhere */
+		return -EACCES;
+	}
 	/* exec clears Syscall User Dispatch (the new image arms its own libvos)
 	 * but keeps the signal mask: give it the application's, not this
 	 * handler's everything-blocked one. A signal arriving in between runs

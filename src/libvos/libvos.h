@@ -112,6 +112,7 @@ int64_t vos_forward(struct vos_call *c, void (*prepare)(struct vos_call *, void 
  * kernel's cwd is left where it was, libvos resolves relative paths. */
 const char *vos_vcwd(void) VOS_HIDDEN; /* NULL when the cwd is local */
 void vos_vcwd_set(const char *abs) VOS_HIDDEN;
+void vos_vcwd_after_fork(void) VOS_HIDDEN;
 
 /* ---- routing (dispatch.c, fs_calls.c) */
 /* True with *result set when the call was handled (forwarded or emulated);
@@ -120,6 +121,9 @@ bool vos_dispatch(long nr, long a[6], ucontext_t *uc, long *result) VOS_HIDDEN;
 /* Returns true and fills *result if the call was handled (forwarded or
  * emulated); false means "run it locally unchanged". */
 bool vos_fs_call(long nr, long a[6], long *result) VOS_HIDDEN;
+/* Whether (dirfd, path) names something in a volume (err set on bad input). */
+bool vos_path_is_remote(long dirfd, const char *path, long *err) VOS_HIDDEN;
+void vos_fixup_path_args(long nr, long a[6]) VOS_HIDDEN;
 /* A thread is about to exit: release what libvos holds for it. */
 void vos_thread_exiting(void) VOS_HIDDEN;
 
