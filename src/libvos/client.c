@@ -299,6 +299,7 @@ void vos_fork_prepare(struct vos_fork_prep *p)
 	memset(p, 0, sizeof(*p));
 	for (int d = 0; d < VOS_DOMAIN_COUNT; d++)
 		p->memfd[d] = -1;
+	p->gen = vos_fd_generation();
 	bool need[VOS_DOMAIN_COUNT] = {false};
 	bool any = false;
 	int hw = vos_fd_high_water();
@@ -388,7 +389,7 @@ void vos_fork_child_adopt(struct vos_fork_prep *p)
 			vos_sys1(SYS_close, p->memfd[d]);
 		p->memfd[d] = -1;
 		if (r == 0)
-			vos_fd_unstale_domain(d);
+			vos_fd_unstale_domain(d, p->gen);
 		else
 			vos_log("cannot attach the duplicated shadow; inherited remote fds are "
 				"unusable");

@@ -80,17 +80,16 @@ static bool build_state(struct buf *b, struct vos_link_info links[VOS_DOMAIN_COU
 {
 	bool any = false;
 	put(b, "VOS_INHERIT=1");
-	struct vos_fork_prep *prep = NULL;
-	if (vos_in_vfork_child())
-		prep = atomic_load(&vos_vfork_prep);
+	struct vos_spawn *spawn = vos_current_spawn();
+	struct vos_fork_prep *prep = spawn ? spawn->prep : NULL;
 	int conn = vos_conn_fd();
-	if (conn >= 0 && !vos_in_vfork_child()) {
+	if (conn >= 0 && !spawn) {
 		put(b, ";c=");
 		put_num(b, conn);
 		any = true;
 	}
 	for (int d = 0; d < VOS_DOMAIN_COUNT; d++) {
-		if (vos_in_vfork_child()) {
+		if (spawn) {
 			have[d] = prep && prep->memfd[d] >= 0;
 			if (have[d])
 				links[d] = prep->info[d];
@@ -119,6 +118,8 @@ static bool build_state(struct buf *b, struct vos_link_info links[VOS_DOMAIN_COU
 		if (!vos_fd_lookup(fd, &rf) || rf.stale || rf.domain >= VOS_DOMAIN_COUNT ||
 		    !have[rf.domain])
 			continue;
+		if (prep && !vos_fd_set_before(fd, prep->gen))
+			continue; /* opened after the duplicate was made: not in it */
 		long fl = vos_sys2(SYS_fcntl, fd, F_GETFD);
 		put(b, (fl >= 0 && !(fl & FD_CLOEXEC)) ? ";f=" : ";x=");
 		if (fl >= 0 && !(fl & FD_CLOEXEC)) {
@@ -137,7 +138,7 @@ static bool build_state(struct buf *b, struct vos_link_info links[VOS_DOMAIN_COU
 		put(b, ",");
 		put_num(b, (long long)prep->token[d]);
 	}
-	const char *vcwd = vos_vcwd();
+	const char *vcwd = spawn && spawn->vcwd_cleared ? NULL : vos_vcwd();
 	if (vcwd) {
 		put(b, ";w=");
 		put(b, vcwd);

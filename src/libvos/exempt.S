@@ -63,6 +63,7 @@ vos_clone_raw:
 	lea -512(%rbx), %rsp
 	and $-16, %rsp
 	mov -8(%rbx), %rdi	/* the application's signal mask */
+	mov -16(%rbx), %rsi	/* its spawn record, or -1 */
 	call vos_thread_child_setup
 	mov %rbx, %rsp
 	pop %rbx

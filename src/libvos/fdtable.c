@@ -13,12 +13,18 @@
 
 #include "libvos/libvos.h"
 
-#define ENT_PRESENT (1ull << 63)
-#define ENT_STALE   (1ull << 62)
+#define ENT_PRESENT   (1ull << 63)
+#define ENT_STALE     (1ull << 62)
+#define ENT_INHERITED (1ull << 61) /* usable in the parent when it forked */
 
 static _Atomic uint64_t table[VOS_FDTABLE_SIZE];
 static _Atomic int high_water; /* one past the highest fd ever set */
-static char *_Atomic paths;    /* see vos_fd_set_path */
+/* When each entry was set, on a counter that only grows: a forked child
+ * keeps only the entries set before its parent asked for the duplicate
+ * shadow (later ones may name remote fds the duplicate does not have). */
+static _Atomic uint32_t generation;
+static _Atomic uint32_t entry_generation[VOS_FDTABLE_SIZE];
+static char *_Atomic paths; /* see vos_fd_set_path */
 
 bool vos_fd_lookup(long fd_arg, struct vos_remote_fd *out)
 {
@@ -37,8 +43,15 @@ bool vos_fd_lookup(long fd_arg, struct vos_remote_fd *out)
 	return true;
 }
 
+uint32_t vos_fd_generation(void)
+{
+	return atomic_load_explicit(&generation, memory_order_acquire);
+}
+
 void vos_fd_set(int fd, int domain, int rfd)
 {
+	uint32_t g = atomic_fetch_add_explicit(&generation, 1, memory_order_acq_rel) + 1;
+	atomic_store_explicit(&entry_generation[fd], g, memory_order_relaxed);
 	uint64_t e = ENT_PRESENT | ((uint64_t)(domain & 0xff) << 32) | (uint32_t)rfd;
 	atomic_store_explicit(&table[fd], e, memory_order_release);
 	int hw = atomic_load_explicit(&high_water, memory_order_relaxed);
@@ -67,18 +80,29 @@ void vos_fd_mark_all_stale(void)
 	int hw = atomic_load_explicit(&high_water, memory_order_relaxed);
 	for (int i = 0; i < hw; i++) {
 		uint64_t e = atomic_load_explicit(&table[i], memory_order_relaxed);
-		if (e & ENT_PRESENT)
-			atomic_store_explicit(&table[i], e | ENT_STALE, memory_order_relaxed);
+		if (!(e & ENT_PRESENT))
+			continue;
+		uint64_t inherited = (e & ENT_STALE) ? 0 : ENT_INHERITED;
+		atomic_store_explicit(&table[i], (e & ~ENT_INHERITED) | ENT_STALE | inherited,
+				      memory_order_relaxed);
 	}
 }
 
-void vos_fd_unstale_domain(int domain)
+bool vos_fd_set_before(int fd, uint32_t gen)
+{
+	uint32_t g = atomic_load_explicit(&entry_generation[fd], memory_order_relaxed);
+	return (int32_t)(g - gen) <= 0; /* wrap-safe */
+}
+
+void vos_fd_unstale_domain(int domain, uint32_t gen)
 {
 	int hw = atomic_load_explicit(&high_water, memory_order_relaxed);
 	for (int i = 0; i < hw; i++) {
 		uint64_t e = atomic_load_explicit(&table[i], memory_order_relaxed);
-		if ((e & ENT_PRESENT) && (int)((e >> 32) & 0xff) == domain)
-			atomic_store_explicit(&table[i], e & ~ENT_STALE, memory_order_release);
+		if ((e & ENT_PRESENT) && (e & ENT_INHERITED) && (int)((e >> 32) & 0xff) == domain &&
+		    vos_fd_set_before(i, gen))
+			atomic_store_explicit(&table[i], e & ~(ENT_STALE | ENT_INHERITED),
+					      memory_order_release);
 	}
 }
 

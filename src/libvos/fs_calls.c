@@ -70,7 +70,7 @@ static void xfer_finish(struct vos_call *c, void *ctx, int64_t r)
 		struct seg *s = &x->seg[i];
 		if (!s->out)
 			continue;
-		size_t n = s->len;
+		size_t n = s->len; /* never more than we asked for, whatever r says */
 		if (s->out_by_result && (uint64_t)r < n)
 			n = (size_t)r;
 		memcpy(s->out, (const char *)c->data + x->pos[i], n);
@@ -113,9 +113,18 @@ static char vcwd_path[VOS_PATH_MAX];
 static _Atomic bool vcwd_on;
 static _Atomic int vcwd_lock;
 
+/* A vfork-like child that chdir'ed locally has left the (shared) virtual cwd */
+static bool vcwd_visible(void)
+{
+	if (!atomic_load_explicit(&vcwd_on, memory_order_acquire))
+		return false;
+	struct vos_spawn *sp = vos_current_spawn();
+	return !(sp && sp->vcwd_cleared);
+}
+
 const char *vos_vcwd(void)
 {
-	return atomic_load_explicit(&vcwd_on, memory_order_acquire) ? vcwd_path : NULL;
+	return vcwd_visible() ? vcwd_path : NULL;
 }
 
 void vos_vcwd_after_fork(void)
@@ -142,7 +151,7 @@ void vos_vcwd_set(const char *abs)
 /* Copies the effective cwd into buf; false if it cannot be known. */
 static bool current_cwd(char *buf, size_t size)
 {
-	if (atomic_load_explicit(&vcwd_on, memory_order_acquire)) {
+	if (vcwd_visible()) {
 		while (atomic_exchange_explicit(&vcwd_lock, 1, memory_order_acquire))
 			vos_sys0(SYS_sched_yield);
 		bool on = atomic_load_explicit(&vcwd_on, memory_order_relaxed);
@@ -585,7 +594,7 @@ static long do_fcntl(long a[6])
 		return forward(rf.domain, VOS_OP_FCNTL, SYS_fcntl, fa, NULL);
 	}
 	default:
-		return -EINVAL; /* locks and the rest: not in this call set yet */
+		return -ENOSYS; /* locks and the rest: not served yet */
 	}
 }
 
@@ -612,6 +621,8 @@ static long rw_chunked(const struct vos_remote_fd *rf, long nr, bool write, void
 		int64_t r = forward(rf->domain, op, nr, a, &x);
 		if (r < 0)
 			return done > 0 ? (long)done : (long)r;
+		if ((size_t)r > n)
+			r = (int64_t)n; /* a domain cannot claim more than was asked */
 		done += (size_t)r;
 		if ((size_t)r < n)
 			break;
@@ -678,7 +689,7 @@ static void vec_finish(struct vos_call *c, void *ctx, int64_t r)
 {
 	struct vec_ctx *v = ctx;
 	if (!v->write && r > 0)
-		vec_copy(v, c->data, false, (size_t)r);
+		vec_copy(v, c->data, false, (size_t)r < v->len ? (size_t)r : v->len);
 }
 
 static long do_rwv(long nr, long a[6])
@@ -726,6 +737,8 @@ static long do_rwv(long nr, long a[6])
 		int64_t r = vos_forward(&c, vec_prepare, vec_finish, &v);
 		if (r < 0)
 			return done > 0 ? (long)done : (long)r;
+		if ((size_t)r > v.len)
+			r = (int64_t)v.len;
 		done += (size_t)r;
 		if ((size_t)r < v.len)
 			break;
@@ -1160,6 +1173,17 @@ static long chdir_remote(const struct route *rt, long nr, const char *abs)
 	return 0;
 }
 
+/* The cwd is now a local directory: forget the virtual one. A vfork-like
+ * child has its own cwd but shares our memory: only its record changes. */
+static void left_vcwd(void)
+{
+	struct vos_spawn *sp = vos_current_spawn();
+	if (sp)
+		sp->vcwd_cleared = true;
+	else
+		vos_vcwd_set(NULL);
+}
+
 static long do_chdir(long a[6])
 {
 	struct route *rt = &scratch.r1;
@@ -1168,10 +1192,10 @@ static long do_chdir(long a[6])
 	if (k == ROUTE_ERROR)
 		return err;
 	if (k == ROUTE_REMOTE)
-		return chdir_remote(rt, SYS_chdir, rt->norm);
+		return vos_in_vfork_child() ? -ENOSYS : chdir_remote(rt, SYS_chdir, rt->norm);
 	long r = vos_passthrough(SYS_chdir, a);
 	if (r == 0)
-		vos_vcwd_set(NULL);
+		left_vcwd();
 	return r;
 }
 
@@ -1184,7 +1208,7 @@ static long do_fchdir(long a[6])
 	if (k == FD_LOCAL) {
 		long r = vos_passthrough(SYS_fchdir, a);
 		if (r == 0)
-			vos_vcwd_set(NULL);
+			left_vcwd();
 		return r;
 	}
 	const char *p = vos_fd_path((int)a[0]);

@@ -62,18 +62,57 @@ extern char vos_sigreturn_restorer[] VOS_HIDDEN;
 extern char vos_syscall_stub[] VOS_HIDDEN;
 long vos_clone_raw(long nr, long a0, long a1, long a2, long a3, long a4,
 		   const void *frame) VOS_HIDDEN;
-void vos_thread_child_setup(uint64_t app_sigmask) VOS_HIDDEN;
+void vos_thread_child_setup(uint64_t app_sigmask, int64_t spawn) VOS_HIDDEN;
 
 struct vos_volume_table vos_volumes;
 const char *vos_socket_path;
 int vos_umask;
-_Atomic int vos_vfork_child_tid;
-struct vos_fork_prep *_Atomic vos_vfork_prep;
+/* vfork-like children (CLONE_VM|CLONE_VFORK: posix_spawn) run on our memory
+ * until they exec or exit, while their parent thread waits in clone. Each
+ * has a record, reserved by the parent before the clone and claimed by the
+ * child first thing, so that shared state is never changed on a child's
+ * behalf and its exec hands over the duplicate its parent prepared. */
+#define MAX_SPAWNS 64
+static struct vos_spawn spawns[MAX_SPAWNS];
+static _Atomic int active_spawns;
+
+static int spawn_reserve(struct vos_fork_prep *prep)
+{
+	for (int i = 0; i < MAX_SPAWNS; i++) {
+		int free_slot = 0;
+		if (atomic_compare_exchange_strong(&spawns[i].tid, &free_slot, -1)) {
+			spawns[i].prep = prep;
+			spawns[i].vcwd_cleared = false;
+			atomic_fetch_add(&active_spawns, 1);
+			return i;
+		}
+	}
+	vos_log("too many concurrent vfork-like children; one shares its parent's state");
+	return -1;
+}
+
+static void spawn_release(int i)
+{
+	if (i < 0)
+		return;
+	atomic_store(&spawns[i].tid, 0);
+	atomic_fetch_sub(&active_spawns, 1);
+}
+
+struct vos_spawn *vos_current_spawn(void)
+{
+	if (atomic_load_explicit(&active_spawns, memory_order_acquire) == 0)
+		return NULL;
+	int me = vos_gettid();
+	for (int i = 0; i < MAX_SPAWNS; i++)
+		if (atomic_load_explicit(&spawns[i].tid, memory_order_acquire) == me)
+			return &spawns[i];
+	return NULL;
+}
 
 bool vos_in_vfork_child(void)
 {
-	int t = atomic_load_explicit(&vos_vfork_child_tid, memory_order_relaxed);
-	return t != 0 && t == vos_gettid();
+	return vos_current_spawn() != NULL;
 }
 
 static volatile char selector = SYSCALL_DISPATCH_FILTER_BLOCK;
@@ -111,11 +150,11 @@ static long arm_current_thread(void)
 
 /* Runs first in a thread/child created with a new stack. It inherited the
  * SIGSYS handler's mask (everything blocked): restore the application's. */
-void vos_thread_child_setup(uint64_t app_sigmask)
+void vos_thread_child_setup(uint64_t app_sigmask, int64_t spawn)
 {
-	int expected = -1;
-	/* first in a vfork-like child: record who it is (the parent waits) */
-	atomic_compare_exchange_strong(&vos_vfork_child_tid, &expected, vos_gettid());
+	/* first in a vfork-like child: claim the record its parent reserved */
+	if (spawn >= 0 && spawn < MAX_SPAWNS)
+		atomic_store(&spawns[spawn].tid, vos_gettid());
 	if (arm_current_thread() != 0)
 		vos_log("cannot arm syscall interception in a new thread");
 	app_sigmask &= ~SIGBIT(SIGSYS);
@@ -240,14 +279,16 @@ static bool sanitized_wait(long nr, long a[6], long *result)
 
 /* ---- process creation */
 
-/* Popped by vos_clone_raw in the child; sigmask sits just below it. */
+/* Popped by vos_clone_raw in the child; sigmask and the spawn record index
+ * sit just below it (arguments of vos_thread_child_setup). */
 struct clone_frame {
+	int64_t spawn;
 	uint64_t sigmask;
 	greg_t rbx, rbp, r12, r13, r14, r15, rdi, rsi, rdx, r10, r8, r9, rip;
 };
 
 /* Writes the resume frame just below the child's stack top. */
-static const void *make_child_frame(unsigned long stack_top, const ucontext_t *uc)
+static const void *make_child_frame(unsigned long stack_top, const ucontext_t *uc, int spawn)
 {
 	const greg_t *g = uc->uc_mcontext.gregs;
 	struct clone_frame *f = (struct clone_frame *)(stack_top - sizeof(struct clone_frame));
@@ -265,14 +306,15 @@ static const void *make_child_frame(unsigned long stack_top, const ucontext_t *u
 	f->r9 = g[REG_R9];
 	f->rip = g[REG_RIP];
 	f->sigmask = app_mask_of(uc);
+	f->spawn = spawn;
 	return &f->rbx;
 }
 
-static long finish_parent(long r, unsigned long flags)
+/* A child that shares our memory and waits for nothing is a thread to us;
+ * one with CLONE_VFORK is a spawn (see spawns[]). */
+static bool is_spawn(unsigned long flags)
 {
-	if ((flags & CLONE_VM) && !(flags & CLONE_THREAD))
-		atomic_store(&vos_vfork_child_tid, 0);
-	return r;
+	return (flags & CLONE_VM) && (flags & CLONE_VFORK) && !(flags & CLONE_THREAD);
 }
 
 static long do_clone(long a[6], const ucontext_t *uc)
@@ -296,19 +338,19 @@ static long do_clone(long a[6], const ucontext_t *uc)
 		vos_fork_parent_done(&prep, r < 0);
 		return r;
 	}
-	bool vfork_like = (flags & CLONE_VM) && !(flags & CLONE_THREAD);
-	if (vfork_like) {
+	int spawn = -1;
+	if (is_spawn(flags)) {
 		vos_fork_prepare(&prep);
-		atomic_store(&vos_vfork_prep, &prep);
-		atomic_store(&vos_vfork_child_tid, -1);
+		spawn = spawn_reserve(&prep);
 	}
-	const void *frame = make_child_frame(stack, uc);
+	const void *frame = make_child_frame(stack, uc, spawn);
 	long r = vos_clone_raw(SYS_clone, (long)flags, (long)stack, a[2], a[3], a[4], frame);
-	if (vfork_like) {
-		atomic_store(&vos_vfork_prep, NULL);
+	if (is_spawn(flags)) {
+		/* CLONE_VFORK: the child has exec'd or exited by now */
+		spawn_release(spawn);
 		vos_fork_parent_done(&prep, r < 0);
 	}
-	return finish_parent(r, flags);
+	return r;
 }
 
 struct clone3_args {
@@ -335,19 +377,18 @@ static long do_clone3(long a[6], const ucontext_t *uc)
 		return r;
 	}
 	unsigned long flags = ca->flags;
-	bool vfork_like = (flags & CLONE_VM) && !(flags & CLONE_THREAD);
-	if (vfork_like) {
+	int spawn = -1;
+	if (is_spawn(flags)) {
 		vos_fork_prepare(&prep);
-		atomic_store(&vos_vfork_prep, &prep);
-		atomic_store(&vos_vfork_child_tid, -1);
+		spawn = spawn_reserve(&prep);
 	}
-	const void *frame = make_child_frame(ca->stack + ca->stack_size, uc);
+	const void *frame = make_child_frame(ca->stack + ca->stack_size, uc, spawn);
 	long r = vos_clone_raw(SYS_clone3, a[0], a[1], 0, 0, 0, frame);
-	if (vfork_like) {
-		atomic_store(&vos_vfork_prep, NULL);
+	if (is_spawn(flags)) {
+		spawn_release(spawn);
 		vos_fork_parent_done(&prep, r < 0);
 	}
-	return finish_parent(r, flags);
+	return r;
 }
 
 static long do_fork(long nr, long a[6])

@@ -20,9 +20,6 @@ extern struct vos_volume_table vos_volumes VOS_HIDDEN;
 extern const char *vos_socket_path VOS_HIDDEN;
 /* The process umask, mirrored (umask() is intercepted) and sent with creating calls. */
 extern int vos_umask VOS_HIDDEN;
-/* Non-zero while a CLONE_VM child without CLONE_THREAD (vfork, posix_spawn)
- * runs on our memory: it must not change the shared remote-fd state. */
-extern _Atomic int vos_vfork_child_tid VOS_HIDDEN;
 
 void vos_log(const char *msg) VOS_HIDDEN; /* one line to stderr, raw write */
 int vos_gettid(void) VOS_HIDDEN;
@@ -43,7 +40,12 @@ void vos_fd_clear(int fd) VOS_HIDDEN;
 void vos_fd_set_path(int fd, const char *abs) VOS_HIDDEN;
 const char *vos_fd_path(int fd) VOS_HIDDEN;
 void vos_fd_mark_all_stale(void) VOS_HIDDEN;
-void vos_fd_unstale_domain(int domain) VOS_HIDDEN;
+/* Child side of fork: entries of `domain` that were usable in the parent and
+ * set before generation `gen` (when the duplicate was requested) become
+ * usable again. */
+void vos_fd_unstale_domain(int domain, uint32_t gen) VOS_HIDDEN;
+uint32_t vos_fd_generation(void) VOS_HIDDEN;
+bool vos_fd_set_before(int fd, uint32_t gen) VOS_HIDDEN;
 int vos_fd_high_water(void) VOS_HIDDEN;
 /* Opens a placeholder at the lowest free fd; returns it or -errno. */
 int vos_placeholder_open(bool cloexec) VOS_HIDDEN;
@@ -71,6 +73,7 @@ void vos_conn_adopt(int fd) VOS_HIDDEN;
  * (one per domain it has remote fds in) before forking; the child claims it.
  * A vfork-like child passes it to its new image through execve instead. */
 struct vos_fork_prep {
+	uint32_t gen;		     /* fd-table generation before the duplicates were asked for */
 	int memfd[VOS_DOMAIN_COUNT]; /* -1 where nothing was prepared */
 	uint64_t token[VOS_DOMAIN_COUNT];
 	struct vos_link_info info[VOS_DOMAIN_COUNT];
@@ -79,8 +82,14 @@ void vos_fork_prepare(struct vos_fork_prep *p) VOS_HIDDEN;
 void vos_fork_parent_done(struct vos_fork_prep *p, bool failed) VOS_HIDDEN;
 void vos_fork_child_adopt(struct vos_fork_prep *p) VOS_HIDDEN;
 int vos_fork_claim(int domain, uint64_t token) VOS_HIDDEN;
-/* Set by a parent around a vfork-like clone: what the child's exec passes on. */
-extern struct vos_fork_prep *_Atomic vos_vfork_prep VOS_HIDDEN;
+/* A vfork-like child running on its parent's memory (intercept.c). */
+struct vos_spawn {
+	_Atomic int tid;	    /* 0 free, -1 reserved by the parent, else the child */
+	struct vos_fork_prep *prep; /* on the waiting parent's stack */
+	bool vcwd_cleared;	    /* the child chdir'ed out of the virtual cwd */
+};
+/* The calling thread's record if it is such a child, else NULL. */
+struct vos_spawn *vos_current_spawn(void) VOS_HIDDEN;
 bool vos_in_vfork_child(void) VOS_HIDDEN;
 
 /* execve keeping remote fds and channels (exec_state.c). */
