@@ -215,3 +215,67 @@ def test_positional_vector_io(vos, volume):
     native = run_native(py(code.format(d=volume)))
     assert native.returncode == 0, native
     assert (r.returncode, r.stdout) == (0, native.stdout), r
+
+
+def test_signal_semantics(vos, volume):
+    """sigprocmask, sigsuspend with SIGSYS in the mask, and signals
+    interrupting blocking local calls behave exactly as natively."""
+    prog = vos.prog("signals")
+    native = run_native([prog, str(volume / "hello.txt")], timeout=20)
+    assert native.returncode == 0, native
+    r = vos.run_prog([spec(volume)], [prog, f"{MOUNT}/hello.txt"], timeout=20)
+    assert (r.returncode, r.stdout) == (0, native.stdout), r
+
+
+@pytest.mark.asan
+def test_exec_of_volume_file_is_refused(vos, volume):
+    """Volumes are noexec for now: never run the host file at that path."""
+    (volume / "prog").write_text("#!/bin/sh\necho ran\n")
+    (volume / "prog").chmod(0o755)
+    r = vos.run_prog([spec(volume)], ["sh", "-c", f"{MOUNT}/prog; echo status $?"])
+    assert "ran" not in r.stdout and "status 126" in r.stdout, r
+
+
+def test_local_dirfd_leading_into_volume(vos, volume, tmp_path):
+    """openat() relative to a host directory that contains the mount point
+    reaches the volume, not a host directory of the same name."""
+    parent = tmp_path / "parent"
+    (parent / "mnt").mkdir(parents=True)
+    (parent / "mnt" / "hello.txt").write_text("HOST\n")
+    r = vos.run_prog(
+        [spec(volume, str(parent / "mnt"))],
+        py(
+            f"""
+            import os
+            d = os.open("{parent}", os.O_RDONLY | os.O_DIRECTORY)
+            fd = os.open("mnt/hello.txt", os.O_RDONLY, dir_fd=d)
+            print(os.read(fd, 100).decode().splitlines()[0])
+            """
+        ),
+    )
+    assert r.returncode == 0, r
+    assert r.stdout.splitlines()[0] == "hello from the volume", r
+
+
+def test_empty_path_and_spawn_cwd(vos, volume):
+    """"" is ENOENT even with a cwd inside a volume, and a child's cwd change
+    (subprocess cwd=) does not move its parent's virtual cwd."""
+    r = vos.run_prog(
+        [spec(volume)],
+        py(
+            f"""
+            import os, subprocess
+            os.chdir("{MOUNT}/nested")
+            try:
+                os.stat("")
+                print("stat ok")
+            except FileNotFoundError:
+                print("ENOENT")
+            print(subprocess.run(["pwd"], cwd="/tmp", capture_output=True, text=True).stdout, end="")
+            print(os.getcwd(), open("b.txt").read(), end="")
+            """
+        ),
+    )
+    assert r.returncode == 0, r
+    assert r.stdout == f"ENOENT\n/tmp\n{MOUNT}/nested bee\n", r
+    assert (volume / "nested").is_dir()
