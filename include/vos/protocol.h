@@ -59,9 +59,32 @@
 	X(COPY_FILE_RANGE, "copy_file_range") /* fd_in, off_in (-1 = use file offset), fd_out,     \
 						 off_out (-1), len, flags -> n */                   \
 	X(GETXATTR, "getxattr")               /* dirfd, paths_off ("path\0name\0"), paths_len,     \
-						 buf_off, size, flags(AT_SYMLINK_NOFOLLOW) -> n */   \
+						 buf_off, size, at_flags -> n */                    \
 	X(LISTXATTR, "listxattr")             /* dirfd, path_off, path_len, buf_off, size,         \
-						 flags(AT_SYMLINK_NOFOLLOW) -> n */
+						 at_flags -> n */                                   \
+	/* at_flags: AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH. Calls acting on an fd \
+	   itself use dirfd = the remote fd, path "" and AT_EMPTY_PATH. */       \
+	X(FCHMODAT, "fchmodat")               /* dirfd, path_off, path_len, mode, at_flags */      \
+	X(FCHOWNAT, "fchownat")               /* dirfd, path_off, path_len, uid, gid, at_flags     \
+						 (uid/gid -1: unchanged) */                         \
+	X(UTIMENSAT, "utimensat")             /* dirfd, path_off, path_len, times_off (two struct  \
+						 timespec, or -1 for "now"), at_flags */             \
+	X(LINKAT, "linkat")                   /* odirfd, paths_off ("old\0new\0"), paths_len,     \
+						 ndirfd, at_flags (AT_SYMLINK_FOLLOW) */             \
+	X(SYMLINKAT, "symlinkat")             /* dirfd (of the link), paths_off                     \
+						 ("target\0link\0"), paths_len */                   \
+	X(MKNODAT, "mknodat")                 /* dirfd, path_off, path_len, mode, dev, umask;       \
+						 S_IFIFO and S_IFREG only, else -EPERM */            \
+	X(STATFS, "statfs")                   /* dirfd, path_off, path_len, buf_off (struct statfs),\
+						 at_flags (AT_EMPTY_PATH: the fd itself) */          \
+	X(FALLOCATE, "fallocate")             /* fd, mode, offset, len */                           \
+	X(SETXATTR, "setxattr")               /* dirfd, paths_off ("path\0name\0"), paths_len,    \
+						 value_off, size, flags: XATTR_CREATE/REPLACE in   \
+						 the low 16 bits, at_flags << 16 */                  \
+	X(REMOVEXATTR, "removexattr")         /* dirfd, paths_off ("path\0name\0"), paths_len,    \
+						 at_flags */                                        \
+	X(SYNC_FILE_RANGE, "sync_file_range") /* fd, offset, nbytes, flags */                       \
+	X(SYNCFS, "syncfs")                   /* fd */
 // clang-format on
 
 enum vos_op {

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -499,7 +501,7 @@ static int64_t op_xattr(struct vos_shadow *sh, struct vos_chan_server *s, const 
 			bool list)
 {
 	int flags = (int)a[5];
-	if (flags & ~AT_SYMLINK_NOFOLLOW)
+	if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
 		return -EINVAL;
 	char paths[VOS_PATH_MAX + XATTR_NAME_MAX + 1];
 	const char *path, *name = NULL;
@@ -527,6 +529,15 @@ static int64_t op_xattr(struct vos_shadow *sh, struct vos_chan_server *s, const 
 	struct dir_ref d;
 	if ((r = dir_get(sh, a[0], &d)) < 0)
 		return r;
+	if (mpath[0] == '\0' && (flags & AT_EMPTY_PATH) && d.held != NULL) {
+		/* the fd form (fgetxattr/flistxattr): the shadow's own fd, which
+		 * refuses O_PATH fds exactly as natively */
+		ssize_t x = list ? flistxattr(d.base.fd, buf, size)
+				 : fgetxattr(d.base.fd, name, buf, size);
+		r = ret_errno(x);
+		dir_put(&d);
+		return r;
+	}
 	char proc[VOS_PATH_MAX + 64];
 	bool follow = !(flags & AT_SYMLINK_NOFOLLOW);
 	int hold;
@@ -662,6 +673,402 @@ static int64_t op_renameat2(struct vos_shadow *sh, struct vos_chan_server *s, co
 	return r;
 }
 
+/* ------------------------------------------------- path: metadata changes */
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452 /* x86-64, Linux 6.6; older headers lack it */
+#endif
+
+/* Whether the last component may be created, as the kernel's
+ * filename_create decides before it asks the mount for write access:
+ * -EEXIST for "."/".."/root or an existing name, -ENOENT for a missing name
+ * with a trailing slash, else 0. For checks made without creating (a
+ * read-only volume, a refused node type, a link between volumes). */
+static int create_check(const struct vos_parent *p)
+{
+	if (p->type != VOS_LAST_NORM)
+		return -EEXIST;
+	char name[VOS_PATH_MAX];
+	struct stat st;
+	last_name(p, name);
+	if (fstatat(p->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return -EEXIST;
+	if (errno != ENOENT)
+		return -errno;
+	return p->slash ? -ENOENT : 0;
+}
+
+/* chmod, chown, utimensat: resolve the object (following or not), then act
+ * on the resolved fd itself with AT_EMPTY_PATH, so the client's string never
+ * reaches the kernel and a final symlink is acted on only when asked. */
+enum meta_kind { META_CHMOD, META_CHOWN, META_UTIMES };
+
+static long meta_call(enum meta_kind k, int fd, const int64_t *a, const struct timespec *ts)
+{
+	switch (k) {
+	case META_CHMOD: {
+		long x = syscall(SYS_fchmodat2, fd, "", (unsigned)a[3], AT_EMPTY_PATH);
+		if (x < 0 && errno == ENOSYS) {
+			/* pre-6.6 kernel: name the same object via /proc; a
+			 * symlink's mode cannot change (6.6+ semantics) */
+			struct stat st;
+			char proc[64];
+			if (fstatat(fd, "", &st, AT_EMPTY_PATH) != 0)
+				return -1;
+			if (S_ISLNK(st.st_mode)) {
+				errno = EOPNOTSUPP;
+				return -1;
+			}
+			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+			x = chmod(proc, (mode_t)a[3]);
+		}
+		return x;
+	}
+	case META_CHOWN:
+		/* uid_t/gid_t are 32 bits: -1 in any width means unchanged */
+		return fchownat(fd, "", (uid_t)a[3], (gid_t)a[4], AT_EMPTY_PATH);
+	default:
+		return syscall(SYS_utimensat, fd, "", ts, AT_EMPTY_PATH);
+	}
+}
+
+static bool nsec_ok(long ns)
+{
+	return (ns >= 0 && ns < 1000000000L) || ns == UTIME_NOW || ns == UTIME_OMIT;
+}
+
+static int64_t op_meta(struct vos_shadow *sh, struct vos_chan_server *s, const int64_t *a,
+		       enum meta_kind k)
+{
+	int flags = (int)(k == META_CHOWN ? a[5] : a[4]);
+	struct timespec ts[2], *tsp = NULL;
+	if (k == META_UTIMES && a[3] != -1) {
+		/* private copy: validated values are the ones used */
+		const void *src = vos_chan_server_data(s, a[3], sizeof(ts));
+		if (src == NULL)
+			return reject(sh, -EFAULT);
+		memcpy(ts, src, sizeof(ts));
+		if (!nsec_ok(ts[0].tv_nsec) || !nsec_ok(ts[1].tv_nsec))
+			return -EINVAL;
+		/* the kernel returns before even looking at the path */
+		if (ts[0].tv_nsec == UTIME_OMIT && ts[1].tv_nsec == UTIME_OMIT)
+			return 0;
+		tsp = ts;
+	}
+	if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+		return -EINVAL;
+	char path[VOS_PATH_MAX];
+	int64_t r = get_path(sh, s, a[1], a[2], path);
+	if (r < 0)
+		return r;
+	struct dir_ref d;
+	if ((r = dir_get(sh, a[0], &d)) < 0)
+		return r;
+	bool owned;
+	int fd =
+		target_get(&d, path, !(flags & AT_SYMLINK_NOFOLLOW), flags & AT_EMPTY_PATH, &owned);
+	if (fd < 0) {
+		r = fd;
+	} else {
+		/* a read-only mount refuses after the lookup succeeded */
+		r = dir_ro(sh, &d) ? -EROFS : ret_errno(meta_call(k, fd, a, tsp));
+		if (owned)
+			close(fd);
+	}
+	dir_put(&d);
+	return r;
+}
+
+static int64_t op_statfs(struct vos_shadow *sh, struct vos_chan_server *s, const int64_t *a)
+{
+	int flags = (int)a[4];
+	if (flags & ~AT_EMPTY_PATH)
+		return -EINVAL;
+	char path[VOS_PATH_MAX];
+	int64_t r = get_path(sh, s, a[1], a[2], path);
+	if (r < 0)
+		return r;
+	void *buf = get_buf(sh, s, a[3], sizeof(struct statfs));
+	if (buf == NULL)
+		return -EFAULT;
+	struct dir_ref d;
+	if ((r = dir_get(sh, a[0], &d)) < 0)
+		return r;
+	bool owned;
+	/* statfs(2) always follows */
+	int fd = target_get(&d, path, true, flags & AT_EMPTY_PATH, &owned);
+	if (fd < 0) {
+		r = fd;
+	} else {
+		struct statfs st;
+		r = ret_errno(fstatfs(fd, &st));
+		/* a :ro volume is a read-only mount for the client */
+		if (r == 0 && dir_ro(sh, &d))
+			st.f_flags |= ST_RDONLY;
+		if (r == 0)
+			memcpy(buf, &st, sizeof(st));
+		if (owned)
+			close(fd);
+	}
+	dir_put(&d);
+	return r;
+}
+
+/* ------------------------------------------------------ path: creations */
+
+/* may_mknod: the types the kernel refuses before any lookup. */
+static int64_t mknod_type_check(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case 0:
+	case S_IFREG:
+	case S_IFIFO:
+	case S_IFCHR:
+	case S_IFBLK:
+	case S_IFSOCK:
+		return 0;
+	case S_IFDIR:
+		return -EPERM;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* The types the domain creates (protocol.h): a device node would hand the
+ * client the device, whatever its host permissions say. */
+static bool mknod_allowed(mode_t mode)
+{
+	mode_t t = mode & S_IFMT;
+	return t == 0 || t == S_IFREG || t == S_IFIFO;
+}
+
+static int64_t op_mknodat(struct vos_shadow *sh, struct vos_chan_server *s, const int64_t *a)
+{
+	mode_t mode = (mode_t)a[3];
+	int64_t r = mknod_type_check(mode);
+	if (r < 0)
+		return r;
+	char path[VOS_PATH_MAX];
+	if ((r = get_path(sh, s, a[1], a[2], path)) < 0)
+		return r;
+	struct dir_ref d;
+	if ((r = dir_get(sh, a[0], &d)) < 0)
+		return r;
+	struct vos_parent p;
+	if ((r = vos_resolve_parent(&d.base, path, &p)) == 0) {
+		if (mknod_allowed(mode) && !dir_ro(sh, &d)) {
+			use_umask(a[5]);
+			r = ret_errno(mknodat(p.fd, p.last, mode & (S_IFMT | 07777), 0));
+		} else if ((r = create_check(&p)) == 0) {
+			if (dir_ro(sh, &d))
+				r = -EROFS;
+			else if ((r = ret_errno(syscall(SYS_faccessat2, p.fd, "", W_OK | X_OK,
+							AT_EMPTY_PATH | AT_EACCESS))) == 0)
+				r = -EPERM; /* as an unprivileged caller after may_create */
+		}
+		vos_parent_release(&p);
+	}
+	dir_put(&d);
+	return r;
+}
+
+static int64_t op_symlinkat(struct vos_shadow *sh, struct vos_chan_server *s, const int64_t *a)
+{
+	char paths[2 * VOS_PATH_MAX];
+	const char *target, *link;
+	int64_t r = get_pair(sh, s, a[1], a[2], paths, sizeof(paths), &target, &link);
+	if (r < 0)
+		return r;
+	if (strlen(link) + 1 > VOS_PATH_MAX)
+		return reject(sh, -ENAMETOOLONG);
+	/* the target is data: stored verbatim, never resolved here */
+	if (target[0] == '\0')
+		return -ENOENT;
+	struct dir_ref d;
+	if ((r = dir_get(sh, a[0], &d)) < 0)
+		return r;
+	struct vos_parent p;
+	if ((r = vos_resolve_parent(&d.base, (char *)link, &p)) == 0) {
+		if (!dir_ro(sh, &d))
+			r = ret_errno(symlinkat(target, p.fd, p.last));
+		else if ((r = create_check(&p)) == 0)
+			r = -EROFS;
+		vos_parent_release(&p);
+	}
+	dir_put(&d);
+	return r;
+}
+
+static int64_t op_linkat(struct vos_shadow *sh, struct vos_chan_server *s, const int64_t *a)
+{
+	int flags = (int)a[4];
+	if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH))
+		return -EINVAL;
+	char paths[2 * VOS_PATH_MAX];
+	const char *from, *to;
+	int64_t r = get_pair(sh, s, a[1], a[2], paths, sizeof(paths), &from, &to);
+	if (r < 0)
+		return r;
+	if (strlen(to) + 1 > VOS_PATH_MAX)
+		return reject(sh, -ENAMETOOLONG);
+	/* the kernel looks up the old name before it even uses ndirfd */
+	struct dir_ref od, nd;
+	if ((r = dir_get(sh, a[0], &od)) < 0)
+		return r;
+	bool owned;
+	int ofd = target_get(&od, from, flags & AT_SYMLINK_FOLLOW, flags & AT_EMPTY_PATH, &owned);
+	if (ofd < 0) {
+		dir_put(&od);
+		return ofd;
+	}
+	struct vos_parent pn;
+	if ((r = dir_get(sh, a[3], &nd)) == 0) {
+		if ((r = vos_resolve_parent(&nd.base, (char *)to, &pn)) == 0) {
+			/* filename_create's checks come before the mount and
+			 * volume checks, as natively */
+			bool other_vol = od.vol != nd.vol;
+			if ((dir_ro(sh, &nd) || other_vol) && (r = create_check(&pn)) == 0)
+				r = dir_ro(sh, &nd) ? -EROFS : -EXDEV;
+			if (r == 0) {
+				/* The old side is the object we resolved, named by
+				 * its fd: linkat(fd, "", AT_EMPTY_PATH) would need
+				 * CAP_DAC_READ_SEARCH or the opener's exact creds,
+				 * which a client holding its own fd has natively. */
+				char proc[64];
+				snprintf(proc, sizeof(proc), "/proc/self/fd/%d", ofd);
+				r = ret_errno(
+					linkat(AT_FDCWD, proc, pn.fd, pn.last, AT_SYMLINK_FOLLOW));
+			}
+			vos_parent_release(&pn);
+		}
+		dir_put(&nd);
+	}
+	if (owned)
+		close(ofd);
+	dir_put(&od);
+	return r;
+}
+
+/* ------------------------------------------------ path: xattr changes */
+
+/* setxattr and removexattr: "path\0name\0" as for getxattr. The fd form
+ * (empty path, AT_EMPTY_PATH on a remote fd) uses f*xattr on the shadow's
+ * own fd, which refuses O_PATH fds exactly as natively; a path goes through
+ * /proc/self/fd like getxattr (resolve.h). */
+static int64_t op_xattr_set(struct vos_shadow *sh, struct vos_chan_server *s, const int64_t *a,
+			    bool remove)
+{
+	int at_flags, xflags = 0;
+	if (remove) {
+		at_flags = (int)a[3];
+	} else {
+		if ((uint64_t)a[5] >> 32 != 0)
+			return -EINVAL;
+		at_flags = (int)((uint64_t)a[5] >> 16);
+		xflags = (int)(a[5] & 0xffff);
+	}
+	if (at_flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+		return -EINVAL;
+	if (xflags & ~(XATTR_CREATE | XATTR_REPLACE))
+		return -EINVAL;
+	char paths[VOS_PATH_MAX + XATTR_NAME_MAX + 1];
+	const char *path, *name;
+	int64_t r = get_pair(sh, s, a[1], a[2], paths, sizeof(paths), &path, &name);
+	if (r < 0)
+		return r;
+	size_t nl = strlen(name);
+	if (nl == 0 || nl > XATTR_NAME_MAX)
+		return -ERANGE;
+	const void *value = NULL;
+	size_t size = 0;
+	if (!remove) {
+		if ((uint64_t)a[4] > XATTR_SIZE_MAX)
+			return -E2BIG;
+		size = (size_t)a[4];
+		/* used in place, like write payloads: the kernel copies it */
+		value = get_buf(sh, s, a[3], (int64_t)size);
+		if (value == NULL)
+			return -EFAULT;
+	}
+	struct dir_ref d;
+	if ((r = dir_get(sh, a[0], &d)) < 0)
+		return r;
+	long x;
+	if (path[0] == '\0' && (at_flags & AT_EMPTY_PATH) && d.held != NULL) {
+		if (dir_ro(sh, &d))
+			x = fcntl(d.base.fd, F_GETFL) & O_PATH ? (errno = EBADF, -1)
+							       : (errno = EROFS, -1);
+		else if (remove)
+			x = fremovexattr(d.base.fd, name);
+		else
+			x = fsetxattr(d.base.fd, name, value, size, xflags);
+		r = ret_errno(x);
+	} else {
+		char proc[VOS_PATH_MAX + 64];
+		bool follow = !(at_flags & AT_SYMLINK_NOFOLLOW);
+		int hold = -1;
+		if (path[0] == '\0' && (at_flags & AT_EMPTY_PATH)) {
+			/* a volume root: the directory itself */
+			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", d.base.fd);
+			follow = true;
+			r = 0;
+		} else {
+			r = vos_resolve_procpath(&d.base, paths, &follow, proc, sizeof(proc),
+						 &hold);
+		}
+		if (r == 0) {
+			if (dir_ro(sh, &d))
+				x = (errno = EROFS, -1);
+			else if (remove)
+				x = follow ? removexattr(proc, name) : lremovexattr(proc, name);
+			else
+				x = follow ? setxattr(proc, name, value, size, xflags)
+					   : lsetxattr(proc, name, value, size, xflags);
+			r = ret_errno(x);
+			if (hold >= 0)
+				close(hold);
+		}
+	}
+	dir_put(&d);
+	return r;
+}
+
+/* ------------------------------------------------------ fd: space, sync */
+
+static int64_t op_fd_space(struct vos_shadow *sh, uint16_t op, const int64_t *a)
+{
+	struct vos_file *f = vos_fdtable_get(&sh->fds, a[0]);
+	if (f == NULL)
+		return -EBADF;
+	long x;
+	switch (op) {
+	case VOS_OP_FALLOCATE:
+		/* On a :ro volume no regular file is ever open for writing
+		 * (open_ro), so the kernel answers EBADF as a read-only mount
+		 * does; the check is a second line for that invariant. */
+		if ((unsigned)f->vol < sh->nvols && sh->vols[f->vol].ro &&
+		    (fcntl(f->fd, F_GETFL) & O_ACCMODE) != O_RDONLY) {
+			struct stat st;
+			if (fstat(f->fd, &st) == 0 && S_ISREG(st.st_mode)) {
+				errno = EROFS;
+				x = -1;
+				break;
+			}
+		}
+		x = fallocate(f->fd, (int)a[1], a[2], a[3]);
+		break;
+	case VOS_OP_SYNC_FILE_RANGE:
+		x = sync_file_range(f->fd, a[1], a[2], (unsigned)a[3]);
+		break;
+	default: /* VOS_OP_SYNCFS */
+		x = syncfs(f->fd);
+		break;
+	}
+	int64_t r = ret_errno(x);
+	vos_file_put(f);
+	return r;
+}
+
 /* --------------------------------------------------------------- dispatch */
 
 int64_t vos_storage_execute(struct vos_shadow *sh, struct vos_chan_server *s,
@@ -716,6 +1123,28 @@ int64_t vos_storage_execute(struct vos_shadow *sh, struct vos_chan_server *s,
 		return op_xattr(sh, s, a, false);
 	case VOS_OP_LISTXATTR:
 		return op_xattr(sh, s, a, true);
+	case VOS_OP_FCHMODAT:
+		return op_meta(sh, s, a, META_CHMOD);
+	case VOS_OP_FCHOWNAT:
+		return op_meta(sh, s, a, META_CHOWN);
+	case VOS_OP_UTIMENSAT:
+		return op_meta(sh, s, a, META_UTIMES);
+	case VOS_OP_LINKAT:
+		return op_linkat(sh, s, a);
+	case VOS_OP_SYMLINKAT:
+		return op_symlinkat(sh, s, a);
+	case VOS_OP_MKNODAT:
+		return op_mknodat(sh, s, a);
+	case VOS_OP_STATFS:
+		return op_statfs(sh, s, a);
+	case VOS_OP_SETXATTR:
+		return op_xattr_set(sh, s, a, false);
+	case VOS_OP_REMOVEXATTR:
+		return op_xattr_set(sh, s, a, true);
+	case VOS_OP_FALLOCATE:
+	case VOS_OP_SYNC_FILE_RANGE:
+	case VOS_OP_SYNCFS:
+		return op_fd_space(sh, req->op, a);
 	default:
 		return reject(sh, -ENOSYS);
 	}

@@ -16,7 +16,9 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 
 #include "libvos/libvos.h"
@@ -1240,6 +1242,312 @@ static long do_getcwd(long a[6])
 	return (long)n;
 }
 
+/* ---- metadata calls: chmod, chown, utimes, link, symlink, mknod, statfs,
+ * xattr set/remove. Each works on (dirfd, path), or on an fd itself: then the
+ * domain gets the remote fd as dirfd, path "" and AT_EMPTY_PATH. */
+
+static enum route_kind route_target(long dirfd, const char *path, bool on_fd, struct route *rt,
+				    long *err, int64_t *at_flags)
+{
+	if (!on_fd)
+		return route_path(dirfd, path, rt, err);
+	struct vos_remote_fd rf;
+	switch (route_fd(dirfd, &rf)) {
+	case FD_LOCAL:
+		return ROUTE_LOCAL;
+	case FD_UNUSABLE:
+		*err = -EBADF;
+		return ROUTE_ERROR;
+	default:
+		break;
+	}
+	rt->domain = rf.domain;
+	rt->dirfd = rf.rfd;
+	rt->volume = -1;
+	rt->path[0] = '\0';
+	rt->path_len = 1;
+	*at_flags |= AT_EMPTY_PATH;
+	return ROUTE_REMOTE;
+}
+
+/* (dirfd, path) names the object itself when the path is "" with
+ * AT_EMPTY_PATH, or NULL (utimensat's futimens form). */
+static bool names_fd_itself(const char *path, int64_t at_flags, bool null_ok)
+{
+	return (!path && null_ok) || (path && !path[0] && (at_flags & AT_EMPTY_PATH));
+}
+
+/* Forwards op on a routed target with scalars a3..a5 and one optional extra
+ * data segment whose offset goes into args[extra_arg]. */
+static long meta_forward(const struct route *rt, enum vos_op op, long nr, int64_t a3, int64_t a4,
+			 int64_t a5, const struct seg *extra)
+{
+	struct xfer x = path_xfer(rt);
+	if (extra) {
+		x.n = 2;
+		x.seg[1] = *extra;
+	}
+	int64_t a[6] = {rt->dirfd, 0, 0, a3, a4, a5};
+	return forward(rt->domain, op, nr, a, &x);
+}
+
+#define META_ROUTE(dirfd, path, on_fd, at)                                                         \
+	struct route *rt = &scratch.r1;                                                            \
+	long err = 0;                                                                              \
+	enum route_kind k = route_target((dirfd), (path), (on_fd), rt, &err, &(at));               \
+	if (k == ROUTE_LOCAL)                                                                      \
+		return VOS_RUN_NATIVE;                                                             \
+	if (k == ROUTE_ERROR)                                                                      \
+	return err
+
+static long do_chmod(long nr, long a[6])
+{
+	long dirfd = AT_FDCWD, mode;
+	const char *path = NULL;
+	int64_t at = 0;
+	bool on_fd = false;
+	switch (nr) {
+	case SYS_chmod:
+		path = (const char *)a[0];
+		mode = a[1];
+		break;
+	case SYS_fchmod:
+		dirfd = a[0];
+		mode = a[1];
+		on_fd = true;
+		break;
+	case SYS_fchmodat:
+		dirfd = a[0];
+		path = (const char *)a[1];
+		mode = a[2];
+		break;
+	default: /* fchmodat2 */
+		dirfd = a[0];
+		path = (const char *)a[1];
+		mode = a[2];
+		at = a[3];
+		on_fd = names_fd_itself(path, at, false);
+		break;
+	}
+	META_ROUTE(dirfd, path, on_fd, at);
+	return meta_forward(rt, VOS_OP_FCHMODAT, nr, mode, at, 0, NULL);
+}
+
+static long do_chown(long nr, long a[6])
+{
+	long dirfd = AT_FDCWD;
+	const char *path = NULL;
+	int64_t at = 0, uid, gid;
+	bool on_fd = false;
+	switch (nr) {
+	case SYS_chown:
+	case SYS_lchown:
+		path = (const char *)a[0];
+		uid = (int32_t)a[1];
+		gid = (int32_t)a[2];
+		at = nr == SYS_lchown ? AT_SYMLINK_NOFOLLOW : 0;
+		break;
+	case SYS_fchown:
+		dirfd = a[0];
+		uid = (int32_t)a[1];
+		gid = (int32_t)a[2];
+		on_fd = true;
+		break;
+	default: /* fchownat */
+		dirfd = a[0];
+		path = (const char *)a[1];
+		uid = (int32_t)a[2];
+		gid = (int32_t)a[3];
+		at = a[4];
+		on_fd = names_fd_itself(path, at, false);
+		break;
+	}
+	META_ROUTE(dirfd, path, on_fd, at);
+	return meta_forward(rt, VOS_OP_FCHOWNAT, nr, uid, gid, at, NULL);
+}
+
+static long do_utimes(long nr, long a[6])
+{
+	long dirfd = AT_FDCWD;
+	const char *path = NULL;
+	int64_t at = 0;
+	bool on_fd = false, now = false;
+	struct timespec ts[2];
+	switch (nr) {
+	case SYS_utimensat: {
+		dirfd = a[0];
+		path = (const char *)a[1];
+		at = a[3];
+		on_fd = names_fd_itself(path, at, true);
+		const struct timespec *t = (const struct timespec *)a[2];
+		if (t) {
+			ts[0] = t[0];
+			ts[1] = t[1];
+		} else {
+			now = true;
+		}
+		break;
+	}
+	case SYS_utime: {
+		path = (const char *)a[0];
+		const struct utimbuf {
+			long actime, modtime;
+		} *u = (const void *)a[1];
+		if (u) {
+			ts[0] = (struct timespec){.tv_sec = u->actime};
+			ts[1] = (struct timespec){.tv_sec = u->modtime};
+		} else {
+			now = true;
+		}
+		break;
+	}
+	default: { /* utimes, futimesat */
+		bool at_form = nr == SYS_futimesat;
+		dirfd = at_form ? a[0] : AT_FDCWD;
+		path = (const char *)(at_form ? a[1] : a[0]);
+		on_fd = at_form && !path;
+		const struct timeval *tv = (const struct timeval *)(at_form ? a[2] : a[1]);
+		if (tv) {
+			for (int i = 0; i < 2; i++) {
+				if (tv[i].tv_usec < 0 || tv[i].tv_usec >= 1000000)
+					return -EINVAL;
+				ts[i] = (struct timespec){.tv_sec = tv[i].tv_sec,
+							  .tv_nsec = tv[i].tv_usec * 1000};
+			}
+		} else {
+			now = true;
+		}
+		break;
+	}
+	}
+	META_ROUTE(dirfd, path, on_fd, at);
+	struct seg times = {.in = ts, .len = sizeof(ts), .arg_off = 3, .arg_len = -1};
+	return meta_forward(rt, VOS_OP_UTIMENSAT, nr, -1, at, 0, now ? NULL : &times);
+}
+
+static long do_mknod(long nr, long a[6])
+{
+	bool at_form = nr == SYS_mknodat;
+	long dirfd = at_form ? a[0] : AT_FDCWD;
+	const char *path = (const char *)(at_form ? a[1] : a[0]);
+	long mode = at_form ? a[2] : a[1], dev = at_form ? a[3] : a[2];
+	int64_t at = 0;
+	META_ROUTE(dirfd, path, false, at);
+	return meta_forward(rt, VOS_OP_MKNODAT, nr, mode, dev, vos_umask, NULL);
+}
+
+static long do_statfs(long nr, long a[6])
+{
+	bool on_fd = nr == SYS_fstatfs;
+	int64_t at = 0;
+	META_ROUTE(on_fd ? a[0] : AT_FDCWD, on_fd ? NULL : (const char *)a[0], on_fd, at);
+	struct seg buf = {
+		.len = sizeof(struct statfs), .out = (void *)a[1], .arg_off = 3, .arg_len = -1};
+	return meta_forward(rt, VOS_OP_STATFS, nr, 0, at, 0, &buf);
+}
+
+/* link and symlink: two paths in one blob. Both ends of a link must be in
+ * the same volume (EXDEV otherwise, as across mounts); a symlink's target is
+ * data, only the new link's path is routed. */
+static long do_link(long nr, long a[6])
+{
+	bool sym = nr == SYS_symlink || nr == SYS_symlinkat;
+	long od = AT_FDCWD, nd = AT_FDCWD, flags = 0;
+	const char *op, *np;
+	switch (nr) {
+	case SYS_link:
+		op = (const char *)a[0];
+		np = (const char *)a[1];
+		break;
+	case SYS_linkat:
+		od = a[0];
+		op = (const char *)a[1];
+		nd = a[2];
+		np = (const char *)a[3];
+		flags = a[4];
+		break;
+	case SYS_symlink:
+		op = (const char *)a[0];
+		np = (const char *)a[1];
+		break;
+	default: /* symlinkat(target, newdirfd, linkpath) */
+		op = (const char *)a[0];
+		nd = a[1];
+		np = (const char *)a[2];
+		break;
+	}
+	struct route *r1 = &scratch.r1, *r2 = &scratch.r2;
+	long err = 0;
+	enum route_kind k2 = route_path(nd, np, r2, &err);
+	if (k2 == ROUTE_ERROR)
+		return err;
+	char *both = scratch.pair;
+	size_t len1;
+	int64_t odirfd;
+	if (sym) {
+		if (k2 == ROUTE_LOCAL)
+			return VOS_RUN_NATIVE;
+		len1 = op ? strnlen(op, VOS_PATH_MAX) + 1 : 0;
+		if (len1 == 0 || len1 > VOS_PATH_MAX)
+			return op ? -ENAMETOOLONG : -EFAULT;
+		memcpy(both, op, len1);
+		odirfd = r2->dirfd;
+	} else {
+		enum route_kind k1 = route_path(od, op, r1, &err);
+		if (k1 == ROUTE_ERROR)
+			return err;
+		if (k1 == ROUTE_LOCAL && k2 == ROUTE_LOCAL)
+			return VOS_RUN_NATIVE;
+		if (k1 != k2 || r1->domain != r2->domain ||
+		    (r1->volume >= 0 && r2->volume >= 0 && r1->volume != r2->volume))
+			return -EXDEV;
+		len1 = r1->path_len;
+		memcpy(both, r1->path, len1);
+		odirfd = r1->dirfd;
+	}
+	memcpy(both + len1, r2->path, r2->path_len);
+	struct xfer x = {.n = 1};
+	x.seg[0] = (struct seg){.in = both, .len = len1 + r2->path_len, .arg_off = 1, .arg_len = 2};
+	int64_t fa[6] = {odirfd, 0, 0, r2->dirfd, flags};
+	if (sym)
+		return forward(r2->domain, VOS_OP_SYMLINKAT, nr, fa, &x);
+	return forward(r1->domain, VOS_OP_LINKAT, nr, fa, &x);
+}
+
+static long do_xattr_change(long nr, long a[6])
+{
+	bool remove = nr == SYS_removexattr || nr == SYS_lremovexattr || nr == SYS_fremovexattr;
+	bool on_fd = nr == SYS_fsetxattr || nr == SYS_fremovexattr;
+	int64_t at = (nr == SYS_lsetxattr || nr == SYS_lremovexattr) ? AT_SYMLINK_NOFOLLOW : 0;
+	META_ROUTE(on_fd ? a[0] : AT_FDCWD, on_fd ? NULL : (const char *)a[0], on_fd, at);
+	const char *name = (const char *)a[1];
+	size_t nl = strnlen(name, 256);
+	if (nl == 0 || nl >= 256)
+		return -ERANGE;
+	char *both = scratch.pair;
+	memcpy(both, rt->path, rt->path_len);
+	memcpy(both + rt->path_len, name, nl + 1);
+	struct xfer x = {.n = 1};
+	x.seg[0] =
+		(struct seg){.in = both, .len = rt->path_len + nl + 1, .arg_off = 1, .arg_len = 2};
+	int64_t fa[6] = {rt->dirfd};
+	if (remove) {
+		fa[3] = at;
+		return forward(rt->domain, VOS_OP_REMOVEXATTR, nr, fa, &x);
+	}
+	size_t size = (size_t)a[3];
+	if (size > 65536)
+		return -E2BIG;
+	x.n = 2;
+	x.seg[1] = (struct seg){
+		.in = (const void *)a[2], .len = size ? size : 1, .arg_off = 3, .arg_len = -1};
+	if (!size)
+		x.seg[1].in = NULL;
+	fa[4] = (int64_t)size;
+	fa[5] = (a[4] & 0xffff) | (at << 16);
+	return forward(rt->domain, VOS_OP_SETXATTR, nr, fa, &x);
+}
+
 /* truncate(path): open, ftruncate, close in the domain. */
 static long do_truncate(long a[6], bool *local)
 {
@@ -1262,23 +1570,9 @@ static long do_truncate(long a[6], bool *local)
 static bool fd_call_unsupported(long nr)
 {
 	switch (nr) {
-	case SYS_fchmod:
-	case SYS_fchown:
 	case SYS_flock:
-	case SYS_fstatfs:
-	case SYS_fallocate:
-	case SYS_syncfs:
-	case SYS_sync_file_range:
-	case SYS_fsetxattr:
-	case SYS_fremovexattr:
 	case SYS_readahead:
-	case SYS_fchmodat:
-	case SYS_fchownat:
-	case SYS_utimensat:
-	case SYS_mknodat:
-	case SYS_futimesat:
 	case SYS_name_to_handle_at:
-	case SYS_linkat:
 	case SYS_splice:
 	case SYS_tee:
 	case SYS_inotify_add_watch:
@@ -1292,18 +1586,6 @@ static bool fd_call_unsupported(long nr)
 static bool path_call_unsupported(long nr)
 {
 	switch (nr) {
-	case SYS_chmod:
-	case SYS_chown:
-	case SYS_lchown:
-	case SYS_utime:
-	case SYS_utimes:
-	case SYS_link:
-	case SYS_mknod:
-	case SYS_statfs:
-	case SYS_setxattr:
-	case SYS_lsetxattr:
-	case SYS_removexattr:
-	case SYS_lremovexattr:
 	case SYS_chroot:
 	case SYS_execve:
 	case SYS_uselib:
@@ -1319,7 +1601,6 @@ static bool path_call_unsupported(long nr)
 static bool newer_at_call(long nr)
 {
 	switch (nr) {
-	case 452: /* fchmodat2 */
 	case 463: /* setxattrat */
 	case 464: /* getxattrat */
 	case 465: /* listxattrat */
@@ -1356,9 +1637,7 @@ static bool unsupported_remote(long nr, long a[6], long *result)
 	long err = 0;
 	if (fd_call_unsupported(nr)) {
 		/* *at calls name a path relative to the dirfd: check both */
-		bool at = nr == SYS_fchmodat || nr == SYS_fchownat || nr == SYS_utimensat ||
-			  nr == SYS_mknodat || nr == SYS_futimesat || nr == SYS_name_to_handle_at ||
-			  nr == SYS_linkat || nr == SYS_inotify_add_watch;
+		bool at = nr == SYS_name_to_handle_at;
 		if (nr == SYS_inotify_add_watch) {
 			if (route_path(AT_FDCWD, (const char *)a[1], &scratch.r1, &err) !=
 			    ROUTE_LOCAL)
@@ -1374,25 +1653,12 @@ static bool unsupported_remote(long nr, long a[6], long *result)
 		if (at && a[1] &&
 		    route_path(a[0], (const char *)a[1], &scratch.r1, &err) != ROUTE_LOCAL)
 			goto refuse;
-		if (nr == SYS_linkat &&
-		    route_path(a[2], (const char *)a[3], &scratch.r1, &err) != ROUTE_LOCAL)
-			goto refuse;
 		if (vos_fd_lookup(a[0], &rf) && !(at && a[1] && ((const char *)a[1])[0] == '/'))
 			goto refuse;
 		return false;
 	}
 	if (path_call_unsupported(nr)) {
 		if (route_path(AT_FDCWD, (const char *)a[0], &scratch.r1, &err) != ROUTE_LOCAL)
-			goto refuse;
-		if ((nr == SYS_link) &&
-		    route_path(AT_FDCWD, (const char *)a[1], &scratch.r1, &err) != ROUTE_LOCAL)
-			goto refuse;
-		return false;
-	}
-	if (nr == SYS_symlink || nr == SYS_symlinkat) {
-		long dirfd = nr == SYS_symlink ? AT_FDCWD : a[1];
-		const char *lp = (const char *)(nr == SYS_symlink ? a[1] : a[2]);
-		if (route_path(dirfd, lp, &scratch.r1, &err) != ROUTE_LOCAL)
 			goto refuse;
 		return false;
 	}
@@ -1569,6 +1835,55 @@ static bool fs_call(long nr, long a[6], long *result)
 	case SYS_truncate:
 		r = do_truncate(a, &local);
 		break;
+	case SYS_chmod:
+	case SYS_fchmod:
+	case SYS_fchmodat:
+	case 452: /* fchmodat2 */
+		r = do_chmod(nr, a);
+		break;
+	case SYS_chown:
+	case SYS_lchown:
+	case SYS_fchown:
+	case SYS_fchownat:
+		r = do_chown(nr, a);
+		break;
+	case SYS_utimensat:
+	case SYS_utime:
+	case SYS_utimes:
+	case SYS_futimesat:
+		r = do_utimes(nr, a);
+		break;
+	case SYS_mknod:
+	case SYS_mknodat:
+		r = do_mknod(nr, a);
+		break;
+	case SYS_statfs:
+	case SYS_fstatfs:
+		r = do_statfs(nr, a);
+		break;
+	case SYS_link:
+	case SYS_linkat:
+	case SYS_symlink:
+	case SYS_symlinkat:
+		r = do_link(nr, a);
+		break;
+	case SYS_setxattr:
+	case SYS_lsetxattr:
+	case SYS_fsetxattr:
+	case SYS_removexattr:
+	case SYS_lremovexattr:
+	case SYS_fremovexattr:
+		r = do_xattr_change(nr, a);
+		break;
+	case SYS_fallocate:
+		*result = fd_simple(nr, a, VOS_OP_FALLOCATE, 4);
+		return true;
+	case SYS_sync_file_range:
+		*result = fd_simple(nr, a, VOS_OP_SYNC_FILE_RANGE, 4);
+		return true;
+	case SYS_syncfs:
+		*result = fd_simple(nr, a, VOS_OP_SYNCFS, 1);
+		return true;
 	case SYS_ftruncate:
 		*result = fd_simple(nr, a, VOS_OP_FTRUNCATE, 2);
 		return true;

@@ -15,7 +15,10 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -918,6 +921,644 @@ static void test_validation(void **state)
 	assert_int_equal(CALL(CLOSE, r), 0);
 }
 
+/* ------------------------------------------------- metadata and creation */
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+#define PAIR2(a, b) put(a "\0" b, sizeof(a) + sizeof(b)), (int64_t)(sizeof(a) + sizeof(b))
+
+static int nat_chmod(int dfd, const char *p, mode_t m, int fl)
+{
+	return (int)nat(syscall(SYS_fchmodat2, dfd, p, m, fl));
+}
+
+static void same_stat(const char *name, bool follow)
+{
+	struct stat a, b;
+	int fl = follow ? 0 : AT_SYMLINK_NOFOLLOW;
+	assert_int_equal(fstatat(vols[0].rootfd, name, &a, fl), 0);
+	assert_int_equal(fstatat(nfd, name, &b, fl), 0);
+	assert_int_equal(a.st_mode, b.st_mode);
+	assert_int_equal(a.st_uid, b.st_uid);
+	assert_int_equal(a.st_gid, b.st_gid);
+	assert_int_equal(a.st_nlink, b.st_nlink);
+	if (!S_ISDIR(a.st_mode))
+		assert_int_equal(a.st_size, b.st_size);
+}
+
+/* Run as an unprivileged fsuid/fsgid, as worker.c serves a non-root client
+ * (the fs capabilities drop with the fsuid, per thread). */
+static bool as_nobody(bool on)
+{
+	if (geteuid() != 0)
+		return false;
+	syscall(SYS_setfsgid, on ? 65534 : 0);
+	syscall(SYS_setfsuid, on ? 65534 : 0);
+	return true;
+}
+
+static void test_chmod_chown(void **state)
+{
+	(void)state;
+	both_file("m", "mm");
+	both_symlink("m", "ml");
+	both_mkdir("md");
+	SAME(CALL(FCHMODAT, VOL, PATH("m"), 0604, 0), nat_chmod(nfd, "m", 0604, 0));
+	same_stat("m", true);
+	SAME(CALL(FCHMODAT, VOL, PATH("ml"), 04711, 0), nat_chmod(nfd, "ml", 04711, 0));
+	same_stat("m", true);
+	/* a symlink's own mode: EOPNOTSUPP, as Linux */
+	SAME(CALL(FCHMODAT, VOL, PATH("ml"), 0600, AT_SYMLINK_NOFOLLOW),
+	     nat_chmod(nfd, "ml", 0600, AT_SYMLINK_NOFOLLOW));
+	assert_int_equal(CALL(FCHMODAT, VOL, PATH("ml"), 0600, AT_SYMLINK_NOFOLLOW), -EOPNOTSUPP);
+	SAME(CALL(FCHMODAT, VOL, PATH("m"), 0640, AT_SYMLINK_NOFOLLOW),
+	     nat_chmod(nfd, "m", 0640, AT_SYMLINK_NOFOLLOW));
+	SAME(CALL(FCHMODAT, VOL, PATH("md/"), 0700, 0), nat_chmod(nfd, "md/", 0700, 0));
+	same_stat("md", true);
+	SAME(CALL(FCHMODAT, VOL, PATH("missing"), 0600, 0), nat_chmod(nfd, "missing", 0600, 0));
+	SAME(CALL(FCHMODAT, VOL, PATH("m/x"), 0600, 0), nat_chmod(nfd, "m/x", 0600, 0));
+	SAME(CALL(FCHMODAT, VOL, PATH("m"), 0600, 0x4), nat_chmod(nfd, "m", 0600, 0x4));
+	SAME(CALL(FCHMODAT, VOL, PATH(""), 0755, 0), nat_chmod(nfd, "", 0755, 0));
+
+	SAME(CALL(FCHOWNAT, VOL, PATH("m"), 1234, 5678, 0), nat(fchownat(nfd, "m", 1234, 5678, 0)));
+	same_stat("m", true);
+	SAME(CALL(FCHOWNAT, VOL, PATH("m"), -1, 99, 0), nat(fchownat(nfd, "m", -1, 99, 0)));
+	same_stat("m", true);
+	SAME(CALL(FCHOWNAT, VOL, PATH("ml"), 77, -1, AT_SYMLINK_NOFOLLOW),
+	     nat(fchownat(nfd, "ml", 77, -1, AT_SYMLINK_NOFOLLOW)));
+	same_stat("ml", false);
+	same_stat("m", true);
+	SAME(CALL(FCHOWNAT, VOL, PATH("missing"), 1, 1, 0), nat(fchownat(nfd, "missing", 1, 1, 0)));
+	SAME(CALL(FCHOWNAT, VOL, PATH("m/"), 1, 1, 0), nat(fchownat(nfd, "m/", 1, 1, 0)));
+	SAME(CALL(FCHOWNAT, VOL, PATH("m"), 1, 1, 0x4), nat(fchownat(nfd, "m", 1, 1, 0x4)));
+
+	/* fd forms: the remote fd itself, path "" and AT_EMPTY_PATH */
+	int64_t r;
+	int n;
+	both_open("m", O_RDONLY, 0, &r, &n);
+	SAME(CALL(FCHMODAT, r, PATH(""), 0620, AT_EMPTY_PATH),
+	     nat_chmod(n, "", 0620, AT_EMPTY_PATH));
+	SAME(CALL(FCHOWNAT, r, PATH(""), 0, 0, AT_EMPTY_PATH),
+	     nat(fchownat(n, "", 0, 0, AT_EMPTY_PATH)));
+	same_stat("m", true);
+	SAME(CALL(FCHMODAT, r, PATH(""), 0620, 0), nat_chmod(n, "", 0620, 0));
+	SAME(CALL(CLOSE, r), nat(close(n)));
+	assert_int_equal(CALL(FCHMODAT, 55, PATH(""), 0620, AT_EMPTY_PATH), -EBADF);
+
+	/* permission checks are the client's (the worker's fsuid) */
+	both_file("owned", "");
+	if (as_nobody(true)) {
+		SAME(CALL(FCHOWNAT, VOL, PATH("owned"), 65534, -1, 0),
+		     nat(fchownat(nfd, "owned", 65534, -1, 0)));
+		SAME(CALL(FCHMODAT, VOL, PATH("m"), 0777, 0), nat_chmod(nfd, "m", 0777, 0));
+		SAME(CALL(FCHOWNAT, VOL, PATH("m"), -1, -1, 0), nat(fchownat(nfd, "m", -1, -1, 0)));
+		int64_t rr = CALL(FCHOWNAT, VOL, PATH("m"), 65534, -1, 0);
+		as_nobody(false);
+		assert_int_equal(rr, -EPERM);
+	}
+	same_stat("m", true);
+}
+
+/* utimensat remotely (times NULL: "now", times_off -1) and natively */
+static void ut_same(const char *path, const struct timespec *t, int fl, int line)
+{
+	int64_t r = CALL(UTIMENSAT, VOL, PATH(path), t ? put(t, 2 * sizeof(*t)) : -1, fl);
+	int64_t n = nat(utimensat(nfd, path, t, fl));
+	if (r != n)
+		fail_msg("line %d: remote %lld, native %lld", line, (long long)r, (long long)n);
+}
+
+static void test_utimensat(void **state)
+{
+	(void)state;
+	both_file("t", "tt");
+	both_symlink("t", "tl");
+	struct timespec ts[2] = {{1000, 500}, {2000, 600}};
+	struct stat a, b;
+#define UT(path, tsv, fl) ut_same(path, tsv, fl, __LINE__)
+#define SAME_TIMES(name, fl)                                                                       \
+	do {                                                                                       \
+		assert_int_equal(fstatat(vols[0].rootfd, name, &a, fl), 0);                        \
+		assert_int_equal(fstatat(nfd, name, &b, fl), 0);                                   \
+		assert_memory_equal(&a.st_atim, &b.st_atim, sizeof(a.st_atim));                    \
+		assert_memory_equal(&a.st_mtim, &b.st_mtim, sizeof(a.st_mtim));                    \
+	} while (0)
+	UT("t", ts, 0);
+	SAME_TIMES("t", 0);
+	assert_int_equal(a.st_mtim.tv_sec, 2000);
+	ts[0].tv_nsec = UTIME_OMIT;
+	ts[1].tv_sec = 3000;
+	UT("tl", ts, 0);
+	SAME_TIMES("t", 0);
+	assert_int_equal(a.st_atim.tv_sec, 1000);
+	ts[1].tv_nsec = UTIME_OMIT;
+	UT("missing", ts, 0); /* both omitted: 0 without any lookup */
+	UT("t", ts, 0x4);
+	ts[0] = (struct timespec){5, 6};
+	ts[1] = (struct timespec){7, 8};
+	UT("tl", ts, AT_SYMLINK_NOFOLLOW);
+	SAME_TIMES("tl", AT_SYMLINK_NOFOLLOW);
+	assert_int_equal(a.st_mtim.tv_sec, 7);
+	SAME_TIMES("t", 0);
+	ts[1].tv_nsec = 1000000000;
+	UT("t", ts, 0);
+	ts[1].tv_nsec = -1;
+	UT("t", ts, 0);
+	ts[1].tv_nsec = 0;
+	UT("missing", ts, 0);
+	UT("t/x", ts, 0);
+	UT("", ts, 0);
+	UT("t", ts, 0x4);
+	/* NULL and UTIME_NOW: now (times differ, results must not) */
+	UT("t", NULL, 0);
+	ts[0].tv_nsec = ts[1].tv_nsec = UTIME_NOW;
+	UT("t", ts, 0);
+	assert_int_equal(CALL(UTIMENSAT, VOL, PATH("t"), (int64_t)DATA_SIZE - 8, 0), -EFAULT);
+	int64_t r;
+	int n;
+	both_open("t", O_RDONLY, 0, &r, &n);
+	ts[0] = (struct timespec){11, 12};
+	ts[1] = (struct timespec){13, 14};
+	SAME(CALL(UTIMENSAT, r, PATH(""), put(ts, sizeof(ts)), AT_EMPTY_PATH),
+	     nat(utimensat(n, "", ts, AT_EMPTY_PATH)));
+	SAME_TIMES("t", 0);
+	assert_int_equal(a.st_mtim.tv_sec, 13);
+	SAME(CALL(CLOSE, r), nat(close(n)));
+#undef UT
+#undef SAME_TIMES
+}
+
+static void test_link_symlink(void **state)
+{
+	(void)state;
+	both_file("l1", "one");
+	both_symlink("l1", "ls");
+	both_mkdir("ld");
+	SAME(CALL(LINKAT, VOL, PAIR2("l1", "h1"), VOL, 0), nat(linkat(nfd, "l1", nfd, "h1", 0)));
+	same_stat("h1", false);
+	struct stat st;
+	assert_int_equal(fstatat(vols[0].rootfd, "h1", &st, 0), 0);
+	assert_int_equal(st.st_nlink, 2);
+	SAME(CALL(LINKAT, VOL, PAIR2("l1", "h1"), VOL, 0), nat(linkat(nfd, "l1", nfd, "h1", 0)));
+	SAME(CALL(LINKAT, VOL, PAIR2("missing", "h2"), VOL, 0),
+	     nat(linkat(nfd, "missing", nfd, "h2", 0)));
+	SAME(CALL(LINKAT, VOL, PAIR2("l1", "nodir/h2"), VOL, 0),
+	     nat(linkat(nfd, "l1", nfd, "nodir/h2", 0)));
+	SAME(CALL(LINKAT, VOL, PAIR2("l1/x", "h2"), VOL, 0),
+	     nat(linkat(nfd, "l1/x", nfd, "h2", 0)));
+	SAME(CALL(LINKAT, VOL, PAIR2("l1", "l1/h2"), VOL, 0),
+	     nat(linkat(nfd, "l1", nfd, "l1/h2", 0)));
+	SAME(CALL(LINKAT, VOL, PAIR2("ld", "h2"), VOL, 0), nat(linkat(nfd, "ld", nfd, "h2", 0)));
+	SAME(CALL(LINKAT, VOL, PAIR2("l1", "h2/"), VOL, 0), nat(linkat(nfd, "l1", nfd, "h2/", 0)));
+	SAME(CALL(LINKAT, VOL, PAIR2("l1", "ld/.."), VOL, 0),
+	     nat(linkat(nfd, "l1", nfd, "ld/..", 0)));
+	SAME(CALL(LINKAT, VOL, PAIR2("l1", "h2"), VOL, 0x4),
+	     nat(linkat(nfd, "l1", nfd, "h2", 0x4)));
+	SAME(CALL(LINKAT, VOL, PAIR2("", "h2"), VOL, 0), nat(linkat(nfd, "", nfd, "h2", 0)));
+	/* a symlink is linked itself unless AT_SYMLINK_FOLLOW */
+	SAME(CALL(LINKAT, VOL, PAIR2("ls", "hs"), VOL, 0), nat(linkat(nfd, "ls", nfd, "hs", 0)));
+	same_stat("hs", false);
+	assert_int_equal(fstatat(vols[0].rootfd, "hs", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	SAME(CALL(LINKAT, VOL, PAIR2("ls", "hf"), VOL, AT_SYMLINK_FOLLOW),
+	     nat(linkat(nfd, "ls", nfd, "hf", AT_SYMLINK_FOLLOW)));
+	same_stat("hf", false);
+	assert_int_equal(fstatat(vols[0].rootfd, "hf", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_true(S_ISREG(st.st_mode));
+	/* fd form and remote dirfds */
+	int64_t r, rd;
+	int n, ndd;
+	both_open("l1", O_RDONLY, 0, &r, &n);
+	both_open("ld", O_RDONLY | O_DIRECTORY, 0, &rd, &ndd);
+	SAME(CALL(LINKAT, r, PAIR2("", "he"), VOL, AT_EMPTY_PATH),
+	     nat(linkat(n, "", nfd, "he", AT_EMPTY_PATH)));
+	same_stat("he", false);
+	SAME(CALL(LINKAT, VOL, PAIR2("l1", "in"), rd, 0), nat(linkat(nfd, "l1", ndd, "in", 0)));
+	same_stat("ld/in", false);
+	SAME(CALL(LINKAT, VOL, PAIR2("l1", "h9"), 99, 0), -EBADF);
+	SAME(CALL(LINKAT, VOL, PAIR2("missing", "h9"), 99, 0), -ENOENT); /* old looked up first */
+	/* volumes are separate mounts: EXDEV, after the new name's own checks */
+	assert_int_equal(CALL(LINKAT, VOL, PAIR2("l1", "rd/x"), ROVOL, 0), -EROFS);
+	assert_int_equal(CALL(LINKAT, ROVOL, PAIR2("r", "xv"), VOL, 0), -EXDEV);
+	assert_int_equal(CALL(LINKAT, ROVOL, PAIR2("r", "l1"), VOL, 0), -EEXIST);
+	if (native_ro) {
+		SAME(CALL(LINKAT, VOL, PAIR2("l1", "rd/x"), ROVOL, 0),
+		     nat(linkat(nfd, "l1", ronfd, "rd/x", 0)));
+		SAME(CALL(LINKAT, ROVOL, PAIR2("r", "xv"), VOL, 0),
+		     nat(linkat(ronfd, "r", nfd, "xv", 0)));
+		SAME(CALL(LINKAT, ROVOL, PAIR2("r", "l1"), VOL, 0),
+		     nat(linkat(ronfd, "r", nfd, "l1", 0)));
+	}
+	SAME(CALL(CLOSE, rd), nat(close(ndd)));
+	SAME(CALL(CLOSE, r), nat(close(n)));
+
+	/* symlinkat: the target is stored verbatim */
+	SAME(CALL(SYMLINKAT, VOL, PAIR2("../../etc/passwd", "sy")),
+	     nat(symlinkat("../../etc/passwd", nfd, "sy")));
+	char ta[64] = "", tb[64] = "";
+	assert_true(readlinkat(vols[0].rootfd, "sy", ta, sizeof(ta)) > 0);
+	assert_true(readlinkat(nfd, "sy", tb, sizeof(tb)) > 0);
+	assert_string_equal(ta, tb);
+	SAME(CALL(SYMLINKAT, VOL, PAIR2("x", "sy")), nat(symlinkat("x", nfd, "sy")));
+	SAME(CALL(SYMLINKAT, VOL, PAIR2("x", "l1")), nat(symlinkat("x", nfd, "l1")));
+	SAME(CALL(SYMLINKAT, VOL, PAIR2("", "s2")), nat(symlinkat("", nfd, "s2")));
+	SAME(CALL(SYMLINKAT, VOL, PAIR2("x", "nodir/s2")), nat(symlinkat("x", nfd, "nodir/s2")));
+	SAME(CALL(SYMLINKAT, VOL, PAIR2("x", "l1/s2")), nat(symlinkat("x", nfd, "l1/s2")));
+	SAME(CALL(SYMLINKAT, VOL, PAIR2("x", "s2/")), nat(symlinkat("x", nfd, "s2/")));
+	SAME(CALL(SYMLINKAT, VOL, PAIR2("x", "ld/..")), nat(symlinkat("x", nfd, "ld/..")));
+	SAME(CALL(SYMLINKAT, VOL, PAIR2("/abs/t", "ld/s3")),
+	     nat(symlinkat("/abs/t", nfd, "ld/s3")));
+	same_stat("ld/s3", false);
+	/* malformed pairs */
+	assert_int_equal(CALL(SYMLINKAT, VOL, put("x", 2), 2), -EINVAL);
+	assert_int_equal(CALL(SYMLINKAT, VOL, put("x\0y\0z", 6), 6), -EINVAL);
+	assert_int_equal(CALL(LINKAT, VOL, put("l1\0h\0", 6), 6, VOL, 0), -EINVAL);
+	assert_int_equal(CALL(LINKAT, VOL, put("l1\0h", 4), 4, VOL, 0), -EINVAL);
+}
+
+static void test_mknodat(void **state)
+{
+	(void)state;
+	both_mkdir("nd");
+	SAME(CALL(MKNODAT, VOL, PATH("nd/fifo"), S_IFIFO | 0640, 0, 0),
+	     nat(mknodat(nfd, "nd/fifo", S_IFIFO | 0640, 0)));
+	same_stat("nd/fifo", false);
+	SAME(CALL(MKNODAT, VOL, PATH("nd/reg"), S_IFREG | 0600, 0, 0),
+	     nat(mknodat(nfd, "nd/reg", S_IFREG | 0600, 0)));
+	same_stat("nd/reg", false);
+	SAME(CALL(MKNODAT, VOL, PATH("nd/zero"), 0644, 0, 0),
+	     nat(mknodat(nfd, "nd/zero", 0644, 0)));
+	same_stat("nd/zero", false);
+	SAME(CALL(MKNODAT, VOL, PATH("nd/reg"), S_IFREG | 0600, 0, 0),
+	     nat(mknodat(nfd, "nd/reg", S_IFREG | 0600, 0)));
+	SAME(CALL(MKNODAT, VOL, PATH("nd/fifo"), S_IFIFO | 0600, 0, 0),
+	     nat(mknodat(nfd, "nd/fifo", S_IFIFO | 0600, 0)));
+	SAME(CALL(MKNODAT, VOL, PATH("missing/f"), S_IFIFO | 0600, 0, 0),
+	     nat(mknodat(nfd, "missing/f", S_IFIFO | 0600, 0)));
+	SAME(CALL(MKNODAT, VOL, PATH("nd/reg/f"), S_IFIFO | 0600, 0, 0),
+	     nat(mknodat(nfd, "nd/reg/f", S_IFIFO | 0600, 0)));
+	SAME(CALL(MKNODAT, VOL, PATH("nd/new/"), S_IFIFO | 0600, 0, 0),
+	     nat(mknodat(nfd, "nd/new/", S_IFIFO | 0600, 0)));
+	SAME(CALL(MKNODAT, VOL, PATH("nd/.."), S_IFIFO | 0600, 0, 0),
+	     nat(mknodat(nfd, "nd/..", S_IFIFO | 0600, 0)));
+	SAME(CALL(MKNODAT, VOL, PATH("nd/d"), S_IFDIR | 0700, 0, 0),
+	     nat(mknodat(nfd, "nd/d", S_IFDIR | 0700, 0)));
+	SAME(CALL(MKNODAT, VOL, PATH("nd/bad"), 0170000 | 0700, 0, 0),
+	     nat(mknodat(nfd, "nd/bad", 0170000 | 0700, 0)));
+	/* the client's umask */
+	mode_t old = umask(027);
+	int nr = mknodat(nfd, "nd/um", S_IFIFO | 0666, 0);
+	umask(old);
+	SAME(CALL(MKNODAT, VOL, PATH("nd/um"), S_IFIFO | 0666, 0, 027), nat(nr));
+	umask(0);
+	same_stat("nd/um", false);
+	/* device nodes and sockets are refused even for root ... */
+	assert_int_equal(CALL(MKNODAT, VOL, PATH("nd/c"), S_IFCHR | 0600, makedev(1, 3), 0),
+			 -EPERM);
+	assert_int_equal(CALL(MKNODAT, VOL, PATH("nd/b"), S_IFBLK | 0600, makedev(7, 0), 0),
+			 -EPERM);
+	assert_int_equal(CALL(MKNODAT, VOL, PATH("nd/s"), S_IFSOCK | 0600, 0, 0), -EPERM);
+	assert_int_equal(CALL(MKNODAT, VOL, PATH("nd/reg"), S_IFCHR | 0600, 0, 0), -EEXIST);
+	assert_false(exists_r("nd/c") || exists_r("nd/b") || exists_r("nd/s"));
+	/* ... with the errno order an unprivileged caller gets natively */
+	assert_int_equal(fchmodat(vols[0].rootfd, "nd", 0777, 0), 0);
+	assert_int_equal(fchmodat(nfd, "nd", 0777, 0), 0);
+	both_mkdir("nd/closed");
+	if (as_nobody(true)) {
+		int64_t rs[4] = {
+			CALL(MKNODAT, VOL, PATH("nd/c"), S_IFCHR | 0600, makedev(1, 3), 0),
+			CALL(MKNODAT, VOL, PATH("nd/closed/c"), S_IFCHR | 0600, makedev(1, 3), 0),
+			CALL(MKNODAT, VOL, PATH("nd/reg"), S_IFCHR | 0600, makedev(1, 3), 0),
+			CALL(MKNODAT, VOL, PATH("nd/mine"), S_IFIFO | 0600, 0, 0),
+		};
+		int64_t ns[4] = {
+			nat(mknodat(nfd, "nd/c", S_IFCHR | 0600, makedev(1, 3))),
+			nat(mknodat(nfd, "nd/closed/c", S_IFCHR | 0600, makedev(1, 3))),
+			nat(mknodat(nfd, "nd/reg", S_IFCHR | 0600, makedev(1, 3))),
+			nat(mknodat(nfd, "nd/mine", S_IFIFO | 0600, 0)),
+		};
+		as_nobody(false);
+		for (int i = 0; i < 4; i++)
+			SAME(rs[i], ns[i]);
+		assert_int_equal(rs[0], -EPERM);
+		assert_int_equal(rs[1], -EACCES);
+		same_stat("nd/mine", false);
+	}
+	/* the /proc/self/fd names linkat and setxattr use work for a worker
+	 * serving as another user, with that user's checks */
+	struct timespec ts[2] = {{1, 0}, {2, 0}};
+	if (as_nobody(true)) {
+		int64_t rs[8] = {
+			CALL(MKNODAT, VOL, PATH("nd/mreg"), S_IFREG | 0600, 0, 0),
+			CALL(LINKAT, VOL, put("nd/mreg\0nd/mh", 14), 14, VOL, 0),
+			CALL(LINKAT, VOL, put("nd/reg\0nd/rh", 13), 13, VOL, 0),
+			CALL(SETXATTR, VOL, put("nd/mreg\0user.k", 15), 15, put("v", 1), 1, 0),
+			CALL(SETXATTR, VOL, put("nd/reg\0user.k", 14), 14, put("v", 1), 1, 0),
+			CALL(UTIMENSAT, VOL, PATH("nd/reg"), -1, 0),
+			CALL(UTIMENSAT, VOL, PATH("nd/reg"), put(ts, sizeof(ts)), 0),
+			CALL(REMOVEXATTR, VOL, put("nd/mreg\0user.k", 15), 15, 0),
+		};
+		/* natively through nfd too: nobody cannot search tmp */
+		char p[600];
+		size_t plen = (size_t)snprintf(p, sizeof(p), "/proc/self/fd/%d/", nfd);
+		int64_t ns[8] = {
+			nat(mknodat(nfd, "nd/mreg", S_IFREG | 0600, 0)),
+			nat(linkat(nfd, "nd/mreg", nfd, "nd/mh", 0)),
+			nat(linkat(nfd, "nd/reg", nfd, "nd/rh", 0)),
+			nat(setxattr(strcat(p, "nd/mreg"), "user.k", "v", 1, 0)),
+			nat(setxattr((p[plen] = 0, strcat(p, "nd/reg")), "user.k", "v", 1, 0)),
+			nat(utimensat(nfd, "nd/reg", NULL, 0)),
+			nat(utimensat(nfd, "nd/reg", ts, 0)),
+			nat(removexattr((p[plen] = 0, strcat(p, "nd/mreg")), "user.k")),
+		};
+		as_nobody(false);
+		for (int i = 0; i < 8; i++)
+			if (rs[i] != ns[i])
+				fail_msg("as nobody, call %d: remote %lld, native %lld", i,
+					 (long long)rs[i], (long long)ns[i]);
+		assert_int_equal(rs[1], 0);
+		same_stat("nd/mh", false);
+	}
+}
+
+static void test_statfs_sync(void **state)
+{
+	(void)state;
+	both_file("sf", "data");
+	struct statfs ns;
+	int64_t b = space(sizeof(struct statfs));
+	struct statfs *rs = at(b);
+	SAME(CALL(STATFS, VOL, PATH("sf"), b, 0), nat(fstatfs(nfd, &ns)));
+	assert_int_equal(rs->f_type, ns.f_type);
+	assert_int_equal(rs->f_bsize, ns.f_bsize);
+	assert_int_equal(rs->f_flags, ns.f_flags);
+	char p[600];
+#define NP(name) (snprintf(p, sizeof(p), "%s/%s", dir_n, name), p)
+	SAME(CALL(STATFS, VOL, PATH("missing"), b, 0), nat(statfs(NP("missing"), &ns)));
+	SAME(CALL(STATFS, VOL, PATH("sf/x"), b, 0), nat(statfs(NP("sf/x"), &ns)));
+	SAME(CALL(STATFS, VOL, PATH(""), b, 0), nat(statfs("", &ns)));
+	SAME(CALL(STATFS, VOL, PATH(""), b, AT_EMPTY_PATH), nat(fstatfs(nfd, &ns)));
+	assert_int_equal(CALL(STATFS, VOL, PATH("sf"), b, 0x100), -EINVAL);
+	assert_int_equal(CALL(STATFS, VOL, PATH("sf"), (int64_t)DATA_SIZE - 8, 0), -EFAULT);
+#undef NP
+	int64_t r;
+	int n;
+	both_open("sf", O_RDWR, 0, &r, &n);
+	SAME(CALL(STATFS, r, PATH(""), b, AT_EMPTY_PATH), nat(fstatfs(n, &ns)));
+	SAME(CALL(FALLOCATE, r, 0, 0, 8192), nat(fallocate(n, 0, 0, 8192)));
+	SAME(CALL(FALLOCATE, r, FALLOC_FL_KEEP_SIZE, 8192, 8192),
+	     nat(fallocate(n, FALLOC_FL_KEEP_SIZE, 8192, 8192)));
+	SAME(CALL(FALLOCATE, r, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096),
+	     nat(fallocate(n, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096)));
+	SAME(CALL(FALLOCATE, r, FALLOC_FL_PUNCH_HOLE, 0, 4096),
+	     nat(fallocate(n, FALLOC_FL_PUNCH_HOLE, 0, 4096)));
+	SAME(CALL(FALLOCATE, r, 0, 0, 0), nat(fallocate(n, 0, 0, 0)));
+	SAME(CALL(FALLOCATE, r, 0, -1, 10), nat(fallocate(n, 0, -1, 10)));
+	SAME(CALL(FALLOCATE, r, 0x1000, 0, 10), nat(fallocate(n, 0x1000, 0, 10)));
+	same_stat("sf", false);
+	SAME(CALL(SYNC_FILE_RANGE, r, 0, 0, SYNC_FILE_RANGE_WRITE),
+	     nat(sync_file_range(n, 0, 0, SYNC_FILE_RANGE_WRITE)));
+	SAME(CALL(SYNC_FILE_RANGE, r, -1, 0, 0), nat(sync_file_range(n, -1, 0, 0)));
+	SAME(CALL(SYNC_FILE_RANGE, r, 0, 0, 0x80), nat(sync_file_range(n, 0, 0, 0x80)));
+	SAME(CALL(SYNCFS, r), nat(syncfs(n)));
+	SAME(CALL(CLOSE, r), nat(close(n)));
+	both_open("sf", O_RDONLY, 0, &r, &n);
+	SAME(CALL(FALLOCATE, r, 0, 0, 10), nat(fallocate(n, 0, 0, 10)));
+	SAME(CALL(CLOSE, r), nat(close(n)));
+	both_open("sf", O_PATH, 0, &r, &n);
+	SAME(CALL(SYNCFS, r), nat(syncfs(n)));
+	SAME(CALL(SYNC_FILE_RANGE, r, 0, 0, 0), nat(sync_file_range(n, 0, 0, 0)));
+	SAME(CALL(FALLOCATE, r, 0, 0, 10), nat(fallocate(n, 0, 0, 10)));
+	SAME(CALL(STATFS, r, PATH(""), b, AT_EMPTY_PATH), nat(fstatfs(n, &ns)));
+	SAME(CALL(CLOSE, r), nat(close(n)));
+	assert_int_equal(CALL(SYNCFS, 99), -EBADF);
+	assert_int_equal(CALL(FALLOCATE, 99, 0, 0, 1), -EBADF);
+	assert_int_equal(CALL(SYNC_FILE_RANGE, 99, 0, 0, 0), -EBADF);
+}
+
+/* every modifying op refused on a :ro volume, after its own lookup errors */
+static void test_read_only_meta(void **state)
+{
+	(void)state;
+	struct timespec ts[2] = {{1, 0}, {2, 0}};
+	struct timespec omit[2] = {{0, UTIME_OMIT}, {0, UTIME_OMIT}};
+	RO_SAME(CALL(FCHMODAT, ROVOL, PATH("r"), 0600, 0), nat_chmod(ronfd, "r", 0600, 0), -EROFS);
+	RO_SAME(CALL(FCHMODAT, ROVOL, PATH("missing"), 0600, 0),
+		nat_chmod(ronfd, "missing", 0600, 0), -ENOENT);
+	RO_SAME(CALL(FCHOWNAT, ROVOL, PATH("r"), 1, 1, 0), nat(fchownat(ronfd, "r", 1, 1, 0)),
+		-EROFS);
+	RO_SAME(CALL(FCHOWNAT, ROVOL, PATH("rd"), -1, -1, 0), nat(fchownat(ronfd, "rd", -1, -1, 0)),
+		-EROFS);
+	RO_SAME(CALL(UTIMENSAT, ROVOL, PATH("r"), -1, 0), nat(utimensat(ronfd, "r", NULL, 0)),
+		-EROFS);
+	RO_SAME(CALL(UTIMENSAT, ROVOL, PATH("r"), put(ts, sizeof(ts)), 0),
+		nat(utimensat(ronfd, "r", ts, 0)), -EROFS);
+	RO_SAME(CALL(UTIMENSAT, ROVOL, PATH("r"), put(omit, sizeof(omit)), 0),
+		nat(utimensat(ronfd, "r", omit, 0)), 0);
+	RO_SAME(CALL(LINKAT, ROVOL, PAIR2("r", "h"), ROVOL, 0),
+		nat(linkat(ronfd, "r", ronfd, "h", 0)), -EROFS);
+	RO_SAME(CALL(LINKAT, ROVOL, PAIR2("r", "rd"), ROVOL, 0),
+		nat(linkat(ronfd, "r", ronfd, "rd", 0)), -EEXIST);
+	RO_SAME(CALL(LINKAT, ROVOL, PAIR2("missing", "h"), ROVOL, 0),
+		nat(linkat(ronfd, "missing", ronfd, "h", 0)), -ENOENT);
+	RO_SAME(CALL(LINKAT, ROVOL, PAIR2("r", "h/"), ROVOL, 0),
+		nat(linkat(ronfd, "r", ronfd, "h/", 0)), -ENOENT);
+	RO_SAME(CALL(SYMLINKAT, ROVOL, PAIR2("t", "s")), nat(symlinkat("t", ronfd, "s")), -EROFS);
+	RO_SAME(CALL(SYMLINKAT, ROVOL, PAIR2("t", "r")), nat(symlinkat("t", ronfd, "r")), -EEXIST);
+	RO_SAME(CALL(SYMLINKAT, ROVOL, PAIR2("t", "rd/..")), nat(symlinkat("t", ronfd, "rd/..")),
+		-EEXIST);
+	RO_SAME(CALL(SYMLINKAT, ROVOL, PAIR2("t", "no/s")), nat(symlinkat("t", ronfd, "no/s")),
+		-ENOENT);
+	RO_SAME(CALL(MKNODAT, ROVOL, PATH("p"), S_IFIFO | 0600, 0, 0),
+		nat(mknodat(ronfd, "p", S_IFIFO | 0600, 0)), -EROFS);
+	RO_SAME(CALL(MKNODAT, ROVOL, PATH("r"), S_IFREG | 0600, 0, 0),
+		nat(mknodat(ronfd, "r", S_IFREG | 0600, 0)), -EEXIST);
+	assert_int_equal(CALL(MKNODAT, ROVOL, PATH("c"), S_IFCHR | 0600, 0, 0), -EROFS);
+	/* reading and syncing still work */
+	int64_t b = space(sizeof(struct statfs));
+	struct statfs ns;
+	RO_SAME(CALL(STATFS, ROVOL, PATH("r"), b, 0), nat(fstatfs(ronfd, &ns)), 0);
+	assert_true(((struct statfs *)at(b))->f_flags & ST_RDONLY);
+	if (native_ro)
+		assert_int_equal(((struct statfs *)at(b))->f_flags, ns.f_flags);
+	int64_t r = CALL(OPENAT, ROVOL, PATH("r"), O_RDONLY, 0);
+	int n = openat(ronfd, "r", O_RDONLY | O_CLOEXEC);
+	assert_true(r >= 0 && n >= 0);
+	RO_SAME(CALL(FALLOCATE, r, 0, 0, 10), nat(fallocate(n, 0, 0, 10)), -EBADF);
+	RO_SAME(CALL(SYNCFS, r), nat(syncfs(n)), 0);
+	RO_SAME(CALL(SYNC_FILE_RANGE, r, 0, 0, 0), nat(sync_file_range(n, 0, 0, 0)), 0);
+	RO_SAME(CALL(FCHMODAT, r, PATH(""), 0600, AT_EMPTY_PATH),
+		nat_chmod(n, "", 0600, AT_EMPTY_PATH), -EROFS);
+	RO_SAME(CALL(SETXATTR, r, PAIR2("", "user.q"), put("v", 1), 1, AT_EMPTY_PATH << 16),
+		nat(fsetxattr(n, "user.q", "v", 1, 0)), -EROFS);
+	RO_SAME(CALL(REMOVEXATTR, r, PAIR2("", "user.q"), AT_EMPTY_PATH),
+		nat(fremovexattr(n, "user.q")), -EROFS);
+	SAME(CALL(CLOSE, r), nat(close(n)));
+	char p[600];
+	snprintf(p, sizeof(p), "%s/r", native_ro ? dir_ron : dir_ro);
+	RO_SAME(CALL(SETXATTR, ROVOL, PAIR2("r", "user.q"), put("v", 1), 1, 0),
+		nat(setxattr(p, "user.q", "v", 1, 0)), -EROFS);
+	RO_SAME(CALL(REMOVEXATTR, ROVOL, PAIR2("r", "user.q"), 0), nat(removexattr(p, "user.q")),
+		-EROFS);
+	RO_SAME(CALL(SETXATTR, ROVOL, PAIR2("missing", "user.q"), put("v", 1), 1, 0), -ENOENT,
+		-ENOENT);
+	/* nothing changed */
+	struct stat st;
+	assert_int_equal(fstatat(vols[1].rootfd, "r", &st, 0), 0);
+	assert_int_equal(st.st_nlink, 1);
+	assert_int_not_equal(st.st_mtime, 2);
+	assert_int_not_equal(fstatat(vols[1].rootfd, "h", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_int_not_equal(fstatat(vols[1].rootfd, "s", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_int_not_equal(fstatat(vols[1].rootfd, "p", &st, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+/* Link, symlink and metadata changes stay inside the volume. */
+static void test_meta_contained(void **state)
+{
+	(void)state;
+	write_file(tmp, "outside_meta", "keep");
+	char hostdir[400];
+	snprintf(hostdir, sizeof(hostdir), "%s", tmp);
+	assert_int_equal(symlinkat("..", vols[0].rootfd, "up2"), 0);
+	assert_int_equal(symlinkat(hostdir, vols[0].rootfd, "abs2"), 0);
+	char p[500];
+	snprintf(p, sizeof(p), "%s/outside_meta", tmp);
+	struct stat before, after;
+	assert_int_equal(stat(p, &before), 0);
+	const char *victims[] = {"../outside_meta", "up2/outside_meta", "abs2/outside_meta",
+				 "/../outside_meta"};
+	struct timespec ts[2] = {{1, 0}, {2, 0}};
+	for (size_t i = 0; i < sizeof(victims) / sizeof(victims[0]); i++) {
+		const char *v = victims[i];
+		assert_int_equal(CALL(FCHMODAT, VOL, PATH(v), 0777, 0), -ENOENT);
+		assert_int_equal(CALL(FCHOWNAT, VOL, PATH(v), 1, 1, 0), -ENOENT);
+		assert_int_equal(CALL(UTIMENSAT, VOL, PATH(v), put(ts, sizeof(ts)), 0), -ENOENT);
+		int64_t b = space(sizeof(struct statfs));
+		assert_int_equal(CALL(STATFS, VOL, PATH(v), b, 0), -ENOENT);
+		char pair[300];
+		int n = snprintf(pair, sizeof(pair), "%s", v);
+		memcpy(pair + n + 1, "stolen", 7);
+		assert_int_equal(CALL(LINKAT, VOL, put(pair, (size_t)n + 8), n + 8, VOL, 0),
+				 -ENOENT);
+		n = snprintf(pair, sizeof(pair), "%s", v);
+		memcpy(pair + n + 1, "user.k", 7);
+		assert_int_equal(
+			CALL(SETXATTR, VOL, put(pair, (size_t)n + 8), n + 8, put("v", 1), 1, 0),
+			-ENOENT);
+		assert_int_equal(CALL(REMOVEXATTR, VOL, put(pair, (size_t)n + 8), n + 8, 0),
+				 -ENOENT);
+		/* creations through escaping names land inside */
+		n = snprintf(pair, sizeof(pair), "target");
+		int m = snprintf(pair + n + 1, sizeof(pair) - (size_t)n - 1, "%s", v);
+		int64_t r = CALL(SYMLINKAT, VOL, put(pair, (size_t)(n + m + 2)), n + m + 2);
+		assert_true(r == 0 || r == -ENOENT);
+		if (r == 0)
+			assert_int_equal(CALL(UNLINKAT, VOL, PATH("outside_meta"), 0), 0);
+		r = CALL(MKNODAT, VOL, PATH(v), S_IFREG | 0600, 0, 0);
+		assert_true(r == 0 || r == -ENOENT);
+		if (r == 0)
+			assert_int_equal(CALL(UNLINKAT, VOL, PATH("outside_meta"), 0), 0);
+	}
+	assert_int_equal(stat(p, &after), 0);
+	assert_memory_equal(&before, &after, sizeof(before));
+}
+static void test_xattr_set(void **state)
+{
+	(void)state;
+	both_file("xs", "");
+	both_symlink("xs", "xsl");
+	char p[600];
+	snprintf(p, sizeof(p), "%s/xs", dir_r);
+	if (setxattr(p, "user.probe", "", 0, 0) != 0)
+		skip(); /* no user xattrs on this file system */
+	assert_int_equal(removexattr(p, "user.probe"), 0);
+	size_t plen = (size_t)snprintf(p, sizeof(p), "%s/", dir_n);
+#define NP(name) (strcpy(p + plen, name), p)
+#define SETX(path, name, val, size, fl)                                                            \
+	SAME(CALL(SETXATTR, VOL, PAIR2(path, name), put(val, sizeof(val)), size, fl),              \
+	     nat(setxattr(NP(path), name, val, size, fl)))
+#define REMX(path, name)                                                                           \
+	SAME(CALL(REMOVEXATTR, VOL, PAIR2(path, name), 0), nat(removexattr(NP(path), name)))
+	SETX("xs", "user.a", "val", 3, XATTR_CREATE);
+	SETX("xs", "user.a", "val", 3, XATTR_CREATE);
+	SETX("xs", "user.b", "val", 3, XATTR_REPLACE);
+	SETX("xs", "user.a", "v2", 2, XATTR_REPLACE);
+	SETX("xs", "user.z", "", 0, 0);
+	SETX("xs", "", "v", 1, 0);
+	SETX("xs", "user.a", "v", 1, 4);
+	SETX("xsl", "user.l", "lv", 2, 0);
+	SAME(CALL(SETXATTR, VOL, PAIR2("xsl", "user.n"), put("v", 1), 1, AT_SYMLINK_NOFOLLOW << 16),
+	     nat(lsetxattr(NP("xsl"), "user.n", "v", 1, 0)));
+	SETX("missing", "user.a", "v", 1, 0);
+	SETX("xs/x", "user.a", "v", 1, 0);
+	SAME(CALL(SETXATTR, VOL, PAIR2("", "user.a"), put("v", 1), 1, 0),
+	     nat(setxattr("", "user.a", "v", 1, 0)));
+	assert_int_equal(CALL(SETXATTR, VOL, PAIR2("xs", "user.a"), put("v", 1), 1, 0x4 << 16),
+			 -EINVAL);
+	/* value and name limits */
+	static char big[XATTR_SIZE_MAX + 1];
+	SAME(CALL(SETXATTR, VOL, PAIR2("xs", "user.big"), 0, XATTR_SIZE_MAX + 1, 0),
+	     nat(setxattr(NP("xs"), "user.big", big, XATTR_SIZE_MAX + 1, 0)));
+	char pair[300], lname[260];
+	memset(lname, 'n', 256);
+	memcpy(lname, "user.", 5);
+	lname[256] = '\0';
+	memcpy(pair, "xs", 3);
+	memcpy(pair + 3, lname, 257);
+	SAME(CALL(SETXATTR, VOL, put(pair, 260), 260, put("v", 1), 1, 0),
+	     nat(setxattr(NP("xs"), lname, "v", 1, 0)));
+	SAME(CALL(REMOVEXATTR, VOL, put(pair, 260), 260, 0), nat(removexattr(NP("xs"), lname)));
+	assert_int_equal(CALL(SETXATTR, VOL, PAIR2("xs", "user.a"), (int64_t)DATA_SIZE - 1, 4, 0),
+			 -EFAULT);
+	/* the values that landed */
+	char a[64], b[64];
+	for (const char *nm = "user.a\0user.l\0user.z\0"; *nm; nm += strlen(nm) + 1) {
+		ssize_t ra = getxattr(NP("xs"), nm, b, sizeof(b));
+		snprintf(p, sizeof(p), "%s/xs", dir_r);
+		ssize_t rb = getxattr(p, nm, a, sizeof(a));
+		snprintf(p, sizeof(p), "%s/", dir_n);
+		assert_int_equal(ra, rb);
+		assert_true(ra >= 0);
+		assert_memory_equal(a, b, (size_t)ra);
+	}
+	/* fd forms: the shadow's own fd (O_PATH refused as natively) */
+	int64_t r;
+	int n;
+	both_open("xs", O_RDONLY, 0, &r, &n);
+	SAME(CALL(SETXATTR, r, PAIR2("", "user.f"), put("fv", 2), 2, AT_EMPTY_PATH << 16),
+	     nat(fsetxattr(n, "user.f", "fv", 2, 0)));
+	SAME(CALL(REMOVEXATTR, r, PAIR2("", "user.f"), AT_EMPTY_PATH),
+	     nat(fremovexattr(n, "user.f")));
+	SAME(CALL(REMOVEXATTR, r, PAIR2("", "user.f"), AT_EMPTY_PATH),
+	     nat(fremovexattr(n, "user.f")));
+	SAME(CALL(REMOVEXATTR, r, PAIR2("", "user.f"), 0), -ENOENT);
+	SAME(CALL(CLOSE, r), nat(close(n)));
+	both_open("xs", O_PATH, 0, &r, &n);
+	SAME(CALL(SETXATTR, r, PAIR2("", "user.f"), put("fv", 2), 2, AT_EMPTY_PATH << 16),
+	     nat(fsetxattr(n, "user.f", "fv", 2, 0)));
+	SAME(CALL(REMOVEXATTR, r, PAIR2("", "user.f"), AT_EMPTY_PATH),
+	     nat(fremovexattr(n, "user.f")));
+	SAME(CALL(CLOSE, r), nat(close(n)));
+	SAME(CALL(SETXATTR, VOL, PAIR2("", "user.root"), put("rv", 2), 2, AT_EMPTY_PATH << 16),
+	     nat(fsetxattr(nfd, "user.root", "rv", 2, 0)));
+	SAME(CALL(REMOVEXATTR, VOL, PAIR2("", "user.root"), AT_EMPTY_PATH),
+	     nat(fremovexattr(nfd, "user.root")));
+
+	REMX("xs", "user.a");
+	REMX("xs", "user.a");
+	REMX("xsl", "user.l");
+	REMX("missing", "user.l");
+	REMX("xs", "");
+	SAME(CALL(REMOVEXATTR, VOL, PAIR2("xsl", "user.z"), AT_SYMLINK_NOFOLLOW),
+	     nat(lremovexattr(NP("xsl"), "user.z")));
+	assert_int_equal(CALL(REMOVEXATTR, VOL, PAIR2("xs", "user.z"), 0x4), -EINVAL);
+#undef NP
+#undef SETX
+#undef REMX
+}
+#undef PAIR2
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, test_setup, test_teardown)
@@ -934,6 +1575,14 @@ int main(void)
 		T(test_read_only_volume),
 		T(test_modifications_contained),
 		T(test_validation),
+		T(test_chmod_chown),
+		T(test_utimensat),
+		T(test_link_symlink),
+		T(test_mknodat),
+		T(test_statfs_sync),
+		T(test_xattr_set),
+		T(test_read_only_meta),
+		T(test_meta_contained),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
