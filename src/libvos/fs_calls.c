@@ -811,6 +811,103 @@ static long do_ioctl(long a[6])
 	return -ENOTTY;
 }
 
+/* One chunk from a volume fd to a local fd or back, through the data area
+ * (our own memory: the local side reads into it or writes from it). Offsets
+ * given by pointer are used and advanced; otherwise file positions move, and
+ * the input's is moved back over what the output did not take. */
+struct across_ctx {
+	long local_fd;
+	int64_t *local_off;
+	long local_result;
+};
+
+static void across_read_local(struct vos_call *c, void *ctx)
+{
+	struct across_ctx *x = ctx;
+	long n = x->local_off ? vos_sys4(SYS_pread64, x->local_fd, (long)c->data, c->args[2],
+					 *x->local_off)
+			      : vos_sys3(SYS_read, x->local_fd, (long)c->data, c->args[2]);
+	x->local_result = n;
+	c->args[1] = c->data_off;
+	c->args[2] = n > 0 ? n : 0;
+}
+
+static void across_block(struct vos_call *c, void *ctx)
+{
+	(void)ctx;
+	c->args[1] = c->data_off;
+}
+
+static void across_write_local(struct vos_call *c, void *ctx, int64_t r)
+{
+	struct across_ctx *x = ctx;
+	if (r <= 0) {
+		x->local_result = r;
+		return;
+	}
+	x->local_result = x->local_off ? vos_sys4(SYS_pwrite64, x->local_fd, (long)c->data, (long)r,
+						  *x->local_off)
+				       : vos_sys3(SYS_write, x->local_fd, (long)c->data, (long)r);
+}
+
+static long copy_across(long in_fd, const struct vos_remote_fd *in, int64_t *offin, long out_fd,
+			const struct vos_remote_fd *out, int64_t *offout, size_t n, long nr)
+{
+	if (n > VOS_CHAN_MAX_BLOCK)
+		n = VOS_CHAN_MAX_BLOCK;
+	if (n == 0)
+		return 0;
+	if ((offin && *offin < 0) || (offout && *offout < 0))
+		return -EINVAL;
+	if (in) {
+		/* volume -> local */
+		struct across_ctx x = {.local_fd = out_fd, .local_off = offout};
+		struct vos_call c = {.domain = in->domain,
+				     .op = offin ? VOS_OP_PREAD : VOS_OP_READ,
+				     .sysnr = nr,
+				     .args = {in->rfd, 0, (int64_t)n, offin ? *offin : 0},
+				     .data_len = n};
+		int64_t got = vos_forward(&c, across_block, across_write_local, &x);
+		if (got <= 0)
+			return got;
+		if (got > (int64_t)n)
+			got = (int64_t)n;
+		long put = x.local_result;
+		if (put < 0)
+			return put;
+		if (put < got && !offin) {
+			int64_t back[6] = {in->rfd, put - got, SEEK_CUR};
+			forward(in->domain, VOS_OP_LSEEK, nr, back, NULL);
+		}
+		if (offin)
+			*offin += put;
+		if (offout)
+			*offout += put;
+		return put;
+	}
+	/* local -> volume */
+	struct across_ctx x = {.local_fd = in_fd, .local_off = offin};
+	struct vos_call c = {.domain = out->domain,
+			     .op = offout ? VOS_OP_PWRITE : VOS_OP_WRITE,
+			     .sysnr = nr,
+			     .args = {out->rfd, 0, (int64_t)n, offout ? *offout : 0},
+			     .data_len = n};
+	int64_t put = vos_forward(&c, across_read_local, NULL, &x);
+	if (x.local_result <= 0)
+		return x.local_result;
+	if (put < 0)
+		return put;
+	if (put > x.local_result)
+		put = x.local_result;
+	if (put < x.local_result && !offin)
+		vos_sys3(SYS_lseek, in_fd, put - x.local_result, SEEK_CUR);
+	if (offin)
+		*offin += put;
+	if (offout)
+		*offout += put;
+	return put;
+}
+
 static long do_copy_file_range(long a[6])
 {
 	struct vos_remote_fd in, out;
@@ -819,9 +916,15 @@ static long do_copy_file_range(long a[6])
 		return VOS_RUN_NATIVE;
 	if (ki == FD_UNUSABLE || ko == FD_UNUSABLE)
 		return -EBADF;
-	if (ki != ko || in.domain != out.domain)
-		return -EXDEV; /* like two file systems: callers fall back to read/write */
 	int64_t *offin = (int64_t *)a[1], *offout = (int64_t *)a[3];
+	if (a[5] != 0)
+		return -EINVAL; /* no flags are defined */
+	if (ki != ko)
+		return copy_across(a[0], ki == FD_REMOTE ? &in : NULL, offin, a[2],
+				   ko == FD_REMOTE ? &out : NULL, offout, (size_t)a[4],
+				   SYS_copy_file_range);
+	if (in.domain != out.domain)
+		return -EXDEV; /* two domains: like two file systems */
 	int64_t fa[6] = {in.rfd, offin ? *offin : -1, out.rfd, offout ? *offout : -1, a[4], a[5]};
 	int64_t r = forward(in.domain, VOS_OP_COPY_FILE_RANGE, SYS_copy_file_range, fa, NULL);
 	if (r > 0) {

@@ -279,3 +279,34 @@ def test_empty_path_and_spawn_cwd(vos, volume):
     assert r.returncode == 0, r
     assert r.stdout == f"ENOENT\n/tmp\n{MOUNT}/nested bee\n", r
     assert (volume / "nested").is_dir()
+
+
+def test_copy_file_range_across_volume_and_local(vos, volume, tmp_path):
+    """copy_file_range between a volume fd and a local fd is emulated with
+    copies (Linux would copy across file systems too), offsets included."""
+    local = tmp_path / "local.bin"
+    r = vos.run_prog(
+        [spec(volume)],
+        py(
+            f"""
+            import os
+            src = os.open("{MOUNT}/random.bin", os.O_RDONLY)
+            dst = os.open("{local}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            total = 0
+            while True:
+                n = os.copy_file_range(src, dst, 1 << 20)
+                if n == 0: break
+                total += n
+            back = os.open("{MOUNT}/back.bin", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            loc = os.open("{local}", os.O_RDONLY)
+            n = os.copy_file_range(loc, back, 1000, 5, 7)   # explicit offsets
+            print(total, n, os.lseek(loc, 0, os.SEEK_CUR), os.lseek(back, 0, os.SEEK_CUR))
+            """
+        ),
+    )
+    assert r.returncode == 0, r
+    size = (volume / "random.bin").stat().st_size
+    assert r.stdout == f"{size} 1000 0 0\n", r
+    data = (volume / "random.bin").read_bytes()
+    assert local.read_bytes() == data
+    assert (volume / "back.bin").read_bytes() == b"\0" * 7 + data[5:1005]
