@@ -12,6 +12,7 @@ PACKAGES=(
 	python3
 	python3-pytest
 	coreutils
+	git # integration tests: a repository on a volume
 )
 
 missing=()

@@ -1700,6 +1700,38 @@ static bool path_call_unsupported(long nr)
 	}
 }
 
+/* mmap of a volume file. A private mapping is a private copy, so it is made
+ * of anonymous memory filled from the file through the channel (a snapshot
+ * at mmap time: POSIX leaves it unspecified whether later writes to the file
+ * show through untouched private pages). Shared mappings would need
+ * coherence with the domain's page cache: ENODEV, as for a file system that
+ * cannot map. */
+static long mmap_remote(long a[6], const struct vos_remote_fd *rf)
+{
+	unsigned long len = (unsigned long)a[1];
+	long prot = a[2], flags = a[3];
+	int64_t off = a[5];
+	if ((flags & MAP_TYPE) != MAP_PRIVATE)
+		return -ENODEV;
+	if (len == 0 || (off & 4095) || off < 0)
+		return -EINVAL;
+	long anon = (flags & ~(long)MAP_TYPE) | MAP_PRIVATE | MAP_ANONYMOUS;
+	long addr =
+		vos_raw_syscall6(SYS_mmap, a[0], (long)len, PROT_READ | PROT_WRITE, anon, -1, 0);
+	if (addr < 0 && addr > -4096)
+		return addr;
+	long n = rw_chunked(rf, SYS_mmap, false, (void *)addr, len, off);
+	if (n < 0) {
+		vos_sys2(SYS_munmap, addr, (long)len);
+		return n == -EBADF ? -EACCES : n; /* not open for reading */
+	}
+	if (prot != (PROT_READ | PROT_WRITE) && vos_sys3(SYS_mprotect, addr, (long)len, prot) < 0) {
+		vos_sys2(SYS_munmap, addr, (long)len);
+		return -EINVAL;
+	}
+	return addr;
+}
+
 /* Path calls newer than this C library's headers, shaped (dirfd, path, ...). */
 static bool newer_at_call(long nr)
 {
@@ -1766,7 +1798,7 @@ static bool unsupported_remote(long nr, long a[6], long *result)
 		return false;
 	}
 	if (nr == SYS_mmap && !(a[3] & MAP_ANONYMOUS) && vos_fd_lookup(a[4], &rf)) {
-		*result = -ENODEV; /* mapping volume files comes with the process-model work */
+		*result = rf.stale || vos_in_vfork_child() ? -EBADF : mmap_remote(a, &rf);
 		return true;
 	}
 	return false;

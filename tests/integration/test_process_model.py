@@ -310,3 +310,48 @@ def test_copy_file_range_across_volume_and_local(vos, volume, tmp_path):
     data = (volume / "random.bin").read_bytes()
     assert local.read_bytes() == data
     assert (volume / "back.bin").read_bytes() == b"\0" * 7 + data[5:1005]
+
+
+def test_mmap_private_and_shared(vos, volume):
+    """MAP_PRIVATE of a volume file reads the file and copy-on-write stays
+    private; MAP_SHARED fails cleanly (ENODEV) rather than silently
+    diverging from the file."""
+    r = vos.run_prog(
+        [spec(volume)],
+        py(
+            f"""
+            import mmap, os, errno
+            fd = os.open("{MOUNT}/random.bin", os.O_RDWR)
+            data = open("{MOUNT}/random.bin", "rb").read()
+            m = mmap.mmap(fd, 0, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+            print(m[:] == data, len(m))
+            m[0:4] = b"XXXX"
+            print(open("{MOUNT}/random.bin", "rb").read(4) == data[:4])
+            m.close()
+            off = mmap.mmap(fd, 8192, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ, offset=4096)
+            print(off[:] == data[4096:4096 + 8192])
+            try:
+                mmap.mmap(fd, 0, flags=mmap.MAP_SHARED)
+                print("shared mapped")
+            except OSError as e:
+                print(errno.errorcode[e.errno])
+            """
+        ),
+    )
+    assert r.returncode == 0, r
+    assert r.stdout == "True 1048576\nTrue\nTrue\nENODEV\n", r
+
+
+def test_git_repository_on_volume(vos, volume):
+    script = (
+        f"cd {MOUNT} && git init -q repo && cd repo && echo one > f.txt && git add f.txt && "
+        "git -c user.name=t -c user.email=t@example.org commit -qm first && "
+        "echo two >> f.txt && git status --short && git diff --stat | tail -1 && "
+        "git -c user.name=t -c user.email=t@example.org commit -qam second && git log --format=%s"
+    )
+    r = vos.run_prog([spec(volume)], ["sh", "-c", script])
+    assert r.returncode == 0, r
+    assert r.stdout == " M f.txt\n 1 file changed, 1 insertion(+)\nsecond\nfirst\n", r
+    # the repository is a real one on the host directory
+    native = run_native(["git", "-C", str(volume / "repo"), "log", "--format=%s"])
+    assert native.stdout == "second\nfirst\n", native
