@@ -325,6 +325,23 @@ static size_t bounded_strlen(const char *s, size_t max)
 
 static enum route_kind route_local_dirfd(int dirfd, const char *path, struct route *rt, long *err);
 
+/* rt->norm holds a normalized absolute path: route it to its volume. */
+static enum route_kind route_normalized(struct route *rt, long *err)
+{
+	int vol = vos_volume_match(&vos_volumes, rt->norm, rt->path, sizeof(rt->path));
+	if (vol == -1)
+		return ROUTE_LOCAL;
+	if (vol < 0) {
+		*err = -ENAMETOOLONG;
+		return ROUTE_ERROR;
+	}
+	rt->domain = VOS_DOMAIN_STORAGE;
+	rt->dirfd = VOS_DIRFD_VOLUME(vol);
+	rt->volume = vol;
+	rt->path_len = strlen(rt->path) + 1;
+	return ROUTE_REMOTE;
+}
+
 /* Decides where (dirfd, path) goes. *err is set for ROUTE_ERROR. */
 static enum route_kind route_path(long dirfd_arg, const char *path, struct route *rt, long *err)
 {
@@ -368,18 +385,7 @@ static enum route_kind route_path(long dirfd_arg, const char *path, struct route
 		*err = -ENAMETOOLONG;
 		return ROUTE_ERROR;
 	}
-	int vol = vos_volume_match(&vos_volumes, rt->norm, rt->path, sizeof(rt->path));
-	if (vol == -1)
-		return ROUTE_LOCAL;
-	if (vol < 0) {
-		*err = -ENAMETOOLONG;
-		return ROUTE_ERROR;
-	}
-	rt->domain = VOS_DOMAIN_STORAGE;
-	rt->dirfd = VOS_DIRFD_VOLUME(vol);
-	rt->volume = vol;
-	rt->path_len = strlen(rt->path) + 1;
-	return ROUTE_REMOTE;
+	return route_normalized(rt, err);
 }
 
 /* A relative path under a *local* directory fd can still lead into a volume
@@ -406,18 +412,7 @@ static enum route_kind route_local_dirfd(int dirfd, const char *path, struct rou
 	dir[len] = '\0';
 	if (vos_path_normalize(dir, path, rt->norm, sizeof(rt->norm)) < 0)
 		return ROUTE_LOCAL;
-	int vol = vos_volume_match(&vos_volumes, rt->norm, rt->path, sizeof(rt->path));
-	if (vol == -1)
-		return ROUTE_LOCAL;
-	if (vol < 0) {
-		*err = -ENAMETOOLONG;
-		return ROUTE_ERROR;
-	}
-	rt->domain = VOS_DOMAIN_STORAGE;
-	rt->dirfd = VOS_DIRFD_VOLUME(vol);
-	rt->volume = vol;
-	rt->path_len = strlen(rt->path) + 1;
-	return ROUTE_REMOTE;
+	return route_normalized(rt, err);
 }
 
 bool vos_path_is_remote(long dirfd, const char *path, long *err)
