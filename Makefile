@@ -69,7 +69,7 @@ $(BUILD)/libvos.so: $(LIBVOS_OBJ)
 	$(CC) -shared -o $@ $^ $(LDFLAGS) -Wl,-z,defs -Wl,-z,now -Wl,-soname,libvos.so
 
 $(BUILD)/vos-domain: $(call obj,$(DOMAIN_SRC)) $(CORE_OBJ)
-	$(CC) $(SANFLAGS) -o $@ $^ $(LDFLAGS) -lpthread
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDFLAGS) -lseccomp -lpthread
 
 $(BUILD)/vos: $(call obj,$(CLI_SRC) $(SUPERVISOR_SRC)) $(CORE_OBJ)
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDFLAGS) -lpthread

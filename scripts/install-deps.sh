@@ -9,6 +9,7 @@ PACKAGES=(
 	make
 	libc6-dev
 	libcmocka-dev
+	libseccomp-dev
 	python3
 	python3-pytest
 	coreutils

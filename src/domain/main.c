@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "domain/config.h"
+#include "domain/confine.h"
 #include "domain/control.h"
 #include "domain/log.h"
 #include "domain/stats.h"
@@ -88,13 +89,19 @@ static int prepare_process(void)
 	return vos_workers_signal_init();
 }
 
-/* The single place where the domain gives up privileges. Namespaces and
- * the seccomp allow-list of the storage call set belong here too. */
+/* The single place where the domain gives up privileges (design.md 6),
+ * while it still has one thread: capabilities first (capset and
+ * PR_CAPBSET_DROP are not on the allow-list), then no_new_privs, then the
+ * seccomp allow-list of the storage call set (confine.c). Namespaces would
+ * belong here too. */
 static int confine(void)
 {
+	int r = vos_confine_caps();
+	if (r < 0)
+		return r;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		return -errno;
-	return 0;
+	return vos_confine_seccomp();
 }
 
 int main(int argc, char **argv)
