@@ -931,37 +931,9 @@ static long do_copy_file_range(long a[6])
 	return r;
 }
 
-/* sendfile with a remote end: one chunk per call (a short count is valid
- * sendfile behaviour), moved through the data area itself, which is our own
- * memory: the local side reads into it or writes from it directly. */
-struct sendfile_ctx {
-	long local_fd;
-	int64_t *off; /* the local input's offset, or NULL */
-	long local_result;
-};
-
-static void sendfile_fill(struct vos_call *c, void *ctx)
-{
-	struct sendfile_ctx *sc = ctx;
-	long n = sc->off ? vos_sys4(SYS_pread64, sc->local_fd, (long)c->data, c->args[2], *sc->off)
-			 : vos_sys3(SYS_read, sc->local_fd, (long)c->data, c->args[2]);
-	sc->local_result = n;
-	c->args[1] = c->data_off;
-	c->args[2] = n > 0 ? n : 0;
-}
-
-static void sendfile_drain(struct vos_call *c, void *ctx, int64_t r)
-{
-	struct sendfile_ctx *sc = ctx;
-	sc->local_result = r > 0 ? vos_sys3(SYS_write, sc->local_fd, (long)c->data, (long)r) : r;
-}
-
-static void sendfile_prepare_in(struct vos_call *c, void *ctx)
-{
-	(void)ctx;
-	c->args[1] = c->data_off;
-}
-
+/* sendfile with a volume end: one chunk per call (a short count is valid
+ * sendfile behaviour). Two ends in the same domain copy there; a volume and a
+ * local fd go through copy_across, with the output at its file position. */
 static long do_sendfile(long a[6])
 {
 	struct vos_remote_fd in, out;
@@ -972,57 +944,19 @@ static long do_sendfile(long a[6])
 		return -EBADF;
 	int64_t *off = (int64_t *)a[2];
 	size_t n = (size_t)a[3];
+	if (ki != ko)
+		return copy_across(a[1], ki == FD_REMOTE ? &in : NULL, off, a[0],
+				   ko == FD_REMOTE ? &out : NULL, NULL, n, SYS_sendfile);
+	if (in.domain != out.domain)
+		return -EINVAL;
 	if (n > VOS_CHAN_MAX_BLOCK)
 		n = VOS_CHAN_MAX_BLOCK;
 	if (n == 0)
 		return 0;
-	if (ki == FD_REMOTE && ko == FD_REMOTE) {
-		if (in.domain != out.domain)
-			return -EINVAL;
-		int64_t fa[6] = {in.rfd, off ? *off : -1, out.rfd, -1, (int64_t)n, 0};
-		int64_t r = forward(in.domain, VOS_OP_COPY_FILE_RANGE, SYS_sendfile, fa, NULL);
-		if (r > 0 && off)
-			*off += r;
-		return r;
-	}
-	struct sendfile_ctx sc = {.off = off};
-	if (ki == FD_REMOTE) {
-		/* remote file -> local fd: read in the domain, write from the block */
-		sc.local_fd = a[0];
-		struct vos_call c = {.domain = in.domain,
-				     .op = off ? VOS_OP_PREAD : VOS_OP_READ,
-				     .sysnr = SYS_sendfile,
-				     .args = {in.rfd, 0, (int64_t)n, off ? *off : 0},
-				     .data_len = n};
-		int64_t r = vos_forward(&c, sendfile_prepare_in, sendfile_drain, &sc);
-		if (r <= 0)
-			return r;
-		long put = sc.local_result;
-		if (put < 0)
-			return put;
-		if (off)
-			*off += put;
-		else if (put < r)
-			/* give back what the local side did not take */
-			fd_simple(SYS_lseek, (long[6]){a[1], put - r, SEEK_CUR}, VOS_OP_LSEEK, 3);
-		return put;
-	}
-	/* local fd -> remote file: read locally into the block, write in the domain */
-	sc.local_fd = a[1];
-	struct vos_call c = {.domain = out.domain,
-			     .op = VOS_OP_WRITE,
-			     .sysnr = SYS_sendfile,
-			     .args = {out.rfd, 0, (int64_t)n},
-			     .data_len = n};
-	int64_t r = vos_forward(&c, sendfile_fill, NULL, &sc);
-	if (sc.local_result <= 0)
-		return sc.local_result;
-	if (r < 0)
-		return r;
-	if (off)
+	int64_t fa[6] = {in.rfd, off ? *off : -1, out.rfd, -1, (int64_t)n, 0};
+	int64_t r = forward(in.domain, VOS_OP_COPY_FILE_RANGE, SYS_sendfile, fa, NULL);
+	if (r > 0 && off)
 		*off += r;
-	else if (r < sc.local_result)
-		vos_sys3(SYS_lseek, a[1], r - sc.local_result, SEEK_CUR);
 	return r;
 }
 
