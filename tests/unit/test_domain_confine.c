@@ -32,6 +32,9 @@
 #include "vos/channel.h"
 #include "vos/control.h"
 
+#define DOMAIN_FIXTURE_TMP "/tmp/vos-confine.XXXXXX"
+#include "domain_fixture.h"
+
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define FILTER_BUILT 0 /* confine.h: no filter in sanitizer builds */
 #else
@@ -44,40 +47,20 @@
 	 1ull << CAP_FOWNER | 1ull << CAP_FSETID | 1ull << CAP_SETUID | 1ull << CAP_SETGID |       \
 	 1ull << CAP_MKNOD)
 
-static char binary[4096];
-static char tmp[] = "/tmp/vos-confine.XXXXXX";
-static char vol[300], volarg[400];
 static const struct vos_chan_geometry geo = {.nslots = 8, .data_size = 64 * 1024};
 
-struct domain {
-	pid_t pid;
-	int ctl;
-};
-
+/* The domain with or without its seccomp filter (VOS_DOMAIN_NO_SECCOMP is
+ * read at start-up; the test process is single-threaded). */
 static struct domain spawn(bool no_seccomp)
 {
 	const char *args[] = {binary, "storage", "--volume", volarg, "--workers", "2", NULL};
-	int sv[2];
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (dup2(sv[1], VOS_DOMAIN_CTL_FD) < 0)
-			_exit(120);
-		int e = open("/dev/null", O_WRONLY);
-		if (e < 0 || dup2(e, 2) < 0)
-			_exit(121);
-		if (no_seccomp)
-			setenv("VOS_DOMAIN_NO_SECCOMP", "1", 1);
-		else
-			unsetenv("VOS_DOMAIN_NO_SECCOMP");
-		execv(binary, (char *const *)args);
-		_exit(122);
-	}
-	close(sv[1]);
-	struct timeval tv = {.tv_sec = 30};
-	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
-	return (struct domain){.pid = pid, .ctl = sv[0]};
+	if (no_seccomp)
+		setenv("VOS_DOMAIN_NO_SECCOMP", "1", 1);
+	else
+		unsetenv("VOS_DOMAIN_NO_SECCOMP");
+	struct domain d = spawn_domain(args, "/dev/null");
+	unsetenv("VOS_DOMAIN_NO_SECCOMP");
+	return d;
 }
 
 /* Add a client and wait for ADDED: past confine(), threads running, the
@@ -154,32 +137,6 @@ static unsigned long long status_field(pid_t pid, const char *name, int base)
 	fclose(f);
 	assert_true(v != ~0ull);
 	return v;
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	if (mkdtemp(tmp) == NULL)
-		return -1;
-	snprintf(vol, sizeof(vol), "%s/vol", tmp);
-	snprintf(volarg, sizeof(volarg), "%s:/data", vol);
-	return mkdir(vol, 0755);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	char cmd[400];
-	snprintf(cmd, sizeof(cmd), "rm -rf --one-file-system '%s'", tmp);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static void need_binary(void)
-{
-	if (access(binary, X_OK) != 0) {
-		print_message("%s not built: build it first\n", binary);
-		skip();
-	}
 }
 
 static void test_status_shows_confinement(void **state)
@@ -300,13 +257,11 @@ static void test_filter_kills_unlisted_call(void **state)
 int main(int argc, char **argv)
 {
 	(void)argc;
-	char self[4096];
-	snprintf(self, sizeof(self), "%s", argv[0]);
-	snprintf(binary, sizeof(binary), "%s/../vos-domain", dirname(self));
+	locate_binary(argv[0]);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status_shows_confinement),
 		cmocka_unit_test(test_no_seccomp_switch),
 		cmocka_unit_test(test_filter_kills_unlisted_call),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, domain_fixture_setup, domain_fixture_teardown);
 }

@@ -31,41 +31,10 @@
 #include "vos/control.h"
 #include "vos/protocol.h"
 
-static char binary[4096];
-static char tmp[] = "/tmp/vos-control.XXXXXX";
-static char vol[300], volarg[400];
+#define DOMAIN_FIXTURE_TMP "/tmp/vos-control.XXXXXX"
+#include "domain_fixture.h"
+
 static const struct vos_chan_geometry geo = {.nslots = 8, .data_size = 64 * 1024};
-
-struct domain {
-	pid_t pid;
-	int ctl;
-};
-
-/* Spawn vos-domain with args (NULL-terminated after the program), the
- * control socket as fd 3 and stderr to errpath (NULL: inherited). */
-static struct domain spawn(const char *const *args, const char *errpath)
-{
-	int sv[2];
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (dup2(sv[1], VOS_DOMAIN_CTL_FD) < 0)
-			_exit(120);
-		if (errpath != NULL) {
-			int e = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-			if (e < 0 || dup2(e, 2) < 0)
-				_exit(121);
-		}
-		execv(binary, (char *const *)args);
-		_exit(122);
-	}
-	close(sv[1]);
-	/* a reply that never comes fails the test instead of hanging it */
-	struct timeval tv = {.tv_sec = 30};
-	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
-	return (struct domain){.pid = pid, .ctl = sv[0]};
-}
 
 static int wait_exit(pid_t pid)
 {
@@ -198,38 +167,12 @@ static int64_t put_str(struct client *cl, int64_t off, const char *s)
 	return off;
 }
 
-static int setup(void **state)
-{
-	(void)state;
-	if (mkdtemp(tmp) == NULL)
-		return -1;
-	snprintf(vol, sizeof(vol), "%s/vol", tmp);
-	snprintf(volarg, sizeof(volarg), "%s:/data", vol);
-	return mkdir(vol, 0755);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	char cmd[400];
-	snprintf(cmd, sizeof(cmd), "rm -rf --one-file-system '%s'", tmp);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static void need_binary(void)
-{
-	if (access(binary, X_OK) != 0) {
-		print_message("%s not built: build it first\n", binary);
-		skip();
-	}
-}
-
 static void test_serve_stats_remove_shutdown(void **state)
 {
 	(void)state;
 	need_binary();
 	const char *args[] = {binary, "storage", "--volume", volarg, "--workers", "2", NULL};
-	struct domain d = spawn(args, NULL);
+	struct domain d = spawn_domain(args, NULL);
 	struct client cl;
 	make_client(&cl, true, 0);
 	assert_int_equal(add(&d, 7, cl.memfd), 0);
@@ -293,7 +236,7 @@ static void test_bad_clients_refused(void **state)
 	(void)state;
 	need_binary();
 	const char *args[] = {binary, "storage", "--volume", volarg, NULL};
-	struct domain d = spawn(args, "/dev/null");
+	struct domain d = spawn_domain(args, "/dev/null");
 	struct client unsealed, short_region, good;
 	make_client(&unsealed, false, 0);
 	make_client(&short_region, true, -4096);
@@ -338,7 +281,7 @@ static void test_remove_interrupts_blocked_worker(void **state)
 	snprintf(p, sizeof(p), "%s/fifo", vol);
 	assert_int_equal(mkfifo(p, 0600), 0);
 	const char *args[] = {binary, "storage", "--volume", volarg, NULL};
-	struct domain d = spawn(args, NULL);
+	struct domain d = spawn_domain(args, NULL);
 	struct client cl;
 	make_client(&cl, true, 0);
 	assert_int_equal(add(&d, 9, cl.memfd), 0);
@@ -376,7 +319,7 @@ static void test_client_credentials(void **state)
 	assert_int_equal(mkdir(p, 0777), 0);
 	assert_int_equal(chmod(p, 0777), 0);
 	const char *args[] = {binary, "storage", "--volume", volarg, NULL};
-	struct domain d = spawn(args, NULL);
+	struct domain d = spawn_domain(args, NULL);
 	struct client cl;
 	make_client(&cl, true, 0);
 	assert_int_equal(add_as(&d, 11, cl.memfd, 65534, 65534), 0);
@@ -449,7 +392,7 @@ static void test_concurrent_calls(void **state)
 	(void)state;
 	need_binary();
 	const char *args[] = {binary, "storage", "--volume", volarg, "--workers", "2", NULL};
-	struct domain d = spawn(args, NULL);
+	struct domain d = spawn_domain(args, NULL);
 	struct client cl;
 	make_client(&cl, true, 0);
 	assert_int_equal(add(&d, 12, cl.memfd), 0);
@@ -534,7 +477,7 @@ static void test_fork_duplicates_shadow(void **state)
 		close(fd);
 	}
 	const char *args[] = {binary, "storage", "--volume", volarg, "--workers", "2", NULL};
-	struct domain d = spawn(args, NULL);
+	struct domain d = spawn_domain(args, NULL);
 	struct client par, kid;
 	make_client(&par, true, 0);
 	make_client(&kid, true, 0);
@@ -610,7 +553,7 @@ static void test_fork_unknown_parent(void **state)
 	(void)state;
 	need_binary();
 	const char *args[] = {binary, "storage", "--volume", volarg, NULL};
-	struct domain d = spawn(args, "/dev/null");
+	struct domain d = spawn_domain(args, "/dev/null");
 	struct client a, b;
 	make_client(&a, true, 0);
 	make_client(&b, true, 0);
@@ -650,7 +593,7 @@ static void test_fork_many_fds(void **state)
 		close(fd);
 	}
 	const char *args[] = {binary, "storage", "--volume", volarg, NULL};
-	struct domain d = spawn(args, NULL);
+	struct domain d = spawn_domain(args, NULL);
 	struct client par, kid;
 	make_client(&par, true, 0);
 	make_client(&kid, true, 0);
@@ -707,7 +650,7 @@ static void test_fork_during_churn(void **state)
 	(void)state;
 	need_binary();
 	const char *args[] = {binary, "storage", "--volume", volarg, "--workers", "3", NULL};
-	struct domain d = spawn(args, NULL);
+	struct domain d = spawn_domain(args, NULL);
 	struct client par, kid;
 	make_client(&par, true, 0);
 	make_client(&kid, true, 0);
@@ -754,7 +697,7 @@ static void test_fork_credentials(void **state)
 	assert_int_equal(mkdir(p, 0777), 0);
 	assert_int_equal(chmod(p, 0777), 0);
 	const char *args[] = {binary, "storage", "--volume", volarg, NULL};
-	struct domain d = spawn(args, "/dev/null");
+	struct domain d = spawn_domain(args, "/dev/null");
 	struct client par, kid;
 	make_client(&par, true, 0);
 	make_client(&kid, true, 0);
@@ -782,7 +725,7 @@ static void expect_usage_error(const char *const *args)
 {
 	char errpath[400], line[600] = "";
 	snprintf(errpath, sizeof(errpath), "%s/stderr", tmp);
-	struct domain d = spawn(args, errpath);
+	struct domain d = spawn_domain(args, errpath);
 	assert_int_equal(wait_exit(d.pid), 2);
 	close(d.ctl);
 	FILE *f = fopen(errpath, "r");
@@ -814,9 +757,7 @@ static void test_bad_arguments(void **state)
 int main(int argc, char **argv)
 {
 	(void)argc;
-	char self[4096];
-	snprintf(self, sizeof(self), "%s", argv[0]);
-	snprintf(binary, sizeof(binary), "%s/../vos-domain", dirname(self));
+	locate_binary(argv[0]);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_serve_stats_remove_shutdown),
 		cmocka_unit_test(test_bad_clients_refused),
@@ -830,5 +771,5 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_fork_credentials),
 		cmocka_unit_test(test_bad_arguments),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, domain_fixture_setup, domain_fixture_teardown);
 }
