@@ -84,7 +84,34 @@
 	X(REMOVEXATTR, "removexattr")         /* dirfd, paths_off ("path\0name\0"), paths_len,    \
 						 at_flags */                                        \
 	X(SYNC_FILE_RANGE, "sync_file_range") /* fd, offset, nbytes, flags */                       \
-	X(SYNCFS, "syncfs")                   /* fd */
+	X(SYNCFS, "syncfs")                   /* fd */                                              \
+	/* ---- locks (src/domain/locks.c) */                                                       \
+	X(FLOCK, "flock")                     /* fd, operation (LOCK_SH/EX/UN | LOCK_NB) */         \
+	X(FCNTL_LOCK, "fcntl")                /* fd, cmd (F_GETLK/F_SETLK/F_SETLKW/F_OFD_*),       \
+						 flock_off (struct flock, in/out) */                \
+	/* ---- path resolution (src/domain/resolve.c) */                                           \
+	X(OPENAT2, "openat2")                 /* dirfd, path_off, path_len, how_off (struct        \
+						 open_how, 24 bytes), umask -> fd */                \
+	/* ---- waiting (src/domain/poll_ops.c) */                                                  \
+	X(POLL, "poll")                       /* see poll_ops.c */                                  \
+	/* ---- credentials (src/domain/creds.c) */                                                 \
+	X(SETCREDS, "setcreds")               /* see creds.c */                                     \
+	/* ---- network (src/domain/net_ops.c; argument layouts documented there) */               \
+	X(SOCKET, "socket")                                                                         \
+	X(BIND, "bind")                                                                             \
+	X(LISTEN, "listen")                                                                         \
+	X(ACCEPT4, "accept4")                                                                       \
+	X(CONNECT, "connect")                                                                       \
+	X(SENDMSG, "sendmsg")                                                                       \
+	X(RECVMSG, "recvmsg")                                                                       \
+	X(SENDMMSG, "sendmmsg")                                                                     \
+	X(RECVMMSG, "recvmmsg")                                                                     \
+	X(SHUTDOWN, "shutdown")                                                                     \
+	X(GETSOCKNAME, "getsockname")                                                               \
+	X(GETPEERNAME, "getpeername")                                                               \
+	X(SETSOCKOPT, "setsockopt")                                                                 \
+	X(GETSOCKOPT, "getsockopt")                                                                 \
+	X(IOCTL, "ioctl")
 // clang-format on
 
 enum vos_op {

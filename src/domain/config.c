@@ -78,18 +78,24 @@ int vos_domain_parse_args(int argc, char **argv, struct vos_domain_config *cfg, 
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->workers = 1;
-	if (argc < 2 || strcmp(argv[1], "storage") != 0) {
+	if (argc >= 2 && strcmp(argv[1], "storage") == 0) {
+		cfg->role = VOS_ROLE_STORAGE;
+	} else if (argc >= 2 && strcmp(argv[1], "net") == 0) {
+		cfg->role = VOS_ROLE_NET;
+	} else {
 		snprintf(err, errlen,
-			 "usage: vos-domain storage --volume SRC:PATH[:ro]... [--workers N]%s",
-			 argc >= 2 && strcmp(argv[1], "net") == 0
-				 ? " (the network domain is not built into this binary)"
-				 : "");
+			 "usage: vos-domain storage --volume SRC:PATH[:ro]... [--workers N] | "
+			 "vos-domain net [--workers N]");
 		return -1;
 	}
 	for (int i = 2; i < argc; i++) {
 		bool missing = false;
 		const char *v;
 		if ((v = option_value(argc, argv, &i, "--volume", &missing)) != NULL) {
+			if (cfg->role == VOS_ROLE_NET) {
+				snprintf(err, errlen, "the network domain takes no --volume");
+				return -1;
+			}
 			if (cfg->nvols >= VOS_MAX_VOLUMES) {
 				snprintf(err, errlen, "too many --volume options (at most %d)",
 					 VOS_MAX_VOLUMES);

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "domain/log.h"
-#include "domain/storage_ops.h"
+#include "domain/dispatch.h"
 #include "domain/worker.h"
 
 /* Period between interruptions while joining a worker stuck in a call. */
@@ -84,7 +84,7 @@ static void *worker_main(void *arg)
 		struct vos_request req;
 		if (vos_chan_server_take(&sh->chan, &req) == 1) {
 			uint64_t t0 = mono_ns();
-			int64_t r = vos_storage_execute(sh, &sh->chan, &req);
+			int64_t r = vos_domain_execute(sh, &sh->chan, &req);
 			vos_dstats_account(sh->stats, req.sysnr, r, mono_ns() - t0);
 			vos_chan_server_complete(&sh->chan, req.slot, r);
 		} else if (vos_chan_server_wait(&sh->chan, 0) < 0) {

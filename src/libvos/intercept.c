@@ -465,9 +465,14 @@ bool vos_dispatch(long nr, long a[6], ucontext_t *uc, long *result)
 	default:
 		break;
 	}
+	/* waits over remote fds first: ppoll/pselect6 masks are cleaned below
+	 * only for waits that stay local */
+	if (vos_poll_call(nr, a, result))
+		return true;
 	if (sanitized_wait(nr, a, result))
 		return true;
-	return vos_fs_call(nr, a, result);
+	return vos_net_call(nr, a, result) || vos_creds_call(nr, a, result) ||
+	       vos_fs_call(nr, a, result);
 }
 
 static void sigsys_handler(int sig, siginfo_t *si, void *ucv)

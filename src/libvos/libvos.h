@@ -130,6 +130,11 @@ bool vos_dispatch(long nr, long a[6], ucontext_t *uc, long *result) VOS_HIDDEN;
 /* Returns true and fills *result if the call was handled (forwarded or
  * emulated); false means "run it locally unchanged". */
 bool vos_fs_call(long nr, long a[6], long *result) VOS_HIDDEN;
+/* The other call families, same contract as vos_fs_call: true with *result
+ * set when handled (never VOS_RUN_NATIVE), false to run the call natively. */
+bool vos_net_call(long nr, long a[6], long *result) VOS_HIDDEN;   /* net_calls.c */
+bool vos_poll_call(long nr, long a[6], long *result) VOS_HIDDEN;  /* poll_calls.c */
+bool vos_creds_call(long nr, long a[6], long *result) VOS_HIDDEN; /* creds.c */
 /* Whether (dirfd, path) names something in a volume (err set on bad input). */
 bool vos_path_is_remote(long dirfd, const char *path, long *err) VOS_HIDDEN;
 void vos_fixup_path_args(long nr, long a[6]) VOS_HIDDEN;

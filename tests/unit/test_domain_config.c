@@ -69,7 +69,13 @@ static void test_invalid(void **state)
 	expect_bad(PARSE(&cfg, err, "storage", "--workers", "-1"), err, "--workers");
 	expect_bad(PARSE(&cfg, err, "storage", "--workers", "2x"), err, "--workers");
 	expect_bad(PARSE(&cfg, err, "storage", "--volumes", "/a:/b"), err, "unknown");
-	expect_bad(PARSE(&cfg, err, "net"), err, "network domain");
+	char nv[] = "/a:/b";
+	expect_bad(PARSE(&cfg, err, "net", "--volume", nv), err, "network domain takes no --volume");
+	expect_bad(PARSE(&cfg, err, "disk"), err, "usage");
+	assert_int_equal(PARSE(&cfg, err, "net", "--workers", "2"), 0);
+	assert_int_equal(cfg.role, VOS_ROLE_NET);
+	assert_int_equal(cfg.nvols, 0);
+	assert_int_equal(cfg.workers, 2);
 	expect_bad(vos_domain_parse_args(1, ARGV("x"), &cfg, err, sizeof(err)), err, "usage");
 	/* at most VOS_MAX_VOLUMES */
 	char *argv[2 + 2 * (VOS_MAX_VOLUMES + 1) + 1];
