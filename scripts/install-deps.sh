@@ -14,6 +14,11 @@ PACKAGES=(
 	python3-pytest
 	coreutils
 	git # integration tests: a repository on a volume
+	sqlite3 # integration tests: record locks (test_locks.py)
+	iproute2 # vos run --net private: namespace and veth pair for the network domain
+	util-linux # tests: nsenter, setpriv; unshare, losetup (test_paths.py)
+	e2fsprogs # disk-image volumes: mkfs.ext4 and debugfs in test_paths.py
+	curl # integration tests: a real HTTP client under vos (test_net.py)
 )
 
 missing=()

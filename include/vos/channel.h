@@ -23,7 +23,21 @@
  * Work discovery: the client sets bit i of pending[] after publishing slot i;
  * domain workers claim a bit with fetch_and. Workers that found nothing for
  * their spin budget increment `sleepers`, re-check pending[], and sleep on
- * the `doorbell` futex; a client rings the doorbell only if sleepers != 0.
+ * the `doorbell` futex; a client rings the doorbell only if sleepers != 0
+ * and spinners == 0 (a polling worker sees the request without help; a
+ * worker that takes a request while others are still pending rings for
+ * them: vos_chan_server_pass_on).
+ *
+ * Cancellation (a signal interrupted the client thread waiting on slot i):
+ * the client ORs VOS_SLOT_CANCEL into a SUBMITTED or CLAIMED state (CAS; a
+ * DONE slot needs nothing), then sets bit i of cancel[] and rings the
+ * doorbell like a submission. A request claimed with CANCEL already set is
+ * completed with -EINTR without running; for a CLAIMED one, an idle worker
+ * that takes the cancel[] bit interrupts the worker executing the slot
+ * (signal, repeated until the slot completes), so a blocking call returns
+ * -EINTR. The completion's exchange to DONE drops the bit: a cancellation
+ * never outlives its request. A cancel[] bit whose slot is not
+ * CLAIMED|CANCEL is stale or hostile and is dropped.
  */
 #ifndef VOS_CHANNEL_H
 #define VOS_CHANNEL_H
@@ -37,7 +51,7 @@
 #define VOS_PAGE      4096
 
 #define VOS_CHAN_MAGIC	 0x314e414843534f56ULL /* "VOSCHAN1" little endian */
-#define VOS_CHAN_VERSION 1u
+#define VOS_CHAN_VERSION 2u
 
 #define VOS_CHAN_MAX_SLOTS    256u /* pending[] has 4 x 64 bits */
 #define VOS_CHAN_MIN_DATA     (64u * 1024u)
@@ -56,6 +70,7 @@ enum vos_slot_state {
 };
 #define VOS_SLOT_STATE_MASK 0xffu
 #define VOS_SLOT_ASLEEP	    0x100u
+#define VOS_SLOT_CANCEL	    0x200u /* client: stop this request (see above) */
 
 enum vos_domain_state {
 	VOS_DOMAIN_STARTING = 0,
@@ -98,7 +113,12 @@ struct vos_chan_header {
 	/* line 3: domain wake-up */
 	_Atomic uint32_t doorbell; /* futex word: bumped by a client that wakes workers */
 	_Atomic uint32_t sleepers; /* domain workers asleep or about to sleep */
-	uint8_t pad3[VOS_CACHELINE - 8];
+	_Atomic uint32_t spinners; /* domain workers polling pending[] right now */
+	uint8_t pad3[VOS_CACHELINE - 12];
+
+	/* line 4: cancellation requests (client fetch_or, domain fetch_and) */
+	_Atomic uint64_t cancel[VOS_CHAN_MAX_SLOTS / 64];
+	uint8_t pad4[VOS_CACHELINE - 32];
 } __attribute__((aligned(VOS_CACHELINE)));
 _Static_assert(sizeof(struct vos_chan_header) <= VOS_PAGE, "header fits a page");
 
@@ -182,6 +202,23 @@ static inline struct vos_slot *vos_chan_slot(struct vos_chan_client *c, int idx)
  * changed while waiting (design.md 5: no call ever hangs). */
 int64_t vos_chan_call(struct vos_chan_client *c, int idx);
 
+/* Polled by vos_chan_call_intr while it waits (once the spin budget is
+ * spent and after every sleep); true means "interrupt the call". Must be
+ * usable inside a signal handler. */
+typedef bool (*vos_chan_intr_fn)(void *arg);
+
+/* vos_chan_call that posts a cancel request for the slot the first time
+ * intr(arg) returns true, and then keeps waiting (bounded by the same
+ * liveness checks) for the slot's result: -EINTR if the domain interrupted
+ * the operation, else its normal result. *cancelled tells whether a cancel
+ * was posted. intr may be NULL. */
+int64_t vos_chan_call_intr(struct vos_chan_client *c, int idx, vos_chan_intr_fn intr, void *arg,
+			   bool *cancelled);
+
+/* Post a cancel request for published slot idx: 1 if posted, 0 if the slot
+ * is already DONE (or not in flight). */
+int vos_chan_cancel(struct vos_chan_client *c, int idx);
+
 /* True while the domain this client attached to is alive (cheap). */
 bool vos_chan_domain_alive(struct vos_chan_client *c);
 
@@ -214,6 +251,7 @@ struct vos_request {
 	uint16_t op;
 	uint16_t sysnr;
 	int64_t args[6];
+	bool cancelled; /* claimed with VOS_SLOT_CANCEL set: do not run it */
 };
 
 int vos_chan_server_attach(struct vos_chan_server *s, void *base, const struct vos_chan_geometry *g,
@@ -225,14 +263,27 @@ int vos_chan_server_attach(struct vos_chan_server *s, void *base, const struct v
  * (hostile or stale) are dropped. */
 int vos_chan_server_take(struct vos_chan_server *s, struct vos_request *req);
 
+/* Take one cancellation request: 1 with *slot set when a cancel[] bit named
+ * a slot that is CLAIMED with VOS_SLOT_CANCEL (its executor must be
+ * interrupted), 0 when there is none. Other bits are dropped. Bounded. */
+int vos_chan_server_take_cancel(struct vos_chan_server *s, uint32_t *slot);
+
+/* Whether claimed slot `slot` carries VOS_SLOT_CANCEL right now. */
+bool vos_chan_server_cancelled(struct vos_chan_server *s, uint32_t slot);
+
 /* Publish the result of a claimed request and wake its client if asleep. */
 void vos_chan_server_complete(struct vos_chan_server *s, uint32_t slot, int64_t result);
 
 /* Adaptive wait for work: spins for the policy's budget, then sleeps on the
- * doorbell. Returns 1 if work may be pending, 0 on timeout (timeout_ms, or
- * the policy's sleep_check_ms if 0), -1 if s->stop was set or the client is
- * gone. */
+ * doorbell. Returns 1 if work (a request or a cancellation) may be pending, 0 on timeout
+ * (timeout_ms, or the policy's sleep_check_ms if 0), -1 if s->stop was set or the client is gone.
+ */
 int vos_chan_server_wait(struct vos_chan_server *s, uint32_t timeout_ms);
+
+/* After taking a request: if more requests or cancellations are pending,
+ * wake one sleeping worker for them (a client that saw this worker polling
+ * did not ring). */
+void vos_chan_server_pass_on(struct vos_chan_server *s);
 
 /* Bounds-checked view of the data area: NULL unless [off, off+len) lies
  * inside it (overflow-safe). len 0 with a valid off is allowed. */

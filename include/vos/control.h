@@ -6,9 +6,15 @@
  *   client  -> VOS_CTL_HELLO {domain}
  *   supervisor -> VOS_CTL_ATTACH {status, geometry, domain pid, epoch}
  *                 + SCM_RIGHTS(memfd of the channel region) when status == 0
+ *   One connection may hold one channel per domain (a HELLO per domain on
+ *   the same connection); a second HELLO for the same domain drops the
+ *   connection. status -ENODEV: that domain is not running (storage: no
+ *   volumes; net: `vos run --no-net`; either: it died). libvos then fails
+ *   socket(AF_INET/AF_INET6) with EAFNOSUPPORT, as a kernel without IPv4/6.
  *   The client keeps the connection open for its lifetime: its EOF tells the
- *   supervisor the client is gone. The supervisor authenticates the client
- *   with SO_PEERCRED.
+ *   supervisor the client is gone (every channel of the connection is
+ *   removed from its domain). The supervisor authenticates the client with
+ *   SO_PEERCRED.
  *
  * Supervisor <-> domain (a socketpair; the domain's end is fd
  * VOS_DOMAIN_CTL_FD):
@@ -28,7 +34,8 @@
  *   supervisor -> VOS_CTL_FORK_REPLY {status, token, geometry, pid, epoch}
  *                 + SCM_RIGHTS(memfd) when status == 0
  *   parent forks; the child opens its own connection and sends
- *   child   -> VOS_CTL_CLAIM {domain, token}
+ *   child   -> VOS_CTL_CLAIM {domain, token} (one FORK/CLAIM pair per domain
+ *     the parent has a channel with; a token only claims in its own domain)
  *   supervisor -> VOS_CTL_CLAIMED {status}: the pending client is now bound to
  *     that connection (its EOF removes it). Claims are accepted only from the
  *     same uid as the parent; an unknown token gets -ENOENT.

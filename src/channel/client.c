@@ -131,8 +131,49 @@ static uint32_t spin_for_done(struct vos_slot *slot, uint32_t spin_ns)
 	}
 }
 
+int vos_chan_cancel(struct vos_chan_client *c, int idx)
+{
+	if (idx < 0 || (uint32_t)idx >= c->geo.nslots)
+		return 0;
+	struct vos_slot *slot = &c->slots[idx];
+	struct vos_chan_header *h = c->hdr;
+	uint32_t st = atomic_load_explicit(&slot->state, memory_order_relaxed);
+	for (;;) {
+		uint32_t s = st & VOS_SLOT_STATE_MASK;
+		if (s != VOS_SLOT_SUBMITTED && s != VOS_SLOT_CLAIMED)
+			return 0; /* done (or corrupt: the caller's wait sees it) */
+		if (st & VOS_SLOT_CANCEL)
+			break;
+		/* seq_cst, like the publication: the CANCEL bit is ordered
+		 * before the cancel[] bit below, which the domain acquires. A
+		 * failed CAS (the domain claimed or completed meanwhile)
+		 * reloads and decides again. */
+		if (atomic_compare_exchange_weak_explicit(&slot->state, &st, st | VOS_SLOT_CANCEL,
+							  memory_order_seq_cst,
+							  memory_order_relaxed))
+			break;
+	}
+	/* Same Dekker handshake with sleeping workers as a submission. */
+	atomic_fetch_or_explicit(&h->cancel[idx / 64], 1ULL << (idx % 64), memory_order_seq_cst);
+	if (atomic_load_explicit(&h->spinners, memory_order_seq_cst) == 0 &&
+	    atomic_load_explicit(&h->sleepers, memory_order_seq_cst) != 0) {
+		atomic_fetch_add_explicit(&h->doorbell, 1, memory_order_seq_cst);
+		vos_futex_wake(&h->doorbell, 1);
+	}
+	return 1;
+}
+
 int64_t vos_chan_call(struct vos_chan_client *c, int idx)
 {
+	return vos_chan_call_intr(c, idx, NULL, NULL, NULL);
+}
+
+int64_t vos_chan_call_intr(struct vos_chan_client *c, int idx, vos_chan_intr_fn intr, void *arg,
+			   bool *cancelled)
+{
+	bool posted = false;
+	if (cancelled)
+		*cancelled = false;
 	if (idx < 0 || (uint32_t)idx >= c->geo.nslots)
 		return -EINVAL;
 	struct vos_slot *slot = &c->slots[idx];
@@ -153,7 +194,10 @@ int64_t vos_chan_call(struct vos_chan_client *c, int idx)
 	 * asleep and ring. Anything weaker allows both to miss (store->load
 	 * reordering) and the request to sit unserved for a whole timeout. */
 	atomic_fetch_or_explicit(&h->pending[idx / 64], 1ULL << (idx % 64), memory_order_seq_cst);
-	if (atomic_load_explicit(&h->sleepers, memory_order_seq_cst) != 0) {
+	/* A polling worker (spinners) finds the request by itself, or passes
+	 * it on (vos_chan_server_pass_on); same Dekker pairing. */
+	if (atomic_load_explicit(&h->spinners, memory_order_seq_cst) == 0 &&
+	    atomic_load_explicit(&h->sleepers, memory_order_seq_cst) != 0) {
 		/* seq_cst so the bump is ordered after our pending write for a
 		 * worker that reads the doorbell and then re-checks pending; the
 		 * futex value check then catches a bump that raced its sleep. */
@@ -167,8 +211,16 @@ int64_t vos_chan_call(struct vos_chan_client *c, int idx)
 		/* Only the domain moves SUBMITTED -> CLAIMED -> DONE; any other
 		 * value means the region is corrupt and no DONE is coming. */
 		if ((s != VOS_SLOT_SUBMITTED && s != VOS_SLOT_CLAIMED) ||
-		    (st & ~(VOS_SLOT_STATE_MASK | VOS_SLOT_ASLEEP)) != 0)
+		    (st & ~(VOS_SLOT_STATE_MASK | VOS_SLOT_ASLEEP | VOS_SLOT_CANCEL)) != 0)
 			return dead(c);
+		if (intr && !posted && intr(arg)) {
+			posted = true;
+			if (cancelled)
+				*cancelled = true;
+			vos_chan_cancel(c, idx);
+			st = atomic_load_explicit(&slot->state, memory_order_acquire);
+			continue;
+		}
 		if (!(st & VOS_SLOT_ASLEEP)) {
 			/* Relaxed CAS: the state word is a single location, so the
 			 * domain's exchange to DONE is either before it (CAS fails,

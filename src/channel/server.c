@@ -78,23 +78,29 @@ static void copy_request(struct vos_slot *slot, uint32_t idx, struct vos_request
 		req->args[i] = __atomic_load_n(&slot->args[i], __ATOMIC_RELAXED);
 }
 
-/* Move slot SUBMITTED -> CLAIMED, keeping the client's ASLEEP bit (the
- * client may have gone to sleep before we got here, and complete() must
- * know to wake it). Anything but SUBMITTED or SUBMITTED|ASLEEP is refused. */
-static bool claim_slot(struct vos_slot *slot)
+/* Move slot SUBMITTED -> CLAIMED, keeping the client's ASLEEP and CANCEL
+ * bits (the client may have gone to sleep or asked to cancel before we got
+ * here; complete() must know to wake it, the worker not to run it).
+ * Anything else is refused. *cancel tells whether CANCEL was set. */
+static bool claim_slot(struct vos_slot *slot, bool *cancel)
 {
+	const uint32_t keep = VOS_SLOT_ASLEEP | VOS_SLOT_CANCEL;
 	uint32_t st = atomic_load_explicit(&slot->state, memory_order_relaxed);
-	/* A legitimate client changes the word at most once here (setting
-	 * ASLEEP); a few retries cover that, a hostile one gets refused. */
+	/* A legitimate client changes the word at most twice here (setting
+	 * ASLEEP, then CANCEL); a few retries cover that, a hostile one gets
+	 * refused. */
 	for (int tries = 0; tries < 4; tries++) {
-		if (st != VOS_SLOT_SUBMITTED && st != (VOS_SLOT_SUBMITTED | VOS_SLOT_ASLEEP))
+		if ((st & ~keep) != VOS_SLOT_SUBMITTED)
 			return false;
-		uint32_t claimed = (st & VOS_SLOT_ASLEEP) | VOS_SLOT_CLAIMED;
+		uint32_t claimed = (st & keep) | VOS_SLOT_CLAIMED;
 		/* Acquire: pairs with the client's release store of SUBMITTED,
 		 * so op and args are visible before copy_request reads them. */
-		if (atomic_compare_exchange_weak_explicit(
-			    &slot->state, &st, claimed, memory_order_acquire, memory_order_relaxed))
+		if (atomic_compare_exchange_weak_explicit(&slot->state, &st, claimed,
+							  memory_order_acquire,
+							  memory_order_relaxed)) {
+			*cancel = (st & VOS_SLOT_CANCEL) != 0;
 			return true;
+		}
 	}
 	return false;
 }
@@ -133,14 +139,60 @@ int vos_chan_server_take(struct vos_chan_server *s, struct vos_request *req)
 			uint32_t idx = w * 64 + b;
 			/* A bit for a slot that is not SUBMITTED is stale or
 			 * hostile: it has been cleared, drop it. */
-			if (!claim_slot(&s->slots[idx]))
+			bool cancel = false;
+			if (!claim_slot(&s->slots[idx], &cancel))
 				continue;
 			copy_request(&s->slots[idx], idx, req);
+			req->cancelled = cancel;
 			take_cursor = idx + 1;
 			return 1;
 		}
 	}
 	return 0;
+}
+
+int vos_chan_server_take_cancel(struct vos_chan_server *s, uint32_t *slot)
+{
+	struct vos_chan_header *h = s->hdr;
+	uint32_t nw = pending_words(s);
+	/* At most one pass over the words, each bit cleared once: a client
+	 * re-setting bits meanwhile cannot keep us here. */
+	for (uint32_t w = 0; w < nw; w++) {
+		uint64_t v = atomic_load_explicit(&h->cancel[w], memory_order_relaxed) &
+			     valid_bits(s, w);
+		while (v != 0) {
+			uint32_t b = (uint32_t)__builtin_ctzll(v);
+			uint64_t bit = 1ULL << b;
+			v &= ~bit;
+			/* Acquire: pairs with the client's fetch_or, which follows
+			 * its CAS setting CANCEL in the state; the load below
+			 * (and a worker that registers after our lock) then sees
+			 * CANCEL. */
+			uint64_t old = atomic_fetch_and_explicit(&h->cancel[w], ~bit,
+								 memory_order_acquire);
+			if (!(old & bit))
+				continue;
+			uint32_t idx = w * 64 + b;
+			uint32_t st =
+				atomic_load_explicit(&s->slots[idx].state, memory_order_relaxed);
+			/* Unclaimed: the claim sees CANCEL itself. DONE/FREE:
+			 * stale. Anything else: hostile. All dropped. */
+			if ((st & ~VOS_SLOT_ASLEEP) == (VOS_SLOT_CLAIMED | VOS_SLOT_CANCEL)) {
+				*slot = idx;
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+bool vos_chan_server_cancelled(struct vos_chan_server *s, uint32_t slot)
+{
+	if (slot >= s->geo.nslots)
+		return false;
+	/* Acquire: see take_cancel; only a hint whether to run the request. */
+	uint32_t st = atomic_load_explicit(&s->slots[slot].state, memory_order_acquire);
+	return (st & VOS_SLOT_CANCEL) != 0;
 }
 
 void vos_chan_server_complete(struct vos_chan_server *s, uint32_t slot, int64_t result)
@@ -161,13 +213,16 @@ void vos_chan_server_complete(struct vos_chan_server *s, uint32_t slot, int64_t 
 		vos_futex_wake_all(&sl->state);
 }
 
-/* Work pending in any valid slot bit. The order is the caller's: relaxed
- * while spinning, seq_cst for the Dekker re-check before sleeping. */
+/* Work (a request or a cancellation) pending in any valid slot bit. The
+ * order is the caller's: relaxed while spinning, seq_cst for the Dekker
+ * re-check before sleeping. */
 static bool any_pending(struct vos_chan_server *s, memory_order mo)
 {
 	uint32_t nw = pending_words(s);
 	for (uint32_t w = 0; w < nw; w++)
-		if (atomic_load_explicit(&s->hdr->pending[w], mo) & valid_bits(s, w))
+		if ((atomic_load_explicit(&s->hdr->pending[w], mo) |
+		     atomic_load_explicit(&s->hdr->cancel[w], mo)) &
+		    valid_bits(s, w))
 			return true;
 	return false;
 }
@@ -191,16 +246,29 @@ int vos_chan_server_wait(struct vos_chan_server *s, uint32_t timeout_ms)
 		return 1;
 
 	/* Phase 1: poll. On two cores a futex wake-up costs ~100x a polled
-	 * round trip, so spinning briefly pays whenever calls come in bursts. */
-	if (s->wait.spin_ns != 0) {
+	 * round trip, so spinning briefly pays whenever calls come in bursts.
+	 * While we are counted in spinners, clients do not ring: a ring would
+	 * wake a sleeping worker (of a grown pool) for a request we take
+	 * anyway, and put a third thread on two cores. seq_cst: the Dekker
+	 * handshake of vos_chan_call, with spinners in the role of sleepers
+	 * (a client that saw us counted relies on our next pending check). */
+	bool spun = s->wait.spin_ns != 0;
+	if (spun) {
+		atomic_fetch_add_explicit(&h->spinners, 1, memory_order_seq_cst);
 		uint64_t deadline = vos_now_ns() + s->wait.spin_ns;
 		for (uint32_t i = 1;; i++) {
 			vos_cpu_relax();
-			if (any_pending(s, memory_order_relaxed))
+			if (any_pending(s, memory_order_relaxed)) {
+				/* the caller's take() and pass_on() come next */
+				atomic_fetch_sub_explicit(&h->spinners, 1, memory_order_seq_cst);
 				return 1;
+			}
 			if (i % VOS_SPIN_CLOCK_EVERY == 0) {
-				if (must_stop(s))
+				if (must_stop(s)) {
+					atomic_fetch_sub_explicit(&h->spinners, 1,
+								  memory_order_relaxed);
 					return -1;
+				}
 				if (vos_now_ns() >= deadline)
 					break;
 			}
@@ -210,8 +278,12 @@ int vos_chan_server_wait(struct vos_chan_server *s, uint32_t timeout_ms)
 	/* Phase 2: sleep on the doorbell. seq_cst increment of sleepers and
 	 * seq_cst re-check of pending form the worker half of the Dekker
 	 * handshake described in vos_chan_call: either we see the client's
-	 * pending bit here, or the client sees sleepers != 0 and rings. */
+	 * pending bit here, or the client sees sleepers != 0 and rings.
+	 * Counted as a sleeper before we stop counting as a spinner, so a
+	 * client never sees neither while we may still miss its bit. */
 	atomic_fetch_add_explicit(&h->sleepers, 1, memory_order_seq_cst);
+	if (spun)
+		atomic_fetch_sub_explicit(&h->spinners, 1, memory_order_seq_cst);
 	/* Read the doorbell before the re-check: a ring that lands after this
 	 * read changes the value and makes FUTEX_WAIT return immediately. */
 	uint32_t bell = atomic_load_explicit(&h->doorbell, memory_order_seq_cst);
@@ -233,6 +305,19 @@ int vos_chan_server_wait(struct vos_chan_server *s, uint32_t timeout_ms)
 	if (ret == 0 && any_pending(s, memory_order_relaxed))
 		ret = 1;
 	return ret;
+}
+
+void vos_chan_server_pass_on(struct vos_chan_server *s)
+{
+	struct vos_chan_header *h = s->hdr;
+	/* seq_cst: pairs with a client that saw us among the spinners (its
+	 * pending write before its spinners read, our spinners decrement
+	 * before this read): one of us sees the other. */
+	if (!any_pending(s, memory_order_seq_cst) ||
+	    atomic_load_explicit(&h->sleepers, memory_order_seq_cst) == 0)
+		return;
+	atomic_fetch_add_explicit(&h->doorbell, 1, memory_order_seq_cst);
+	vos_futex_wake(&h->doorbell, 1);
 }
 
 void *vos_chan_server_data(struct vos_chan_server *s, int64_t off, int64_t len)

@@ -101,8 +101,11 @@ static int parse_volume(struct run_args *ra, const char *spec, char *err, size_t
 				  strerror(errno));
 		goto out;
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		rc = fail(err, errsz, "volume source '%s' is not a directory " VOL_HINT, src);
+	/* a regular file is a disk image: the storage domain checks what it holds */
+	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+		rc = fail(err, errsz,
+			  "volume source '%s' is neither a directory nor a disk image file " VOL_HINT,
+			  src);
 		goto out;
 	}
 
@@ -251,6 +254,7 @@ int run_args_parse(int argc, char **argv, struct run_args *ra, char *err, size_t
 	if (errsz)
 		err[0] = '\0';
 
+	const char *net_given = NULL; /* --net's value, to refuse it with --no-net */
 	int i = 1;
 	for (; i < argc; i++) {
 		const char *a = argv[i];
@@ -298,6 +302,23 @@ int run_args_parse(int argc, char **argv, struct run_args *ra, char *err, size_t
 			ra->stats_json = val;
 			continue;
 		}
+		m = take_value(argc, argv, &i, NULL, "--net", &val);
+		if (m < 0)
+			return fail(err, errsz, "option '%s' needs an argument: --net host|private",
+				    a);
+		if (m > 0) {
+			if (strcmp(val, "host") == 0)
+				ra->net = RUN_NET_HOST;
+			else if (strcmp(val, "private") == 0)
+				ra->net = RUN_NET_PRIVATE;
+			else
+				return fail(err, errsz,
+					    "unknown network mode '%s'; use --net host or --net "
+					    "private",
+					    val);
+			net_given = val;
+			continue;
+		}
 		m = take_value(argc, argv, &i, NULL, "--placement", &val);
 		if (m < 0)
 			return fail(err, errsz,
@@ -317,6 +338,11 @@ int run_args_parse(int argc, char **argv, struct run_args *ra, char *err, size_t
 		}
 		return fail(err, errsz, "unknown option '%s'; see 'vos run --help'", a);
 	}
+	if (net_given && ra->no_net)
+		return fail(err, errsz,
+			    "--net %s and --no-net contradict each other: --no-net runs without a "
+			    "network domain; give one of them",
+			    net_given);
 	if (i >= argc)
 		return fail(err, errsz,
 			    "no PROGRAM given; usage: vos run [OPTIONS] -- PROGRAM [ARGS...]");

@@ -13,13 +13,15 @@
 #define VOS_EXIT_USAGE 2
 
 enum run_placement { RUN_PLACEMENT_PROCESS = 0, RUN_PLACEMENT_VM = 1 };
+enum run_net { RUN_NET_HOST = 0, RUN_NET_PRIVATE = 1 };
 
 struct run_args {
 	struct vos_volume vols[VOS_MAX_VOLUMES];
 	unsigned nvols;
-	bool help;  /* --help given: nothing else was validated */
-	bool stats; /* --stats */
-	bool no_net;
+	bool help;	  /* --help given: nothing else was validated */
+	bool stats;	  /* --stats */
+	bool no_net;	  /* --no-net: no network domain */
+	enum run_net net; /* --net host|private (default host) */
 	enum run_placement placement;
 	const char *stats_json; /* --stats-json FILE, or NULL (points into argv) */
 	char **prog_argv;	/* PROGRAM [ARGS...], NULL-terminated (points into argv) */

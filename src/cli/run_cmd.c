@@ -13,22 +13,34 @@
 
 static void report_stats(const struct run_args *ra, const struct sup_result *res)
 {
-	struct stats_domain d = {.name = "storage"};
-	if (res->have_stats)
-		d.st = &res->stats;
-	else if (!res->storage_started)
-		d.why = "not running (no volumes given)";
-	else if (res->storage_died)
-		d.why = "died while the program ran; no statistics";
-	else
-		d.why = "no statistics (the domain did not answer)";
+	static const char *const names[VOS_DOMAIN_COUNT] = {
+		[VOS_DOMAIN_STORAGE] = "storage",
+		[VOS_DOMAIN_NET] = "net",
+	};
+	static const char *const not_started[VOS_DOMAIN_COUNT] = {
+		[VOS_DOMAIN_STORAGE] = "not running (no volumes given)",
+		[VOS_DOMAIN_NET] = "not running (--no-net)",
+	};
+	struct stats_domain d[VOS_DOMAIN_COUNT];
+	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++) {
+		const struct sup_domain_result *r = &res->dom[id];
+		d[id] = (struct stats_domain){.name = names[id], .pid = r->pid};
+		if (r->have_stats)
+			d[id].st = &r->stats;
+		else if (!r->started)
+			d[id].why = not_started[id];
+		else if (r->died)
+			d[id].why = "died while the program ran; no statistics";
+		else
+			d[id].why = "no statistics (the domain did not answer)";
+	}
 
 	if (ra->stats)
-		stats_print_text(stderr, &d, 1);
+		stats_print_text(stderr, d, VOS_DOMAIN_COUNT);
 	if (ra->stats_json) {
 		char err[512];
-		if (stats_write_json_file(ra->stats_json, &d, 1, res->exit_status, err,
-					  sizeof(err)) < 0)
+		if (stats_write_json_file(ra->stats_json, d, VOS_DOMAIN_COUNT, res->exit_status,
+					  err, sizeof(err)) < 0)
 			fprintf(stderr, "%s\n", err);
 	}
 }
@@ -42,7 +54,7 @@ static int run(struct run_args *ra)
 	int rc = program_resolve(ra->prog_argv[0], getenv("PATH"), &prog, err, sizeof(err));
 	if (rc == 0)
 		rc = program_check_loadable(ra->prog_argv[0], prog, err, sizeof(err));
-	if (rc == 0 && siblings_find(&sib, ra->nvols > 0, err, sizeof(err)) < 0)
+	if (rc == 0 && siblings_find(&sib, ra->nvols > 0 || !ra->no_net, err, sizeof(err)) < 0)
 		rc = VOS_EXIT_INTERNAL;
 	struct sup_config cfg = {
 		.libvos = sib.libvos,
@@ -52,6 +64,8 @@ static int run(struct run_args *ra)
 		.prog_path = prog,
 		.prog_argv = ra->prog_argv,
 		.want_stats = ra->stats || ra->stats_json,
+		.net = !ra->no_net,
+		.net_mode = ra->net == RUN_NET_PRIVATE ? SUP_NET_PRIVATE : SUP_NET_HOST,
 	};
 	if (rc == 0 && sup_geometry_from_env(&cfg.geo, err, sizeof(err)) < 0)
 		rc = VOS_EXIT_USAGE;

@@ -136,9 +136,11 @@ int stats_write_json(FILE *out, const struct stats_domain *d, size_t n, int exit
 		first_dom = false;
 		stats_json_string(out, d[k].name);
 		fprintf(out,
-			":{\"calls\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"time_ns\":%" PRIu64
-			",\"clients\":%" PRIu64 ",\"bad_requests\":%" PRIu64 ",\"syscalls\":{",
-			t.calls, t.errors, t.time_ns, st->clients_total, st->bad_requests);
+			":{\"pid\":%d,\"calls\":%" PRIu64 ",\"errors\":%" PRIu64
+			",\"time_ns\":%" PRIu64 ",\"clients\":%" PRIu64 ",\"bad_requests\":%" PRIu64
+			",\"syscalls\":{",
+			d[k].pid, t.calls, t.errors, t.time_ns, st->clients_total,
+			st->bad_requests);
 		size_t m = used_sysnrs(st, order);
 		for (size_t i = 0; i < m; i++) {
 			if (i)

@@ -13,14 +13,16 @@ struct stats_domain {
 	const char *name; /* "storage", "net" */
 	const struct vos_stats *st;
 	const char *why;
+	int pid; /* its process id (0 if it never ran) */
 };
 
 /* Human-readable summary: per domain a total line, then one line per
  * syscall with calls, sorted by calls (descending). */
 void stats_print_text(FILE *out, const struct stats_domain *d, size_t n);
 
-/* {"domains":{NAME:{...},...},"exit_status":N}; domains without statistics
- * are left out. Returns 0 or -1 if writing failed (errno set). */
+/* {"domains":{NAME:{"pid":N,"calls":N,...,"syscalls":{...}},...},
+ * "exit_status":N}; domains without statistics are left out. Returns 0 or
+ * -1 if writing failed (errno set). */
 int stats_write_json(FILE *out, const struct stats_domain *d, size_t n, int exit_status);
 
 /* Same into a file (created or truncated). Returns 0, or -1 with a one-line

@@ -54,6 +54,34 @@ static int parse_workers(const char *s, unsigned *out, char *err, size_t errlen)
 	return 0;
 }
 
+/* A pool bound, 1..VOS_DOMAIN_LIMIT_WORKERS, from an option or variable. */
+static int parse_bound(const char *what, const char *s, unsigned *out, char *err, size_t errlen)
+{
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || n < 1 ||
+	    n > VOS_DOMAIN_LIMIT_WORKERS) {
+		snprintf(err, errlen, "bad %s '%s': expected 1..%u", what, s,
+			 VOS_DOMAIN_LIMIT_WORKERS);
+		return -1;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
+static int bounds_from_env(struct vos_domain_config *cfg, char *err, size_t errlen)
+{
+	const char *v = getenv("VOS_MAX_WORKERS");
+	if (v && *v && parse_bound("VOS_MAX_WORKERS", v, &cfg->max_workers, err, errlen) != 0)
+		return -1;
+	v = getenv("VOS_MAX_DOMAIN_WORKERS");
+	if (v && *v &&
+	    parse_bound("VOS_MAX_DOMAIN_WORKERS", v, &cfg->max_domain_workers, err, errlen) != 0)
+		return -1;
+	return 0;
+}
+
 /* Value of option `name` at argv[*i], as "--name V" or "--name=V"; NULL if
  * argv[*i] is another option. Advances *i past a separate value. */
 static const char *option_value(int argc, char **argv, int *i, const char *name, bool *missing)
@@ -78,16 +106,21 @@ int vos_domain_parse_args(int argc, char **argv, struct vos_domain_config *cfg, 
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->workers = 1;
+	cfg->max_workers = VOS_DOMAIN_DEF_MAX_WORKERS;
+	cfg->max_domain_workers = VOS_DOMAIN_DEF_MAX_DOMAIN_WORKERS;
 	if (argc >= 2 && strcmp(argv[1], "storage") == 0) {
 		cfg->role = VOS_ROLE_STORAGE;
 	} else if (argc >= 2 && strcmp(argv[1], "net") == 0) {
 		cfg->role = VOS_ROLE_NET;
 	} else {
 		snprintf(err, errlen,
-			 "usage: vos-domain storage --volume SRC:PATH[:ro]... [--workers N] | "
-			 "vos-domain net [--workers N]");
+			 "usage: vos-domain storage --volume SRC:PATH[:ro]... [POOL] | "
+			 "vos-domain net [POOL]; POOL: [--workers N] [--max-workers N] "
+			 "[--max-domain-workers N]");
 		return -1;
 	}
+	if (bounds_from_env(cfg, err, errlen) != 0)
+		return -1;
 	for (int i = 2; i < argc; i++) {
 		bool missing = false;
 		const char *v;
@@ -109,6 +142,14 @@ int vos_domain_parse_args(int argc, char **argv, struct vos_domain_config *cfg, 
 		} else if ((v = option_value(argc, argv, &i, "--workers", &missing)) != NULL) {
 			if (parse_workers(v, &cfg->workers, err, errlen) != 0)
 				return -1;
+		} else if ((v = option_value(argc, argv, &i, "--max-workers", &missing)) != NULL) {
+			if (parse_bound("--max-workers", v, &cfg->max_workers, err, errlen) != 0)
+				return -1;
+		} else if ((v = option_value(argc, argv, &i, "--max-domain-workers", &missing)) !=
+			   NULL) {
+			if (parse_bound("--max-domain-workers", v, &cfg->max_domain_workers, err,
+					errlen) != 0)
+				return -1;
 		} else if (missing) {
 			snprintf(err, errlen, "option %s needs a value", argv[i]);
 			return -1;
@@ -116,6 +157,14 @@ int vos_domain_parse_args(int argc, char **argv, struct vos_domain_config *cfg, 
 			snprintf(err, errlen, "unknown argument '%s'", argv[i]);
 			return -1;
 		}
+	}
+	/* one client can never have more than the whole domain */
+	if (cfg->max_workers > cfg->max_domain_workers)
+		cfg->max_workers = cfg->max_domain_workers;
+	if (cfg->workers > cfg->max_workers) {
+		snprintf(err, errlen, "--workers %u exceeds the pool bound %u", cfg->workers,
+			 cfg->max_workers);
+		return -1;
 	}
 	return 0;
 }

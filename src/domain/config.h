@@ -8,6 +8,10 @@
 #include "vos/protocol.h"
 
 #define VOS_DOMAIN_MAX_WORKERS 64u
+/* Worker pool bounds (worker.h): defaults and the largest accepted. */
+#define VOS_DOMAIN_DEF_MAX_WORKERS	  64u
+#define VOS_DOMAIN_DEF_MAX_DOMAIN_WORKERS 1024u
+#define VOS_DOMAIN_LIMIT_WORKERS	  4096u
 
 /* A volume as the domain serves it: requests name it by index. */
 struct vos_dom_volume {
@@ -24,11 +28,16 @@ struct vos_domain_config {
 	enum vos_domain_role role;
 	struct vos_dom_volume vols[VOS_MAX_VOLUMES];
 	unsigned nvols;
-	unsigned workers; /* threads per shadow */
+	unsigned workers; /* threads per shadow, always running */
+	unsigned max_workers;	     /* a shadow's pool grows up to this */
+	unsigned max_domain_workers; /* all pools together */
 };
 
-/* Parse `storage --volume SRC:PATH[:ro] ... [--workers N]` or
- * `net [--workers N]` (argv[0] is the program). 0, or -1 with a one-line reason in err. Opens nothing. */
+/* Parse `storage --volume SRC:PATH[:ro] ... [POOL]` or `net [POOL]` with
+ * POOL = [--workers N] [--max-workers N] [--max-domain-workers N]
+ * (argv[0] is the program). The bounds default to the environment's
+ * VOS_MAX_WORKERS / VOS_MAX_DOMAIN_WORKERS (so `vos run` can set them), else
+ * 64 / 1024; --workers must not exceed --max-workers. 0, or -1 with a one-line reason in err. Opens nothing. */
 int vos_domain_parse_args(int argc, char **argv, struct vos_domain_config *cfg, char *err,
 			  size_t errlen);
 

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -14,6 +15,7 @@
 
 #include "domain/confine.h"
 #include "domain/log.h"
+#include "vos/protocol.h"
 
 #ifndef SYS_fchmodat2
 #define SYS_fchmodat2 452 /* x86-64, Linux 6.6; older headers lack it */
@@ -36,14 +38,21 @@
  * Not kept, so a root client gets EPERM as from a confined root: trusted.*
  * and security.capability xattrs (SYS_ADMIN, SETFCAP), immutable flags
  * (LINUX_IMMUTABLE, and ioctl is not served anyway). */
-uint64_t vos_confine_kept_caps(void)
+uint64_t vos_confine_kept_caps(enum vos_domain_role role)
 {
+	/* The network domain: binding ports below 1024 for root clients
+	 * (NET_BIND_SERVICE; creds.c lowers the effective set for others),
+	 * per-worker client credentials (SETUID, SETGID). Not NET_RAW nor
+	 * NET_ADMIN: raw sockets, SO_BINDTODEVICE, SO_MARK, interface and
+	 * packet-filter changes get EPERM, as for a confined root. */
+	if (role == VOS_ROLE_NET)
+		return 1ull << CAP_NET_BIND_SERVICE | 1ull << CAP_SETUID | 1ull << CAP_SETGID;
 	return 1ull << CAP_CHOWN | 1ull << CAP_DAC_OVERRIDE | 1ull << CAP_DAC_READ_SEARCH |
 	       1ull << CAP_FOWNER | 1ull << CAP_FSETID | 1ull << CAP_SETUID | 1ull << CAP_SETGID |
 	       1ull << CAP_MKNOD;
 }
 
-int vos_confine_caps(void)
+int vos_confine_caps(enum vos_domain_role role)
 {
 	if (geteuid() != 0)
 		return 0; /* an unprivileged domain has nothing to give up */
@@ -53,7 +62,7 @@ int vos_confine_caps(void)
 		return -errno;
 	uint64_t permitted = (uint64_t)data[1].permitted << 32 | data[0].permitted;
 	uint64_t effective = (uint64_t)data[1].effective << 32 | data[0].effective;
-	uint64_t keep = vos_confine_kept_caps();
+	uint64_t keep = vos_confine_kept_caps(role);
 	/* The bounding set limits what an execve could ever regain (seccomp
 	 * forbids execve too: two independent walls). Dropping needs
 	 * CAP_SETPCAP; a root without it (some containers) cannot, and says
@@ -100,6 +109,8 @@ static const int allowed[] = {
 	SYS_write,
 	SYS_pread64,
 	SYS_pwrite64,
+	SYS_preadv2, /* read/write ops with RWF_ flags (pwritev2 of a client) */
+	SYS_pwritev2,
 	SYS_lseek,
 	SYS_ftruncate,
 	SYS_fsync,
@@ -133,6 +144,8 @@ static const int allowed[] = {
 	SYS_fallocate,
 	SYS_sync_file_range,
 	SYS_syncfs,
+	/* Locks (locks.c): flock; record locks go through fcntl. */
+	SYS_flock,
 	/* The client's umask, set around each creation (per worker thread:
 	 * CLONE_FS is unshared). */
 	SYS_umask,
@@ -150,6 +163,10 @@ static const int allowed[] = {
 	SYS_removexattr,
 	SYS_lremovexattr,
 	SYS_fremovexattr,
+};
+
+/* Calls every role makes. */
+static const int common[] = {
 	/* Control plane (control.c): the supervisor's socket (fd 3; send is
 	 * sendto), client memfds received with SCM_RIGHTS and mapped. */
 	SYS_poll,
@@ -167,6 +184,8 @@ static const int allowed[] = {
 	SYS_setfsuid,
 	SYS_setfsgid,
 	SYS_setgroups,
+	SYS_capget,
+	SYS_capset, /* effective set only: permitted never grows (creds.c) */
 	SYS_geteuid,
 	SYS_getuid,
 	SYS_getegid,
@@ -205,14 +224,82 @@ static int add(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned nargs,
 	return seccomp_rule_add_array(ctx, action, nr, nargs, args);
 }
 
-static int install_filter(void)
+/* The network role's own calls (net_ops.c) and the generic fd calls it
+ * serves on sockets (storage_ops.c: read, write, close, dup, fcntl,
+ * fstat). socket (families) and ioctl (requests) are restricted below. */
+static const int net_calls[] = {
+	SYS_bind,	 SYS_listen,	  SYS_accept4,	   SYS_connect,	    SYS_sendmsg,
+	SYS_recvmsg,	 SYS_sendmmsg,	  SYS_recvmmsg,	   SYS_sendto,	    SYS_recvfrom,
+	SYS_shutdown,	 SYS_getsockname, SYS_getpeername, SYS_setsockopt,  SYS_getsockopt,
+	SYS_close,	 SYS_read,	  SYS_write,	   SYS_fcntl,	    SYS_fstat,
+	SYS_newfstatat,	 SYS_lseek,
+};
+
+static bool in_list(const int *list, size_t n, int nr)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i] == nr)
+			return true;
+	return false;
+}
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The per-role part: the storage call set, or the network one. In the
+ * network role the storage calls fail with EINVAL instead of killing the
+ * process: a hostile client sending storage requests on its sockets (an
+ * OPENAT relative to a socket) must not take the domain down for everyone. */
+static int add_role(scmp_filter_ctx ctx, enum vos_domain_role role)
+{
+	int r = 0;
+	if (role != VOS_ROLE_NET) {
+		for (size_t i = 0; r == 0 && i < COUNT(allowed); i++)
+			r = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, allowed[i], 0, NULL);
+		return r;
+	}
+	for (size_t i = 0; r == 0 && i < COUNT(net_calls); i++)
+		if (!in_list(common, COUNT(common), net_calls[i]))
+			r = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, net_calls[i], 0, NULL);
+	for (size_t i = 0; r == 0 && i < COUNT(allowed); i++)
+		if (!in_list(net_calls, COUNT(net_calls), allowed[i]) &&
+		    !in_list(common, COUNT(common), allowed[i]) && allowed[i] != SYS_openat)
+			r = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EINVAL), allowed[i], 0, NULL);
+	/* read-only opens (creds.c reads /proc/PID/status); nothing that
+	 * writes or creates (client paths use openat2, refused above) */
+	const struct scmp_arg_cmp rdonly[] = {SCMP_A2(
+		SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | __O_TMPFILE, 0)};
+	if (r == 0)
+		r = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SYS_openat, 1, rdonly);
+	/* sockets of the families served, nothing else (no AF_UNIX to pass
+	 * fds around, no AF_NETLINK, no AF_PACKET) */
+	const int families[] = {AF_INET, AF_INET6};
+	for (size_t i = 0; r == 0 && i < COUNT(families); i++) {
+		const struct scmp_arg_cmp fam[] = {SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i])};
+		r = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SYS_socket, 1, fam);
+	}
+	/* the ioctl requests of protocol.h, nothing else */
+	static const unsigned long reqs[] = {
+#define VOS_NET_IOCTL_REQ(req, size, in, out) req,
+		VOS_NET_IOCTLS(VOS_NET_IOCTL_REQ)
+#undef VOS_NET_IOCTL_REQ
+	};
+	for (size_t i = 0; r == 0 && i < COUNT(reqs); i++) {
+		const struct scmp_arg_cmp req[] = {SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)reqs[i])};
+		r = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SYS_ioctl, 1, req);
+	}
+	return r;
+}
+
+static int install_filter(enum vos_domain_role role)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (ctx == NULL)
 		return -ENOMEM;
 	int r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-	for (size_t i = 0; r == 0 && i < sizeof(allowed) / sizeof(allowed[0]); i++)
-		r = add(ctx, SCMP_ACT_ALLOW, allowed[i], 0, NULL);
+	for (size_t i = 0; r == 0 && i < COUNT(common); i++)
+		r = add(ctx, SCMP_ACT_ALLOW, common[i], 0, NULL);
+	if (r == 0)
+		r = add_role(ctx, role);
 	/* Memory: anonymous, stack and client channel mappings, never
 	 * executable: no code is ever loaded after start-up. */
 	const struct scmp_arg_cmp noexec[] = {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)};
@@ -247,7 +334,7 @@ int vos_confine_seccomp_built(void)
 	return VOS_SECCOMP_BUILT;
 }
 
-int vos_confine_seccomp(void)
+int vos_confine_seccomp(enum vos_domain_role role)
 {
 	/* VOS_DOMAIN_NO_SECCOMP=1: debugging only (e.g. to find a call missing
 	 * from the list under strace); never set by vosd. */
@@ -262,9 +349,10 @@ int vos_confine_seccomp(void)
 	 * domain dying of SIGSYS and as a kernel audit record (type=1326,
 	 * syscall=NR) in dmesg; find it there, then confirm under strace with
 	 * VOS_DOMAIN_NO_SECCOMP=1. */
-	return install_filter();
+	return install_filter(role);
 #else
 	/* Sanitizer builds: silent too (their tests compare stderr). */
+	(void)role;
 	return 0;
 #endif
 }

@@ -22,7 +22,10 @@
 #include "domain/confine.h"
 #include "domain/control.h"
 #include "domain/log.h"
+#include "domain/net_ops.h"
+#include "domain/namespaces.h"
 #include "domain/stats.h"
+#include "domain/volumes.h"
 #include "domain/worker.h"
 #include "vos/control.h"
 
@@ -56,22 +59,8 @@ static int check_control_fd(void)
 	return fcntl(VOS_DOMAIN_CTL_FD, F_SETFD, FD_CLOEXEC);
 }
 
-static int open_volumes(struct vos_domain_config *cfg)
-{
-	for (unsigned i = 0; i < cfg->nvols; i++) {
-		struct vos_dom_volume *v = &cfg->vols[i];
-		v->rootfd = open(v->src, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (v->rootfd < 0) {
-			fprintf(stderr, "vos-domain: volume %s (for %s): %s\n", v->src, v->path,
-				strerror(errno));
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /* Process-wide settings the call set relies on. */
-static int prepare_process(void)
+static int prepare_process(enum vos_domain_role role)
 {
 	/* A write to a FIFO without reader or past RLIMIT_FSIZE must fail that
 	 * one call (EPIPE, EFBIG) as for the client, not kill the domain. */
@@ -86,22 +75,23 @@ static int prepare_process(void)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+	vos_net_init(role == VOS_ROLE_NET); /* reads a sysctl: before confinement */
 	return vos_workers_signal_init();
 }
 
 /* The single place where the domain gives up privileges (design.md 6),
  * while it still has one thread: capabilities first (capset and
  * PR_CAPBSET_DROP are not on the allow-list), then no_new_privs, then the
- * seccomp allow-list of the storage call set (confine.c). Namespaces would
+ * seccomp allow-list of the role's call set (confine.c). Namespaces would
  * belong here too. */
-static int confine(void)
+static int confine(enum vos_domain_role role)
 {
-	int r = vos_confine_caps();
+	int r = vos_confine_caps(role);
 	if (r < 0)
 		return r;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		return -errno;
-	return vos_confine_seccomp();
+	return vos_confine_seccomp(role);
 }
 
 int main(int argc, char **argv)
@@ -119,9 +109,13 @@ int main(int argc, char **argv)
 	if (check_control_fd() != 0)
 		return usage_error("fd 3 is not the supervisor's control socket (SOCK_SEQPACKET); "
 				   "vos-domain is started by vosd");
-	if (open_volumes(&cfg) != 0)
+	if ((r = vos_domain_namespaces(cfg.role)) < 0) {
+		fprintf(stderr, "vos-domain: creating its namespaces: %s\n", strerror(-r));
+		return 1;
+	}
+	if (vos_volumes_open(&cfg) != 0)
 		return 2;
-	if ((r = prepare_process()) < 0 || (r = confine()) < 0) {
+	if ((r = prepare_process(cfg.role)) < 0 || (r = confine(cfg.role)) < 0) {
 		fprintf(stderr, "vos-domain: setting up the process: %s\n", strerror(-r));
 		return 1;
 	}

@@ -1,16 +1,24 @@
 /* Secure resolution of client paths inside a volume.
  *
  * Every path a client sends is hostile. The kernel does the containment:
- * all lookups go through openat2() with
- *   - RESOLVE_IN_ROOT  when the path is relative to a volume root: "/", ".."
- *     and absolute symlinks are clamped to the root, as in a chroot;
- *   - RESOLVE_BENEATH  when it is relative to a remote directory fd: any
- *     escape above that directory (an absolute path or symlink, or ".."
- *     climbing over it) fails with EXDEV. The domain does not know where a
- *     remote dirfd sits in its volume, so this version refuses such paths
- *     rather than guessing; clients resolve ".." against their own cwd.
- *   - RESOLVE_NO_MAGICLINKS always: /proc/<pid>/fd/N style links would jump
- *     anywhere.
+ * every lookup goes through openat2() with RESOLVE_BENEATH from the volume
+ * root or from the real fd behind a remote dirfd (plus RESOLVE_NO_MAGICLINKS:
+ * /proc/<pid>/fd/N style links would jump anywhere), so nothing outside the
+ * volume root is ever opened whatever the client sends.
+ *
+ * Volumes behave as if mounted at their PATH on the client: when the fast
+ * path fails with EXDEV (an escape, or ".." above a remote dirfd), the path
+ * is walked one component at a time, each prefix reopened from the volume
+ * root with RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS (so the walk itself cannot
+ * escape either), symlinks read with readlinkat and ".." applied to the
+ * symlink-free prefix. Then either
+ *   - the path stays inside: the call is retried from the root with the
+ *     canonical path (".." above a remote dirfd but inside the volume), or
+ *   - it leaves: the resolution returns VOS_RESULT_REDIRECT and
+ *     vos_redirect_path() holds the absolute path, in the client's view
+ *     (mount point's parent + rest, absolute symlink target + rest), that the
+ *     client retries the whole call with (protocol.h).
+ * A leading "/" from a volume root means the root (a client never sends one).
  * Calls that act on the last component itself (mkdir, unlink, rename) get a
  * parent directory fd resolved this way plus a last component that the
  * kernel never follows for those calls.
@@ -24,9 +32,29 @@
 
 /* Where a client path starts. */
 struct vos_base {
-	int fd;	      /* volume root (O_PATH) or the real fd behind a remote dirfd */
-	bool in_root; /* true: fd is a volume root (RESOLVE_IN_ROOT) */
+	int fd;		   /* volume root (O_PATH) or the real fd behind a remote dirfd */
+	bool in_root;	   /* true: fd is the volume root itself */
+	int root;	   /* the volume root (O_PATH), for walks; -1: none (escapes: EXDEV) */
+	const char *mount; /* the client's mount point ("/data"); NULL: escapes give EXDEV */
 };
+
+/* Per worker thread: the redirect of the request being served. The
+ * dispatcher calls vos_redirect_begin() before each request; ops resolving
+ * two paths call vos_redirect_second() before the second one, so that a
+ * redirect of it is VOS_RESULT_REDIRECT2. */
+void vos_redirect_begin(void);
+void vos_redirect_second(void);
+const char *vos_redirect_path(void);
+
+/* Resolution limits, as the kernel's. */
+#define VOS_MAX_SYMLINKS 40
+
+/* The walk behind the slow path (exposed for tests): resolve path under b
+ * component by component, following a final symlink when follow (or when
+ * path ends with '/'). 0 with canon (VOS_PATH_MAX bytes) the symlink-free
+ * root-relative path, VOS_RESULT_REDIRECT* with vos_redirect_path() set, or
+ * -errno. Opens nothing outside the volume root. */
+int vos_resolve_walk(const struct vos_base *b, const char *path, bool follow, char *canon);
 
 /* Copy a client path of len bytes (terminating NUL included) into dst
  * (VOS_PATH_MAX bytes). 0, -EINVAL (len < 1, no final NUL, embedded NUL) or
@@ -48,6 +76,17 @@ int vos_path_copy_pair(char *dst, size_t dstsize, const void *src, int64_t len, 
  * meaning), so there is no window between resolving a parent and creating
  * the name, and no second resolution of a symlink to get right. */
 int vos_resolve_open(const struct vos_base *b, const char *path, uint64_t flags, uint64_t mode);
+
+/* openat2() for a client: its flags and RESOLVE_* semantics, strictly
+ * validated by the kernel as natively (EINVAL for unknown or conflicting
+ * bits). From a remote dirfd, RESOLVE_BENEATH and RESOLVE_IN_ROOT act on
+ * that dirfd exactly. From a volume root (the client's dirfd is outside the
+ * volume), RESOLVE_BENEATH and RESOLVE_NO_XDEV turn a way out of the volume
+ * into EXDEV, RESOLVE_IN_ROOT is left to the client (it retries redirects
+ * relative to its dirfd). RESOLVE_NO_MAGICLINKS is always added. fd (close
+ * on exec) or -errno or a redirect. */
+struct open_how;
+int vos_resolve_open2(const struct vos_base *b, const char *path, const struct open_how *how);
 
 /* O_PATH fd of the object path names, following a final symlink or not
  * (a trailing slash always follows, as in the kernel). fd or -errno. */

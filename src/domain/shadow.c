@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "domain/locks.h"
 #include "domain/log.h"
 #include "domain/shadow.h"
 #include "domain/worker.h"
@@ -45,7 +46,12 @@ static int inherit(struct vos_shadow *sh, struct vos_shadow *parent)
 			 sh->uid, sh->gid, parent->uid, parent->gid);
 	sh->uid = parent->uid;
 	sh->gid = parent->gid;
-	return vos_fdtable_clone(&sh->fds, &parent->fds);
+	int r = vos_creds_clone(&sh->creds, &parent->creds);
+	if (r < 0)
+		return r;
+	if ((r = vos_fdtable_clone(&sh->fds, &parent->fds)) < 0)
+		vos_creds_destroy(&sh->creds);
+	return r;
 }
 
 int vos_shadow_create(const struct vos_ctl_add_client *msg, int memfd, struct vos_shadow *parent,
@@ -60,13 +66,8 @@ int vos_shadow_create(const struct vos_ctl_add_client *msg, int memfd, struct vo
 	if ((r = check_memfd(memfd, lay.region_size)) < 0)
 		return r;
 	struct vos_shadow *sh = calloc(1, sizeof(*sh));
-	unsigned nw = cfg->workers ? cfg->workers : 1;
-	pthread_t *workers = calloc(nw, sizeof(*workers));
-	if (sh == NULL || workers == NULL) {
-		free(sh);
-		free(workers);
+	if (sh == NULL)
 		return -ENOMEM;
-	}
 	void *region = mmap(NULL, lay.region_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
 	if (region == MAP_FAILED) {
 		r = -errno;
@@ -81,26 +82,30 @@ int vos_shadow_create(const struct vos_ctl_add_client *msg, int memfd, struct vo
 	sh->stats = stats;
 	sh->region = region;
 	sh->region_size = lay.region_size;
-	sh->workers = workers;
 	/* the table is complete before any worker can serve the channel */
+	if (parent == NULL)
+		vos_creds_init(&sh->creds, sh->uid, sh->gid);
 	r = parent != NULL ? inherit(sh, parent) : vos_fdtable_init(&sh->fds, 0);
-	if (r < 0)
+	if (r < 0) {
+		if (parent == NULL)
+			vos_creds_destroy(&sh->creds);
 		goto fail_unmap;
+	}
 	struct vos_wait_policy wait;
 	vos_wait_policy_default(&wait, env_lookup);
 	if ((r = vos_chan_server_attach(&sh->chan, region, &geo, &wait)) < 0)
 		goto fail_fds;
-	if ((r = vos_workers_start(sh, nw)) < 0)
+	if ((r = vos_workers_start(sh, cfg)) < 0)
 		goto fail_fds;
 	*out = sh;
 	return 0;
 
 fail_fds:
 	vos_fdtable_destroy(&sh->fds);
+	vos_creds_destroy(&sh->creds);
 fail_unmap:
 	munmap(region, lay.region_size);
 fail_free:
-	free(workers);
 	free(sh);
 	return r;
 }
@@ -109,8 +114,9 @@ void vos_shadow_destroy(struct vos_shadow *sh)
 {
 	vos_workers_stop(sh);
 	/* no worker runs any more: every file reference is the table's */
+	vos_locks_destroy(sh);
 	vos_fdtable_destroy(&sh->fds);
+	vos_creds_destroy(&sh->creds);
 	munmap(sh->region, sh->region_size);
-	free(sh->workers);
 	free(sh);
 }

@@ -9,15 +9,20 @@
 #include <stdint.h>
 
 #include "domain/config.h"
+#include "domain/creds.h"
 #include "domain/fdtable.h"
 #include "domain/stats.h"
 #include "vos/channel.h"
 #include "vos/control.h"
 
+struct vos_wpool;
+struct vos_lockset;
+
 struct vos_shadow {
 	uint64_t client_id;
 	int32_t pid;
-	uint32_t uid, gid; /* the client's; its workers serve with them */
+	uint32_t uid, gid; /* as admitted (SO_PEERCRED) */
+	struct vos_shadow_creds creds; /* what its requests run with (creds.c) */
 
 	/* what storage_ops needs (tests build just this part) */
 	const struct vos_dom_volume *vols;
@@ -29,14 +34,14 @@ struct vos_shadow {
 	void *region;
 	size_t region_size;
 	struct vos_chan_server chan;
-	pthread_t *workers;
-	unsigned nworkers; /* started */
+	struct vos_wpool *pool; /* worker.c */
+	struct vos_lockset *locks; /* POSIX record locks (locks.c), NULL until used */
 
 	struct vos_shadow *next; /* the control loop's list */
 };
 
 /* Map the client's channel (memfd, whose size the caller checked), attach
- * and start cfg->workers threads. On success the shadow owns the mapping;
+ * and start its worker pool (worker.h). On success the shadow owns the mapping;
  * memfd is never kept. With a parent (fork: msg->clone_of), the new shadow
  * starts as its duplicate: the parent's remote fds at the same numbers on
  * the same open file descriptions, and the parent's credentials; without,

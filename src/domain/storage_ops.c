@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/limits.h>
+#include <linux/openat2.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -96,6 +98,8 @@ static int dir_get(struct vos_shadow *sh, int64_t dirfd, struct dir_ref *d)
 			return -EBADF;
 		d->base.fd = sh->vols[i].rootfd;
 		d->base.in_root = true;
+		d->base.root = sh->vols[i].rootfd;
+		d->base.mount = sh->vols[i].path;
 		d->vol = i;
 		return 0;
 	}
@@ -105,6 +109,10 @@ static int dir_get(struct vos_shadow *sh, int64_t dirfd, struct dir_ref *d)
 	d->held = f;
 	d->base.fd = f->fd;
 	d->base.in_root = false;
+	/* the volume is known for walks that leave the dirfd (resolve.h) */
+	bool known = (unsigned)f->vol < sh->nvols;
+	d->base.root = known ? sh->vols[f->vol].rootfd : -1;
+	d->base.mount = known ? sh->vols[f->vol].path : NULL;
 	d->vol = f->vol;
 	return 0;
 }
@@ -155,15 +163,35 @@ static void use_umask(int64_t mask)
 static int open_ro(const struct vos_base *b, char *path, uint64_t flags)
 {
 	int acc = (int)(flags & O_ACCMODE);
-	if ((flags & TMPFILE_BIT) != 0)
+	/* build_open_flags refuses these before any lookup */
+	if ((flags & TMPFILE_BIT) &&
+	    (!(flags & O_DIRECTORY) || (flags & O_CREAT) || acc == O_RDONLY))
+		return -EINVAL;
+	if ((flags & (O_CREAT | O_DIRECTORY)) == (O_CREAT | O_DIRECTORY))
+		return -EINVAL;
+	if ((flags & TMPFILE_BIT) != 0) {
+		/* the directory is looked up before the mount refuses */
+		int dfd = vos_resolve_open(b, path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+		if (dfd < 0)
+			return dfd;
+		close(dfd);
 		return -EROFS;
+	}
 	if (flags & O_CREAT) {
 		bool excl = flags & O_EXCL;
-		int fd = vos_resolve_object(b, path, !(excl || (flags & O_NOFOLLOW)));
+		size_t pl = strlen(path);
+		/* a trailing slash: EISDIR once the parent is found */
+		int fd = pl > 0 && path[pl - 1] == '/'
+				 ? -ENOENT
+				 : vos_resolve_object(b, path, !(excl || (flags & O_NOFOLLOW)));
 		if (fd >= 0) {
+			struct stat st;
+			bool dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
 			close(fd);
 			if (excl)
 				return -EEXIST;
+			if (dir)
+				return -EISDIR;
 		} else if (fd == -ENOENT) {
 			/* would be created: ENOENT if the parent is missing,
 			 * else the mount refuses */
@@ -174,7 +202,7 @@ static int open_ro(const struct vos_base *b, char *path, uint64_t flags)
 			if (r < 0)
 				return r;
 			vos_parent_release(&p);
-			return -EROFS;
+			return pl > 0 && path[pl - 1] == '/' ? -EISDIR : -EROFS;
 		} else {
 			return fd;
 		}
@@ -188,13 +216,20 @@ static int open_ro(const struct vos_base *b, char *path, uint64_t flags)
 			return fd;
 		struct stat st;
 		int r = fstat(fd, &st) == 0 ? 0 : -errno;
+		/* a read-only bind mount: may_open's permission check (EACCES)
+		 * comes before the mount's refusal */
+		int want = W_OK | (acc == O_WRONLY ? 0 : R_OK), perm = 0;
+		/* (O_TRUNC asks the mount first) */
+		if (r == 0 && S_ISREG(st.st_mode) && !(flags & O_TRUNC) &&
+		    syscall(SYS_faccessat2, fd, "", want, AT_EMPTY_PATH | AT_EACCESS) != 0)
+			perm = -errno;
 		close(fd);
 		if (r < 0)
 			return r;
 		if (S_ISDIR(st.st_mode) && acc != O_RDONLY)
 			return -EISDIR;
 		if (S_ISREG(st.st_mode))
-			return -EROFS;
+			return perm < 0 ? perm : -EROFS;
 	}
 	int fd = vos_resolve_open(b, path, oflags, 0);
 	if (fd >= 0 && acc != O_RDONLY) {
@@ -220,8 +255,9 @@ static int64_t op_openat(struct vos_shadow *sh, struct vos_chan_server *s, const
 	/* openat() takes an int; the kernel ignores the upper half */
 	uint64_t flags = (uint32_t)a[3];
 	int acc = (int)(flags & O_ACCMODE);
-	bool modifies = !(flags & O_PATH) &&
-			(acc != O_RDONLY || (flags & (O_CREAT | O_TRUNC | TMPFILE_BIT)));
+	/* O_ACCMODE (3) opens for ioctls only: no write access */
+	bool modifies = !(flags & O_PATH) && (acc == O_WRONLY || acc == O_RDWR ||
+					      (flags & (O_CREAT | O_TRUNC | TMPFILE_BIT)));
 	int fd;
 	if (flags & (O_CREAT | TMPFILE_BIT))
 		use_umask(a[5]);
@@ -236,9 +272,57 @@ static int64_t op_openat(struct vos_shadow *sh, struct vos_chan_server *s, const
 	return vos_fdtable_install(&sh->fds, fd, vol);
 }
 
+/* openat2 (protocol.h): the client's struct open_how, 24 bytes (the
+ * client checked the size it was given as the kernel does). */
+static int64_t op_openat2(struct vos_shadow *sh, struct vos_chan_server *s, const int64_t *a)
+{
+	char path[VOS_PATH_MAX];
+	int64_t r = get_path(sh, s, a[1], a[2], path);
+	if (r < 0)
+		return r;
+	const void *src = vos_chan_server_data(s, a[3], sizeof(struct open_how));
+	if (src == NULL)
+		return reject(sh, -EFAULT);
+	struct open_how how;
+	memcpy(&how, src, sizeof(how)); /* read once */
+	struct dir_ref d;
+	if ((r = dir_get(sh, a[0], &d)) < 0)
+		return r;
+	int acc = (int)(how.flags & O_ACCMODE);
+	bool modifies = !(how.flags & O_PATH) &&
+			(acc != O_RDONLY || (how.flags & (O_CREAT | O_TRUNC | TMPFILE_BIT)));
+	if (how.flags & (O_CREAT | TMPFILE_BIT))
+		use_umask(a[4]);
+	int fd;
+	if (dir_ro(sh, &d) && modifies)
+		fd = open_ro(&d.base, path, how.flags);
+	else
+		fd = vos_resolve_open2(&d.base, path, &how);
+	int vol = d.vol;
+	dir_put(&d);
+	if (fd < 0)
+		return fd;
+	return vos_fdtable_install(&sh->fds, fd, vol);
+}
+
 /* -------------------------------------------------------------- fd calls */
 
 enum io_kind { IO_READ, IO_WRITE, IO_PREAD, IO_PWRITE };
+
+/* O_DIRECT checks the caller's memory, which here is the page-aligned data
+ * area: judge the client's buffer from the alignment bits it sent in
+ * args[5] (protocol.h) against what the file requires. */
+static bool dio_misaligned(int fd, uint64_t hint)
+{
+	int fl = fcntl(fd, F_GETFL);
+	struct statx sx;
+	if (fl < 0 || !(fl & O_DIRECT) || statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) != 0 ||
+	    !(sx.stx_mask & STATX_DIOALIGN))
+		return false;
+	uint64_t addr = hint & 0xfff, len = (hint >> 16) & 0xfff;
+	return (sx.stx_dio_mem_align && (addr & (sx.stx_dio_mem_align - 1))) ||
+	       (sx.stx_dio_offset_align && (len & (sx.stx_dio_offset_align - 1)));
+}
 
 static int64_t op_io(struct vos_shadow *sh, struct vos_chan_server *s, const int64_t *a,
 		     enum io_kind k)
@@ -252,10 +336,20 @@ static int64_t op_io(struct vos_shadow *sh, struct vos_chan_server *s, const int
 	int64_t r;
 	if (buf == NULL) {
 		r = -EFAULT;
+	} else if (a[5] != 0 && dio_misaligned(f->fd, (uint64_t)a[5])) {
+		r = -EINVAL;
 	} else {
 		size_t n = (size_t)a[2];
 		ssize_t x;
-		switch (k) {
+		/* RWF_ flags of preadv2/pwritev2 (protocol.h): rwf_t is an int */
+		int rwf = (int)a[4];
+		struct iovec iov = {buf, n};
+		off_t at = (k == IO_PREAD || k == IO_PWRITE) ? a[3] : -1;
+		switch (rwf != 0 ? -1 : (int)k) {
+		case -1:
+			x = (k == IO_READ || k == IO_PREAD) ? preadv2(f->fd, &iov, 1, at, rwf)
+							    : pwritev2(f->fd, &iov, 1, at, rwf);
+			break;
 		case IO_READ:
 			x = read(f->fd, buf, n);
 			break;
@@ -351,8 +445,10 @@ static int64_t op_copy_file_range(struct vos_shadow *sh, const int64_t *a)
 	/* -1 means "use and advance the file offset" (a NULL pointer); any
 	 * other value is an explicit offset the kernel validates. */
 	loff_t oin = a[1], oout = a[3];
-	ssize_t x = copy_file_range(in->fd, a[1] == -1 ? NULL : &oin, out->fd,
-				    a[3] == -1 ? NULL : &oout, (size_t)a[4], (unsigned)a[5]);
+	bool xin = a[1] != -1 || (a[5] & VOS_CFR_OFF_IN);
+	bool xout = a[3] != -1 || (a[5] & VOS_CFR_OFF_OUT);
+	ssize_t x = copy_file_range(in->fd, xin ? &oin : NULL, out->fd, xout ? &oout : NULL,
+				    (size_t)a[4], (unsigned)a[5]);
 	int64_t r = ret_errno(x);
 	vos_file_put(out);
 	vos_file_put(in);
@@ -448,8 +544,15 @@ static int64_t op_faccessat(struct vos_shadow *sh, struct vos_chan_server *s, co
 	if (fd < 0) {
 		r = fd;
 	} else {
-		r = ret_errno(syscall(SYS_faccessat2, fd, "", mode,
-				      (flags & AT_EACCESS) | AT_EMPTY_PATH));
+		/* without AT_EACCESS the kernel would use this thread's real
+		 * ids (the domain's): check as the client's real ids instead */
+		bool real = !(flags & AT_EACCESS);
+		r = real ? vos_creds_real_begin(sh) : 0;
+		if (r == 0)
+			r = ret_errno(
+				syscall(SYS_faccessat2, fd, "", mode, AT_EACCESS | AT_EMPTY_PATH));
+		if (real)
+			vos_creds_real_end(sh);
 		/* SUSv2 wants W_OK on a read-only mount reported, except for
 		 * special files that live elsewhere (as the kernel does) */
 		struct stat st;
@@ -598,6 +701,22 @@ static int64_t op_mkdirat(struct vos_shadow *sh, struct vos_chan_server *s, cons
 	return r;
 }
 
+/* A read-only volume refuses a change of a name in p: the parent walk
+ * needed search permission on p itself first (EACCES wins). */
+static int64_t ro_refusal(const struct vos_parent *p)
+{
+	if (syscall(SYS_faccessat2, p->fd, "", X_OK, AT_EMPTY_PATH | AT_EACCESS) != 0)
+		return -errno;
+	return -EROFS;
+}
+
+/* The same for a rename: both parents were walked. */
+static int64_t ro_refusal2(const struct vos_parent *a, const struct vos_parent *b)
+{
+	int64_t r = ro_refusal(a);
+	return r == -EROFS ? ro_refusal(b) : r;
+}
+
 static int64_t op_unlinkat(struct vos_shadow *sh, struct vos_chan_server *s, const int64_t *a)
 {
 	int flags = (int)a[3];
@@ -620,7 +739,7 @@ static int64_t op_unlinkat(struct vos_shadow *sh, struct vos_chan_server *s, con
 		else if (dir_ro(sh, &d) && p.type == VOS_LAST_DOTDOT)
 			r = rmdir ? -ENOTEMPTY : -EISDIR;
 		else if (dir_ro(sh, &d))
-			r = -EROFS;
+			r = ro_refusal(&p);
 		else
 			r = ret_errno(unlinkat(p.fd, p.last, flags));
 		vos_parent_release(&p);
@@ -653,6 +772,7 @@ static int64_t op_renameat2(struct vos_shadow *sh, struct vos_chan_server *s, co
 	/* both strings live in our private, writable buffer */
 	struct vos_parent po, pn;
 	if ((r = vos_resolve_parent(&od.base, (char *)from, &po)) == 0) {
+		vos_redirect_second();
 		if ((r = vos_resolve_parent(&nd.base, (char *)to, &pn)) == 0) {
 			if (od.vol != nd.vol)
 				r = -EXDEV; /* volumes are separate mounts for the client */
@@ -661,7 +781,7 @@ static int64_t op_renameat2(struct vos_shadow *sh, struct vos_chan_server *s, co
 			else if (pn.type != VOS_LAST_NORM)
 				r = (flags & RENAME_NOREPLACE) ? -EEXIST : -EBUSY;
 			else if (dir_ro(sh, &od))
-				r = -EROFS;
+				r = ro_refusal2(&po, &pn);
 			else
 				r = ret_errno(renameat2(po.fd, po.last, pn.fd, pn.last, flags));
 			vos_parent_release(&pn);
@@ -748,13 +868,13 @@ static int64_t op_meta(struct vos_shadow *sh, struct vos_chan_server *s, const i
 		if (src == NULL)
 			return reject(sh, -EFAULT);
 		memcpy(ts, src, sizeof(ts));
-		if (!nsec_ok(ts[0].tv_nsec) || !nsec_ok(ts[1].tv_nsec))
-			return -EINVAL;
 		/* the kernel returns before even looking at the path */
 		if (ts[0].tv_nsec == UTIME_OMIT && ts[1].tv_nsec == UTIME_OMIT)
 			return 0;
 		tsp = ts;
 	}
+	bool fd_only = flags & VOS_AT_FD_ONLY;
+	flags &= ~VOS_AT_FD_ONLY;
 	if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
 		return -EINVAL;
 	char path[VOS_PATH_MAX];
@@ -767,11 +887,19 @@ static int64_t op_meta(struct vos_shadow *sh, struct vos_chan_server *s, const i
 	bool owned;
 	int fd =
 		target_get(&d, path, !(flags & AT_SYMLINK_NOFOLLOW), flags & AT_EMPTY_PATH, &owned);
-	if (fd < 0) {
+	if (fd_only && (owned || d.held == NULL || (fcntl(d.base.fd, F_GETFL) & O_PATH))) {
+		r = -EBADF; /* fchmod & co. take an fd opened for I/O */
+		if (owned)
+			close(fd);
+	} else if (fd < 0) {
 		r = fd;
 	} else {
-		/* a read-only mount refuses after the lookup succeeded */
-		r = dir_ro(sh, &d) ? -EROFS : ret_errno(meta_call(k, fd, a, tsp));
+		/* after the lookup (vfs_utimes): bad times, then a read-only
+		 * mount refuses */
+		if (tsp != NULL && (!nsec_ok(ts[0].tv_nsec) || !nsec_ok(ts[1].tv_nsec)))
+			r = -EINVAL;
+		else
+			r = dir_ro(sh, &d) ? -EROFS : ret_errno(meta_call(k, fd, a, tsp));
 		if (owned)
 			close(fd);
 	}
@@ -922,6 +1050,7 @@ static int64_t op_linkat(struct vos_shadow *sh, struct vos_chan_server *s, const
 		return ofd;
 	}
 	struct vos_parent pn;
+	vos_redirect_second();
 	if ((r = dir_get(sh, a[3], &nd)) == 0) {
 		if ((r = vos_resolve_parent(&nd.base, (char *)to, &pn)) == 0) {
 			/* filename_create's checks come before the mount and
@@ -1080,6 +1209,8 @@ int64_t vos_storage_execute(struct vos_shadow *sh, struct vos_chan_server *s,
 		return 0;
 	case VOS_OP_OPENAT:
 		return op_openat(sh, s, a);
+	case VOS_OP_OPENAT2:
+		return op_openat2(sh, s, a);
 	case VOS_OP_CLOSE:
 		return vos_fdtable_close(&sh->fds, a[0]);
 	case VOS_OP_READ:

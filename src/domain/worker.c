@@ -1,17 +1,59 @@
-/* Worker threads (see worker.h). */
+/* Worker pools (see worker.h). */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "domain/log.h"
 #include "domain/dispatch.h"
+#include "domain/log.h"
 #include "domain/worker.h"
 
 /* Period between interruptions while joining a worker stuck in a call. */
 #define STOP_RETRY_NS (10 * 1000 * 1000)
+
+#define DEFAULT_MAX_WORKERS	   64u
+#define DEFAULT_MAX_DOMAIN_WORKERS 1024u
+
+enum { WS_FREE = 0, WS_RUNNING, WS_EXITED };
+
+struct vos_wpool;
+
+/* A thread of the pool. `state` and `th` change under the pool's lock. */
+struct wslot {
+	struct vos_wpool *pool;
+	pthread_t th;
+	int state;
+	bool extra; /* beyond the permanent ones: exits when idle */
+};
+
+/* Who executes a channel slot right now, for cancellation. */
+struct wexec {
+	pthread_t th;
+	bool busy;
+	bool cancel; /* interrupted at least once, keep interrupting */
+};
+
+struct vos_wpool {
+	pthread_mutex_t lock;
+	struct vos_shadow *sh;
+	unsigned base, max, dmax;
+	unsigned nthreads; /* WS_RUNNING slots */
+	unsigned idle;	   /* running threads not executing a request */
+	bool stopping;
+	_Atomic unsigned ncancel; /* busy exec entries with cancel set */
+	struct wslot *slots;	  /* max entries */
+	struct wexec exec[VOS_CHAN_MAX_SLOTS];
+};
+
+/* Threads of every pool of this process (the domain-wide bound). */
+static _Atomic unsigned domain_threads;
 
 static void intr_handler(int sig)
 {
@@ -40,37 +82,222 @@ static bool stopping(struct vos_shadow *sh)
 	return atomic_load_explicit(&sh->chan.stop, memory_order_relaxed) != 0;
 }
 
-/* Serve as the client's user (design.md 3.6): the kernel then checks
- * permissions and owns new files as it would for the client. fsuid, fsgid
- * and the group list are per thread in the kernel, and these raw syscalls
- * (unlike glibc's setgroups wrapper) change only this worker. A domain that
- * is not root cannot switch and serves as itself. The supervisor passes no
- * supplementary groups, so the client's primary group is the only one. */
-static void assume_credentials(struct vos_shadow *sh)
+/* ------------------------------------------------------------ bounds */
+
+static bool domain_reserve(unsigned dmax)
 {
-	if (geteuid() != 0 || (sh->uid == 0 && sh->gid == 0))
-		return;
-	gid_t g = sh->gid;
-	syscall(SYS_setgroups, 1, &g);
-	syscall(SYS_setfsgid, sh->gid);
-	syscall(SYS_setfsuid, sh->uid);
-	/* setfs*id report the previous value, never an error: read back */
-	if ((uint32_t)syscall(SYS_setfsuid, -1) != sh->uid ||
-	    (uint32_t)syscall(SYS_setfsgid, -1) != sh->gid)
-		vos_dlog("client %llu: cannot serve as uid %u gid %u",
-			 (unsigned long long)sh->client_id, sh->uid, sh->gid);
+	unsigned n = atomic_fetch_add_explicit(&domain_threads, 1, memory_order_relaxed);
+	if (n < dmax)
+		return true;
+	atomic_fetch_sub_explicit(&domain_threads, 1, memory_order_relaxed);
+	return false;
+}
+
+static void domain_release(void)
+{
+	atomic_fetch_sub_explicit(&domain_threads, 1, memory_order_relaxed);
+}
+
+unsigned vos_workers_domain_count(void)
+{
+	return atomic_load_explicit(&domain_threads, memory_order_relaxed);
+}
+
+/* Whether a call on remote fd rfd could wait: the fd is not O_NONBLOCK,
+ * is (for `slow_only`) a FIFO, socket or character device, and poll says
+ * it is not ready for `events` now. */
+static bool fd_would_wait(struct vos_shadow *sh, int64_t rfd, short events, bool slow_only)
+{
+	struct vos_file *f = vos_fdtable_get(&sh->fds, rfd);
+	if (f == NULL)
+		return false; /* fails with EBADF at once */
+	bool wait = false;
+	int fl = fcntl(f->fd, F_GETFL);
+	struct stat st;
+	if (fl >= 0 && !(fl & O_NONBLOCK) &&
+	    (!slow_only ||
+	     (fstat(f->fd, &st) == 0 &&
+	      (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode))))) {
+		struct pollfd pfd = {.fd = f->fd, .events = events};
+		wait = events == 0 || poll(&pfd, 1, 0) != 1;
+	}
+	vos_file_put(f);
+	return wait;
+}
+
+int vos_worker_never_wait(struct vos_shadow *sh, struct vos_request *req)
+{
+	switch (req->op) {
+	case VOS_OP_FLOCK:
+		req->args[1] |= LOCK_NB;
+		return 0;
+	case VOS_OP_FCNTL_LOCK:
+		if (req->args[1] == F_SETLKW)
+			req->args[1] = F_SETLK;
+		else if (req->args[1] == F_OFD_SETLKW)
+			req->args[1] = F_OFD_SETLK;
+		return 0;
+	case VOS_OP_POLL:
+		/* a zero timeout never waits; libvos then polls in slices */
+		return req->args[2] == 0 ? 0 : -EAGAIN;
+	case VOS_OP_CONNECT:
+		return fd_would_wait(sh, req->args[0], 0, false) ? -EAGAIN : 0;
+	case VOS_OP_ACCEPT4:
+	case VOS_OP_RECVMSG:
+	case VOS_OP_RECVMMSG:
+		return fd_would_wait(sh, req->args[0], POLLIN, false) ? -EAGAIN : 0;
+	case VOS_OP_SENDMSG:
+	case VOS_OP_SENDMMSG:
+		return fd_would_wait(sh, req->args[0], POLLOUT, false) ? -EAGAIN : 0;
+	case VOS_OP_READ:
+	case VOS_OP_PREAD:
+		return fd_would_wait(sh, req->args[0], POLLIN, true) ? -EAGAIN : 0;
+	case VOS_OP_WRITE:
+	case VOS_OP_PWRITE:
+		return fd_would_wait(sh, req->args[0], POLLOUT, true) ? -EAGAIN : 0;
+	default:
+		return 0;
+	}
+}
+
+/* ------------------------------------------------------------ threads */
+
+static void *worker_main(void *arg);
+
+/* Start a thread in a free slot. Pool locked. 0 or -errno. */
+static int spawn_locked(struct vos_wpool *p, bool extra)
+{
+	struct wslot *ws = NULL;
+	for (unsigned i = 0; i < p->max && ws == NULL; i++)
+		if (p->slots[i].state != WS_RUNNING)
+			ws = &p->slots[i];
+	if (ws == NULL)
+		return -EAGAIN;
+	if (ws->state == WS_EXITED) {
+		/* it marked itself exited and only returns: a short join */
+		pthread_join(ws->th, NULL);
+		ws->state = WS_FREE;
+	}
+	ws->pool = p;
+	ws->extra = extra;
+	int e = pthread_create(&ws->th, NULL, worker_main, ws);
+	if (e != 0)
+		return -e;
+	ws->state = WS_RUNNING;
+	p->nthreads++;
+	p->idle++;
+	return 0;
+}
+
+/* An extra worker idle long enough leaves: not below the permanent ones,
+ * and never the last idle one (the others may all be blocked, and nobody
+ * would take the client's next call). */
+static bool retire(struct vos_wpool *p, struct wslot *me)
+{
+	bool out = false;
+	pthread_mutex_lock(&p->lock);
+	if (!p->stopping && p->nthreads > p->base && p->idle > 1) {
+		p->nthreads--;
+		p->idle--;
+		me->state = WS_EXITED;
+		domain_release();
+		out = true;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return out;
+}
+
+/* A cancel request for `slot`: interrupt whoever executes it. If nobody
+ * does yet, the worker that claimed it sees CANCEL when it registers. */
+static void cancel_slot(struct vos_wpool *p, uint32_t slot)
+{
+	pthread_mutex_lock(&p->lock);
+	struct wexec *e = &p->exec[slot];
+	if (e->busy) {
+		if (!e->cancel) {
+			e->cancel = true;
+			atomic_fetch_add_explicit(&p->ncancel, 1, memory_order_relaxed);
+		}
+		pthread_kill(e->th, VOS_WORKER_INTR_SIGNAL);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Interrupt again every executor of a cancelled slot: the first signal may
+ * have arrived before it entered its system call. */
+static void rekick(struct vos_wpool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	for (uint32_t i = 0; i < p->sh->chan.geo.nslots; i++)
+		if (p->exec[i].busy && p->exec[i].cancel)
+			pthread_kill(p->exec[i].th, VOS_WORKER_INTR_SIGNAL);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void serve(struct vos_wpool *p, struct vos_request *req)
+{
+	struct vos_shadow *sh = p->sh;
+	bool last = false;
+	pthread_mutex_lock(&p->lock);
+	p->idle--;
+	if (p->idle == 0) {
+		/* nobody left to take the client's next call: add a worker,
+		 * or this one is the last (the rule beyond the bound) */
+		bool grown = false;
+		if (!p->stopping && p->nthreads < p->max && domain_reserve(p->dmax)) {
+			int e = spawn_locked(p, true);
+			if (e == 0)
+				grown = true;
+			else
+				domain_release();
+			if (e != 0 && e != -EAGAIN)
+				vos_dlog("client %llu: cannot add a worker: %s",
+					 (unsigned long long)sh->client_id, strerror(-e));
+		}
+		last = !grown;
+	}
+	struct wexec *e = &p->exec[req->slot];
+	e->th = pthread_self();
+	e->busy = true;
+	e->cancel = false;
+	pthread_mutex_unlock(&p->lock);
+
+	int64_t r;
+	/* After registering: a cancel that came before is visible in the
+	 * state, one that comes later finds us in exec[]. */
+	if (req->cancelled || vos_chan_server_cancelled(&sh->chan, req->slot)) {
+		r = -EINTR;
+	} else if (last && (r = vos_worker_never_wait(sh, req)) < 0) {
+		/* refused: the rule beyond the bound */
+	} else {
+		uint64_t t0 = mono_ns();
+		r = vos_domain_execute(sh, &sh->chan, req);
+		vos_dstats_account(sh->stats, req->sysnr, r, mono_ns() - t0);
+	}
+
+	pthread_mutex_lock(&p->lock);
+	if (e->cancel)
+		atomic_fetch_sub_explicit(&p->ncancel, 1, memory_order_relaxed);
+	e->busy = false;
+	e->cancel = false;
+	p->idle++;
+	pthread_mutex_unlock(&p->lock);
+	vos_chan_server_complete(&sh->chan, req->slot, r);
 }
 
 static void *worker_main(void *arg)
 {
-	struct vos_shadow *sh = arg;
+	struct wslot *me = arg;
+	struct vos_wpool *p = me->pool;
+	struct vos_shadow *sh = p->sh;
 	/* A private umask (and cwd) for this thread: storage_ops sets the
 	 * client's umask per creation. */
 	if (unshare(CLONE_FS) != 0)
 		vos_dlog("client %llu: no private umask for a worker (%s): new files may get "
 			 "another client's umask",
 			 (unsigned long long)sh->client_id, strerror(errno));
-	assume_credentials(sh);
+	/* the client's credentials are put on this thread per request
+	 * (vos_creds_apply in dispatch.c) */
 	/* Signals are the control thread's business; a worker only takes the
 	 * one that interrupts it. */
 	sigset_t set;
@@ -78,61 +305,130 @@ static void *worker_main(void *arg)
 	sigdelset(&set, VOS_WORKER_INTR_SIGNAL);
 	pthread_sigmask(SIG_SETMASK, &set, NULL);
 
+	uint64_t idle_since = mono_ns(), next_kick = 0;
 	/* stop is checked on every turn, not only in wait(): a client that
 	 * keeps the queue full must not keep a worker from stopping. */
 	while (!stopping(sh)) {
+		uint32_t cs;
+		while (vos_chan_server_take_cancel(&sh->chan, &cs) == 1)
+			cancel_slot(p, cs);
+		bool cancels = atomic_load_explicit(&p->ncancel, memory_order_relaxed) != 0;
+		if (cancels) {
+			uint64_t now = mono_ns();
+			if (now >= next_kick) {
+				rekick(p);
+				next_kick = now + VOS_WORKER_REKICK_MS * 1000000ull;
+			}
+		}
 		struct vos_request req;
 		if (vos_chan_server_take(&sh->chan, &req) == 1) {
-			uint64_t t0 = mono_ns();
-			int64_t r = vos_domain_execute(sh, &sh->chan, &req);
-			vos_dstats_account(sh->stats, req.sysnr, r, mono_ns() - t0);
-			vos_chan_server_complete(&sh->chan, req.slot, r);
-		} else if (vos_chan_server_wait(&sh->chan, 0) < 0) {
-			break;
+			/* others waiting: wake a worker for them before this
+			 * request (which may block) runs */
+			vos_chan_server_pass_on(&sh->chan);
+			serve(p, &req);
+			idle_since = mono_ns();
+			continue;
 		}
+		int w = vos_chan_server_wait(&sh->chan, cancels ? VOS_WORKER_REKICK_MS : 0);
+		if (w < 0)
+			break;
+		if (w == 0 && me->extra &&
+		    mono_ns() - idle_since >= VOS_WORKER_IDLE_MS * 1000000ull && retire(p, me))
+			return NULL;
 	}
 	return NULL;
 }
 
-int vos_workers_start(struct vos_shadow *sh, unsigned n)
+int vos_workers_start(struct vos_shadow *sh, const struct vos_domain_config *cfg)
 {
-	sh->nworkers = 0;
-	for (unsigned i = 0; i < n; i++) {
-		int e = pthread_create(&sh->workers[i], NULL, worker_main, sh);
-		if (e != 0) {
-			vos_workers_stop(sh);
-			return -e;
-		}
-		sh->nworkers++;
+	struct vos_wpool *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return -ENOMEM;
+	p->sh = sh;
+	p->base = cfg->workers ? cfg->workers : 1;
+	p->max = cfg->max_workers ? cfg->max_workers : DEFAULT_MAX_WORKERS;
+	if (p->max < p->base)
+		p->max = p->base;
+	p->dmax = cfg->max_domain_workers ? cfg->max_domain_workers : DEFAULT_MAX_DOMAIN_WORKERS;
+	p->slots = calloc(p->max, sizeof(*p->slots));
+	if (p->slots == NULL) {
+		free(p);
+		return -ENOMEM;
 	}
-	return 0;
+	pthread_mutex_init(&p->lock, NULL);
+	sh->pool = p;
+	pthread_mutex_lock(&p->lock);
+	int r = 0;
+	/* the permanent workers count toward the domain's total but are not
+	 * refused by it: a client always gets at least these */
+	for (unsigned i = 0; i < p->base && r == 0; i++) {
+		atomic_fetch_add_explicit(&domain_threads, 1, memory_order_relaxed);
+		if ((r = spawn_locked(p, false)) != 0)
+			domain_release();
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (r != 0)
+		vos_workers_stop(sh);
+	return r;
+}
+
+static void join_bounded(struct vos_shadow *sh, pthread_t th)
+{
+	for (;;) {
+		/* kick each turn: a worker that was just interrupted may
+		 * have gone back to sleep on the doorbell */
+		vos_chan_server_kick(&sh->chan);
+		struct timespec dl;
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_nsec += STOP_RETRY_NS;
+		if (dl.tv_nsec >= 1000000000) {
+			dl.tv_sec++;
+			dl.tv_nsec -= 1000000000;
+		}
+		int e = pthread_timedjoin_np(th, NULL, &dl);
+		if (e == 0)
+			return;
+		if (e != ETIMEDOUT) {
+			vos_dlog("joining a worker of client %llu: %s",
+				 (unsigned long long)sh->client_id, strerror(e));
+			return;
+		}
+		pthread_kill(th, VOS_WORKER_INTR_SIGNAL);
+	}
 }
 
 void vos_workers_stop(struct vos_shadow *sh)
 {
+	struct vos_wpool *p = sh->pool;
+	if (p == NULL)
+		return;
 	atomic_store_explicit(&sh->chan.stop, 1, memory_order_relaxed);
-	for (unsigned i = 0; i < sh->nworkers; i++) {
-		for (;;) {
-			/* kick each turn: a worker that was just interrupted may
-			 * have gone back to sleep on the doorbell */
-			vos_chan_server_kick(&sh->chan);
-			struct timespec dl;
-			clock_gettime(CLOCK_REALTIME, &dl);
-			dl.tv_nsec += STOP_RETRY_NS;
-			if (dl.tv_nsec >= 1000000000) {
-				dl.tv_sec++;
-				dl.tv_nsec -= 1000000000;
-			}
-			int e = pthread_timedjoin_np(sh->workers[i], NULL, &dl);
-			if (e == 0)
-				break;
-			if (e != ETIMEDOUT) {
-				vos_dlog("joining a worker of client %llu: %s",
-					 (unsigned long long)sh->client_id, strerror(e));
-				break;
-			}
-			pthread_kill(sh->workers[i], VOS_WORKER_INTR_SIGNAL);
+	pthread_mutex_lock(&p->lock);
+	p->stopping = true; /* no spawn, no retirement from now on */
+	pthread_mutex_unlock(&p->lock);
+	for (unsigned i = 0; i < p->max; i++) {
+		struct wslot *ws = &p->slots[i];
+		if (ws->state == WS_RUNNING) {
+			join_bounded(sh, ws->th);
+			domain_release();
+		} else if (ws->state == WS_EXITED) {
+			pthread_join(ws->th, NULL);
 		}
+		ws->state = WS_FREE;
 	}
-	sh->nworkers = 0;
+	pthread_mutex_destroy(&p->lock);
+	free(p->slots);
+	free(p);
+	sh->pool = NULL;
+}
+
+unsigned vos_workers_count(struct vos_shadow *sh)
+{
+	struct vos_wpool *p = sh->pool;
+	if (p == NULL)
+		return 0;
+	pthread_mutex_lock(&p->lock);
+	unsigned n = p->nthreads;
+	pthread_mutex_unlock(&p->lock);
+	return n;
 }

@@ -208,7 +208,10 @@ static int attach(int domain)
 	if (memfd < 0)
 		return memfd;
 	struct vos_chan_geometry geo = {.nslots = reply.nslots, .data_size = reply.data_size};
-	return map_channel(l, memfd, &geo, reply.domain_pid, reply.epoch);
+	int r = map_channel(l, memfd, &geo, reply.domain_pid, reply.epoch);
+	if (r == 0) /* before any other thread can use it */
+		vos_creds_push(&l->chan, SYS_getgroups);
+	return r;
 }
 
 bool vos_link_export(int domain, struct vos_link_info *out)
@@ -227,8 +230,11 @@ int vos_link_adopt(int domain, const struct vos_link_info *in)
 {
 	struct domain_link *l = &links[domain];
 	int r = map_channel(l, in->memfd, &in->geo, in->domain_pid, in->epoch);
-	if (r == 0)
+	if (r == 0) {
+		/* a spawn child may have changed them before its exec */
+		vos_creds_push(&l->chan, SYS_getgroups);
 		atomic_store_explicit(&l->state, CONN_READY, memory_order_release);
+	}
 	return r;
 }
 
@@ -465,7 +471,10 @@ int64_t vos_forward(struct vos_call *c, void (*prepare)(struct vos_call *, void 
 	s->op = vos_op_word(c->op, c->sysnr);
 	for (int i = 0; i < 6; i++)
 		s->args[i] = c->args[i];
-	int64_t r = vos_chan_call(ch, slot);
+	/* a signal for this thread while it waits interrupts the call
+	 * (intercept.c decides between EINTR and a restart) */
+	bool cancelled;
+	int64_t r = vos_chan_call_intr(ch, slot, vos_signal_interrupts, NULL, &cancelled);
 	if (r == -EIO && !vos_chan_domain_alive(ch)) {
 		/* the slot and block may still be written by a dying domain:
 		 * leave them allocated, the channel is dead anyway */
@@ -477,4 +486,24 @@ int64_t vos_forward(struct vos_call *c, void (*prepare)(struct vos_call *, void 
 		vos_chan_free(ch, c->data_off, c->data_len);
 	vos_chan_slot_release(ch, slot);
 	return r;
+}
+
+void vos_client_exiting(void)
+{
+	/* a vfork-like child runs on its parent's memory and channel: the
+	 * remote fds are the parent's */
+	if (vos_in_vfork_child())
+		return;
+	int hw = vos_fd_high_water();
+	for (int fd = 0; fd < hw; fd++) {
+		struct vos_remote_fd rf;
+		if (!vos_fd_lookup(fd, &rf) || rf.stale || rf.domain < 0 ||
+		    rf.domain >= VOS_DOMAIN_COUNT ||
+		    atomic_load_explicit(&links[rf.domain].state, memory_order_acquire) !=
+			    CONN_READY)
+			continue;
+		struct vos_call c = {.domain = rf.domain, .op = VOS_OP_CLOSE, .sysnr = SYS_close};
+		c.args[0] = rf.rfd;
+		vos_forward(&c, NULL, NULL, NULL);
+	}
 }

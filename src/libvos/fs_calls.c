@@ -12,6 +12,7 @@
 #include <linux/close_range.h>
 #include <linux/stat.h>
 #include <stdatomic.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -63,9 +64,16 @@ static void xfer_prepare(struct vos_call *c, void *ctx)
 	}
 }
 
+static void redirect_capture(const char *p);
+
 static void xfer_finish(struct vos_call *c, void *ctx, int64_t r)
 {
 	struct xfer *x = ctx;
+	if (VOS_RESULT_IS_REDIRECT(r)) {
+		/* the new path is where the first path was (protocol.h) */
+		redirect_capture((const char *)c->data + x->pos[0]);
+		return;
+	}
 	if (r < 0)
 		return;
 	for (int i = 0; i < x->n; i++) {
@@ -79,6 +87,37 @@ static void xfer_finish(struct vos_call *c, void *ctx, int64_t r)
 	}
 }
 
+/* Operations with a path at args[1] that the domain may answer with a
+ * redirect. */
+static bool op_takes_path(enum vos_op op)
+{
+	switch (op) {
+	case VOS_OP_OPENAT:
+	case VOS_OP_OPENAT2:
+	case VOS_OP_FSTATAT:
+	case VOS_OP_STATX:
+	case VOS_OP_MKDIRAT:
+	case VOS_OP_UNLINKAT:
+	case VOS_OP_RENAMEAT2:
+	case VOS_OP_FACCESSAT:
+	case VOS_OP_READLINKAT:
+	case VOS_OP_GETXATTR:
+	case VOS_OP_LISTXATTR:
+	case VOS_OP_FCHMODAT:
+	case VOS_OP_FCHOWNAT:
+	case VOS_OP_UTIMENSAT:
+	case VOS_OP_LINKAT:
+	case VOS_OP_SYMLINKAT:
+	case VOS_OP_MKNODAT:
+	case VOS_OP_STATFS:
+	case VOS_OP_SETXATTR:
+	case VOS_OP_REMOVEXATTR:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static int64_t forward(int domain, enum vos_op op, long nr, const int64_t args[6], struct xfer *x)
 {
 	struct vos_call c = {.domain = domain, .op = (uint16_t)op, .sysnr = nr};
@@ -86,7 +125,11 @@ static int64_t forward(int domain, enum vos_op op, long nr, const int64_t args[6
 	size_t total = 0;
 	for (int i = 0; x && i < x->n; i++) {
 		x->pos[i] = total;
-		total += align16(x->seg[i].len);
+		size_t room = x->seg[i].len;
+		/* room for a redirect where the path is (protocol.h) */
+		if (i == 0 && room < VOS_PATH_MAX && op_takes_path(op))
+			room = VOS_PATH_MAX;
+		total += align16(room);
 	}
 	if (total > VOS_CHAN_MAX_BLOCK)
 		return -E2BIG; /* callers chunk payloads; only paths can get here */
@@ -183,6 +226,11 @@ struct scratch {
 	char pair[VOS_PATH_MAX * 2 + 256]; /* two paths, or path + xattr name */
 	char path_a[VOS_PATH_MAX];
 	char path_b[VOS_PATH_MAX];
+	/* redirects (vos_fs_call): the domain's answer, then the path each
+	 * path argument is retried with */
+	char redirect_in[VOS_PATH_MAX];
+	bool redirect_fresh; /* redirect_in came with the last result */
+	char redirect[2][VOS_PATH_MAX];
 };
 static __thread struct scratch *tls_scratch;
 
@@ -215,7 +263,9 @@ void vos_thread_exiting(void)
 /* A local path that walks through a volume and out again ("/data/..") cannot
  * be resolved by the host kernel, which has no such mount: hand it the
  * lexically normalized path instead, as if the volume were mounted there. */
-static void fixup_crossing(long dirfd_arg, long *arg, int which)
+/* lexical: keep the lexical answer even for a path through a volume (exec,
+ * which is not forwarded) */
+static void fixup_crossing(long dirfd_arg, long *arg, int which, bool lexical)
 {
 	int dirfd = (int)dirfd_arg; /* the kernel reads fd arguments as int */
 	const char *p = (const char *)*arg;
@@ -236,13 +286,22 @@ static void fixup_crossing(long dirfd_arg, long *arg, int which)
 	if (vos_path_normalize_crossing(cwd, p, buf, VOS_PATH_MAX, &vos_volumes, &crossed) < 0)
 		return;
 	char rel[8];
-	if (crossed && vos_volume_match(&vos_volumes, buf, rel, sizeof(rel)) == -1)
-		*arg = (long)buf;
+	if (!crossed || vos_volume_match(&vos_volumes, buf, rel, sizeof(rel)) != -1)
+		return;
+	/* A path that enters a volume is resolved there, ".." after symlinks
+	 * included, and comes back as a redirect if it leaves; only exec
+	 * (not forwarded) keeps the lexical answer. */
+	if (!lexical &&
+	    vos_path_normalize_route(cwd, p, scratch.path_a, VOS_PATH_MAX, &vos_volumes) >= 0 &&
+	    vos_volume_match(&vos_volumes, scratch.path_a, rel, sizeof(rel)) != -1)
+		return;
+	*arg = (long)buf;
 }
 
 /* Applies fixup_crossing to every path argument of a path-taking call. */
 void vos_fixup_path_args(long nr, long a[6])
 {
+	bool lex = nr == SYS_execve || nr == SYS_execveat;
 	switch (nr) {
 	case SYS_open:
 	case SYS_creat:
@@ -271,15 +330,15 @@ void vos_fixup_path_args(long nr, long a[6])
 	case SYS_removexattr:
 	case SYS_lremovexattr:
 	case SYS_execve:
-		fixup_crossing(AT_FDCWD, &a[0], 0);
+		fixup_crossing(AT_FDCWD, &a[0], 0, lex);
 		break;
 	case SYS_rename:
 	case SYS_link:
-		fixup_crossing(AT_FDCWD, &a[0], 0);
-		fixup_crossing(AT_FDCWD, &a[1], 1);
+		fixup_crossing(AT_FDCWD, &a[0], 0, lex);
+		fixup_crossing(AT_FDCWD, &a[1], 1, lex);
 		break;
 	case SYS_symlink:
-		fixup_crossing(AT_FDCWD, &a[1], 1);
+		fixup_crossing(AT_FDCWD, &a[1], 1, lex);
 		break;
 	case SYS_openat:
 	case SYS_openat2:
@@ -297,16 +356,16 @@ void vos_fixup_path_args(long nr, long a[6])
 	case SYS_futimesat:
 	case SYS_name_to_handle_at:
 	case SYS_execveat:
-		fixup_crossing(a[0], &a[1], 0);
+		fixup_crossing(a[0], &a[1], 0, lex);
 		break;
 	case SYS_renameat:
 	case SYS_renameat2:
 	case SYS_linkat:
-		fixup_crossing(a[0], &a[1], 0);
-		fixup_crossing(a[2], &a[3], 1);
+		fixup_crossing(a[0], &a[1], 0, lex);
+		fixup_crossing(a[2], &a[3], 1, lex);
 		break;
 	case SYS_symlinkat:
-		fixup_crossing(a[1], &a[2], 1);
+		fixup_crossing(a[1], &a[2], 1, lex);
 		break;
 	default:
 		break;
@@ -381,7 +440,7 @@ static enum route_kind route_path(long dirfd_arg, const char *path, struct route
 			return ROUTE_LOCAL; /* unreachable cwd: the kernel decides */
 		cwd = scratch.cwd;
 	}
-	if (vos_path_normalize(cwd, path, rt->norm, sizeof(rt->norm)) < 0) {
+	if (vos_path_normalize_route(cwd, path, rt->norm, sizeof(rt->norm), &vos_volumes) < 0) {
 		*err = -ENAMETOOLONG;
 		return ROUTE_ERROR;
 	}
@@ -410,7 +469,7 @@ static enum route_kind route_local_dirfd(int dirfd, const char *path, struct rou
 	if (len <= 0 || dir[0] != '/')
 		return ROUTE_LOCAL; /* not a path (pipe, deleted...): the kernel decides */
 	dir[len] = '\0';
-	if (vos_path_normalize(dir, path, rt->norm, sizeof(rt->norm)) < 0)
+	if (vos_path_normalize_route(dir, path, rt->norm, sizeof(rt->norm), &vos_volumes) < 0)
 		return ROUTE_LOCAL;
 	return route_normalized(rt, err);
 }
@@ -590,9 +649,47 @@ static long do_fcntl(long a[6])
 		int64_t fa[6] = {rf.rfd, a[1], a[2]};
 		return forward(rf.domain, VOS_OP_FCNTL, SYS_fcntl, fa, NULL);
 	}
-	default:
-		return -ENOSYS; /* locks and the rest: not served yet */
+	case F_GETLK:
+	case F_SETLK:
+	case F_SETLKW:
+	case F_OFD_GETLK:
+	case F_OFD_SETLK:
+	case F_OFD_SETLKW: {
+		/* struct flock goes through the data area; GETLK reads it back */
+		struct flock *fl = (struct flock *)a[2];
+		if (!fl)
+			return -EFAULT;
+		bool get = a[1] == F_GETLK || a[1] == F_OFD_GETLK;
+		struct xfer x = {.n = 1};
+		x.seg[0] = (struct seg){
+			.len = sizeof(*fl), .in = fl, .out = get ? fl : NULL, .arg_off = 2, .arg_len = -1};
+		int64_t fa[6] = {rf.rfd, a[1]};
+		return forward(rf.domain, VOS_OP_FCNTL_LOCK, SYS_fcntl, fa, &x);
 	}
+	default:
+		/* commands Linux has (owner, signals, leases, notify, seals,
+		 * hints...) are not served yet; anything else is EINVAL */
+		if ((a[1] >= F_SETOWN && a[1] <= F_GETSIG) || (a[1] >= 15 && a[1] <= 17) ||
+		    (a[1] >= 1024 && a[1] <= 1040))
+			return -ENOSYS;
+		return -EINVAL;
+	}
+}
+
+/* A write that met a closed pipe or socket raises SIGPIPE in the caller,
+ * as the kernel would (the domain ignores it); pending until the handler
+ * returns, so it arrives as the call returns. */
+static void sigpipe_on_epipe(int64_t r)
+{
+	if (r == -EPIPE)
+		vos_sys3(SYS_tgkill, vos_sys0(SYS_getpid), vos_gettid(), SIGPIPE);
+}
+
+/* A socket read returns what one chunk got: asking for more could block
+ * although data was already received. */
+static bool stream_read_done(const struct vos_remote_fd *rf, bool write)
+{
+	return !write && rf->domain == VOS_DOMAIN_NET;
 }
 
 /* read/write family, chunked through the data area. `offset` < 0 means the
@@ -612,20 +709,27 @@ static long rw_chunked(const struct vos_remote_fd *rf, long nr, bool write, void
 					.out_by_result = true,
 					.arg_off = 1,
 					.arg_len = 2};
-		int64_t a[6] = {rf->rfd, 0, 0, offset >= 0 ? offset + (int64_t)done : 0};
+		int64_t pos = offset >= 0 ? offset + (int64_t)done : 0;
+		int64_t a[6] = {rf->rfd, 0, 0, pos, 0, VOS_DIO_HINT((uintptr_t)buf, count)};
 		enum vos_op op = offset >= 0 ? (write ? VOS_OP_PWRITE : VOS_OP_PREAD)
 					     : (write ? VOS_OP_WRITE : VOS_OP_READ);
 		int64_t r = forward(rf->domain, op, nr, a, &x);
-		if (r < 0)
+		if (r < 0) {
+			if (done == 0 && write)
+				sigpipe_on_epipe(r);
 			return done > 0 ? (long)done : (long)r;
+		}
 		if ((size_t)r > n)
 			r = (int64_t)n; /* a domain cannot claim more than was asked */
 		done += (size_t)r;
-		if ((size_t)r < n)
+		if ((size_t)r < n || stream_read_done(rf, write))
 			break;
 	} while (done < count);
 	return (long)done;
 }
+
+static long fsize_write(const struct vos_remote_fd *rf, long nr, int64_t pos, size_t *count);
+static long fsize_grow(const struct vos_remote_fd *rf, long nr, int64_t size);
 
 static long do_rw(long nr, long a[6])
 {
@@ -639,7 +743,11 @@ static long do_rw(long nr, long a[6])
 		return -EINVAL;
 	if ((long)a[2] < 0)
 		return -EINVAL;
-	return rw_chunked(&rf, nr, write, (void *)a[1], (size_t)a[2], positional ? a[3] : -1);
+	size_t count = (size_t)a[2];
+	long e = write ? fsize_write(&rf, nr, positional ? a[3] : -1, &count) : 0;
+	if (e < 0)
+		return e;
+	return rw_chunked(&rf, nr, write, (void *)a[1], count, positional ? a[3] : -1);
 }
 
 /* readv/writev: gathered into / scattered from one block per chunk. */
@@ -700,24 +808,32 @@ static long do_rwv(long nr, long a[6])
 	if (cnt < 0 || cnt > 1024)
 		return -EINVAL;
 	size_t total = 0;
+	uintptr_t bases = 0, lens = 0; /* for O_DIRECT's alignment checks */
 	for (int i = 0; i < cnt; i++) {
 		if (iov[i].iov_len > (size_t)0x7ffff000 - total)
 			return -EINVAL;
 		total += iov[i].iov_len;
+		bases |= (uintptr_t)iov[i].iov_base;
+		lens |= iov[i].iov_len;
 	}
 	bool write = nr == SYS_writev || nr == SYS_pwritev || nr == SYS_pwritev2;
 	/* preadv/pwritev take an offset (a[3]; a[4] is its high half, unused on
 	 * 64-bit); the *2 forms also accept -1 for the file position, and
-	 * flags we do not forward yet */
+	 * RWF_ flags, forwarded in args[4] */
 	int64_t offset = -1;
+	int rwf = 0;
 	if (nr == SYS_preadv || nr == SYS_pwritev || nr == SYS_preadv2 || nr == SYS_pwritev2) {
 		offset = a[3];
 		bool v2 = nr == SYS_preadv2 || nr == SYS_pwritev2;
-		if (v2 && a[5] != 0)
-			return -EOPNOTSUPP;
+		if (v2)
+			rwf = (int)a[5]; /* the domain applies them (protocol.h) */
 		if (offset < 0 && !(v2 && offset == -1))
 			return -EINVAL;
 	}
+	long e = write ? fsize_write(&rf, nr, offset, &total) : 0;
+	if (e < 0)
+		return e;
+	int64_t hint = VOS_DIO_HINT(bases, lens);
 	struct vec_ctx v = {.iov = iov, .cnt = cnt, .write = write};
 	size_t done = 0;
 	do {
@@ -729,15 +845,18 @@ static long do_rwv(long nr, long a[6])
 			.domain = rf.domain,
 			.op = op,
 			.sysnr = nr,
-			.args = {rf.rfd, 0, 0, offset >= 0 ? offset + (int64_t)done : 0},
+			.args = {rf.rfd, 0, 0, offset >= 0 ? offset + (int64_t)done : 0, rwf, hint},
 			.data_len = v.len ? v.len : 1};
 		int64_t r = vos_forward(&c, vec_prepare, vec_finish, &v);
-		if (r < 0)
+		if (r < 0) {
+			if (done == 0 && write)
+				sigpipe_on_epipe(r);
 			return done > 0 ? (long)done : (long)r;
+		}
 		if ((size_t)r > v.len)
 			r = (int64_t)v.len;
 		done += (size_t)r;
-		if ((size_t)r < v.len)
+		if ((size_t)r < v.len || stream_read_done(&rf, write))
 			break;
 	} while (done < total);
 	return (long)done;
@@ -762,6 +881,96 @@ static long fstat_remote(const struct vos_remote_fd *rf, long nr, void *statbuf)
 		.len = sizeof(struct stat), .out = statbuf, .arg_off = 1, .arg_len = -1};
 	int64_t a[6] = {rf->rfd};
 	return forward(rf->domain, VOS_OP_FSTAT, nr, a, &x);
+}
+
+/* ----------------------------------------------------------- RLIMIT_FSIZE */
+
+/* The file size limit is the writer's: its own kernel checks it on regular
+ * files, the domain's kernel would check the domain's. So it is checked
+ * here, only when finite (then at the cost of an fstat, and of the file
+ * position for calls that use it). */
+#ifndef FALLOC_FL_KEEP_SIZE
+#define FALLOC_FL_KEEP_SIZE 0x01
+#endif
+
+static bool fsize_limit(const struct vos_remote_fd *rf, uint64_t *limit)
+{
+	struct {
+		uint64_t cur, max;
+	} rl;
+	if (rf->domain != VOS_DOMAIN_STORAGE ||
+	    vos_sys4(SYS_prlimit64, 0, 1 /* RLIMIT_FSIZE */, 0, (long)&rl) != 0 ||
+	    rl.cur == UINT64_MAX /* RLIM64_INFINITY */)
+		return false;
+	*limit = rl.cur;
+	return true;
+}
+
+static long fsize_exceeded(void)
+{
+	vos_sys3(SYS_tgkill, vos_sys0(SYS_getpid), vos_sys0(SYS_gettid), SIGXFSZ);
+	return -EFBIG;
+}
+
+/* Write family: clamps *count to the limit, or -EFBIG with SIGXFSZ.
+ * pos < 0: at the file position (the end with O_APPEND). */
+static long fsize_write(const struct vos_remote_fd *rf, long nr, int64_t pos, size_t *count)
+{
+	uint64_t limit;
+	struct stat st;
+	if (*count == 0 || !fsize_limit(rf, &limit) || fstat_remote(rf, nr, &st) != 0 ||
+	    !S_ISREG(st.st_mode))
+		return 0;
+	if (pos < 0) {
+		int64_t fl[6] = {rf->rfd, F_GETFL};
+		int64_t flags = forward(rf->domain, VOS_OP_FCNTL, nr, fl, NULL);
+		int64_t cur[6] = {rf->rfd, 0, SEEK_CUR};
+		bool append = flags >= 0 && (flags & O_APPEND);
+		pos = append ? st.st_size : forward(rf->domain, VOS_OP_LSEEK, nr, cur, NULL);
+		if (pos < 0)
+			return 0; /* the call itself reports */
+	}
+	if ((uint64_t)pos >= limit)
+		return fsize_exceeded();
+	if (*count > limit - (uint64_t)pos)
+		*count = (size_t)(limit - (uint64_t)pos);
+	return 0;
+}
+
+/* truncate, ftruncate, fallocate: growing a regular file, open for writing
+ * (else the call's own error comes first), past the limit. */
+static long fsize_grow(const struct vos_remote_fd *rf, long nr, int64_t size)
+{
+	uint64_t limit;
+	struct stat st;
+	if (size < 0 || !fsize_limit(rf, &limit) || (uint64_t)size <= limit ||
+	    fstat_remote(rf, nr, &st) != 0 || !S_ISREG(st.st_mode) || size <= st.st_size)
+		return 0;
+	int64_t fl[6] = {rf->rfd, F_GETFL};
+	int64_t flags = forward(rf->domain, VOS_OP_FCNTL, nr, fl, NULL);
+	if (flags < 0 || (flags & O_ACCMODE) == O_RDONLY)
+		return 0;
+	return fsize_exceeded();
+}
+
+/* ftruncate and fallocate with the limit checked first. */
+static long do_fd_grow(long nr, long a[6])
+{
+	struct vos_remote_fd rf;
+	long settled;
+	if (settle_fd_call(nr, a, &rf, &settled))
+		return settled;
+	bool falloc = nr == SYS_fallocate;
+	int64_t size = a[1];
+	bool grows =
+		!(a[1] & FALLOC_FL_KEEP_SIZE) && a[2] >= 0 && a[3] > 0 && a[2] <= INT64_MAX - a[3];
+	if (falloc)
+		size = grows ? a[2] + a[3] : -1;
+	long e = fsize_grow(&rf, nr, size);
+	if (e < 0)
+		return e;
+	int64_t fa[6] = {rf.rfd, a[1], a[2], a[3]};
+	return forward(rf.domain, falloc ? VOS_OP_FALLOCATE : VOS_OP_FTRUNCATE, nr, fa, NULL);
 }
 
 static long do_fstat(long a[6])
@@ -848,6 +1057,12 @@ static void across_write_local(struct vos_call *c, void *ctx, int64_t r)
 static long copy_across(long in_fd, const struct vos_remote_fd *in, int64_t *offin, long out_fd,
 			const struct vos_remote_fd *out, int64_t *offout, size_t n, long nr)
 {
+	/* the kernel checks the local fd's mode before any data moves */
+	long fl = vos_sys2(SYS_fcntl, in ? out_fd : in_fd, F_GETFL);
+	if (fl < 0)
+		return fl;
+	if ((fl & O_PATH) || (fl & O_ACCMODE) == (in ? O_RDONLY : O_WRONLY))
+		return -EBADF;
 	if (n > VOS_CHAN_MAX_BLOCK)
 		n = VOS_CHAN_MAX_BLOCK;
 	if (n == 0)
@@ -869,11 +1084,13 @@ static long copy_across(long in_fd, const struct vos_remote_fd *in, int64_t *off
 			got = (int64_t)n;
 		long put = x.local_result;
 		if (put < 0)
-			return put;
+			put = 0; /* reported below, after the offset is put back */
 		if (put < got && !offin) {
 			int64_t back[6] = {in->rfd, put - got, SEEK_CUR};
 			forward(in->domain, VOS_OP_LSEEK, nr, back, NULL);
 		}
+		if (x.local_result < 0)
+			return x.local_result;
 		if (offin)
 			*offin += put;
 		if (offout)
@@ -881,6 +1098,9 @@ static long copy_across(long in_fd, const struct vos_remote_fd *in, int64_t *off
 		return put;
 	}
 	/* local -> volume */
+	long e = fsize_write(out, nr, offout ? *offout : -1, &n);
+	if (e < 0)
+		return e;
 	struct across_ctx x = {.local_fd = in_fd, .local_off = offin};
 	struct vos_call c = {.domain = out->domain,
 			     .op = offout ? VOS_OP_PWRITE : VOS_OP_WRITE,
@@ -912,6 +1132,9 @@ static long do_copy_file_range(long a[6])
 	if (ki == FD_UNUSABLE || ko == FD_UNUSABLE)
 		return -EBADF;
 	int64_t *offin = (int64_t *)a[1], *offout = (int64_t *)a[3];
+	/* a bad local fd is EBADF before the flags are looked at */
+	if (ki != ko && vos_sys2(SYS_fcntl, ki == FD_LOCAL ? a[0] : a[2], F_GETFD) < 0)
+		return -EBADF;
 	if (a[5] != 0)
 		return -EINVAL; /* no flags are defined */
 	if (ki != ko)
@@ -920,7 +1143,14 @@ static long do_copy_file_range(long a[6])
 				   SYS_copy_file_range);
 	if (in.domain != out.domain)
 		return -EXDEV; /* two domains: like two file systems */
-	int64_t fa[6] = {in.rfd, offin ? *offin : -1, out.rfd, offout ? *offout : -1, a[4], a[5]};
+	/* an explicit offset of -1 is not "the file offset" (protocol.h) */
+	int64_t explicit = (offin ? VOS_CFR_OFF_IN : 0) | (offout ? VOS_CFR_OFF_OUT : 0);
+	int64_t oi = offin ? *offin : -1, oo = offout ? *offout : -1;
+	size_t len = (size_t)a[4];
+	long e = fsize_write(&out, SYS_copy_file_range, oo, &len);
+	if (e < 0)
+		return e;
+	int64_t fa[6] = {in.rfd, oi, out.rfd, oo, (int64_t)len, a[5] | explicit};
 	int64_t r = forward(in.domain, VOS_OP_COPY_FILE_RANGE, SYS_copy_file_range, fa, NULL);
 	if (r > 0) {
 		if (offin)
@@ -951,9 +1181,13 @@ static long do_sendfile(long a[6])
 		return -EINVAL;
 	if (n > VOS_CHAN_MAX_BLOCK)
 		n = VOS_CHAN_MAX_BLOCK;
+	long e = fsize_write(&out, SYS_sendfile, -1, &n);
+	if (e < 0)
+		return e;
 	if (n == 0)
 		return 0;
-	int64_t fa[6] = {in.rfd, off ? *off : -1, out.rfd, -1, (int64_t)n, 0};
+	int64_t given = off ? VOS_CFR_OFF_IN : 0; /* *off == -1 is not "no offset" */
+	int64_t fa[6] = {in.rfd, off ? *off : -1, out.rfd, -1, (int64_t)n, given};
 	int64_t r = forward(in.domain, VOS_OP_COPY_FILE_RANGE, SYS_sendfile, fa, NULL);
 	if (r > 0 && off)
 		*off += r;
@@ -984,6 +1218,102 @@ static long path_open(long nr, long dirfd, const char *path, long flags, long mo
 	int64_t a[6] = {rt->dirfd, 0, 0, flags, mode, vos_umask};
 	int64_t rfd = forward(rt->domain, VOS_OP_OPENAT, nr, a, &x);
 	long fd = install_remote_fd(rt->domain, rfd, (flags & O_CLOEXEC) != 0);
+	if (fd >= 0)
+		vos_fd_set_path((int)fd, rt->norm[0] == '/' ? rt->norm : NULL);
+	return fd;
+}
+
+/* openat2: the kernel's struct open_how (linux/openat2.h), first version. */
+struct how0 {
+	uint64_t flags, mode, resolve;
+};
+#define RES_NO_XDEV  0x01
+#define RES_BENEATH  0x08
+#define RES_IN_ROOT  0x10
+#define HOW_SIZE_MAX 4096 /* the kernel's limit on an extensible struct */
+
+static bool openat2_in_root(const long a[6])
+{
+	const struct how0 *how = (const void *)a[2];
+	return how && (size_t)a[3] >= sizeof(*how) && (how->resolve & RES_IN_ROOT);
+}
+
+/* The directory a relative path starts from, when it is the virtual cwd:
+ * opened in the domain (O_PATH) so that RESOLVE_BENEATH/IN_ROOT/NO_XDEV act
+ * on it as on the kernel's cwd. rfd or -errno. */
+static int64_t open_vcwd_remote(struct route *rt)
+{
+	const char *v = vos_vcwd();
+	long err = 0;
+	if (!v || route_path(AT_FDCWD, v, rt, &err) != ROUTE_REMOTE)
+		return err ? err : -ENOENT;
+	struct xfer x = path_xfer(rt);
+	int64_t a[6] = {rt->dirfd, 0, 0, O_PATH | O_DIRECTORY, 0, 0};
+	return forward(rt->domain, VOS_OP_OPENAT, SYS_openat2, a, &x);
+}
+
+static long do_openat2(long a[6])
+{
+	const struct how0 *uhow = (const void *)a[2];
+	size_t usize = (size_t)a[3];
+	const char *path = (const char *)a[1];
+	bool in_root = openat2_in_root(a);
+	/* under RESOLVE_IN_ROOT "/" is the dirfd */
+	const char *rpath = path;
+	if (in_root && path && path[0] == '/') {
+		while (*rpath == '/')
+			rpath++;
+		if (!*rpath)
+			rpath = ".";
+	}
+	struct route *rt = &scratch.r1;
+	long err = 0;
+	enum route_kind k = route_path(a[0], rpath, rt, &err);
+	if (k == ROUTE_LOCAL)
+		return VOS_RUN_NATIVE;
+	if (k == ROUTE_ERROR)
+		return err;
+	/* copy_struct_from_user's rules */
+	if (!uhow)
+		return -EFAULT;
+	if (usize < sizeof(struct how0))
+		return -EINVAL;
+	if (usize > HOW_SIZE_MAX)
+		return -E2BIG;
+	for (size_t i = sizeof(struct how0); i < usize; i++)
+		if (((const char *)uhow)[i] != 0)
+			return -E2BIG;
+	struct how0 how = *uhow;
+	if (in_vfork_child())
+		return -ENOSYS;
+	int64_t tmp = -1;
+	if (VOS_DIRFD_IS_VOLUME(rt->dirfd)) {
+		uint64_t contain = how.resolve & (RES_BENEATH | RES_IN_ROOT | RES_NO_XDEV);
+		if ((how.resolve & RES_BENEATH) && path[0] == '/')
+			return -EXDEV; /* an absolute path is never beneath */
+		if (contain && path[0] != '/' && (int)a[0] == AT_FDCWD && vos_vcwd()) {
+			/* relative to a cwd in the volume: resolve from it */
+			struct route *cw = &scratch.r2;
+			tmp = open_vcwd_remote(cw);
+			if (tmp < 0)
+				return tmp;
+			rt->dirfd = tmp;
+			size_t n = strnlen(path, VOS_PATH_MAX - 1);
+			memcpy(rt->path, path, n);
+			rt->path[n] = '\0';
+			rt->path_len = n + 1;
+		} else if (how.resolve & RES_NO_XDEV) {
+			return -EXDEV; /* the path enters the volume's mount */
+		}
+	}
+	struct xfer x = path_xfer(rt);
+	x.n = 2;
+	x.seg[1] = (struct seg){.in = &how, .len = sizeof(how), .arg_off = 3, .arg_len = -1};
+	int64_t fa[6] = {rt->dirfd, 0, 0, 0, vos_umask};
+	int64_t rfd = forward(rt->domain, VOS_OP_OPENAT2, SYS_openat2, fa, &x);
+	if (tmp >= 0)
+		remote_close_rfd(rt->domain, (int)tmp);
+	long fd = install_remote_fd(rt->domain, rfd, (how.flags & O_CLOEXEC) != 0);
 	if (fd >= 0)
 		vos_fd_set_path((int)fd, rt->norm[0] == '/' ? rt->norm : NULL);
 	return fd;
@@ -1070,6 +1400,133 @@ static long path_scalar(long nr, enum vos_op op, long dirfd, const char *path, l
 	return forward(rt->domain, op, nr, a, &x);
 }
 
+/* ------------------------------------------ rename/link across mounts */
+
+/* The kernel resolves both sides of rename/link before it compares their
+ * mounts, so the errors of those lookups (EBADF, ENOENT, ENOTDIR, EACCES,
+ * ELOOP; EEXIST for link's new name) come before EXDEV. */
+#define CROSS_UNKNOWN 1 /* the lookup left the volume: let EXDEV stand */
+
+static long cross_lookup(long dirfd, const char *path, long at_flags, struct stat *st)
+{
+	bool local;
+	long r = stat_path(SYS_newfstatat, dirfd, path, st, at_flags, &local);
+	if (local)
+		r = vos_sys4(SYS_newfstatat, dirfd, (long)path, (long)st, at_flags);
+	return VOS_RESULT_IS_REDIRECT(r) ? CROSS_UNKNOWN : r;
+}
+
+/* The directory holding path's last component must exist. */
+static long cross_parent(long dirfd, const char *path)
+{
+	if (!path)
+		return -EFAULT;
+	size_t n = strnlen(path, VOS_PATH_MAX);
+	if (n == 0)
+		return -ENOENT;
+	if (n >= VOS_PATH_MAX)
+		return -ENAMETOOLONG;
+	char *dir = scratch.path_a;
+	memcpy(dir, path, n + 1);
+	while (n > 1 && dir[n - 1] == '/')
+		dir[--n] = '\0';
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		memcpy(dir, ".", 2);
+	else
+		slash[slash == dir ? 1 : 0] = '\0';
+	struct stat st;
+	long r = cross_lookup(dirfd, dir, 0, &st);
+	if (r != 0)
+		return r;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	/* the walk also searched the parent itself */
+	struct route *rt = &scratch.r1;
+	long err = 0;
+	switch (route_path(dirfd, dir, rt, &err)) {
+	case ROUTE_LOCAL:
+		r = vos_sys4(SYS_faccessat2, dirfd, (long)dir, X_OK, AT_EACCESS);
+		break;
+	case ROUTE_REMOTE: {
+		struct xfer x = path_xfer(rt);
+		int64_t fa[6] = {rt->dirfd, 0, 0, X_OK, AT_EACCESS};
+		r = forward(rt->domain, VOS_OP_FACCESSAT, SYS_faccessat2, fa, &x);
+		break;
+	}
+	default:
+		r = err;
+		break;
+	}
+	return r < 0 && !VOS_RESULT_IS_REDIRECT(r) ? r : 0;
+}
+
+#ifndef ST_RDONLY
+#define ST_RDONLY 1
+#endif
+
+/* Whether directory (dirfd, dir) is on a read-only mount (a :ro volume
+ * says so in its statfs flags). */
+static bool cross_rdonly(long dirfd, const char *dir)
+{
+	struct statfs sfs;
+	struct route *rt = &scratch.r1;
+	long err = 0, r;
+	enum route_kind k = route_path(dirfd, dir, rt, &err);
+	if (k == ROUTE_REMOTE) {
+		struct xfer x = path_xfer(rt);
+		x.n = 2;
+		x.seg[1] = (struct seg){.len = sizeof(sfs), .out = &sfs, .arg_off = 3};
+		x.seg[1].arg_len = -1;
+		int64_t fa[6] = {rt->dirfd, 0, 0, 0, 0};
+		r = forward(rt->domain, VOS_OP_STATFS, SYS_statfs, fa, &x);
+	} else if (k == ROUTE_LOCAL) {
+		long fd = vos_sys4(SYS_openat, dirfd, (long)dir, O_PATH | O_CLOEXEC, 0);
+		if (fd < 0)
+			return false;
+		r = vos_sys2(SYS_fstatfs, fd, (long)&sfs);
+		vos_sys1(SYS_close, fd);
+	} else {
+		return false;
+	}
+	return r == 0 && (sfs.f_flags & ST_RDONLY);
+}
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE 1
+#define RENAME_EXCHANGE	 2
+#define RENAME_WHITEOUT	 4
+#endif
+
+static long cross_rename(long od, const char *op, long nd, const char *np, long flags)
+{
+	if (flags & ~(long)(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT))
+		return -EINVAL;
+	if ((flags & (RENAME_NOREPLACE | RENAME_WHITEOUT)) && (flags & RENAME_EXCHANGE))
+		return -EINVAL;
+	long r = cross_parent(od, op);
+	if (r == 0)
+		r = cross_parent(nd, np);
+	return r < 0 ? r : -EXDEV;
+}
+
+static long cross_link(long od, const char *op, long nd, const char *np, long flags)
+{
+	if (flags & ~(long)(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH))
+		return -EINVAL;
+	struct stat st;
+	long at = ((flags & AT_SYMLINK_FOLLOW) ? 0 : AT_SYMLINK_NOFOLLOW) | (flags & AT_EMPTY_PATH);
+	long r = cross_lookup(od, op, at, &st);
+	if (r == 0)
+		r = cross_parent(nd, np);
+	if (r == 0 && cross_lookup(nd, np, AT_SYMLINK_NOFOLLOW, &st) == 0)
+		r = -EEXIST;
+	/* filename_create asks the new name's mount for write access */
+	if (r == 0 && cross_rdonly(nd, scratch.path_a))
+		r = -EROFS;
+	return r < 0 ? r : -EXDEV;
+}
+
 static long do_rename(long nr, long od, const char *op, long nd, const char *np, long flags,
 		      bool *local)
 {
@@ -1086,7 +1543,7 @@ static long do_rename(long nr, long od, const char *op, long nd, const char *np,
 		return 0;
 	if (k1 != k2 || r1->domain != r2->domain ||
 	    (r1->volume >= 0 && r2->volume >= 0 && r1->volume != r2->volume))
-		return -EXDEV; /* across a mount boundary, as Linux says */
+		return cross_rename(od, op, nd, np, flags); /* EXDEV, as Linux says */
 	if (r1->path_len + r2->path_len > (size_t)VOS_PATH_MAX * 2)
 		return -ENAMETOOLONG;
 	char *both = scratch.pair;
@@ -1198,8 +1655,9 @@ static long chdir_remote(const struct route *rt, long nr, const char *abs)
 	if (r < 0)
 		return r;
 	char *clean = scratch.path_b;
-	size_t n = strnlen(abs, VOS_PATH_MAX - 1);
-	memcpy(clean, abs, n);
+	/* routing keeps ".." inside a volume; the cwd is reported without */
+	long len = vos_path_normalize("/", abs, clean, VOS_PATH_MAX);
+	size_t n = len < 0 ? 0 : (size_t)len;
 	clean[n] = '\0';
 	while (n > 1 && clean[n - 1] == '/')
 		clean[--n] = '\0'; /* "dir/" is the same directory */
@@ -1362,6 +1820,8 @@ static long do_chmod(long nr, long a[6])
 		break;
 	}
 	META_ROUTE(dirfd, path, on_fd, at);
+	if (on_fd && !path)
+		at |= VOS_AT_FD_ONLY; /* fchmod, fchown, futimens (protocol.h) */
 	return meta_forward(rt, VOS_OP_FCHMODAT, nr, mode, at, 0, NULL);
 }
 
@@ -1395,6 +1855,8 @@ static long do_chown(long nr, long a[6])
 		break;
 	}
 	META_ROUTE(dirfd, path, on_fd, at);
+	if (on_fd && !path)
+		at |= VOS_AT_FD_ONLY; /* fchmod, fchown, futimens (protocol.h) */
 	return meta_forward(rt, VOS_OP_FCHOWNAT, nr, uid, gid, at, NULL);
 }
 
@@ -1453,6 +1915,8 @@ static long do_utimes(long nr, long a[6])
 	}
 	}
 	META_ROUTE(dirfd, path, on_fd, at);
+	if (on_fd && !path)
+		at |= VOS_AT_FD_ONLY; /* fchmod, fchown, futimens (protocol.h) */
 	struct seg times = {.in = ts, .len = sizeof(ts), .arg_off = 3, .arg_len = -1};
 	return meta_forward(rt, VOS_OP_UTIMENSAT, nr, -1, at, 0, now ? NULL : &times);
 }
@@ -1481,6 +1945,23 @@ static long do_statfs(long nr, long a[6])
 /* link and symlink: two paths in one blob. Both ends of a link must be in
  * the same volume (EXDEV otherwise, as across mounts); a symlink's target is
  * data, only the new link's path is routed. */
+/* N for "/proc/self/fd/N" or "/dev/fd/N", else -1. */
+static int magic_fd_number(const char *p)
+{
+	static const char *const prefixes[] = {"/proc/self/fd/", "/dev/fd/"};
+	for (int i = 0; p && i < 2; i++) {
+		size_t n = strlen(prefixes[i]);
+		if (strncmp(p, prefixes[i], n) != 0)
+			continue;
+		long v = 0;
+		const char *d = p + n;
+		for (; *d >= '0' && *d <= '9' && v < (1L << 30); d++)
+			v = v * 10 + (*d - '0');
+		return d > p + n && *d == '\0' && v < (1L << 30) ? (int)v : -1;
+	}
+	return -1;
+}
+
 static long do_link(long nr, long a[6])
 {
 	bool sym = nr == SYS_symlink || nr == SYS_symlinkat;
@@ -1525,6 +2006,16 @@ static long do_link(long nr, long a[6])
 		memcpy(both, op, len1);
 		odirfd = r2->dirfd;
 	} else {
+		/* linkat("/proc/self/fd/N", AT_SYMLINK_FOLLOW) of a remote fd
+		 * (naming an O_TMPFILE file): the fd itself, as the kernel
+		 * follows that link to the open file */
+		struct vos_remote_fd mrf;
+		int mfd = (flags & AT_SYMLINK_FOLLOW) ? magic_fd_number(op) : -1;
+		if (mfd >= 0 && vos_fd_lookup(mfd, &mrf)) {
+			od = mfd;
+			op = "";
+			flags = (flags & ~(long)AT_SYMLINK_FOLLOW) | AT_EMPTY_PATH;
+		}
 		enum route_kind k1 = route_path(od, op, r1, &err);
 		if (k1 == ROUTE_ERROR)
 			return err;
@@ -1532,7 +2023,7 @@ static long do_link(long nr, long a[6])
 			return VOS_RUN_NATIVE;
 		if (k1 != k2 || r1->domain != r2->domain ||
 		    (r1->volume >= 0 && r2->volume >= 0 && r1->volume != r2->volume))
-			return -EXDEV;
+			return cross_link(od, op, nd, np, flags);
 		len1 = r1->path_len;
 		memcpy(both, r1->path, len1);
 		odirfd = r1->dirfd;
@@ -1583,14 +2074,32 @@ static long do_xattr_change(long nr, long a[6])
 /* truncate(path): open, ftruncate, close in the domain. */
 static long do_truncate(long a[6], bool *local)
 {
-	long fd = path_open(SYS_truncate, AT_FDCWD, (const char *)a[0], O_WRONLY | O_CLOEXEC, 0);
+	*local = false;
+	if (a[1] < 0)
+		return -EINVAL; /* checked before the lookup */
+	/* the type is checked before any permission (vfs_truncate) */
+	struct stat st;
+	long r = stat_path(SYS_truncate, AT_FDCWD, (const char *)a[0], &st, 0, local);
+	if (*local)
+		return VOS_RUN_NATIVE;
+	if (r < 0)
+		return r;
+	if (!S_ISREG(st.st_mode))
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	/* O_NONBLOCK: a name swapped for a FIFO meanwhile must not block */
+	long fd = path_open(SYS_truncate, AT_FDCWD, (const char *)a[0],
+			    O_WRONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0);
 	*local = fd == VOS_RUN_NATIVE;
+	if (fd == -ENXIO)
+		return -EINVAL;
 	if (*local || fd < 0)
 		return fd;
 	struct vos_remote_fd rf;
 	vos_fd_lookup(fd, &rf);
 	int64_t ta[6] = {rf.rfd, a[1]};
-	long r = forward(rf.domain, VOS_OP_FTRUNCATE, SYS_truncate, ta, NULL);
+	r = fsize_grow(&rf, SYS_truncate, a[1]);
+	if (r == 0)
+		r = forward(rf.domain, VOS_OP_FTRUNCATE, SYS_truncate, ta, NULL);
 	do_close(fd);
 	return r;
 }
@@ -1602,7 +2111,6 @@ static long do_truncate(long a[6], bool *local)
 static bool fd_call_unsupported(long nr)
 {
 	switch (nr) {
-	case SYS_flock:
 	case SYS_readahead:
 	case SYS_name_to_handle_at:
 	case SYS_splice:
@@ -1767,11 +2275,135 @@ static long close_range_sparing_hidden(unsigned long lo, unsigned long hi, long 
 
 static bool fs_call(long nr, long a[6], long *result);
 
+/* Copies a redirect out of the data area (hostile: bounded, must end with
+ * a NUL and be absolute, else the call fails with ELOOP). */
+static void redirect_capture(const char *p)
+{
+	char *dst = scratch.redirect_in;
+	size_t n = strnlen(p, VOS_PATH_MAX);
+	if (n == VOS_PATH_MAX || p[0] != '/')
+		n = 0;
+	memcpy(dst, p, n);
+	dst[n] = '\0';
+	scratch.redirect_fresh = true;
+}
+
+/* Points the path argument the redirect names (and its dirfd) at the new
+ * absolute path. False for a call that has no such argument. */
+static bool redirect_args(long nr, long a[6], bool second)
+{
+	int d = -1, p; /* indexes of the dirfd and the path arguments */
+	switch (nr) {
+	case SYS_rename:
+	case SYS_link:
+		p = second ? 1 : 0;
+		break;
+	case SYS_symlink:
+		p = 1;
+		break;
+	case SYS_renameat:
+	case SYS_renameat2:
+	case SYS_linkat:
+		d = second ? 2 : 0;
+		p = d + 1;
+		break;
+	case SYS_symlinkat:
+		d = 1;
+		p = 2;
+		break;
+	case SYS_openat:
+	case SYS_openat2:
+	case SYS_newfstatat:
+	case SYS_statx:
+	case SYS_mkdirat:
+	case SYS_unlinkat:
+	case SYS_faccessat:
+	case SYS_faccessat2:
+	case SYS_readlinkat:
+	case SYS_fchmodat:
+	case 452: /* fchmodat2 */
+	case SYS_fchownat:
+	case SYS_utimensat:
+	case SYS_mknodat:
+	case SYS_futimesat:
+		d = 0;
+		p = 1;
+		break;
+	case SYS_fchdir:
+	case SYS_fchmod:
+	case SYS_fchown:
+	case SYS_fstatfs:
+	case SYS_fgetxattr:
+	case SYS_flistxattr:
+	case SYS_fsetxattr:
+	case SYS_fremovexattr:
+		return false;
+	default: /* the path is the first argument */
+		p = 0;
+		break;
+	}
+	const char *in = scratch.redirect_in;
+	/* a redirect code without a path (a domain answering one for a call
+	 * that had no path) is not followed */
+	if (!scratch.redirect_fresh || in[0] != '/')
+		return false;
+	scratch.redirect_fresh = false;
+	char *buf = scratch.redirect[second ? 1 : 0];
+	memcpy(buf, in, strlen(in) + 1);
+	/* under RESOLVE_IN_ROOT an absolute path is relative to the dirfd */
+	if (d >= 0 && !(nr == SYS_openat2 && openat2_in_root(a)))
+		a[d] = AT_FDCWD;
+	a[p] = (long)buf;
+	return true;
+}
+
+/* As Linux counts symlinks per lookup. */
+#define MAX_REDIRECTS 40
+
+long vos_exec_path(long dirfd, const char *path, const char **out)
+{
+	long a[6] = {dirfd, (long)path};
+	for (int hops = 0; hops <= MAX_REDIRECTS; hops++) {
+		struct route *rt = &scratch.r1;
+		long err = 0;
+		enum route_kind k = route_path(a[0], (const char *)a[1], rt, &err);
+		if (k == ROUTE_ERROR)
+			return err;
+		if (k == ROUTE_LOCAL) {
+			*out = (const char *)a[1];
+			return hops > 0;
+		}
+		/* a vfork-like child cannot forward: a volume is noexec */
+		if (in_vfork_child())
+			return -EACCES;
+		struct xfer x = path_xfer(rt);
+		int64_t fa[6] = {rt->dirfd, 0, 0, F_OK, 0};
+		long r = forward(rt->domain, VOS_OP_FACCESSAT, SYS_execve, fa, &x);
+		if (!VOS_RESULT_IS_REDIRECT(r))
+			return r < 0 ? r : -EACCES; /* volumes are noexec mounts */
+		if (!redirect_args(SYS_faccessat, a, false))
+			return -ELOOP;
+	}
+	return -ELOOP;
+}
+
 bool vos_fs_call(long nr, long a[6], long *result)
 {
 	/* handlers answer VOS_RUN_NATIVE for a call that stays local, so that
-	 * it runs outside the SIGSYS handler with the application's mask */
-	return fs_call(nr, a, result) && *result != VOS_RUN_NATIVE;
+	 * it runs outside the SIGSYS handler with the application's mask; a
+	 * path that left its volume comes back as a redirect and the whole
+	 * call is routed again with the new path (protocol.h) */
+	for (int hops = 0;; hops++) {
+		if (!fs_call(nr, a, result))
+			return false;
+		if (!VOS_RESULT_IS_REDIRECT(*result))
+			return *result != VOS_RUN_NATIVE;
+		if (hops == MAX_REDIRECTS ||
+		    !redirect_args(nr, a, *result == VOS_RESULT_REDIRECT2)) {
+			*result = -ELOOP;
+			return true;
+		}
+	}
 }
 
 static bool fs_call(long nr, long a[6], long *result)
@@ -1789,26 +2421,9 @@ static bool fs_call(long nr, long a[6], long *result)
 	case SYS_openat:
 		r = path_open(nr, a[0], (const char *)a[1], a[2], a[3]);
 		break;
-	case SYS_openat2: {
-		const struct open_how {
-			uint64_t flags, mode, resolve;
-		} *how = (const void *)a[2];
-		if (!how || (size_t)a[3] < sizeof(*how))
-			return false;
-		if (how->resolve != 0) {
-			/* RESOLVE_* restrictions are not forwarded yet: refuse before
-			 * opening anything (an O_TRUNC must not happen) */
-			struct route *rt = &scratch.r1;
-			long err = 0;
-			enum route_kind k = route_path(a[0], (const char *)a[1], rt, &err);
-			if (k == ROUTE_LOCAL)
-				return false;
-			*result = k == ROUTE_ERROR ? err : -ENOSYS;
-			return true;
-		}
-		r = path_open(nr, a[0], (const char *)a[1], (long)how->flags, (long)how->mode);
+	case SYS_openat2:
+		r = do_openat2(a);
 		break;
-	}
 	case SYS_close:
 		*result = do_close(a[0]);
 		return true;
@@ -1940,7 +2555,10 @@ static bool fs_call(long nr, long a[6], long *result)
 		r = do_xattr_change(nr, a);
 		break;
 	case SYS_fallocate:
-		*result = fd_simple(nr, a, VOS_OP_FALLOCATE, 4);
+		*result = do_fd_grow(nr, a);
+		return true;
+	case SYS_flock:
+		*result = fd_simple(nr, a, VOS_OP_FLOCK, 2);
 		return true;
 	case SYS_sync_file_range:
 		*result = fd_simple(nr, a, VOS_OP_SYNC_FILE_RANGE, 4);
@@ -1949,7 +2567,7 @@ static bool fs_call(long nr, long a[6], long *result)
 		*result = fd_simple(nr, a, VOS_OP_SYNCFS, 1);
 		return true;
 	case SYS_ftruncate:
-		*result = fd_simple(nr, a, VOS_OP_FTRUNCATE, 2);
+		*result = do_fd_grow(nr, a);
 		return true;
 	case SYS_fsync:
 		*result = fd_simple(nr, a, VOS_OP_FSYNC, 1);

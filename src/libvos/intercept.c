@@ -115,6 +115,20 @@ bool vos_in_vfork_child(void)
 	return vos_current_spawn() != NULL;
 }
 
+/* Per thread, for interrupting forwarded calls (see vos_signal_interrupts):
+ * the application's signal mask while this thread's SIGSYS handler runs,
+ * and what the wait saw. */
+enum { INTR_NONE = 0, INTR_RESTART = 1, INTR_EINTR = 2 };
+static __thread uint64_t tls_app_mask;
+static __thread int tls_intr;
+
+uint64_t vos_wait_mask_swap(uint64_t mask)
+{
+	uint64_t old = tls_app_mask;
+	tls_app_mask = mask;
+	return old;
+}
+
 static volatile char selector = SYSCALL_DISPATCH_FILTER_BLOCK;
 static bool active;
 /* The SIGSYS disposition the application asked for: never installed (ours
@@ -419,8 +433,21 @@ static long do_execve(long nr, long a[6], const ucontext_t *uc)
 	long err = 0;
 	bool empty_fd = nr == SYS_execveat && path && !path[0] && (a[4] & AT_EMPTY_PATH);
 	struct vos_remote_fd rf;
-	if (empty_fd ? vos_fd_lookup(a[0], &rf) : vos_path_is_remote(dirfd, path, &err))
-		return err ? err : -EACCES;
+	if (empty_fd && vos_fd_lookup(a[0], &rf))
+		return -EACCES;
+	if (!empty_fd && path) {
+		/* a symlink in a volume may lead back to a host program */
+		const char *to;
+		err = vos_exec_path(dirfd, path, &to);
+		if (err < 0)
+			return err;
+		if (err > 0) {
+			a[nr == SYS_execve ? 0 : 1] = (long)to;
+			if (nr == SYS_execveat)
+				a[0] = AT_FDCWD;
+			path = to;
+		}
+	}
 	if (nr == SYS_execve && path && path[0] != '/' && vos_vcwd()) {
 		/* relative to a cwd inside a volume: the kernel's cwd is elsewhere */
 		return -EACCES;
@@ -462,6 +489,9 @@ bool vos_dispatch(long nr, long a[6], ucontext_t *uc, long *result)
 	case SYS_exit:
 		vos_thread_exiting();
 		return false;
+	case SYS_exit_group:
+		vos_client_exiting();
+		return false;
 	default:
 		break;
 	}
@@ -475,6 +505,97 @@ bool vos_dispatch(long nr, long a[6], ucontext_t *uc, long *result)
 	       vos_fs_call(nr, a, result);
 }
 
+/* ---- interrupting forwarded calls
+ *
+ * The SIGSYS handler runs with every signal blocked, so a signal sent to a
+ * thread waiting for a forwarded call stays pending. The wait polls for
+ * such signals (vos_chan_call_intr: after its spin, after every sleep): one
+ * the application does not block and that would run a handler (or kill or
+ * stop the process) makes the domain interrupt the call. The handler then
+ * runs as this SIGSYS handler returns, after the call ended, as on Linux.
+ * With -EINTR as the result, the call is restarted (the context is rewound
+ * to its syscall instruction, so it traps and is forwarded again after the
+ * handlers ran) when every such signal's handler has SA_RESTART and the
+ * call is one signal(7) restarts; otherwise the application sees EINTR. */
+
+static bool default_ignored(int sig)
+{
+	return sig == SIGCHLD || sig == SIGCONT || sig == SIGURG || sig == SIGWINCH;
+}
+
+static bool default_stops(int sig)
+{
+	return sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+bool vos_signal_interrupts(void *arg)
+{
+	(void)arg;
+	uint64_t pend = 0;
+	if (vos_sys2(SYS_rt_sigpending, (long)&pend, 8) != 0)
+		return false;
+	pend &= ~tls_app_mask & ~(SIGBIT(SIGSYS) | SIGBIT(SIGKILL) | SIGBIT(SIGSTOP));
+	if (pend == 0)
+		return false;
+	bool any = false, restart = true;
+	for (int sig = 1; sig <= 64; sig++) {
+		struct kernel_sigaction k;
+		if (!(pend & SIGBIT(sig)) || vos_sys4(SYS_rt_sigaction, sig, 0, (long)&k, 8) != 0)
+			continue;
+		if (k.handler == SIG_IGN || (k.handler == SIG_DFL && default_ignored(sig)))
+			continue;
+		any = true;
+		/* a stopped process resumes the call after SIGCONT; a fatal
+		 * default ends it; a handler decides by SA_RESTART */
+		if (k.handler == SIG_DFL ? !default_stops(sig) : !(k.flags & SA_RESTART))
+			restart = false;
+	}
+	if (any && tls_intr != INTR_EINTR)
+		tls_intr = restart ? INTR_RESTART : INTR_EINTR;
+	return any;
+}
+
+/* signal(7): calls restarted under SA_RESTART (those we forward). poll,
+ * select, epoll waits and sleeps are never restarted. */
+static bool restartable(long nr)
+{
+	switch (nr) {
+	case SYS_read:
+	case SYS_readv:
+	case SYS_write:
+	case SYS_writev:
+	case SYS_pread64:
+	case SYS_pwrite64:
+	case SYS_preadv:
+	case SYS_pwritev:
+	case SYS_preadv2:
+	case SYS_pwritev2:
+	case SYS_ioctl:
+	case SYS_open:
+	case SYS_openat:
+	case SYS_openat2:
+	case SYS_creat:
+	case SYS_flock:
+	case SYS_fcntl:
+	case SYS_sendfile:
+	case SYS_copy_file_range:
+	case SYS_wait4:
+	case SYS_waitid:
+	case SYS_accept:
+	case SYS_accept4:
+	case SYS_connect:
+	case SYS_recvfrom:
+	case SYS_recvmsg:
+	case SYS_recvmmsg:
+	case SYS_sendto:
+	case SYS_sendmsg:
+	case SYS_sendmmsg:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static void sigsys_handler(int sig, siginfo_t *si, void *ucv)
 {
 	(void)sig;
@@ -485,8 +606,18 @@ static void sigsys_handler(int sig, siginfo_t *si, void *ucv)
 	long nr = g[REG_RAX];
 	long a[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
 	long result;
+	tls_app_mask = app_mask_of(uc);
+	tls_intr = INTR_NONE;
 	if (vos_dispatch(nr, a, uc, &result)) {
-		g[REG_RAX] = result;
+		if (result == -EINTR && tls_intr == INTR_RESTART && restartable(nr)) {
+			/* back to the 2-byte syscall instruction: it runs again
+			 * once the pending handlers have run */
+			g[REG_RIP] -= 2;
+			g[REG_RAX] = nr;
+		} else {
+			g[REG_RAX] = result;
+		}
+		tls_intr = INTR_NONE;
 		return;
 	}
 	if (a[0] != g[REG_RDI] || a[1] != g[REG_RSI] || a[2] != g[REG_RDX] || a[3] != g[REG_R10] ||

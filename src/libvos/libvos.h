@@ -22,6 +22,13 @@ extern const char *vos_socket_path VOS_HIDDEN;
 extern int vos_umask VOS_HIDDEN;
 
 void vos_log(const char *msg) VOS_HIDDEN; /* one line to stderr, raw write */
+/* Polled while a forwarded call waits: true when a signal pending for this
+ * thread must interrupt it (intercept.c). */
+bool vos_signal_interrupts(void *arg) VOS_HIDDEN;
+/* Replace the mask vos_signal_interrupts tests (the application's) for the
+ * rest of this trap; returns the previous one. ppoll/pselect6 put their
+ * temporary mask there around a forwarded wait (poll_calls.c). */
+uint64_t vos_wait_mask_swap(uint64_t mask) VOS_HIDDEN;
 int vos_gettid(void) VOS_HIDDEN;
 
 /* ---- remote fd table (fdtable.c). The application sees a local
@@ -100,6 +107,10 @@ extern char vos_env_preload[VOS_PATH_MAX] VOS_HIDDEN;
 
 /* After fork in the child: forget the parent's channel and connection. */
 void vos_client_after_fork(void) VOS_HIDDEN;
+/* exit_group: close every remote fd now, as the kernel closes a process's
+ * fds before its parent can reap it, so the locks (flock, POSIX) it held
+ * are gone by then; the shadow's own teardown comes later. */
+void vos_client_exiting(void) VOS_HIDDEN;
 
 /* One forwarded call with a data block of `data_len` bytes prepared by
  * `fill` (may be NULL) and results copied out by `drain` (may be NULL). */
@@ -135,9 +146,16 @@ bool vos_fs_call(long nr, long a[6], long *result) VOS_HIDDEN;
 bool vos_net_call(long nr, long a[6], long *result) VOS_HIDDEN;   /* net_calls.c */
 bool vos_poll_call(long nr, long a[6], long *result) VOS_HIDDEN;  /* poll_calls.c */
 bool vos_creds_call(long nr, long a[6], long *result) VOS_HIDDEN; /* creds.c */
+/* Send the process's credentials on a channel being attached (creds.c). */
+void vos_creds_push(struct vos_chan_client *ch, long sysnr) VOS_HIDDEN;
 /* Whether (dirfd, path) names something in a volume (err set on bad input). */
 bool vos_path_is_remote(long dirfd, const char *path, long *err) VOS_HIDDEN;
 void vos_fixup_path_args(long nr, long a[6]) VOS_HIDDEN;
+/* execve's program path: redirects out of volumes followed (a symlink in a
+ * volume to a host program). 1 with *out the absolute local path to run
+ * instead, 0 when (dirfd, path) is local as given, -errno when it names
+ * something in a volume (EACCES: volumes are noexec) or fails there. */
+long vos_exec_path(long dirfd, const char *path, const char **out) VOS_HIDDEN;
 /* A thread is about to exit: release what libvos holds for it. */
 void vos_thread_exiting(void) VOS_HIDDEN;
 

@@ -1,5 +1,6 @@
 /* Lexical path normalization and volume matching (see path.h). Symlinks are
- * not resolved here: inside a volume the storage domain resolves them; a
+ * not resolved here: inside a volume the storage domain resolves them (and
+ * ".." after them), and answers with a redirect when they lead out; a
  * symlink outside every volume that points into one is not followed into the
  * domain (documented limitation of lexical routing). */
 #include "libvos/path.h"
@@ -35,13 +36,23 @@ int vos_volumes_parse(struct vos_volume_table *t, const char *spec)
 	return t->count;
 }
 
-/* Appends component [s, s+n) to out (which holds an absolute path), handling
- * "." and "..". Returns the new length or -1 on overflow. */
-static long push_component(char *out, long len, size_t outsz, const char *s, size_t n)
+static bool only_slashes(const char *p)
 {
-	if (n == 1 && s[0] == '.')
+	while (*p == '/')
+		p++;
+	return *p == '\0';
+}
+
+/* Appends component [s, s+n) to out (which holds an absolute path), handling
+ * "." and ".." (kept verbatim when keep_dotdot, and so is a final ".":
+ * "f/." is ENOTDIR and rmdir("d/.") EINVAL only if the domain sees it).
+ * Returns the new length or -1 on overflow. */
+static long push_component(char *out, long len, size_t outsz, const char *s, size_t n,
+			   bool keep_dotdot)
+{
+	if (n == 1 && s[0] == '.' && !(keep_dotdot && only_slashes(s + 1)))
 		return len;
-	if (n == 2 && s[0] == '.' && s[1] == '.') {
+	if (n == 2 && s[0] == '.' && s[1] == '.' && !keep_dotdot) {
 		while (len > 1 && out[len - 1] != '/')
 			len--;
 		if (len > 1)
@@ -71,8 +82,10 @@ static bool inside_volume(const struct vos_volume_table *t, const char *norm, lo
 	return false;
 }
 
+/* *inside (may be NULL): set once the walk is inside a volume of t; from
+ * then on ".." is kept (vos_path_normalize_route). */
 static long push_path(char *out, long len, size_t outsz, const char *p,
-		      const struct vos_volume_table *t, bool *crossed)
+		      const struct vos_volume_table *t, bool *crossed, bool *inside)
 {
 	while (*p) {
 		while (*p == '/')
@@ -81,35 +94,34 @@ static long push_path(char *out, long len, size_t outsz, const char *p,
 		while (*p && *p != '/')
 			p++;
 		if (p > s) {
-			len = push_component(out, len, outsz, s, (size_t)(p - s));
+			len = push_component(out, len, outsz, s, (size_t)(p - s),
+					     inside && *inside);
 			if (len < 0)
 				return -1;
 			if (crossed && !*crossed && inside_volume(t, out, len))
 				*crossed = true;
+			if (inside && !*inside && inside_volume(t, out, len))
+				*inside = true;
 		}
 	}
 	return len;
 }
 
-long vos_path_normalize(const char *cwd, const char *path, char *out, size_t outsz)
-{
-	return vos_path_normalize_crossing(cwd, path, out, outsz, NULL, NULL);
-}
-
-long vos_path_normalize_crossing(const char *cwd, const char *path, char *out, size_t outsz,
-				 const struct vos_volume_table *t, bool *crossed)
+static long normalize(const char *cwd, const char *path, char *out, size_t outsz,
+		      const struct vos_volume_table *t, bool *crossed, bool keep)
 {
 	if (outsz < 2)
 		return -1;
 	out[0] = '/';
 	out[1] = '\0';
 	long len = 1;
+	bool inside = false;
 	if (path[0] != '/') {
-		len = push_path(out, len, outsz, cwd, NULL, NULL);
+		len = push_path(out, len, outsz, cwd, keep ? t : NULL, NULL, keep ? &inside : NULL);
 		if (len < 0)
 			return -1;
 	}
-	len = push_path(out, len, outsz, path, t, crossed);
+	len = push_path(out, len, outsz, path, t, crossed, keep ? &inside : NULL);
 	if (len < 0)
 		return -1;
 	size_t plen = strlen(path);
@@ -120,6 +132,23 @@ long vos_path_normalize_crossing(const char *cwd, const char *path, char *out, s
 		out[len] = '\0';
 	}
 	return len;
+}
+
+long vos_path_normalize_route(const char *cwd, const char *path, char *out, size_t outsz,
+			      const struct vos_volume_table *t)
+{
+	return normalize(cwd, path, out, outsz, t, NULL, true);
+}
+
+long vos_path_normalize(const char *cwd, const char *path, char *out, size_t outsz)
+{
+	return vos_path_normalize_crossing(cwd, path, out, outsz, NULL, NULL);
+}
+
+long vos_path_normalize_crossing(const char *cwd, const char *path, char *out, size_t outsz,
+				 const struct vos_volume_table *t, bool *crossed)
+{
+	return normalize(cwd, path, out, outsz, t, crossed, false);
 }
 
 int vos_volume_match(const struct vos_volume_table *t, const char *norm, char *rel, size_t relsz)

@@ -29,6 +29,14 @@ long vos_path_normalize(const char *cwd, const char *path, char *out, size_t out
 long vos_path_normalize_crossing(const char *cwd, const char *path, char *out, size_t outsz,
 				 const struct vos_volume_table *t, bool *crossed);
 
+/* Normalization for routing: as vos_path_normalize, except that once the
+ * path has entered a volume of t, ".." components are kept as they are:
+ * the storage domain resolves them physically (after symlinks), as a mount
+ * at that point would ("/data/l/../x" with l a symlink is not "/data/x").
+ * A ".." that climbs out of the volume comes back as a redirect. */
+long vos_path_normalize_route(const char *cwd, const char *path, char *out, size_t outsz,
+			      const struct vos_volume_table *t);
+
 /* If the normalized absolute path lies inside a volume, returns the volume
  * index and writes the volume-relative path ("." for the mount point itself,
  * otherwise without a leading '/', trailing '/' kept) into rel[relsz].

@@ -1,10 +1,592 @@
-/* PLACEHOLDER being replaced by its owner this session. */
+/* poll, ppoll, select and pselect6 over remote fds.
+ *
+ * - No remote fd: the call runs natively (false is returned).
+ * - Every remote fd in one domain and no local fd: one VOS_OP_POLL; the
+ *   domain waits on its real fds with the whole timeout.
+ * - Local fds mixed with remote ones, or remote fds of two domains (or a
+ *   domain at its worker bound, which refuses to wait: -EAGAIN):
+ *   interim approach until waiting is event-driven (issue 4): each side is
+ *   polled with timeout 0, then the local fds are waited on natively for a
+ *   short slice (1 ms doubling to 20 ms) until something is ready or the
+ *   timeout expires. Never reports POLLNVAL for a live remote fd.
+ * select/pselect6 are converted to poll entries and back with the
+ * kernel's rules (POLLIN_SET, POLLOUT_SET, POLLEX_SET; one count per set
+ * bit; EBADF for a bad fd; remaining time written back).
+ *
+ * A domain that died: its fds report POLLERR|POLLHUP (select: readable and
+ * writable), like a device that went away; the next call on them fails with
+ * EIO. A remote fd inherited across fork but not usable in this process
+ * (stale) is POLLNVAL / EBADF.
+ *
+ * Runs inside the SIGSYS handler: no libc, no malloc (large select sets
+ * get an anonymous mapping). */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+
 #include "libvos/libvos.h"
+#include "vos/protocol.h"
+
+#define POLLIN_SET   (POLLRDNORM | POLLRDBAND | POLLIN | POLLHUP | POLLERR)
+#define POLLOUT_SET  (POLLWRBAND | POLLWRNORM | POLLOUT | POLLERR)
+#define POLLEX_SET   POLLPRI
+#define SLICE_MIN_NS 1000000LL
+#define SLICE_MAX_NS 20000000LL
+#define NS	     1000000000LL
+
+/* ------------------------------------------------------------- timing */
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	vos_sys2(SYS_clock_gettime, CLOCK_MONOTONIC, (long)&ts);
+	return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
+}
+
+/* ns left before deadline (-1: none), never negative */
+static int64_t left_ns(int64_t deadline)
+{
+	if (deadline < 0)
+		return -1;
+	int64_t l = deadline - now_ns();
+	return l > 0 ? l : 0;
+}
+
+/* ------------------------------------------------------------- classify */
+
+enum { CLASS_NONE, CLASS_LOCAL, CLASS_REMOTE, CLASS_STALE };
+
+static int classify(int fd, struct vos_remote_fd *rf)
+{
+	if (fd < 0)
+		return CLASS_NONE;
+	if (!vos_fd_lookup(fd, rf))
+		return CLASS_LOCAL;
+	return rf->stale || vos_in_vfork_child() ? CLASS_STALE : CLASS_REMOTE;
+}
+
+/* ----------------------------------------------------- one domain's part */
+
+struct part {
+	struct pollfd *fds;
+	unsigned long nfds;
+	int domain;
+	unsigned long count; /* entries of this domain */
+	int ready;
+};
+
+static bool in_part(const struct part *p, const struct pollfd *e)
+{
+	struct vos_remote_fd rf;
+	return classify(e->fd, &rf) == CLASS_REMOTE && rf.domain == p->domain;
+}
+
+static void part_prepare(struct vos_call *c, void *ctx)
+{
+	struct part *p = ctx;
+	struct vos_pollfd *out = c->data;
+	unsigned long k = 0;
+	for (unsigned long i = 0; i < p->nfds && k < p->count; i++) {
+		struct vos_remote_fd rf;
+		if (classify(p->fds[i].fd, &rf) == CLASS_REMOTE && rf.domain == p->domain)
+			out[k++] = (struct vos_pollfd){.fd = rf.rfd, .events = p->fds[i].events};
+	}
+	c->args[0] = c->data_off;
+	c->args[1] = (int64_t)k; /* fewer if another thread closed one meanwhile */
+}
+
+static void part_finish(struct vos_call *c, void *ctx, int64_t r)
+{
+	struct part *p = ctx;
+	if (r < 0)
+		return;
+	const struct vos_pollfd *in = c->data;
+	unsigned long k = 0, n = (unsigned long)c->args[1];
+	p->ready = 0;
+	for (unsigned long i = 0; i < p->nfds && k < n; i++) {
+		if (!in_part(p, &p->fds[i]))
+			continue;
+		/* the domain's answer is not trusted beyond what poll can say */
+		short rev = (short)(in[k++].revents &
+				    (p->fds[i].events | POLLERR | POLLHUP | POLLNVAL));
+		p->fds[i].revents = rev;
+		p->ready += rev != 0;
+	}
+}
+
+static bool is_restart(int64_t r)
+{
+	return r == -EINTR || (r <= -512 && r >= -516); /* ERESTART* */
+}
+
+/* Polls the entries of one domain; >= 0 ready entries, or -errno. */
+static int64_t poll_domain(struct pollfd *fds, unsigned long nfds, int domain, unsigned long count,
+			   int64_t timeout_ns, long sysnr)
+{
+	struct part p = {.fds = fds, .nfds = nfds, .domain = domain, .count = count};
+	struct vos_call c = {.domain = domain,
+			     .op = VOS_OP_POLL,
+			     .sysnr = sysnr,
+			     .args = {0, (int64_t)count, timeout_ns},
+			     .data_len = count * sizeof(struct vos_pollfd)};
+	int64_t r = vos_forward(&c, part_prepare, part_finish, &p);
+	if (r == -EIO) {
+		/* the domain is gone: hang-up, like a device that went away */
+		p.ready = 0;
+		for (unsigned long i = 0; i < nfds; i++)
+			if (in_part(&p, &fds[i])) {
+				fds[i].revents = POLLERR | POLLHUP;
+				p.ready++;
+			}
+		return p.ready;
+	}
+	if (r < 0)
+		return is_restart(r) ? -EINTR : r;
+	return p.ready;
+}
+
+/* ------------------------------------------------------------ the engine */
+
+/* The local entries, copied out so the kernel never sees a placeholder
+ * (it would answer POLLNVAL for it). */
+struct local_set {
+	struct pollfd small[32], *fds;
+	unsigned long n;
+	size_t map_len;
+};
+
+static long local_open(struct local_set *ls, const struct pollfd *fds, unsigned long nfds,
+		       unsigned long count)
+{
+	ls->fds = ls->small;
+	ls->map_len = 0;
+	ls->n = 0;
+	if (count > sizeof(ls->small) / sizeof(ls->small[0])) {
+		ls->map_len = (count * sizeof(struct pollfd) + 4095) & ~4095ul;
+		long m = vos_raw_syscall6(SYS_mmap, 0, (long)ls->map_len, PROT_READ | PROT_WRITE,
+					  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m < 0 && m > -4096)
+			return m;
+		ls->fds = (struct pollfd *)m;
+	}
+	for (unsigned long i = 0; i < nfds && ls->n < count; i++) {
+		struct vos_remote_fd rf;
+		if (classify(fds[i].fd, &rf) == CLASS_LOCAL)
+			ls->fds[ls->n++] =
+				(struct pollfd){.fd = fds[i].fd, .events = fds[i].events};
+	}
+	return 0;
+}
+
+static void local_close(struct local_set *ls)
+{
+	if (ls->map_len)
+		vos_sys2(SYS_munmap, (long)ls->fds, (long)ls->map_len);
+}
+
+/* Native wait on the local entries (a pure sleep when there are none);
+ * copies revents back. The wait runs under `mask` (the application's, or
+ * ppoll's): a signal it lets through runs its handler right here, nested
+ * in the SIGSYS handler, and the wait ends with EINTR, as natively. */
+static long local_poll(struct local_set *ls, struct pollfd *fds, unsigned long nfds,
+		       int64_t timeout_ns, uint64_t mask)
+{
+	struct timespec ts = {.tv_sec = timeout_ns / NS, .tv_nsec = timeout_ns % NS};
+	long r = vos_sys5(SYS_ppoll, (long)ls->fds, (long)ls->n, (long)&ts, (long)&mask, 8);
+	if (r < 0)
+		return r;
+	unsigned long k = 0;
+	for (unsigned long i = 0; i < nfds && k < ls->n; i++) {
+		struct vos_remote_fd rf;
+		if (classify(fds[i].fd, &rf) == CLASS_LOCAL)
+			fds[i].revents = ls->fds[k++].revents;
+	}
+	return r;
+}
+
+/* poll(2) on fds with a timeout in ns (-1: none). Returns false when no
+ * entry is remote (run natively); else *result. */
+static bool poll_engine(struct pollfd *fds, unsigned long nfds, int64_t timeout_ns, long sysnr,
+			uint64_t mask, long *result)
+{
+	unsigned long per_domain[VOS_DOMAIN_COUNT] = {0}, local = 0, stale = 0;
+	for (unsigned long i = 0; i < nfds; i++) {
+		struct vos_remote_fd rf;
+		switch (classify(fds[i].fd, &rf)) {
+		case CLASS_LOCAL:
+			local++;
+			break;
+		case CLASS_STALE:
+			stale++;
+			break;
+		case CLASS_REMOTE:
+			if (rf.domain >= 0 && rf.domain < VOS_DOMAIN_COUNT)
+				per_domain[rf.domain]++;
+			else
+				stale++;
+			break;
+		default:
+			break;
+		}
+	}
+	int domains = 0, only = -1;
+	for (int d = 0; d < VOS_DOMAIN_COUNT; d++)
+		if (per_domain[d] > 0) {
+			domains++;
+			only = d;
+		}
+	if (domains == 0 && stale == 0)
+		return false;
+	for (int d = 0; d < VOS_DOMAIN_COUNT; d++)
+		if (per_domain[d] * sizeof(struct vos_pollfd) > VOS_CHAN_MAX_BLOCK) {
+			*result = -EINVAL; /* more than RLIMIT_NOFILE allows anyway */
+			return true;
+		}
+	for (unsigned long i = 0; i < nfds; i++)
+		fds[i].revents = 0;
+
+	if (domains == 1 && local == 0 && stale == 0) {
+		*result = poll_domain(fds, nfds, only, per_domain[only], timeout_ns, sysnr);
+		/* -EAGAIN: the domain's worker bound is reached and none may
+		 * wait; the slices below never make it wait */
+		if (*result != -EAGAIN || timeout_ns == 0)
+			return true;
+	}
+
+	/* interim: poll every side without waiting, sleep on the local side */
+	struct local_set ls;
+	long lr = local_open(&ls, fds, nfds, local);
+	if (lr < 0) {
+		*result = lr;
+		return true;
+	}
+	int64_t deadline = timeout_ns < 0 ? -1 : now_ns() + timeout_ns;
+	int64_t slice = SLICE_MIN_NS;
+	for (;;) {
+		long ready = 0;
+		for (unsigned long i = 0; i < nfds; i++) {
+			struct vos_remote_fd rf;
+			if (classify(fds[i].fd, &rf) == CLASS_STALE) {
+				fds[i].revents = POLLNVAL;
+				ready++;
+			}
+		}
+		for (int d = 0; d < VOS_DOMAIN_COUNT; d++) {
+			if (per_domain[d] == 0)
+				continue;
+			int64_t r = poll_domain(fds, nfds, d, per_domain[d], 0, sysnr);
+			if (r < 0) {
+				local_close(&ls);
+				*result = r;
+				return true;
+			}
+			ready += r;
+		}
+		int64_t left = left_ns(deadline);
+		int64_t wait = ready > 0 ? 0 : left < 0 || left > slice ? slice : left;
+		long r = local_poll(&ls, fds, nfds, wait, mask);
+		if (r < 0 || r + ready > 0 || left == 0) {
+			local_close(&ls);
+			*result = r < 0 ? r : r + ready;
+			return true;
+		}
+		slice = slice * 2 > SLICE_MAX_NS ? SLICE_MAX_NS : slice * 2;
+	}
+}
+
+/* ------------------------------------------------------- signal masks */
+
+#define SIGBIT(s) (1ull << ((s)-1))
+
+/* The mask a wait runs under: ppoll/pselect6's own (SIGSYS never blocked)
+ * while the call lasts, else the application's. */
+struct wait_mask {
+	bool temporary;
+	uint64_t mask, app;
+};
+
+static void mask_begin(struct wait_mask *w, const uint64_t *given)
+{
+	w->app = vos_wait_mask_swap(0);
+	w->temporary = given != NULL;
+	w->mask = given ? *given & ~SIGBIT(SIGSYS) : w->app;
+	vos_wait_mask_swap(w->mask);
+}
+
+/* A forwarded wait interrupted by a signal that only the temporary mask
+ * lets through: deliver it now, under that mask (a zero-length ppoll with
+ * it runs the handler nested here), before the application's mask is back,
+ * as ppoll(2) does. Others are delivered as the SIGSYS handler returns. */
+static void mask_end(struct wait_mask *w, long result)
+{
+	vos_wait_mask_swap(w->app);
+	if (result == -EINTR && w->temporary) {
+		struct timespec zero = {0, 0};
+		vos_sys5(SYS_ppoll, 0, 0, (long)&zero, (long)&w->mask, 8);
+	}
+}
+
+/* ------------------------------------------------------------ poll/ppoll */
+
+static bool timespec_ok(const struct timespec *ts)
+{
+	return ts->tv_sec >= 0 && ts->tv_nsec >= 0 && ts->tv_nsec < NS;
+}
+
+static int64_t timespec_ns(const struct timespec *ts)
+{
+	if (ts->tv_sec > INT64_MAX / NS - 1)
+		return -1; /* centuries: as good as none */
+	return (int64_t)ts->tv_sec * NS + ts->tv_nsec;
+}
+
+static bool any_remote(const struct pollfd *fds, unsigned long nfds)
+{
+	for (unsigned long i = 0; i < nfds; i++) {
+		struct vos_remote_fd rf;
+		if (classify(fds[i].fd, &rf) >= CLASS_REMOTE)
+			return true;
+	}
+	return false;
+}
+
+static bool do_poll(long nr, long a[6], long *result)
+{
+	struct pollfd *fds = (struct pollfd *)a[0];
+	unsigned long nfds = (unsigned long)a[1];
+	/* cheap tests first: this runs for every poll of the process */
+	if (vos_fd_high_water() == 0 || nfds > (1u << 20) || fds == NULL || !any_remote(fds, nfds))
+		return false;
+	struct rlimit rl;
+	if (vos_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, (long)&rl) == 0 && nfds > rl.rlim_cur) {
+		*result = -EINVAL;
+		return true;
+	}
+	int64_t timeout_ns = -1;
+	struct timespec *tsp = NULL;
+	if (nr == SYS_poll) {
+		if ((int)a[2] >= 0)
+			timeout_ns = (int64_t)(int)a[2] * 1000000;
+	} else {
+		tsp = (struct timespec *)a[2];
+		if (a[3] && a[4] != 8) {
+			*result = -EINVAL;
+			return true;
+		}
+		if (tsp) {
+			if (!timespec_ok(tsp)) {
+				*result = -EINVAL;
+				return true;
+			}
+			timeout_ns = timespec_ns(tsp);
+		}
+	}
+	struct wait_mask wm;
+	mask_begin(&wm, nr == SYS_ppoll ? (const uint64_t *)a[3] : NULL);
+	int64_t deadline = timeout_ns < 0 ? -1 : now_ns() + timeout_ns;
+	poll_engine(fds, nfds, timeout_ns, nr, wm.mask, result);
+	mask_end(&wm, *result);
+	if (tsp && timeout_ns > 0) {
+		/* the kernel writes the time left back (ppoll) */
+		int64_t l = left_ns(deadline);
+		tsp->tv_sec = l / NS;
+		tsp->tv_nsec = l % NS;
+	}
+	return true;
+}
+
+/* ------------------------------------------------------- select/pselect6 */
+
+#define BITS 64
+static bool bit(const uint64_t *set, unsigned long fd)
+{
+	return set && (set[fd / BITS] >> (fd % BITS)) & 1;
+}
+
+/* How many bits select reports for these entries (events from sets). */
+static long select_bits(const struct pollfd *fds, unsigned long k)
+{
+	long r = 0;
+	for (unsigned long i = 0; i < k; i++) {
+		short rev = fds[i].revents, ev = fds[i].events;
+		r += (ev & POLLIN) && (rev & POLLIN_SET);
+		r += (ev & POLLOUT) && (rev & POLLOUT_SET);
+		r += (ev & POLLEX_SET) && (rev & POLLEX_SET);
+		r += (rev & POLLNVAL) != 0;
+	}
+	return r;
+}
+
+static bool do_select(long nr, long a[6], long *result)
+{
+	long n = a[0];
+	uint64_t *in = (uint64_t *)a[1], *out = (uint64_t *)a[2], *ex = (uint64_t *)a[3];
+	long hw = vos_fd_high_water();
+	if (n < 0 || hw == 0)
+		return false; /* EINVAL from the kernel, or no remote fd ever */
+	/* remote fds are below the high-water mark, which is below the size
+	 * the kernel clamps n to: these bits the kernel reads too */
+	bool remote = false;
+	for (long fd = 0; fd < n && fd < hw && !remote; fd++) {
+		struct vos_remote_fd rf;
+		remote = (bit(in, fd) || bit(out, fd) || bit(ex, fd)) &&
+			 classify((int)fd, &rf) >= CLASS_REMOTE;
+	}
+	if (!remote)
+		return false;
+	struct rlimit rl;
+	if (vos_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, (long)&rl) == 0 &&
+	    (unsigned long)n > rl.rlim_cur)
+		n = (long)rl.rlim_cur; /* the kernel clamps to its table size */
+	unsigned long count = 0;
+	for (long fd = 0; fd < n; fd++)
+		count += bit(in, fd) || bit(out, fd) || bit(ex, fd);
+
+	/* timeout */
+	int64_t timeout_ns = -1;
+	struct timeval *tv = NULL;
+	struct timespec *ts = NULL;
+	if (nr == SYS_select) {
+		tv = (struct timeval *)a[4];
+		if (tv) {
+			if (tv->tv_sec < 0 || tv->tv_usec < 0) {
+				*result = -EINVAL;
+				return true;
+			}
+			struct timespec t = {.tv_sec = tv->tv_sec + tv->tv_usec / 1000000,
+					     .tv_nsec = (tv->tv_usec % 1000000) * 1000};
+			timeout_ns = timespec_ns(&t);
+		}
+	} else {
+		ts = (struct timespec *)a[4];
+		const long *sig = (const long *)a[5];
+		if (sig && sig[0] && sig[1] != 8) {
+			*result = -EINVAL;
+			return true;
+		}
+		if (ts) {
+			if (!timespec_ok(ts)) {
+				*result = -EINVAL;
+				return true;
+			}
+			timeout_ns = timespec_ns(ts);
+		}
+	}
+	int64_t deadline = timeout_ns < 0 ? -1 : now_ns() + timeout_ns;
+
+	struct pollfd small[64], *fds = small;
+	size_t map_len = 0;
+	if (count > 64) {
+		map_len = (count * sizeof(struct pollfd) + 4095) & ~4095ul;
+		long m = vos_raw_syscall6(SYS_mmap, 0, (long)map_len, PROT_READ | PROT_WRITE,
+					  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m < 0 && m > -4096) {
+			*result = m;
+			return true;
+		}
+		fds = (struct pollfd *)m;
+	}
+	unsigned long k = 0;
+	for (long fd = 0; fd < n && k < count; fd++) {
+		short ev = (bit(in, fd) ? POLLIN_SET : 0) | (bit(out, fd) ? POLLOUT_SET : 0) |
+			   (bit(ex, fd) ? POLLEX_SET : 0);
+		if (ev)
+			fds[k++] = (struct pollfd){.fd = (int)fd, .events = ev};
+	}
+	long r;
+	struct wait_mask wm;
+	const long *sig = nr == SYS_pselect6 ? (const long *)a[5] : NULL;
+	mask_begin(&wm, sig ? (const uint64_t *)sig[0] : NULL);
+	int64_t wait = timeout_ns, slice = SLICE_MIN_NS;
+	for (;;) {
+		poll_engine(fds, k, wait, nr, wm.mask, &r);
+		if (r <= 0 || select_bits(fds, k) > 0)
+			break;
+		/* ready only in ways select does not report (POLLHUP of an fd
+		 * asked about for writing or exceptions only): the kernel
+		 * keeps waiting, so do we, in slices */
+		int64_t left = left_ns(deadline);
+		if (left == 0)
+			break;
+		int64_t nap = left < 0 || left > slice ? slice : left;
+		struct timespec st = {.tv_sec = nap / NS, .tv_nsec = nap % NS};
+		long e = vos_sys5(SYS_ppoll, 0, 0, (long)&st, (long)&wm.mask, 8);
+		if (e == -EINTR) {
+			r = e; /* its handler already ran, under the wait's mask */
+			break;
+		}
+		slice = slice * 2 > SLICE_MAX_NS ? SLICE_MAX_NS : slice * 2;
+		wait = left_ns(deadline);
+	}
+	mask_end(&wm, r);
+	if (r >= 0) {
+		for (unsigned long i = 0; i < k; i++)
+			if (fds[i].revents & POLLNVAL) {
+				r = -EBADF;
+				break;
+			}
+	}
+	if (r >= 0) {
+		/* rewrite the sets: only ready bits stay, one count per bit */
+		long words = (n + BITS - 1) / BITS;
+		for (long w = 0; w < words; w++) {
+			if (in)
+				in[w] = 0;
+			if (out)
+				out[w] = 0;
+			if (ex)
+				ex[w] = 0;
+		}
+		r = 0;
+		for (unsigned long i = 0; i < k; i++) {
+			unsigned long fd = (unsigned long)fds[i].fd;
+			uint64_t b = 1ull << (fd % BITS);
+			short rev = fds[i].revents, ev = fds[i].events;
+			if ((ev & POLLIN) && (rev & POLLIN_SET)) {
+				in[fd / BITS] |= b;
+				r++;
+			}
+			if ((ev & POLLOUT) && (rev & POLLOUT_SET)) {
+				out[fd / BITS] |= b;
+				r++;
+			}
+			if ((ev & POLLEX_SET) && (rev & POLLEX_SET)) {
+				ex[fd / BITS] |= b;
+				r++;
+			}
+		}
+	}
+	if (map_len)
+		vos_sys2(SYS_munmap, (long)fds, (long)map_len);
+	if (timeout_ns > 0) {
+		/* Linux writes the time left back, whatever the outcome */
+		int64_t l = left_ns(deadline);
+		if (tv) {
+			tv->tv_sec = l / NS;
+			tv->tv_usec = (l % NS) / 1000;
+		} else if (ts) {
+			ts->tv_sec = l / NS;
+			ts->tv_nsec = l % NS;
+		}
+	}
+	*result = r;
+	return true;
+}
 
 bool vos_poll_call(long nr, long a[6], long *result)
 {
-	(void)nr;
-	(void)a;
-	(void)result;
-	return false;
+	switch (nr) {
+	case SYS_poll:
+	case SYS_ppoll:
+		return do_poll(nr, a, result);
+	case SYS_select:
+	case SYS_pselect6:
+		return do_select(nr, a, result);
+	default:
+		return false;
+	}
 }

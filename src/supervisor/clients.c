@@ -4,6 +4,7 @@
  * binds it to its own connection (CLAIM). A client talking nonsense loses
  * its connection; nothing it sends can stop the supervisor. */
 #include "supervisor/clients.h"
+#include "supervisor/lineage.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +27,13 @@
  * when out of processes. */
 #define MAX_PENDING 1024
 
+/* The socket is reachable by every user (rundir.c): admit our own user, and
+ * any process of the program we run, whatever uid it switched to. */
+static bool may_attach(const struct ucred *cred)
+{
+	return cred->uid == geteuid() || lineage_descends_from(cred->pid, getpid());
+}
+
 struct client *clients_accept(struct client_table *t, int listenfd)
 {
 	int fd = accept4(listenfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -34,7 +42,7 @@ struct client *clients_accept(struct client_table *t, int listenfd)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	if (t->count >= MAX_CLIENTS || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-	    len != sizeof(cred)) {
+	    len != sizeof(cred) || !may_attach(&cred)) {
 		close(fd);
 		return NULL;
 	}
@@ -74,8 +82,8 @@ static void reply_attach(struct client *c, int32_t status, const struct vos_chan
  * registers it with the domain, as a duplicate of client `clone_of` if
  * that is not 0. Returns the memfd (sealed) with the channel in *out, or
  * -errno and nothing was created. */
-static int create_channel(struct client_table *t, struct domain_proc *dom, pid_t pid, uid_t uid,
-			  gid_t gid, uint64_t clone_of, struct chan **out)
+static int create_channel(struct client_table *t, struct domain_proc *dom, unsigned domain,
+			  pid_t pid, uid_t uid, gid_t gid, uint64_t clone_of, struct chan **out)
 {
 	struct vos_chan_layout lay;
 	int rc = vos_chan_layout(&t->geo, &lay);
@@ -117,6 +125,7 @@ static int create_channel(struct client_table *t, struct domain_proc *dom, pid_t
 		return rc;
 	}
 	ch->id = m.client_id;
+	ch->domain = domain;
 	ch->pid = pid;
 	ch->uid = uid;
 	ch->gid = gid;
@@ -143,10 +152,10 @@ static void flag_client_gone(struct chan *ch)
 	syscall(SYS_futex, &h->doorbell, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 }
 
-/* Tells the domain the client is gone, flags the region, frees it all. */
-static void chan_destroy(struct domain_proc *dom, struct chan *ch)
+/* Tells its domain the client is gone, flags the region, frees it all. */
+static void chan_destroy(sup_domains doms, struct chan *ch)
 {
-	domain_remove_client(dom, ch->id);
+	domain_remove_client(&doms[ch->domain], ch->id);
 	flag_client_gone(ch);
 	munmap(ch->region, ch->region_size);
 	free(ch);
@@ -192,36 +201,48 @@ static int new_token(struct client_table *t, uint64_t *out)
 	}
 }
 
-static bool serve_hello(struct client_table *t, struct client *c, struct domain_proc *dom,
+/* A domain that is not running (no volumes, --no-net, or dead) admits
+ * nobody: -ENODEV, which libvos turns into the error Linux gives without
+ * that subsystem. */
+static struct domain_proc *live_domain(sup_domains doms, uint32_t domain)
+{
+	if (domain >= VOS_DOMAIN_COUNT || !doms[domain].alive)
+		return NULL;
+	return &doms[domain];
+}
+
+static bool serve_hello(struct client_table *t, struct client *c, sup_domains doms,
 			const struct vos_ctl_hello *m)
 {
 	bool sent = false;
-	if (m->domain != VOS_DOMAIN_STORAGE || !dom->alive) {
+	struct domain_proc *dom = live_domain(doms, m->domain);
+	if (!dom) {
 		reply_attach(c, -ENODEV, NULL, 0, -1, &sent);
 		return sent;
 	}
-	if (c->storage)
-		return false; /* one storage channel per connection */
+	if (c->ch[m->domain])
+		return false; /* one channel per connection and domain */
 	struct chan *ch = NULL;
-	int fd = create_channel(t, dom, c->pid, c->uid, c->gid, 0, &ch);
+	int fd = create_channel(t, dom, m->domain, c->pid, c->uid, c->gid, 0, &ch);
 	if (fd < 0) {
 		reply_attach(c, fd, NULL, 0, -1, &sent);
 		return sent;
 	}
-	c->storage = ch;
+	c->ch[m->domain] = ch;
 	reply_attach(c, 0, &t->geo, dom->pid, fd, &sent);
 	close(fd);
 	return sent;
 }
 
-static bool serve_fork(struct client_table *t, struct client *c, struct domain_proc *dom,
+static bool serve_fork(struct client_table *t, struct client *c, sup_domains doms,
 		       const struct vos_ctl_fork *m)
 {
 	uint64_t token = 0;
 	int rc;
-	if (m->domain != VOS_DOMAIN_STORAGE || !dom->alive)
+	struct domain_proc *dom = live_domain(doms, m->domain);
+	if (!dom)
 		rc = -ENODEV;
-	else if (!c->storage)
+	else if (!c->ch[m->domain])
 		rc = -ENOENT; /* no shadow to duplicate */
 	else if (t->npending >= MAX_PENDING)
 		rc = -EAGAIN;
@@ -232,7 +253,8 @@ static bool serve_fork(struct client_table *t, struct client *c, struct domain_p
 	if (rc == 0) {
 		/* Until the child claims it, the channel is the parent's
 		 * (pid and credentials): the child is its copy. */
-		fd = create_channel(t, dom, c->pid, c->uid, c->gid, c->storage->id, &ch);
+		fd = create_channel(t, dom, m->domain, c->pid, c->uid, c->gid, c->ch[m->domain]->id,
+				    &ch);
 		rc = fd < 0 ? fd : 0;
 	}
 
@@ -251,7 +273,7 @@ static bool serve_fork(struct client_table *t, struct client *c, struct domain_p
 	if (fd >= 0)
 		close(fd);
 	if (ch && !sent) {
-		chan_destroy(dom, ch); /* nobody knows its token */
+		chan_destroy(doms, ch); /* nobody knows its token */
 	} else if (ch) {
 		/* Not tied to the parent's connection: the parent may exit
 		 * before its child claims. Unclaimed channels go at the end
@@ -269,21 +291,22 @@ static bool serve_claim(struct client_table *t, struct client *c, const struct v
 {
 	struct chan **pp = NULL;
 	int32_t status = 0;
-	if (m->domain != VOS_DOMAIN_STORAGE || m->token == 0)
+	if (m->domain >= VOS_DOMAIN_COUNT || m->token == 0)
 		status = -ENOENT;
-	else if (c->storage)
-		status = -EBUSY; /* one storage channel per connection */
-	else if (!(pp = find_pending(t, m->token)))
+	else if (c->ch[m->domain])
+		status = -EBUSY; /* one channel per connection and domain */
+	else if (!(pp = find_pending(t, m->token)) || (*pp)->domain != m->domain)
 		status = -ENOENT;
-	else if ((*pp)->uid != c->uid)
-		status = -EPERM; /* the token stays for the rightful child */
+	else if ((*pp)->uid != c->uid && !lineage_descends_from(c->pid, (*pp)->pid))
+		status = -EPERM; /* the token stays for the rightful child (which
+				    may have switched uid after fork) */
 	if (status == 0) {
 		struct chan *ch = unlink_pending(t, pp);
 		ch->pid = c->pid;
 		/* The child and the domain may be reading the header. */
 		struct vos_chan_header *h = ch->region;
 		__atomic_store_n(&h->client_pid, (int32_t)c->pid, __ATOMIC_RELAXED);
-		c->storage = ch;
+		c->ch[m->domain] = ch;
 	}
 	struct vos_ctl_claimed r;
 	memset(&r, 0, sizeof(r));
@@ -296,15 +319,15 @@ static bool serve_claim(struct client_table *t, struct client *c, const struct v
 
 /* fork() failed in the parent: its child's channel will never be claimed.
  * Only the connection that forked may cancel; anything else is ignored. */
-static void serve_cancel(struct client_table *t, struct client *c, struct domain_proc *dom,
+static void serve_cancel(struct client_table *t, struct client *c, sup_domains doms,
 			 const struct vos_ctl_fork_cancel *m)
 {
 	struct chan **pp = m->token != 0 ? find_pending(t, m->token) : NULL;
 	if (pp && (*pp)->creator == c->serial)
-		chan_destroy(dom, unlink_pending(t, pp));
+		chan_destroy(doms, unlink_pending(t, pp));
 }
 
-bool client_serve(struct client_table *t, struct client *c, struct domain_proc *dom)
+bool client_serve(struct client_table *t, struct client *c, sup_domains doms)
 {
 	/* Larger than any valid message, so an oversized one is detected. */
 	union {
@@ -323,24 +346,24 @@ bool client_serve(struct client_table *t, struct client *c, struct domain_proc *
 	switch (m.h.type) {
 	case VOS_CTL_HELLO:
 		return vos_ctl_hdr_ok(&m.h, n, VOS_CTL_HELLO, sizeof(m.hello)) &&
-		       serve_hello(t, c, dom, &m.hello);
+		       serve_hello(t, c, doms, &m.hello);
 	case VOS_CTL_FORK:
 		return vos_ctl_hdr_ok(&m.h, n, VOS_CTL_FORK, sizeof(m.fk)) &&
-		       serve_fork(t, c, dom, &m.fk);
+		       serve_fork(t, c, doms, &m.fk);
 	case VOS_CTL_CLAIM:
 		return vos_ctl_hdr_ok(&m.h, n, VOS_CTL_CLAIM, sizeof(m.claim)) &&
 		       serve_claim(t, c, &m.claim);
 	case VOS_CTL_FORK_CANCEL:
 		if (!vos_ctl_hdr_ok(&m.h, n, VOS_CTL_FORK_CANCEL, sizeof(m.cancel)))
 			return false;
-		serve_cancel(t, c, dom, &m.cancel);
+		serve_cancel(t, c, doms, &m.cancel);
 		return true;
 	default:
 		return false;
 	}
 }
 
-void client_drop(struct client_table *t, struct client *c, struct domain_proc *dom)
+void client_drop(struct client_table *t, struct client *c, sup_domains doms)
 {
 	for (struct client **pp = &t->head; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
@@ -349,28 +372,30 @@ void client_drop(struct client_table *t, struct client *c, struct domain_proc *d
 			break;
 		}
 	}
-	if (c->storage)
-		chan_destroy(dom, c->storage);
+	for (unsigned d = 0; d < VOS_DOMAIN_COUNT; d++)
+		if (c->ch[d])
+			chan_destroy(doms, c->ch[d]);
 	close(c->fd);
 	free(c);
 }
 
-void clients_drop_all(struct client_table *t, struct domain_proc *dom)
+void clients_drop_all(struct client_table *t, sup_domains doms)
 {
 	while (t->head)
-		client_drop(t, t->head, dom);
+		client_drop(t, t->head, doms);
 	/* Channels forked but never claimed (the child never started, or
 	 * fork() failed without FORK_CANCEL) live until the program is over:
 	 * no timer can tell a slow child from a missing one. */
 	while (t->pending)
-		chan_destroy(dom, unlink_pending(t, &t->pending));
+		chan_destroy(doms, unlink_pending(t, &t->pending));
 }
 
-void clients_mark_domain_dead(struct client_table *t)
+void clients_mark_domain_dead(struct client_table *t, unsigned domain)
 {
 	for (struct client *c = t->head; c; c = c->next)
-		if (c->storage)
-			vos_chan_mark_domain_dead(c->storage->region, &t->geo);
+		if (domain < VOS_DOMAIN_COUNT && c->ch[domain])
+			vos_chan_mark_domain_dead(c->ch[domain]->region, &t->geo);
 	for (struct chan *ch = t->pending; ch; ch = ch->next)
-		vos_chan_mark_domain_dead(ch->region, &t->geo);
+		if (ch->domain == domain)
+			vos_chan_mark_domain_dead(ch->region, &t->geo);
 }

@@ -9,13 +9,15 @@
 
 #include "supervisor/domain_proc.h"
 #include "vos/channel.h"
+#include "vos/control.h"
 
-/* A client of the storage domain: its channel region and its identity
- * there. Bound to one connection, or pending (created by VOS_CTL_FORK and
- * not yet claimed by the child). */
+/* A client of one domain: its channel region and its identity there. Bound
+ * to one connection, or pending (created by VOS_CTL_FORK and not yet
+ * claimed by the child). */
 struct chan {
-	uint64_t id; /* client id at the domain */
-	pid_t pid;   /* the process using it (the parent's while pending) */
+	uint64_t id;	 /* client id at the domain */
+	unsigned domain; /* enum vos_domain_id */
+	pid_t pid;	 /* the process using it (the parent's while pending) */
 	uid_t uid;
 	gid_t gid;
 	void *region; /* mapped for as long as the domain may serve it */
@@ -33,18 +35,22 @@ struct client {
 	pid_t pid;	 /* SO_PEERCRED at connect time */
 	uid_t uid;
 	gid_t gid;
-	struct chan *storage; /* NULL = none */
+	struct chan *ch[VOS_DOMAIN_COUNT]; /* one per domain, NULL = none */
 };
 
 struct client_table {
 	struct client *head;
-	struct chan *pending;	      /* forked, not yet claimed */
+	struct chan *pending;	      /* forked, not yet claimed (any domain) */
 	struct vos_chan_geometry geo; /* of every channel this supervisor creates */
-	uint64_t last_id;
+	uint64_t last_id;	      /* client ids are unique across domains */
 	uint64_t last_serial;
 	unsigned count;
 	unsigned npending;
 };
+
+/* The domains, indexed by enum vos_domain_id; a domain that is not running
+ * has alive == false (and admits nobody: -ENODEV). */
+typedef struct domain_proc sup_domains[VOS_DOMAIN_COUNT];
 
 /* Accepts one pending connection. Returns the new client (already in the
  * table), or NULL if there was none or it could not be authenticated. */
@@ -52,17 +58,17 @@ struct client *clients_accept(struct client_table *t, int listenfd);
 
 /* Serves one readable event of a client (HELLO, FORK, CLAIM, FORK_CANCEL).
  * Returns false if the client is gone or misbehaved and must be dropped. */
-bool client_serve(struct client_table *t, struct client *c, struct domain_proc *storage);
+bool client_serve(struct client_table *t, struct client *c, sup_domains doms);
 
-/* Forgets a client: tells the domain, flags the region, unmaps, closes.
+/* Forgets a client: tells each domain, flags the regions, unmaps, closes.
  * Pending channels it forked stay: the child may still claim them. */
-void client_drop(struct client_table *t, struct client *c, struct domain_proc *storage);
+void client_drop(struct client_table *t, struct client *c, sup_domains doms);
 
 /* Drops every connection and every pending channel (end of the run). */
-void clients_drop_all(struct client_table *t, struct domain_proc *storage);
+void clients_drop_all(struct client_table *t, sup_domains doms);
 
-/* Marks the domain dead in every channel, bound or pending, so calls in
- * flight return -EIO. */
-void clients_mark_domain_dead(struct client_table *t);
+/* Marks domain `domain` dead in every channel it serves, bound or pending,
+ * so calls in flight return -EIO; channels of other domains are untouched. */
+void clients_mark_domain_dead(struct client_table *t, unsigned domain);
 
 #endif

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,13 +20,15 @@
  * kernel; do not wait forever for that either. */
 #define KILL_WAIT_MS 2000
 
-static char **build_argv(const char *exe, const struct vos_volume *vols, unsigned nvols)
+/* `exe ROLE [--volume SRC:PATH[:ro]]...`; the role is the domain's name. */
+static char **build_argv(const char *exe, const char *role, const struct vos_volume *vols,
+			 unsigned nvols)
 {
 	char **argv = calloc(2 * (size_t)nvols + 3, sizeof(char *));
 	if (!argv)
 		return NULL;
 	argv[0] = (char *)exe;
-	argv[1] = (char *)"storage";
+	argv[1] = (char *)role;
 	for (unsigned i = 0; i < nvols; i++) {
 		argv[2 + 2 * i] = (char *)"--volume";
 		if (asprintf(&argv[3 + 2 * i], "%s:%s%s", vols[i].src, vols[i].path,
@@ -48,11 +51,14 @@ static void free_argv(char **argv, unsigned nvols)
 
 /* In the forked child: only async-signal-safe calls. Reports an exec
  * failure as an errno value on errw. */
-static void __attribute__((noreturn))
-exec_child(const char *exe, char **argv, int ctl, int errw, pid_t parent, const sigset_t *mask)
+static void __attribute__((noreturn)) exec_child(const char *exe, char **argv, int ctl, int errw,
+						 int netns, pid_t parent, const sigset_t *mask)
 {
 	int e;
 
+	/* First, while netns cannot have been clobbered by the fd moves. */
+	if (netns >= 0 && setns(netns, CLONE_NEWNET) < 0)
+		goto fail;
 	if (setsid() < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		goto fail;
 	if (getppid() != parent)
@@ -86,10 +92,10 @@ fail:
 }
 
 int domain_spawn(struct domain_proc *d, const char *exe, const struct vos_volume *vols,
-		 unsigned nvols, const sigset_t *child_mask, char *err, size_t errsz)
+		 unsigned nvols, int netns_fd, const sigset_t *child_mask, char *err, size_t errsz)
 {
 	int sv[2], ep[2];
-	char **argv = build_argv(exe, vols, nvols);
+	char **argv = build_argv(exe, d->name, vols, nvols);
 
 	d->pid = -1;
 	d->pidfd = d->ctlfd = d->intr_fd = -1;
@@ -115,7 +121,7 @@ int domain_spawn(struct domain_proc *d, const char *exe, const struct vos_volume
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0)
-		exec_child(exe, argv, sv[1], ep[1], parent, child_mask);
+		exec_child(exe, argv, sv[1], ep[1], netns_fd, parent, child_mask);
 	int fork_errno = errno;
 	close(sv[1]);
 	close(ep[1]);

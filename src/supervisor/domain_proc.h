@@ -18,7 +18,7 @@
 #define DOMAIN_START_TIMEOUT_MS 10000
 
 struct domain_proc {
-	const char *name; /* "storage" */
+	const char *name; /* "storage" or "net": also its vos-domain role */
 	pid_t pid;
 	int pidfd;	 /* -1 once reaped */
 	int ctlfd;	 /* our end of the control socketpair; -1 once closed */
@@ -31,12 +31,13 @@ struct domain_proc {
 	int exit_status; /* exit status or signal number */
 };
 
-/* Starts `exe storage --volume SRC:PATH[:ro]...` with the control socket on
- * VOS_DOMAIN_CTL_FD, in its own session (terminal signals are for the
- * program, not the domain) and dying with the supervisor. `child_mask` is
- * the signal mask the child gets. Returns 0 or -1 with a message in err. */
+/* Starts `exe NAME [--volume SRC:PATH[:ro]]...` (NAME = d->name) with the
+ * control socket on VOS_DOMAIN_CTL_FD, in its own session (terminal signals
+ * are for the program, not the domain), dying with the supervisor, and in
+ * network namespace `netns_fd` unless that is -1. `child_mask` is the
+ * signal mask the child gets. Returns 0 or -1 with a message in err. */
 int domain_spawn(struct domain_proc *d, const char *exe, const struct vos_volume *vols,
-		 unsigned nvols, const sigset_t *child_mask, char *err, size_t errsz);
+		 unsigned nvols, int netns_fd, const sigset_t *child_mask, char *err, size_t errsz);
 
 /* Waits until the domain answers a request (it has set up its volumes), or
  * the domain exited, or the timeout. Returns 0 or -errno. */

@@ -1,5 +1,8 @@
-/* Private runtime directory: its 0700 mode is what keeps other users away
- * from the supervisor's socket. */
+/* Runtime directory of a supervisor and its socket. The directory is 0711
+ * and the socket 0666 so that a program that drops to another uid can still
+ * attach (a daemon that setuid()s before its first file access); who may
+ * attach is decided by the supervisor from the peer's credentials and
+ * ancestry (clients.c), not by file modes. */
 #include "supervisor/rundir.h"
 
 #include <errno.h>
@@ -63,8 +66,8 @@ int rundir_create(struct rundir *r, char *err, size_t errsz)
 		goto fail;
 	}
 	memcpy(sa.sun_path, r->sock, socklen + 1);
-	if (bind(r->listenfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(r->listenfd, 128) < 0) {
+	if (chmod(r->dir, 0711) < 0 || bind(r->listenfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(r->sock, 0666) < 0 || listen(r->listenfd, 128) < 0) {
 		snprintf(err, errsz, "vos: cannot listen on '%s': %s", r->sock, strerror(errno));
 		goto fail;
 	}

@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 struct rundir {
-	char *dir;    /* mode 0700 */
+	char *dir;    /* mode 0711; the socket in it is 0666 (see rundir.c) */
 	char *sock;   /* dir + "/sock" */
 	int listenfd; /* SOCK_SEQPACKET, non-blocking, close-on-exec */
 };

@@ -1,10 +1,12 @@
 /* The private supervisor of `vos run`: one epoll loop over the listening
- * socket, client connections, the storage domain (control socket and
- * pidfd), the program's pidfd and a signalfd. Everything it waits for has a
- * bound except the program itself; every child is reaped. */
+ * socket, client connections, each domain (control socket and pidfd), the
+ * program's pidfd and a signalfd. Everything it waits for has a bound
+ * except the program itself; every child is reaped. A domain's failure
+ * fails that domain's channels only. */
 #include "supervisor/supervisor.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,14 +19,22 @@
 #include "supervisor/clients.h"
 #include "supervisor/ctl_io.h"
 #include "supervisor/domain_proc.h"
+#include "supervisor/netns.h"
 #include "supervisor/program.h"
 #include "supervisor/rundir.h"
 
 #define DEFAULT_SLOTS	64u
 #define DEFAULT_DATA_MB 8u
 
-/* epoll tags; a client is tagged with its (much larger) address. */
-enum ev_tag { EV_LISTEN = 1, EV_SIGNAL, EV_PROGRAM, EV_DOMAIN_CTL, EV_DOMAIN_PID, EV_TAG_END };
+/* epoll tags; a domain's are EV_DOMAIN + 2 * id (+1 for its pidfd); a
+ * client is tagged with its (much larger) address. */
+enum ev_tag { EV_LISTEN = 1, EV_SIGNAL, EV_PROGRAM, EV_DOMAIN };
+#define EV_DOMAIN_END (EV_DOMAIN + 2 * VOS_DOMAIN_COUNT)
+
+static const char *const domain_names[VOS_DOMAIN_COUNT] = {
+	[VOS_DOMAIN_STORAGE] = "storage",
+	[VOS_DOMAIN_NET] = "net",
+};
 
 struct sup {
 	const struct sup_config *cfg;
@@ -32,7 +42,8 @@ struct sup {
 	int epfd;
 	int sigfd;
 	struct rundir rd;
-	struct domain_proc dom;
+	sup_domains dom;
+	struct sup_netns netns;
 	struct program_proc prog;
 	struct client_table clients;
 	bool prog_done;
@@ -92,27 +103,28 @@ static int watch(struct sup *s, int fd, uint64_t tag)
 	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
-/* The storage domain is gone or unusable: fail every channel (no call may
- * hang), make sure the process is dead, and report it once reaped. */
-static void domain_failed(struct sup *s)
+/* Domain `id` is gone or unusable: fail its channels (no call may hang;
+ * the other domain's channels are untouched), make sure the process is
+ * dead, and report it once reaped. */
+static void domain_failed(struct sup *s, unsigned id)
 {
-	struct domain_proc *d = &s->dom;
+	struct domain_proc *d = &s->dom[id];
 	if (d->pid < 0)
 		return;
 	if (d->alive) {
 		d->alive = false;
-		clients_mark_domain_dead(&s->clients);
+		clients_mark_domain_dead(&s->clients, id);
 	}
 	domain_close_ctl(d);
 	if (!domain_try_reap(d)) {
 		domain_kill(d); /* reported when its pidfd fires */
 		return;
 	}
-	if (!s->res->storage_died) {
+	if (!s->res->dom[id].died) {
 		char how[48];
 		domain_describe_exit(d, how, sizeof(how));
-		fprintf(stderr, "vos: storage domain died (%s)\n", how);
-		s->res->storage_died = true;
+		fprintf(stderr, "vos: %s domain died (%s)\n", d->name, how);
+		s->res->dom[id].died = true;
 	}
 }
 
@@ -141,28 +153,31 @@ static void on_program(struct sup *s)
 	s->prog.pidfd = -1;
 }
 
-/* The control socket is readable while no request is outstanding: EOF
- * (the domain died) or a late answer to a request that timed out. */
-static void on_domain_ctl(struct sup *s)
+/* A control socket is readable while no request is outstanding: EOF (the
+ * domain died) or a late answer to a request that timed out. */
+static void on_domain_ctl(struct sup *s, unsigned id)
 {
 	char buf[64];
-	ssize_t n = sup_ctl_recv(s->dom.ctlfd, buf, sizeof(buf), NULL, 0, -1);
+	ssize_t n = sup_ctl_recv(s->dom[id].ctlfd, buf, sizeof(buf), NULL, 0, -1);
 	if (n == -EAGAIN || n == -EMSGSIZE || n > 0)
 		return;
-	domain_failed(s);
+	domain_failed(s, id);
 }
 
 static void on_client(struct sup *s, struct client *c)
 {
-	if (!client_serve(&s->clients, c, &s->dom))
-		client_drop(&s->clients, c, &s->dom);
-	if (s->dom.broken && s->dom.alive) {
-		if (s->dom.hung)
+	if (!client_serve(&s->clients, c, s->dom))
+		client_drop(&s->clients, c, s->dom);
+	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++) {
+		struct domain_proc *d = &s->dom[id];
+		if (!d->broken || !d->alive)
+			continue;
+		if (d->hung)
 			fprintf(stderr,
-				"vos: storage domain did not answer within %d ms; "
+				"vos: %s domain did not answer within %d ms; "
 				"killing it\n",
-				DOMAIN_REPLY_TIMEOUT_MS);
-		domain_failed(s);
+				d->name, DOMAIN_REPLY_TIMEOUT_MS);
+		domain_failed(s, id);
 	}
 }
 
@@ -170,7 +185,7 @@ static void on_listen(struct sup *s)
 {
 	struct client *c = clients_accept(&s->clients, s->rd.listenfd);
 	if (c && watch(s, c->fd, (uint64_t)(uintptr_t)c) < 0)
-		client_drop(&s->clients, c, &s->dom);
+		client_drop(&s->clients, c, s->dom);
 }
 
 static void event_loop(struct sup *s)
@@ -194,38 +209,53 @@ static void event_loop(struct sup *s)
 			s->prog.pidfd = -1;
 			return;
 		}
-		switch (ev.data.u64) {
-		case EV_LISTEN:
+		uint64_t tag = ev.data.u64;
+		if (tag == EV_LISTEN)
 			on_listen(s);
-			break;
-		case EV_SIGNAL:
+		else if (tag == EV_SIGNAL)
 			on_signal(s);
-			break;
-		case EV_PROGRAM:
+		else if (tag == EV_PROGRAM)
 			on_program(s);
-			break;
-		case EV_DOMAIN_CTL:
-			on_domain_ctl(s);
-			break;
-		case EV_DOMAIN_PID:
-			domain_failed(s);
-			break;
-		default:
-			on_client(s, (struct client *)(uintptr_t)ev.data.u64);
-		}
+		else if (tag >= EV_DOMAIN && tag < EV_DOMAIN_END && (tag - EV_DOMAIN) % 2 == 0)
+			on_domain_ctl(s, (unsigned)(tag - EV_DOMAIN) / 2);
+		else if (tag >= EV_DOMAIN && tag < EV_DOMAIN_END)
+			domain_failed(s, (unsigned)(tag - EV_DOMAIN) / 2);
+		else
+			on_client(s, (struct client *)(uintptr_t)tag);
 	}
 }
 
-/* After the program: statistics, orderly domain stop, no leftovers. */
-static void finish(struct sup *s)
+/* The program's exit may be handled before a domain's death that came
+ * first: take the domain events already queued, so that death is reported
+ * as such rather than as a domain that does not answer. */
+static void drain_domain_events(struct sup *s)
 {
-	struct domain_proc *d = &s->dom;
+	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++) {
+		struct domain_proc *d = &s->dom[id];
+		if (d->pid < 0 || !d->alive)
+			continue;
+		struct pollfd p[2] = {{.fd = d->pidfd, .events = POLLIN},
+				      {.fd = d->ctlfd, .events = POLLIN}};
+		if (poll(p, 2, 0) <= 0)
+			continue;
+		if (p[0].revents)
+			domain_failed(s, id);
+		else if (p[1].revents)
+			on_domain_ctl(s, id);
+	}
+}
+
+/* After the program: statistics, orderly stop of one domain. */
+static void finish_domain(struct sup *s, unsigned id)
+{
+	struct domain_proc *d = &s->dom[id];
+	struct sup_domain_result *r = &s->res->dom[id];
 	if (s->cfg->want_stats && d->alive) {
-		int rc = domain_get_stats(d, &s->res->stats, DOMAIN_REPLY_TIMEOUT_MS);
-		s->res->have_stats = rc == 0;
+		int rc = domain_get_stats(d, &r->stats, DOMAIN_REPLY_TIMEOUT_MS);
+		r->have_stats = rc == 0;
 		if (rc < 0)
-			fprintf(stderr, "vos: cannot get statistics from the storage domain: %s\n",
-				strerror(-rc));
+			fprintf(stderr, "vos: cannot get statistics from the %s domain: %s\n",
+				d->name, strerror(-rc));
 	}
 	if (d->pid < 0)
 		return;
@@ -235,27 +265,36 @@ static void finish(struct sup *s)
 	bool reaped = domain_shutdown(d, DOMAIN_REPLY_TIMEOUT_MS);
 	char how[48];
 	domain_describe_exit(d, how, sizeof(how));
+	/* Killed by a signal we did not send: it died while the program ran
+	 * (its death may not have been seen before the program's exit). */
+	bool died_alone =
+		reaped && !d->killed && (d->exit_code == CLD_KILLED || d->exit_code == CLD_DUMPED);
 	if (!reaped)
-		fprintf(stderr, "vos: storage domain (pid %d) did not exit\n", (int)d->pid);
-	else if (!healthy && !s->res->storage_died)
-		fprintf(stderr, "vos: storage domain died (%s)\n", how);
+		fprintf(stderr, "vos: %s domain (pid %d) did not exit\n", d->name, (int)d->pid);
+	else if ((!healthy || died_alone) && !r->died)
+		fprintf(stderr, "vos: %s domain died (%s)\n", d->name, how);
 	else if (healthy && d->killed)
-		fprintf(stderr, "vos: storage domain did not stop within %d ms; killed it\n",
+		fprintf(stderr, "vos: %s domain did not stop within %d ms; killed it\n", d->name,
 			DOMAIN_REPLY_TIMEOUT_MS);
 	else if (healthy && (d->exit_code != CLD_EXITED || d->exit_status != 0))
-		fprintf(stderr, "vos: storage domain exited with %s at shutdown\n", how);
-	if (!healthy)
-		s->res->storage_died = true;
+		fprintf(stderr, "vos: %s domain exited with %s at shutdown\n", d->name, how);
+	if (!healthy || died_alone) {
+		r->died = true;
+		r->have_stats = false;
+	}
 	/* Processes the program left behind may still use their channels:
 	 * their calls fail instead of hanging. */
-	clients_mark_domain_dead(&s->clients);
+	clients_mark_domain_dead(&s->clients, id);
 }
 
 static void cleanup(struct sup *s)
 {
-	clients_drop_all(&s->clients, &s->dom);
-	if (s->dom.pid > 0)
-		domain_shutdown(&s->dom, 0);
+	clients_drop_all(&s->clients, s->dom);
+	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++)
+		if (s->dom[id].pid > 0)
+			domain_shutdown(&s->dom[id], 0);
+	/* After the domains: the net domain may have been using the link. */
+	netns_destroy(&s->netns);
 	if (s->prog.pidfd >= 0)
 		close(s->prog.pidfd);
 	if (s->sigfd >= 0)
@@ -265,16 +304,28 @@ static void cleanup(struct sup *s)
 	rundir_remove(&s->rd);
 }
 
-/* Waits until the fresh domain answers, so a domain that cannot serve its
- * volumes is reported before the program runs rather than as EIO inside it.
- * Returns 0, or an exit status with a message in err. */
-static int start_domain(struct sup *s, const sigset_t *child_mask, char *err, size_t errsz)
+/* Starts domain `id` (with `nvols` volumes; in namespace netns_fd unless
+ * -1) without waiting for it. Returns 0, or an exit status with a message. */
+static int spawn_domain(struct sup *s, unsigned id, unsigned nvols, int netns_fd,
+			const sigset_t *child_mask, char *err, size_t errsz)
 {
 	const struct sup_config *cfg = s->cfg;
-	struct domain_proc *d = &s->dom;
-	if (domain_spawn(d, cfg->domain_exe, cfg->vols, cfg->nvols, child_mask, err, errsz) < 0)
+	struct domain_proc *d = &s->dom[id];
+	if (domain_spawn(d, cfg->domain_exe, cfg->vols, nvols, netns_fd, child_mask, err, errsz) <
+	    0)
 		return VOS_EXIT_INTERNAL;
-	s->res->storage_started = true;
+	s->res->dom[id].started = true;
+	s->res->dom[id].pid = (int)d->pid;
+	return 0;
+}
+
+/* Waits until a fresh domain answers, so a domain that cannot serve (its
+ * volumes, its namespace) is reported before the program runs rather than
+ * as EIO inside it. Returns 0, or an exit status with a message in err;
+ * the caller stops every domain on failure. */
+static int await_domain(struct sup *s, unsigned id, char *err, size_t errsz)
+{
+	struct domain_proc *d = &s->dom[id];
 	/* Ctrl-C while waiting has no program to reach yet: it ends vos. */
 	d->intr_fd = s->sigfd;
 	int rc = domain_wait_ready(d, DOMAIN_START_TIMEOUT_MS);
@@ -285,23 +336,60 @@ static int start_domain(struct sup *s, const sigset_t *child_mask, char *err, si
 		struct signalfd_siginfo si = {.ssi_signo = SIGINT};
 		if (read(s->sigfd, &si, sizeof(si)) < 0)
 			si.ssi_signo = SIGINT;
-		domain_shutdown(d, 0);
 		snprintf(err, errsz, "vos: interrupted by signal %u before the program started",
 			 si.ssi_signo);
 		return 128 + (int)si.ssi_signo;
 	}
 	if (rc == -ETIMEDOUT) {
-		snprintf(err, errsz, "vos: the storage domain did not start within %d s",
+		snprintf(err, errsz, "vos: the %s domain did not start within %d s", d->name,
 			 DOMAIN_START_TIMEOUT_MS / 1000);
-		domain_shutdown(d, 0);
 		return VOS_EXIT_INTERNAL;
 	}
 	domain_shutdown(d, DOMAIN_REPLY_TIMEOUT_MS);
 	char how[48];
 	domain_describe_exit(d, how, sizeof(how));
-	snprintf(err, errsz, "vos: the storage domain failed to start (%s); see its messages above",
-		 how);
+	snprintf(err, errsz, "vos: the %s domain failed to start (%s); see its messages above%s",
+		 d->name, how, id == VOS_DOMAIN_NET ? " (--no-net runs without it)" : "");
 	return VOS_EXIT_INTERNAL;
+}
+
+/* Both domains are spawned before either is waited for: they set up in
+ * parallel. */
+static int start_domains(struct sup *s, const sigset_t *child_mask, char *err, size_t errsz)
+{
+	const struct sup_config *cfg = s->cfg;
+	int rc;
+	/* First what is most likely to fail for want of privileges: nothing
+	 * else has been started yet to muddle its one-line error. */
+	if (cfg->net && cfg->net_mode == SUP_NET_PRIVATE) {
+		if (netns_create(&s->netns, err, errsz) < 0)
+			return VOS_EXIT_INTERNAL;
+		snprintf(s->res->net_host_if, sizeof(s->res->net_host_if), "%s", s->netns.host_if);
+	}
+	if (cfg->nvols > 0 &&
+	    (rc = spawn_domain(s, VOS_DOMAIN_STORAGE, cfg->nvols, -1, child_mask, err, errsz)))
+		return rc;
+	if (cfg->net &&
+	    (rc = spawn_domain(s, VOS_DOMAIN_NET, 0, s->netns.fd, child_mask, err, errsz)))
+		return rc;
+	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++)
+		if (s->dom[id].pid > 0 && (rc = await_domain(s, id, err, errsz)))
+			return rc;
+	return 0;
+}
+
+static int watch_all(struct sup *s)
+{
+	if (watch(s, s->rd.listenfd, EV_LISTEN) < 0 || watch(s, s->sigfd, EV_SIGNAL) < 0 ||
+	    watch(s, s->prog.pidfd, EV_PROGRAM) < 0)
+		return -1;
+	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++) {
+		struct domain_proc *d = &s->dom[id];
+		if ((d->ctlfd >= 0 && watch(s, d->ctlfd, EV_DOMAIN + 2 * id) < 0) ||
+		    (d->pidfd >= 0 && watch(s, d->pidfd, EV_DOMAIN + 2 * id + 1) < 0))
+			return -1;
+	}
+	return 0;
 }
 
 int sup_run(const struct sup_config *cfg, struct sup_result *res, char *err, size_t errsz)
@@ -312,9 +400,12 @@ int sup_run(const struct sup_config *cfg, struct sup_result *res, char *err, siz
 
 	memset(res, 0, sizeof(*res));
 	s.rd.listenfd = -1;
-	s.dom.name = "storage";
-	s.dom.pid = -1;
-	s.dom.pidfd = s.dom.ctlfd = -1;
+	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++) {
+		s.dom[id].name = domain_names[id];
+		s.dom[id].pid = -1;
+		s.dom[id].pidfd = s.dom[id].ctlfd = s.dom[id].intr_fd = -1;
+	}
+	s.netns.fd = s.netns.n = -1;
 	s.prog.pidfd = -1;
 	s.clients.geo = cfg->geo;
 
@@ -339,7 +430,7 @@ int sup_run(const struct sup_config *cfg, struct sup_result *res, char *err, siz
 	}
 	if (rundir_create(&s.rd, err, errsz) < 0)
 		goto out;
-	if (cfg->nvols > 0 && (status = start_domain(&s, &orig, err, errsz)) != 0)
+	if ((status = start_domains(&s, &orig, err, errsz)) != 0)
 		goto out;
 	status = VOS_EXIT_INTERNAL;
 
@@ -354,10 +445,7 @@ int sup_run(const struct sup_config *cfg, struct sup_result *res, char *err, siz
 		goto out;
 	status = VOS_EXIT_INTERNAL;
 
-	if (watch(&s, s.rd.listenfd, EV_LISTEN) < 0 || watch(&s, s.sigfd, EV_SIGNAL) < 0 ||
-	    watch(&s, s.prog.pidfd, EV_PROGRAM) < 0 ||
-	    (s.dom.ctlfd >= 0 && watch(&s, s.dom.ctlfd, EV_DOMAIN_CTL) < 0) ||
-	    (s.dom.pidfd >= 0 && watch(&s, s.dom.pidfd, EV_DOMAIN_PID) < 0)) {
+	if (watch_all(&s) < 0) {
 		/* The program is running: it must not run unsupervised. */
 		snprintf(err, errsz, "vos: cannot set up the supervisor: epoll: %s",
 			 strerror(errno));
@@ -367,7 +455,9 @@ int sup_run(const struct sup_config *cfg, struct sup_result *res, char *err, siz
 		goto out;
 	}
 	event_loop(&s);
-	finish(&s);
+	drain_domain_events(&s);
+	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++)
+		finish_domain(&s, id);
 	status = 0;
 out:
 	cleanup(&s);

@@ -1,5 +1,6 @@
 /* A private supervisor for the duration of one `vos run`: it starts the
- * storage domain, admits the program's processes as clients, runs the
+ * storage domain (if there are volumes) and the network domain (unless
+ * disabled), admits the program's processes as clients of each, runs the
  * program to completion and stops everything again. */
 #ifndef VOS_SUPERVISOR_SUPERVISOR_H
 #define VOS_SUPERVISOR_SUPERVISOR_H
@@ -15,23 +16,37 @@
  * through unchanged; this value follows container runtimes). */
 #define VOS_EXIT_INTERNAL 125
 
+/* Where the network domain lives. */
+enum sup_net_mode {
+	SUP_NET_HOST = 0, /* the host's network namespace (loopback services reachable) */
+	SUP_NET_PRIVATE,  /* its own namespace, linked to the host by a veth pair (netns.h) */
+};
+
 struct sup_config {
 	const char *libvos;	/* absolute path of libvos.so */
-	const char *domain_exe; /* absolute path of vos-domain (needed if nvols) */
+	const char *domain_exe; /* absolute path of vos-domain (needed if nvols or net) */
 	const struct vos_volume *vols;
 	unsigned nvols;
 	const char *prog_path;	      /* resolved executable */
 	char *const *prog_argv;	      /* argv[0] as the user gave it */
 	bool want_stats;	      /* fetch domain statistics at the end */
+	bool net;		      /* start the network domain */
+	enum sup_net_mode net_mode;   /* ... placed so */
 	struct vos_chan_geometry geo; /* of every client channel */
 };
 
-struct sup_result {
-	int exit_status;      /* the program's, shell style (128+N for signal N) */
-	bool storage_started; /* a storage domain was started */
-	bool storage_died;    /* ... and died while the program ran */
+struct sup_domain_result {
+	bool started; /* the domain was started */
+	bool died;    /* ... and died (or failed) while the program ran */
 	bool have_stats;
-	struct vos_stats stats; /* storage domain, when have_stats */
+	int pid;		/* its process id, once started */
+	struct vos_stats stats; /* when have_stats */
+};
+
+struct sup_result {
+	int exit_status; /* the program's, shell style (128+N for signal N) */
+	struct sup_domain_result dom[VOS_DOMAIN_COUNT]; /* by enum vos_domain_id */
+	char net_host_if[16]; /* --net private: host side of the veth pair */
 };
 
 /* Runs the program under a private supervisor. Returns 0 when the program

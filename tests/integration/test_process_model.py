@@ -162,8 +162,8 @@ def test_domain_death_fails_calls_without_hang(vos, volume):
             fd = os.open("{MOUNT}/hello.txt", os.O_RDONLY)
             me, parent = os.getpid(), os.getppid()
             kids = open(f"/proc/{{parent}}/task/{{parent}}/children").read().split()
-            domain = [int(k) for k in kids
-                      if open(f"/proc/{{k}}/comm").read().strip() == "vos-domain"]
+            domain = [int(k) for k in kids  # the storage domain, not the net one
+                      if open(f"/proc/{{k}}/cmdline").read().split("\\0")[1:2] == ["storage"]]
             assert len(domain) == 1, kids
             os.kill(domain[0], signal.SIGKILL)
             t0 = time.monotonic()

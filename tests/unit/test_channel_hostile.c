@@ -354,7 +354,7 @@ static void test_targeted(void **state)
 		VOS_SLOT_CLAIMED,
 		VOS_SLOT_DONE,
 		VOS_SLOT_CLAIMED | VOS_SLOT_ASLEEP,
-		VOS_SLOT_SUBMITTED | 0x200,
+		VOS_SLOT_SUBMITTED | 0x400,
 		VOS_SLOT_SUBMITTED | 0x80000000u,
 		0xffffffffu,
 		4,

@@ -233,7 +233,7 @@ static void test_volume_source_errors(void **state)
 	(void)state;
 	EXPECT_ERROR("volume source '/nonexistent-vos-test' does not exist (-v SRC:PATH", "-v",
 		     "/nonexistent-vos-test:/data", "p");
-	EXPECT_ERROR("is not a directory", "-v", vol(afile, ":/data"), "p");
+	EXPECT_ERROR("is neither a directory nor a disk image file", "-v", "/dev/null:/data", "p");
 	EXPECT_ERROR("does not exist", "-v", vol(afile, "/x:/data"), "p");
 	EXPECT_ERROR("empty source directory", "-v", ":/data", "p");
 	EXPECT_ERROR("must be SRC:PATH[:ro]", "-v", tmpdir, "p");
@@ -301,6 +301,55 @@ static void test_option_errors(void **state)
 	EXPECT_ERROR("unknown option '--volumes'", "--volumes", "p");
 }
 
+/* --net host|private (default host), --no-net, and what cannot go
+ * together. */
+static void test_net_options(void **state)
+{
+	(void)state;
+	struct run_args ra;
+	char err[1024];
+	assert_int_equal(parse(&ra, err, sizeof(err), "p", NULL), 0);
+	assert_int_equal(ra.net, RUN_NET_HOST);
+	assert_false(ra.no_net);
+	run_args_free(&ra);
+	assert_int_equal(parse(&ra, err, sizeof(err), "--net", "private", "p", NULL), 0);
+	assert_int_equal(ra.net, RUN_NET_PRIVATE);
+	assert_false(ra.no_net);
+	run_args_free(&ra);
+	assert_int_equal(parse(&ra, err, sizeof(err), "--net=host", "p", NULL), 0);
+	assert_int_equal(ra.net, RUN_NET_HOST);
+	run_args_free(&ra);
+	/* the last --net wins, as for other options given twice */
+	assert_int_equal(parse(&ra, err, sizeof(err), "--net", "host", "--net=private", "p", NULL),
+			 0);
+	assert_int_equal(ra.net, RUN_NET_PRIVATE);
+	run_args_free(&ra);
+	assert_int_equal(parse(&ra, err, sizeof(err), "--no-net", "p", NULL), 0);
+	assert_true(ra.no_net);
+	run_args_free(&ra);
+	/* after PROGRAM they are PROGRAM's */
+	assert_int_equal(parse(&ra, err, sizeof(err), "p", "--net", "bogus", "--no-net", NULL), 0);
+	assert_false(ra.no_net);
+	assert_int_equal(ra.net, RUN_NET_HOST);
+	assert_string_equal(ra.prog_argv[1], "--net");
+	run_args_free(&ra);
+}
+
+static void test_net_option_errors(void **state)
+{
+	(void)state;
+	EXPECT_ERROR("option '--net' needs an argument: --net host|private", "--net");
+	EXPECT_ERROR("option '--net' needs an argument", "--net", "--", "p");
+	EXPECT_ERROR("unknown network mode 'none'; use --net host or --net private", "--net",
+		     "none", "p");
+	EXPECT_ERROR("unknown network mode ''", "--net=", "p");
+	EXPECT_ERROR("--net private and --no-net contradict each other", "--net", "private",
+		     "--no-net", "p");
+	EXPECT_ERROR("--net host and --no-net contradict each other", "--no-net", "--net=host",
+		     "p");
+	EXPECT_ERROR("unknown option '--network'", "--network", "host", "p");
+}
+
 static void test_stats_json_errors(void **state)
 {
 	(void)state;
@@ -326,6 +375,8 @@ int main(void)
 		cmocka_unit_test(test_too_many_volumes),
 		cmocka_unit_test(test_option_errors),
 		cmocka_unit_test(test_stats_json_errors),
+		cmocka_unit_test(test_net_options),
+		cmocka_unit_test(test_net_option_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

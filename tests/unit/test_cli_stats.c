@@ -105,21 +105,48 @@ static struct vos_stats *sample(void)
 	return st;
 }
 
+/* What a network domain might have served. */
+static struct vos_stats *net_sample(void)
+{
+	struct vos_stats *st = calloc(1, sizeof(*st));
+	assert_non_null(st);
+	st->clients_total = 1;
+	st->by_sysnr[41] = (struct vos_stat_counter){.calls = 2, .errors = 0, .time_ns = 300};
+	st->by_sysnr[42] = (struct vos_stat_counter){.calls = 1, .errors = 1, .time_ns = 50};
+	return st;
+}
+
 static void test_json_exact(void **state)
 {
 	(void)state;
 	struct vos_stats *st = sample();
-	struct stats_domain d = {.name = "storage", .st = st};
-	char *json = capture_json(&d, 1, 3);
-	assert_string_equal(
-		json, "{\"domains\":{\"storage\":{\"calls\":18,\"errors\":5,\"time_ns\":96012,"
-		      "\"clients\":2,\"bad_requests\":1,\"syscalls\":{"
-		      "\"openat\":{\"calls\":9,\"errors\":3,\"time_ns\":90000},"
-		      "\"read\":{\"calls\":4,\"errors\":0,\"time_ns\":4000},"
-		      "\"close\":{\"calls\":4,\"errors\":1,\"time_ns\":2000},"
-		      "\"syscall_500\":{\"calls\":1,\"errors\":1,\"time_ns\":7}}}},"
-		      "\"exit_status\":3}\n");
+	struct vos_stats *nst = net_sample();
+	struct stats_domain d[2] = {{.name = "storage", .st = st, .pid = 1234},
+				    {.name = "net", .st = nst, .pid = 1235}};
+	char *json = capture_json(d, 2, 3);
+	assert_string_equal(json,
+			    "{\"domains\":{\"storage\":{\"pid\":1234,\"calls\":18,\"errors\":5,"
+			    "\"time_ns\":96012,\"clients\":2,\"bad_requests\":1,\"syscalls\":{"
+			    "\"openat\":{\"calls\":9,\"errors\":3,\"time_ns\":90000},"
+			    "\"read\":{\"calls\":4,\"errors\":0,\"time_ns\":4000},"
+			    "\"close\":{\"calls\":4,\"errors\":1,\"time_ns\":2000},"
+			    "\"syscall_500\":{\"calls\":1,\"errors\":1,\"time_ns\":7}}},"
+			    "\"net\":{\"pid\":1235,\"calls\":3,\"errors\":1,\"time_ns\":350,"
+			    "\"clients\":1,\"bad_requests\":0,\"syscalls\":{"
+			    "\"socket\":{\"calls\":2,\"errors\":0,\"time_ns\":300},"
+			    "\"connect\":{\"calls\":1,\"errors\":1,\"time_ns\":50}}}},"
+			    "\"exit_status\":3}\n");
 	free(json);
+	/* A domain without statistics (not running, died) is left out. */
+	d[0] = (struct stats_domain){.name = "storage", .why = "not running", .pid = 0};
+	json = capture_json(d, 2, 0);
+	assert_string_equal(json, "{\"domains\":{\"net\":{\"pid\":1235,\"calls\":3,\"errors\":1,"
+				  "\"time_ns\":350,\"clients\":1,\"bad_requests\":0,\"syscalls\":{"
+				  "\"socket\":{\"calls\":2,\"errors\":0,\"time_ns\":300},"
+				  "\"connect\":{\"calls\":1,\"errors\":1,\"time_ns\":50}}}},"
+				  "\"exit_status\":0}\n");
+	free(json);
+	free(nst);
 	free(st);
 }
 
@@ -151,6 +178,8 @@ static void test_text_sorted(void **state)
 	struct stats_domain d[2] = {{.name = "storage", .st = st},
 				    {.name = "net", .why = "not running"}};
 	char *text = capture_text(d, 2);
+	/* storage first, in the order given */
+	assert_true(strstr(text, "vos stats: storage domain:") < strstr(text, "vos stats: net"));
 	assert_non_null(strstr(text, "storage domain: 18 calls forwarded, 5 failed, 0.096 ms"));
 	assert_non_null(strstr(text, "2 clients, 1 bad requests"));
 	const char *l_openat = strstr(text, "\n  openat ");
@@ -168,6 +197,20 @@ static void test_text_sorted(void **state)
 	assert_non_null(strstr(l_openat, "9          3         90.0      10.00"));
 	assert_non_null(strstr(text, "vos stats: net domain: not running\n"));
 	free(text);
+	/* Both domains with figures: each its own total line and table. */
+	struct vos_stats *nst = net_sample();
+	d[1] = (struct stats_domain){.name = "net", .st = nst};
+	text = capture_text(d, 2);
+	const char *net =
+		strstr(text, "vos stats: net domain: 3 calls forwarded, 1 failed, 0.000 ms"
+			     " (domain side), 1 client, 0 bad requests\n");
+	assert_non_null(net);
+	assert_non_null(strstr(net, "\n  socket "));
+	assert_non_null(strstr(net, "\n  connect "));
+	assert_null(strstr(net, "openat"));
+	assert_true(strstr(text, "\n  openat ") < net);
+	free(text);
+	free(nst);
 	free(st);
 }
 

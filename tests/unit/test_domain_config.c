@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -92,11 +93,54 @@ static void test_invalid(void **state)
 	expect_bad(vos_domain_parse_args(n, argv, &cfg, err, sizeof(err)), err, "too many");
 }
 
+/* Worker pool bounds: options, environment defaults, validation. */
+static void test_pool_bounds(void **state)
+{
+	(void)state;
+	struct vos_domain_config cfg;
+	char err[256];
+	unsetenv("VOS_MAX_WORKERS");
+	unsetenv("VOS_MAX_DOMAIN_WORKERS");
+	assert_int_equal(PARSE(&cfg, err, "storage"), 0);
+	assert_int_equal(cfg.max_workers, 64);
+	assert_int_equal(cfg.max_domain_workers, 1024);
+	char mw[] = "--max-workers=7";
+	assert_int_equal(PARSE(&cfg, err, "net", mw, "--max-domain-workers", "100", "--workers", "7"),
+			 0);
+	assert_int_equal(cfg.max_workers, 7);
+	assert_int_equal(cfg.max_domain_workers, 100);
+	assert_int_equal(cfg.workers, 7);
+	/* a client's bound never exceeds the domain's */
+	assert_int_equal(PARSE(&cfg, err, "storage", "--max-domain-workers", "5"), 0);
+	assert_int_equal(cfg.max_workers, 5);
+	expect_bad(PARSE(&cfg, err, "storage", "--max-workers", "2", "--workers", "3"), err,
+		   "exceeds");
+	expect_bad(PARSE(&cfg, err, "storage", "--max-workers", "0"), err, "--max-workers");
+	expect_bad(PARSE(&cfg, err, "storage", "--max-workers", "4097"), err, "--max-workers");
+	expect_bad(PARSE(&cfg, err, "storage", "--max-domain-workers", "x"), err,
+		   "--max-domain-workers");
+	expect_bad(PARSE(&cfg, err, "storage", "--max-workers"), err, "needs a value");
+
+	/* environment defaults, overridden by options */
+	setenv("VOS_MAX_WORKERS", "3", 1);
+	setenv("VOS_MAX_DOMAIN_WORKERS", "9", 1);
+	assert_int_equal(PARSE(&cfg, err, "storage"), 0);
+	assert_int_equal(cfg.max_workers, 3);
+	assert_int_equal(cfg.max_domain_workers, 9);
+	assert_int_equal(PARSE(&cfg, err, "storage", "--max-workers", "4"), 0);
+	assert_int_equal(cfg.max_workers, 4);
+	setenv("VOS_MAX_WORKERS", "lots", 1);
+	expect_bad(PARSE(&cfg, err, "storage"), err, "VOS_MAX_WORKERS");
+	unsetenv("VOS_MAX_WORKERS");
+	unsetenv("VOS_MAX_DOMAIN_WORKERS");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_pool_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

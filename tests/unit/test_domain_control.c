@@ -197,9 +197,13 @@ static void test_serve_stats_remove_shutdown(void **state)
 	assert_int_equal(CALL(&cl, WRITE, SYS_write, fd, 4096, 6), 6);
 	assert_int_equal(CALL(&cl, CLOSE, SYS_close, fd), 0);
 	assert_int_equal(CALL(&cl, CLOSE, SYS_close, fd), -EBADF);
+	/* a way out of the volume: a redirect, the new path where the path was */
 	assert_int_equal(CALL(&cl, OPENAT, SYS_openat, VOS_DIRFD_VOLUME(0),
 			      put_str(&cl, 0, "../../etc/passwd"), 17, O_RDONLY, 0),
-			 -ENOENT);
+			 VOS_RESULT_REDIRECT);
+	const char *redir = (const char *)cl.c.data;
+	assert_true(redir[0] == '/' && strlen(redir) >= 10);
+	assert_string_equal(redir + strlen(redir) - 10, "etc/passwd");
 	/* a worker applies the client's umask */
 	int64_t m = CALL(&cl, OPENAT, SYS_openat, VOS_DIRFD_VOLUME(0), put_str(&cl, 0, "masked"), 7,
 			 O_CREAT | O_WRONLY, 0666, 077);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -22,6 +23,7 @@
 
 #include "domain/shadow.h"
 #include "domain/dispatch.h"
+#include "domain/locks.h"
 #include "vos/protocol.h"
 
 #define ITERATIONS  200000
@@ -100,7 +102,10 @@ static void sh_run(const char *fmt, ...)
 static void populate(void)
 {
 	sh_run("cd '%s' && find . -mindepth 1 -delete", vol);
+	/* f and g at the root: "abs" and "up" are redirects (resolve.h), so
+	 * plain names are what random paths open most */
 	sh_run("cd '%s' && mkdir -p a/b c && echo data > a/f && echo x > a/b/g && "
+	       "echo data > f && echo y > g && "
 	       "ln -s ../../../.. up && ln -s a/b rel && ln -s /a/f abs && "
 	       "ln -s '%s' to_sentinel && ln -s /proc/self/root procroot",
 	       vol, sentinel);
@@ -288,6 +293,14 @@ static void well_formed(struct vos_request *req)
 	switch (req->op) {
 	case VOS_OP_OPENAT:
 		random_path(true, false, &po, &pl);
+		if (below(2) == 0) {
+			/* an existing file: paths through escaping links are
+			 * redirects (resolve.h) and open nothing */
+			static const char *const plain[] = {"f", "g", "a/f", "a/b/g"};
+			const char *w = plain[below(4)];
+			pl = (int64_t)strlen(w) + 1;
+			memcpy(srv.data + po, w, (size_t)pl);
+		}
 		a[0] = dirfd, a[1] = po, a[2] = pl, a[3] = random_flags(), a[4] = 0644;
 		break;
 	case VOS_OP_FSTATAT:
@@ -400,6 +413,22 @@ static void well_formed(struct vos_request *req)
 	case VOS_OP_FCNTL:
 		a[0] = fd, a[1] = PICK(F_GETFL, F_SETFL, F_GETFD), a[2] = random_flags();
 		break;
+	case VOS_OP_FLOCK:
+		a[0] = fd, a[1] = PICK(LOCK_SH, LOCK_EX, LOCK_UN) | LOCK_NB;
+		break;
+	case VOS_OP_FCNTL_LOCK: {
+		struct flock fl = {.l_type = (short)PICK(F_RDLCK, F_WRLCK, F_UNLCK),
+				   .l_whence = (short)PICK(SEEK_SET, SEEK_CUR, SEEK_END),
+				   .l_start = (off_t)below(100),
+				   .l_len = (off_t)below(100)};
+		a[0] = fd, a[1] = PICK(F_GETLK, F_SETLK, F_OFD_GETLK, F_OFD_SETLK);
+		a[2] = valid_buf();
+		memcpy(srv.data + a[2], &fl, sizeof(fl));
+		break;
+	}
+	case VOS_OP_POLL: /* entries are whatever the data area holds */
+		a[0] = (int64_t)below(DATA_SIZE / 2), a[1] = 1 + (int64_t)below(64), a[2] = 0;
+		break;
 	default: /* lseek, ftruncate, fsync, fdatasync, dup, close, fadvise */
 		a[0] = fd, a[1] = (int64_t)below(100000), a[2] = (int64_t)below(4);
 		a[3] = (int64_t)below(6);
@@ -497,14 +526,28 @@ static void test_random_requests(void **state)
 		 * writer) for ever: FIFO creation is covered by test_domain_ops. */
 		if (req.op == VOS_OP_MKNODAT && ((mode_t)req.args[3] & S_IFMT) == S_IFIFO)
 			req.args[3] &= ~(int64_t)S_IFMT;
+		/* A poll may wait for its timeout (an entry with no events):
+		 * waiting is covered by test_domain_poll. */
+		if (req.op == VOS_OP_POLL)
+			req.args[2] = 0;
+		/* Likewise a lock wait (another fd of this shadow may hold a
+		 * conflicting OFD lock or flock): blocking is covered by
+		 * test_locks.py. */
+		if (req.op == VOS_OP_FLOCK)
+			req.args[1] |= LOCK_NB;
+		if (req.op == VOS_OP_FCNTL_LOCK && req.args[1] == F_SETLKW)
+			req.args[1] = F_SETLK;
+		if (req.op == VOS_OP_FCNTL_LOCK && req.args[1] == F_OFD_SETLKW)
+			req.args[1] = F_OFD_SETLK;
 		int64_t r = vos_domain_execute(&sh, &srv, &req);
 		if (req.op < VOS_OP_COUNT && r >= 0)
 			succeeded[req.op]++;
-		if (r < -4095)
+		if (r < -4095 && !VOS_RESULT_IS_REDIRECT(r))
 			fail_msg("iteration %lu: op %u returned %lld", it, req.op, (long long)r);
 	}
 
 	close_all_remote();
+	vos_locks_destroy(&sh); /* closing every fd released them already */
 	assert_int_equal(vos_fdtable_count(&sh.fds), 0);
 	vos_fdtable_destroy(&sh.fds);
 	munmap(region, lay.region_size);
@@ -524,6 +567,10 @@ static void test_random_requests(void **state)
 					    !have_xattr))
 			fail_msg("%s never succeeded: the generator misses it",
 				 vos_op_name((unsigned)op));
+	if (succeeded[VOS_OP_FLOCK] == 0 || succeeded[VOS_OP_FCNTL_LOCK] == 0)
+		fail_msg("flock/fcntl locks never succeeded: the generator misses them");
+	if (succeeded[VOS_OP_POLL] == 0)
+		fail_msg("poll never succeeded: the generator misses it");
 }
 
 int main(void)

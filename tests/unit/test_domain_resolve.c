@@ -1,7 +1,10 @@
 /* Secure path resolution of the storage domain (src/domain/resolve.c):
- * escapes from a volume are refused or contained, legitimate paths work. */
+ * escapes from a volume come back as redirects (nothing outside the root is
+ * opened, even under races), legitimate paths work. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,7 +24,7 @@
 
 static char tmp[] = "/tmp/vos-resolve.XXXXXX";
 static char vol[256], outside[256];
-static struct vos_base root; /* the volume root, RESOLVE_IN_ROOT */
+static struct vos_base root; /* the volume root, mounted at /data */
 
 static void put_file(const char *dir, const char *name, const char *content)
 {
@@ -77,6 +80,8 @@ static int setup(void **state)
 	put_link(vol, "fdlink", "/proc/self/fd/0");
 	root.fd = open(vol, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	root.in_root = true;
+	root.root = root.fd;
+	root.mount = "/data";
 	return root.fd >= 0 ? 0 : -1;
 }
 
@@ -133,31 +138,85 @@ static void test_legitimate_paths(void **state)
 	expect_content(&root, "a/b/c/../file", "inner");
 	expect_content(&root, "rel/file", "inner");
 	expect_content(&root, "a/b/c/back", "inner");
-	expect_content(&root, "absinner", "inner");
 	expect_content(&root, "etc/passwd", "volume-passwd");
 	expect_error(&root, "a/b/missing", -ENOENT);
 	expect_error(&root, "a/b/file/x", -ENOTDIR);
 }
 
-static void test_escapes_are_contained(void **state)
+/* A resolution that must come back as a redirect to `want`. */
+static void expect_redirect(const struct vos_base *b, const char *path, const char *want)
+{
+	int err;
+	const char *got = read_at(b, path, &err);
+	if (err != VOS_RESULT_REDIRECT)
+		fail_msg("%s: expected a redirect to %s, got %s (content '%s')", path, want,
+			 err ? strerror(-err) : "success", got);
+	assert_string_equal(vos_redirect_path(), want);
+}
+
+static void test_escapes_redirect(void **state)
 {
 	(void)state;
-	/* ".." and "/" stop at the volume root: these name the volume's own
-	 * etc/passwd, never the host's */
-	expect_content(&root, "../../etc/passwd", "volume-passwd");
+	char want[600];
+	/* a leading "/" from a volume root means the root (never sent) */
 	expect_content(&root, "/etc/passwd", "volume-passwd");
-	expect_content(&root, "abs_etc/passwd", "volume-passwd");
-	expect_content(&root, "up/etc/passwd", "volume-passwd");
-	expect_content(&root, "a/../../etc/passwd", "volume-passwd");
-	expect_content(&root, "rel/../../../../../etc/passwd", "volume-passwd");
-	/* and the secret next to the volume is unreachable */
-	expect_error(&root, "../outside/secret", -ENOENT);
-	expect_error(&root, "a/../../outside/secret", -ENOENT);
-	expect_error(&root, "up_secret", -ENOENT);
-	expect_error(&root, "up/outside/secret", -ENOENT);
-	expect_error(&root, "abs_secret", -ENOENT);
-	expect_error(&root, "pself/etc/passwd", -ENOENT);
-	expect_error(&root, "/proc/self/root/etc/passwd", -ENOENT);
+	/* ".." above the root: the mount point's parent ("/" for /data) */
+	expect_redirect(&root, "../etc/passwd", "/etc/passwd");
+	expect_redirect(&root, "a/../../etc/passwd", "/etc/passwd");
+	expect_redirect(&root, "rel/../../../x", "/x"); /* rel is a/b */
+	expect_redirect(&root, "up_secret", "/outside/secret");
+	expect_redirect(&root, "up/etc/passwd", "/..//etc/passwd");
+	/* absolute symlinks: their target, as the client sees the world */
+	expect_redirect(&root, "abs_etc/passwd", "/etc/passwd");
+	expect_redirect(&root, "absinner", "/a/b/file");
+	expect_redirect(&root, "abs_etc/", "/etc/");
+	snprintf(want, sizeof(want), "%s/secret", outside);
+	expect_redirect(&root, "abs_secret", want);
+	expect_redirect(&root, "pself/etc/passwd", "/proc/self/root/etc/passwd");
+	/* the same volume at another mount point */
+	struct vos_base sub = root;
+	sub.mount = "/srv/vol";
+	expect_redirect(&sub, "../x", "/srv/x");
+	/* without a mount point (no redirect possible) an escape is EXDEV */
+	struct vos_base bare = root;
+	bare.mount = NULL;
+	expect_error(&bare, "abs_etc/passwd", -EXDEV);
+	/* the second path of a call says so */
+	vos_redirect_second();
+	int err;
+	read_at(&root, "abs_etc", &err);
+	assert_int_equal(err, VOS_RESULT_REDIRECT2);
+	vos_redirect_begin();
+	/* symlinks inside that stay inside are followed here */
+	expect_content(&root, "a/b/c/back", "inner");
+	expect_content(&root, "rel/c/../file", "inner");
+}
+
+static void test_loops(void **state)
+{
+	(void)state;
+	put_link(vol, "loop1", "loop2");
+	put_link(vol, "loop2", "loop1");
+	put_link(vol, "selfdir", "selfdir/x");
+	expect_error(&root, "loop1", -ELOOP);
+	expect_error(&root, "selfdir", -ELOOP);
+	/* a long chain that also needs the walk (ends outside) */
+	char name[32], target[32];
+	for (int i = 0; i < 45; i++) {
+		snprintf(name, sizeof(name), "chain%d", i);
+		snprintf(target, sizeof(target), "chain%d", i + 1);
+		put_link(vol, name, target);
+	}
+	put_link(vol, "chain45", "../x");
+	char canon[VOS_PATH_MAX];
+	assert_int_equal(vos_resolve_walk(&root, "chain0", true, canon), -ELOOP);
+	assert_int_equal(vos_resolve_walk(&root, "chain10", true, canon), VOS_RESULT_REDIRECT);
+	assert_string_equal(vos_redirect_path(), "/x");
+	/* the walk's canonical form of a path that stays inside */
+	assert_int_equal(vos_resolve_walk(&root, "rel/c/back/", true, canon), 0);
+	assert_string_equal(canon, "a/b/file/");
+	assert_int_equal(vos_resolve_walk(&root, "rel/c/back", false, canon), 0);
+	assert_string_equal(canon, "a/b/c/back");
 }
 
 static void test_beneath_a_dirfd(void **state)
@@ -165,18 +224,23 @@ static void test_beneath_a_dirfd(void **state)
 	(void)state;
 	char p[512];
 	snprintf(p, sizeof(p), "%s/a", vol);
-	struct vos_base a = {.fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC), .in_root = false};
+	struct vos_base a = {.fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC),
+			     .in_root = false,
+			     .root = root.fd,
+			     .mount = "/data"};
 	assert_true(a.fd >= 0);
 	expect_content(&a, "b/file", "inner");
 	expect_content(&a, "b/c/back", "inner"); /* ".." that stays below a */
 	expect_content(&a, "b/c/../file", "inner");
-	/* anything leaving the dirfd is refused (documented: EXDEV) */
-	expect_error(&a, "../etc/passwd", -EXDEV);
+	/* ".." above the dirfd but inside the volume: the volume's files */
+	expect_content(&a, "../etc/passwd", "volume-passwd");
+	expect_content(&a, "b/../../etc/passwd", "volume-passwd");
+	/* leaving the volume: a redirect */
+	expect_redirect(&a, "../../x", "/x");
+	put_link(vol, "a/b/c/out", "../../../../outside/secret");
+	expect_redirect(&a, "b/c/out", "/outside/secret");
+	/* absolute paths are never relative to a dirfd */
 	expect_error(&a, "/etc/passwd", -EXDEV);
-	expect_error(&a, "b/../../etc/passwd", -EXDEV);
-	/* a symlink out of a: relative to a/b/c "../../../" would be vol */
-	put_link(vol, "a/b/c/out", "../../../outside/secret");
-	expect_error(&a, "b/c/out", -EXDEV);
 	close(a.fd);
 }
 
@@ -202,7 +266,7 @@ static void test_parent_split(void **state)
 		{"", NULL, 0, false, false, -ENOENT},
 		{"missing/x", NULL, 0, false, false, -ENOENT},
 		{"a/b/file/x", NULL, 0, false, false, -ENOTDIR},
-		{"../../../outside/secret", NULL, 0, false, false, -ENOENT},
+		{"../../../outside/secret", NULL, 0, false, false, VOS_RESULT_REDIRECT},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char path[VOS_PATH_MAX];
@@ -219,24 +283,83 @@ static void test_parent_split(void **state)
 		assert_int_equal(p.owned, cases[i].owned);
 		vos_parent_release(&p);
 	}
+	/* a redirected parent carries the last name along */
+	char path[VOS_PATH_MAX];
+	struct vos_parent p;
+	snprintf(path, sizeof(path), "abs_etc/newname/");
+	assert_int_equal(vos_resolve_parent(&root, path, &p), VOS_RESULT_REDIRECT);
+	assert_string_equal(vos_redirect_path(), "/etc/newname/");
+	snprintf(path, sizeof(path), "../y");
+	assert_int_equal(vos_resolve_parent(&root, path, &p), VOS_RESULT_REDIRECT);
+	assert_string_equal(vos_redirect_path(), "/y");
 
-	/* the parent of "a/b/file" is the volume's a/b, and "../../a/b/x"
-	 * resolves its parent inside the volume as well */
-	const char *paths[] = {"a/b/file", "../../a/b/x", "up/a/b/x", "rel/x"};
+	/* these parents are the volume's a/b */
+	const char *paths[] = {"a/b/file", "a/b/c/../x", "rel/c/../x", "rel/x"};
 	char ab[512];
 	snprintf(ab, sizeof(ab), "%s/a/b", vol);
 	struct stat want, got;
 	assert_int_equal(stat(ab, &want), 0);
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		char path[VOS_PATH_MAX];
 		snprintf(path, sizeof(path), "%s", paths[i]);
-		struct vos_parent p;
-		assert_int_equal(vos_resolve_parent(&root, path, &p), 0);
+		int r = vos_resolve_parent(&root, path, &p);
+		if (r != 0)
+			fail_msg("'%s': %d", paths[i], r);
 		assert_int_equal(fstat(p.fd, &got), 0);
 		assert_int_equal(got.st_ino, want.st_ino);
 		assert_int_equal(got.st_dev, want.st_dev);
 		vos_parent_release(&p);
 	}
+}
+
+/* A client racing to replace a directory by a symlink to the outside while
+ * the domain resolves through it: every open either reaches the volume's
+ * file, fails, or is redirected; never is the outside file opened. */
+static void *swapper(void *arg)
+{
+	volatile bool *stop = arg;
+	char d[512], l[512];
+	snprintf(d, sizeof(d), "%s/race", vol);
+	snprintf(l, sizeof(l), "%s/race_swap", vol);
+	while (!*stop)
+		renameat2(AT_FDCWD, d, AT_FDCWD, l, RENAME_EXCHANGE);
+	return NULL;
+}
+
+static void test_race_dir_to_symlink(void **state)
+{
+	(void)state;
+	put_dir(vol, "race");
+	put_file(vol, "race/f", "inner-race");
+	put_link(vol, "race_swap", outside); /* absolute host path */
+	struct stat secret;
+	char sp[512];
+	snprintf(sp, sizeof(sp), "%s/f", outside);
+	put_file(outside, "f", "OUTSIDE");
+	assert_int_equal(stat(sp, &secret), 0);
+	volatile bool stop = false;
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, swapper, (void *)&stop), 0);
+	int inner = 0, redirected = 0, opened_outside = 0;
+	for (int i = 0; i < 3000; i++) {
+		char path[32];
+		snprintf(path, sizeof(path), (i & 1) ? "race/f" : "race/../race/f");
+		int fd = vos_resolve_open(&root, path, O_RDONLY, 0);
+		if (fd >= 0) {
+			struct stat st;
+			assert_int_equal(fstat(fd, &st), 0);
+			if (st.st_ino == secret.st_ino && st.st_dev == secret.st_dev)
+				opened_outside++;
+			else
+				inner++;
+			close(fd);
+		} else if (fd == VOS_RESULT_REDIRECT) {
+			redirected++;
+		}
+	}
+	stop = true;
+	pthread_join(t, NULL);
+	assert_int_equal(opened_outside, 0);
+	assert_true(inner + redirected > 0);
 }
 
 static void test_objects_and_procpath(void **state)
@@ -249,22 +372,18 @@ static void test_objects_and_procpath(void **state)
 	assert_int_equal(fstatat(fd, "", &st, AT_EMPTY_PATH), 0);
 	assert_true(S_ISLNK(st.st_mode));
 	close(fd);
-	/* following: the volume's etc, not the host's */
+	/* following: the host's /etc, which the client opens itself */
 	char p[512];
-	snprintf(p, sizeof(p), "%s/etc", vol);
-	assert_int_equal(stat(p, &want), 0);
-	fd = vos_resolve_object(&root, "abs_etc", true);
-	assert_true(fd >= 0);
-	assert_int_equal(fstatat(fd, "", &st, AT_EMPTY_PATH), 0);
-	assert_int_equal(st.st_ino, want.st_ino);
-	close(fd);
+	assert_int_equal(vos_resolve_object(&root, "abs_etc", true), VOS_RESULT_REDIRECT);
+	assert_string_equal(vos_redirect_path(), "/etc");
 	/* trailing slash follows, as natively */
-	fd = vos_resolve_object(&root, "abs_etc/", false);
-	assert_true(fd >= 0);
-	assert_int_equal(fstatat(fd, "", &st, AT_EMPTY_PATH), 0);
-	assert_int_equal(st.st_ino, want.st_ino);
-	close(fd);
-	assert_int_equal(vos_resolve_object(&root, "up_secret", true), -ENOENT);
+	assert_int_equal(vos_resolve_object(&root, "abs_etc/", false), VOS_RESULT_REDIRECT);
+	assert_string_equal(vos_redirect_path(), "/etc/");
+	assert_int_equal(vos_resolve_object(&root, "up_secret", true), VOS_RESULT_REDIRECT);
+	/* an absolute symlink to inside the mount is a redirect to the mount */
+	put_link(vol, "via_mount", "/data/a/b");
+	assert_int_equal(vos_resolve_object(&root, "via_mount/file", true), VOS_RESULT_REDIRECT);
+	assert_string_equal(vos_redirect_path(), "/data/a/b/file");
 
 	/* /proc paths name exactly the resolved object */
 	char path[VOS_PATH_MAX], proc[VOS_PATH_MAX + 64];
@@ -282,29 +401,36 @@ static void test_objects_and_procpath(void **state)
 		close(hold);
 
 	follow = true;
-	snprintf(path, sizeof(path), "abs_etc");
+	snprintf(path, sizeof(path), "rel");
 	assert_int_equal(vos_resolve_procpath(&root, path, &follow, proc, sizeof(proc), &hold), 0);
-	snprintf(p, sizeof(p), "%s/etc", vol);
+	snprintf(p, sizeof(p), "%s/a/b", vol);
 	assert_int_equal(stat(p, &want), 0);
 	assert_int_equal(stat(proc, &st), 0);
 	assert_int_equal(st.st_ino, want.st_ino);
 	assert_true(hold >= 0);
 	close(hold);
 
-	/* not following "..": same object either way, taken as following */
+	/* not following "..": same object either way, taken as following;
+	 * above the root it is the mount point's parent */
 	follow = false;
-	snprintf(path, sizeof(path), "..");
+	snprintf(path, sizeof(path), "a/..");
 	assert_int_equal(vos_resolve_procpath(&root, path, &follow, proc, sizeof(proc), &hold), 0);
 	assert_true(follow);
 	assert_int_equal(stat(vol, &want), 0);
 	assert_int_equal(stat(proc, &st), 0);
 	assert_int_equal(st.st_ino, want.st_ino);
 	close(hold);
+	follow = false;
+	snprintf(path, sizeof(path), "..");
+	assert_int_equal(vos_resolve_procpath(&root, path, &follow, proc, sizeof(proc), &hold),
+			 VOS_RESULT_REDIRECT);
+	assert_string_equal(vos_redirect_path(), "/");
 
 	follow = false;
 	snprintf(path, sizeof(path), "up_secret/");
 	assert_int_equal(vos_resolve_procpath(&root, path, &follow, proc, sizeof(proc), &hold),
-			 -ENOENT);
+			 VOS_RESULT_REDIRECT);
+	assert_string_equal(vos_redirect_path(), "/outside/secret/");
 }
 
 /* With a real procfs inside the volume, magic links must not be followed:
@@ -326,6 +452,8 @@ static void test_magic_links(void **state)
 	}
 	/* a root fd from before the mount would not see it */
 	struct vos_base r = {.fd = open(vol, O_PATH | O_DIRECTORY | O_CLOEXEC), .in_root = true};
+	r.root = r.fd;
+	r.mount = "/data";
 	const char *escapes[] = {
 		"proc/self/root/etc/passwd",	    "/proc/self/root/etc/passwd", "proc/self/cwd",
 		"proc/thread-self/root/etc/passwd", "pself/etc/passwd",		  "fdlink"};
@@ -341,9 +469,11 @@ static void test_magic_links(void **state)
 	/* unmount before asserting: nothing may walk into this proc later */
 	assert_int_equal(umount2(p, MNT_DETACH), 0);
 	assert_int_equal(rmdir(p), 0);
+	/* refused, or (absolute symlinks) sent back to the client, which
+	 * then opens its own /proc/self: never followed here */
 	for (int i = 0; i < nerr; i++)
-		if (errs[i] != -ELOOP)
-			fail_msg("escape %d: expected ELOOP, got %d", i, errs[i]);
+		if (errs[i] != -ELOOP && errs[i] != VOS_RESULT_REDIRECT)
+			fail_msg("escape %d: expected ELOOP or a redirect, got %d", i, errs[i]);
 	assert_int_equal(stat_err, 0);
 }
 
@@ -364,6 +494,58 @@ static void test_open_flag_filtering(void **state)
 	snprintf(p, sizeof(p), "%s/a/b/file", vol);
 	assert_int_equal(stat(p, &st), 0);
 	assert_int_equal(st.st_size, 5); /* O_TRUNC with O_PATH did nothing */
+}
+
+static int open2(const struct vos_base *b, const char *path, uint64_t flags, uint64_t resolve)
+{
+	struct open_how how = {.flags = flags, .resolve = resolve};
+	return vos_resolve_open2(b, path, &how);
+}
+
+static void expect_open2(const struct vos_base *b, const char *path, uint64_t resolve, int want)
+{
+	int fd = open2(b, path, O_RDONLY, resolve);
+	if (fd >= 0) {
+		assert_int_equal(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+		close(fd);
+		fd = 0;
+	}
+	if (fd != want)
+		fail_msg("%s (resolve %#llx): %d, expected %d", path, (unsigned long long)resolve,
+			 fd, want);
+}
+
+static void test_openat2(void **state)
+{
+	(void)state;
+	char p[512];
+	snprintf(p, sizeof(p), "%s/a", vol);
+	struct vos_base a = {.fd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC),
+			     .in_root = false,
+			     .root = root.fd,
+			     .mount = "/data"};
+	assert_true(a.fd >= 0);
+	/* from a remote dirfd: the kernel's own containment of that dirfd */
+	expect_open2(&a, "b/file", RESOLVE_BENEATH, 0);
+	expect_open2(&a, "../etc/passwd", RESOLVE_BENEATH, -EXDEV);
+	expect_open2(&a, "/b/file", RESOLVE_IN_ROOT, 0);
+	expect_open2(&a, "../../../b/file", RESOLVE_IN_ROOT, 0);
+	expect_open2(&a, "../etc/passwd", 0, 0);	      /* inside the volume */
+	expect_open2(&a, "../../x", 0, VOS_RESULT_REDIRECT);  /* out of it */
+	expect_open2(&a, "../../x", RESOLVE_NO_XDEV, -EXDEV); /* a mount crossing */
+	expect_open2(&a, "../rel/file", RESOLVE_NO_SYMLINKS, -ELOOP);
+	/* from the volume root: a way out is EXDEV when contained */
+	expect_open2(&root, "abs_etc/passwd", 0, VOS_RESULT_REDIRECT);
+	expect_open2(&root, "abs_etc/passwd", RESOLVE_BENEATH, -EXDEV);
+	expect_open2(&root, "../x", RESOLVE_NO_XDEV, -EXDEV);
+	expect_open2(&root, "rel/file", RESOLVE_BENEATH | RESOLVE_NO_XDEV, 0);
+	/* strict validation, as the kernel's openat2 */
+	expect_open2(&root, "rel/file", RESOLVE_BENEATH | RESOLVE_IN_ROOT, -EINVAL);
+	expect_open2(&root, "rel/file", 1ull << 40, -EINVAL);
+	assert_int_equal(open2(&root, "rel/file", O_RDONLY | (1ull << 40), 0), -EINVAL);
+	struct open_how how = {.flags = O_RDONLY, .mode = 0644};
+	assert_int_equal(vos_resolve_open2(&root, "rel/file", &how), -EINVAL);
+	close(a.fd);
 }
 
 static void test_path_copy(void **state)
@@ -401,11 +583,14 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_path_copy),
 		cmocka_unit_test(test_legitimate_paths),
-		cmocka_unit_test(test_escapes_are_contained),
+		cmocka_unit_test(test_escapes_redirect),
+		cmocka_unit_test(test_loops),
 		cmocka_unit_test(test_beneath_a_dirfd),
+		cmocka_unit_test(test_race_dir_to_symlink),
 		cmocka_unit_test(test_parent_split),
 		cmocka_unit_test(test_objects_and_procpath),
 		cmocka_unit_test(test_open_flag_filtering),
+		cmocka_unit_test(test_openat2),
 		cmocka_unit_test(test_magic_links),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
