@@ -155,11 +155,9 @@ static bool do_socket(long a[6], long *result)
 /* ------------------------------------------------------------ addresses */
 
 struct addr_ctx {
-	const void *in;
+	const void *in; /* bind, connect: the caller's address */
 	size_t inlen;
-	void *out; /* user buffer (may be NULL) */
-	socklen_t *outlen;
-	struct vos_net_addr got; /* accept: the domain's answer */
+	struct vos_net_addr got; /* the domain's answer */
 };
 
 static void addr_fill(void *blk, void *ctx)
@@ -402,6 +400,25 @@ static void recv_drain(const void *blk, int64_t r, void *ctx)
 	iov_copy(m->msg_iov, m->msg_iovlen, x->skip, (char *)p, n, false);
 }
 
+/* Receives larger than this wait for data first (a one-byte blocking peek)
+ * and then take it without waiting: a blocked receive then holds 16 bytes
+ * of the data area instead of up to 256 KiB, so many threads blocked in
+ * large receives do not starve the channel. */
+#define PARK_MIN 4096u
+
+/* Waits until the socket has something to receive (data, EOF, an error):
+ * >= 0, or the errno the blocking receive would give (EAGAIN on a
+ * non-blocking socket or after SO_RCVTIMEO, EINTR...). */
+static int64_t wait_readable(const struct vos_remote_fd *rf, long nr, long flags)
+{
+	struct recv_ctx x = {.len = 1};
+	struct msghdr m = {0};
+	x.m = &m;
+	struct blk b = {.fill = recv_fill, .ctx = &x, .off_arg = 1};
+	int64_t args[6] = {rf->rfd, 0, (int64_t)(HDR + 8), (flags & ~(long)MSG_TRUNC) | MSG_PEEK};
+	return call_blk(VOS_OP_RECVMSG, nr, args, HDR + 8, &b);
+}
+
 /* Receives into m; *first gets the first chunk's header (name, control,
  * flags). */
 static int64_t recv_msg(const struct vos_remote_fd *rf, long nr, struct msghdr *m, long flags,
@@ -419,6 +436,10 @@ static int64_t recv_msg(const struct vos_remote_fd *rf, long nr, struct msghdr *
 		return total;
 	/* only a blocking-until-full stream read goes on past the first block */
 	bool loop = (flags & MSG_WAITALL) && !(flags & (MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT));
+	/* a plain blocking receive with a large buffer waits without holding
+	 * its block (see wait_readable) */
+	bool park = !(flags & (MSG_DONTWAIT | MSG_PEEK | MSG_ERRQUEUE | MSG_WAITALL)) &&
+		    (size_t)total > PARK_MIN;
 	size_t done = 0;
 	bool have_first = false;
 	do {
@@ -429,8 +450,17 @@ static int64_t recv_msg(const struct vos_remote_fd *rf, long nr, struct msghdr *
 		struct blk b = {.fill = recv_fill, .drain = recv_drain, .ctx = &x, .off_arg = 1};
 		size_t blen = HDR + VOS_NET_ALIGN(x.namecap) + VOS_NET_ALIGN(x.controlcap) +
 			      VOS_NET_ALIGN(x.len);
-		int64_t args[6] = {rf->rfd, 0, (int64_t)blen, flags};
-		int64_t r = call_blk(VOS_OP_RECVMSG, nr, args, blen, &b);
+		int64_t r;
+		for (;;) {
+			int64_t args[6] = {rf->rfd, 0, (int64_t)blen,
+					   flags | (park ? MSG_DONTWAIT : 0)};
+			r = call_blk(VOS_OP_RECVMSG, nr, args, blen, &b);
+			if (!park || r != -EAGAIN)
+				break;
+			r = wait_readable(rf, nr, flags);
+			if (r < 0)
+				break;
+		}
 		if (r < 0)
 			return done > 0 ? (int64_t)done : r;
 		if (!have_first) {
@@ -563,11 +593,13 @@ static void mmsg_drain(const void *blk, int64_t r, void *ctx)
 		if ((int64_t)i < r) {
 			x->v[i].msg_len = h.len;
 			if (x->recv) {
-				memcpy(m->msg_name, p, h.namelen < nl ? h.namelen : nl);
-				if (m->msg_name)
+				if (m->msg_name) {
+					memcpy(m->msg_name, p, h.namelen < nl ? h.namelen : nl);
 					m->msg_namelen = h.namelen;
+				}
 				size_t got = h.controllen < cl ? h.controllen : cl;
-				memcpy(m->msg_control, p + VOS_NET_ALIGN(nl), got);
+				if (got)
+					memcpy(m->msg_control, p + VOS_NET_ALIGN(nl), got);
 				m->msg_controllen = got;
 				m->msg_flags = (int)h.flags;
 				size_t dl = h.len < x->datalen[i] ? h.len : x->datalen[i];

@@ -7,14 +7,13 @@ and the two transcripts must be identical:
 
   - as root and as an unprivileged user (65534: EACCES/EPERM cases on the
     root-owned fixture; the whole `vos run`, domain included, runs as 65534;
-    a program dropping privileges inside vos is an xfail until credentials
-    propagate);
+    and a program that drops privileges itself inside vos);
   - with absolute paths and with relative ones (cwd inside the volume);
   - on a read-only volume (`:ro`), compared with a native run on a read-only
     bind mount in a private mount namespace (EROFS cases);
   - with LOCAL as a second volume.
-Known differences are difftest sections of their own ("gap_*"), expected to
-differ (strict xfail) so that a fix shows up.
+Known differences are difftest sections of their own ("gap_*", run with
+--only; docs/ARCHITECTURE.md "Known limits" lists them).
 
 Natively the test root is a bind mount of itself (private mount namespace),
 so that rename/link to the LOCAL directory give EXDEV there too, as they do
@@ -250,26 +249,6 @@ def test_differential_privileges_dropped_inside(vos, tree):
     assert_same_transcript(native, r)
     assert_forwarded(tree)
     assert "fx.read_secret: -1 EACCES" in r.stdout
-
-
-# Known differences, one difftest section each (tests/progs/difftest.c "gap_"
-# sections). strict: a gap that closes makes its test fail, so that its
-# section joins the main transcript.
-GAPS = {
-    "gap_cwd_rename": "libvos keeps the virtual cwd and remote dir fds as paths: after the "
-                      "directory is renamed, getcwd is stale, relative paths and fchdir ENOENT",
-}
-
-
-@pytest.mark.parametrize("section", sorted(GAPS))
-def test_known_gap(vos, tree, section):
-    native = native_run(vos.prog("difftest"), tree.native, tree.native_local, only=section)
-    r = vos_run(vos, tree, only=section)
-    assert native.returncode == 0 and r.returncode == 0, (native, r)
-    assert f"{section}.setup.mkdir: 0" in native.stdout, native.stdout
-    if native.stdout != r.stdout:
-        pytest.xfail(GAPS[section])
-    pytest.fail(f"{section} now matches natively: move it into the main transcript")
 
 
 @pytest.mark.asan

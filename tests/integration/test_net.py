@@ -20,7 +20,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import TIMEOUT, _env, run_native
+from conftest import MOUNT, TIMEOUT, _env, run_native, spec
 
 PY = "/usr/bin/python3"
 BIG = 100 * 1024 * 1024 + 12345  # > 100 MiB, not a multiple of any chunk
@@ -167,6 +167,8 @@ def test_selftest_same_as_native(vos, v):
     assert r.returncode == 0, r
     assert r.stdout == native.stdout, r
     assert "pktinfo=1 timestamp=1 ttl=1" in r.stdout
+    assert "errqueue: 1 ECONNREFUSED errqueue_flag=1" in r.stdout
+    assert "filtered: EAGAIN\ndetach filter: ok\nunfiltered: 6\n" in r.stdout
     assert_forwarded(
         r.stderr, "socket", "connect", "accept4", "getsockopt", "setsockopt", "ioctl",
         "recvmsg", "recvfrom", "sendto", "sendmmsg", "recvmmsg", "shutdown", "getpeername",
@@ -470,3 +472,88 @@ def test_sockets_inherited_by_fork_and_exec(vos):
     assert (r.returncode, r.stdout) == (0, "from child\nfrom exec child\n0\n"), r
     total, calls = net_stats(r.stderr)
     assert calls.get("accept4", 0) + calls.get("accept", 0) >= 2, r.stderr
+
+
+def test_blocking_socket_calls_interrupted_by_signal(vos):
+    """A signal interrupts a recv and an accept blocked in the domain."""
+    code = textwrap.dedent(
+        """
+        import signal, socket
+        def on_alarm(*a):
+            raise TimeoutError("alarm")
+        signal.signal(signal.SIGALRM, on_alarm)
+        u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u.bind(("::1", 0))
+        l = socket.create_server(("127.0.0.1", 0))
+        for call in (lambda: u.recv(10), l.accept):
+            signal.setitimer(signal.ITIMER_REAL, 0.2)
+            try:
+                call(); print("returned")
+            except TimeoutError as e:
+                print("interrupted", e)
+        """
+    )
+    r = vos.run(["run", "--stats", "--", PY, "-c", code])
+    assert (r.returncode, r.stdout) == (0, "interrupted alarm\ninterrupted alarm\n"), r
+    assert_forwarded(r.stderr, "recvfrom", "accept4")
+
+
+def test_volume_file_sent_over_a_socket(vos, volume):
+    """Both domains at once: a volume file goes out through a socket with
+    socket.sendfile (sendfile between the two domains) and comes back
+    intact."""
+    code = textwrap.dedent(
+        f"""
+        import socket, threading, zlib
+        srv = socket.create_server(("127.0.0.1", 0))
+        got = {{}}
+        def rx():
+            c, _ = srv.accept()
+            data = b""
+            while chunk := c.recv(1 << 20):
+                data += chunk
+            got["data"] = data
+        t = threading.Thread(target=rx); t.start()
+        with socket.create_connection(srv.getsockname(), timeout=30) as c, \\
+                open("{MOUNT}/random.bin", "rb") as f:
+            n = c.sendfile(f)
+        t.join()
+        print(n, zlib.crc32(got["data"]))
+        """
+    )
+    r = vos.run(["run", "--stats", "-v", spec(volume), "--", PY, "-c", code])
+    data = (volume / "random.bin").read_bytes()
+    assert (r.returncode, r.stdout) == (0, f"{len(data)} {zlib.crc32(data)}\n"), r
+    assert_forwarded(r.stderr, "socket", "connect", "accept4")
+
+
+def test_many_threads_blocked_in_large_receives(vos):
+    """40 threads each blocked in recv(1 MiB) at once: more than the data
+    area could hold if each waited holding its block (8 MiB / 256 KiB);
+    all of them get their message."""
+    code = textwrap.dedent(
+        """
+        import socket, threading
+        N = 40
+        pairs = []
+        srv = socket.create_server(("127.0.0.1", 0), backlog=N)
+        for i in range(N):
+            c = socket.create_connection(srv.getsockname(), timeout=60)
+            s, _ = srv.accept()
+            pairs.append((c, s))
+        got = [None] * N
+        ready = threading.Barrier(N + 1)
+        def rx(i):
+            ready.wait()
+            got[i] = pairs[i][1].recv(1 << 20)
+        ts = [threading.Thread(target=rx, args=(i,)) for i in range(N)]
+        [t.start() for t in ts]
+        ready.wait()
+        for i, (c, _) in enumerate(pairs):
+            c.sendall(b"message %d" % i)
+        [t.join() for t in ts]
+        print(sum(got[i] == b"message %d" % i for i in range(N)))
+        """
+    )
+    r = vos.run(["run", "--stats", "--", PY, "-c", code])
+    assert (r.returncode, r.stdout) == (0, "40\n"), r
+    assert_forwarded(r.stderr, "recvfrom", "accept4")

@@ -1827,10 +1827,10 @@ static void pending_locks(void)
 	xclose(pfd);
 }
 
-/* openat2 and its RESOLVE_ flags: --only pending_openat2. */
-static void pending_openat2(void)
+/* openat2 and its RESOLVE_ flags. */
+static void t_openat2(void)
 {
-	section("pending_openat2");
+	section("openat2");
 	put(P("f"), "f");
 	T("mkdir", mkdir(P("d"), 0755));
 	T("symlink", symlink("../f", P("d/up")));
@@ -1897,7 +1897,7 @@ static const struct section_entry sections[] = {
 	{"fx", t_fixture},
 	{"gap_cwd_rename", gap_cwd_rename, true},
 	{"pending_locks", pending_locks, true},
-	{"pending_openat2", pending_openat2, true},
+	{"openat2", t_openat2},
 };
 
 static int usage(void)

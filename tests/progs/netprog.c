@@ -18,6 +18,8 @@
 #include <arpa/nameser.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/errqueue.h>
+#include <linux/filter.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -56,11 +58,14 @@ static const char *err_name(int e)
 		return #x;
 		E(EAGAIN)
 		E(EBADF)
-		E(ECONNREFUSED) E(EADDRINUSE) E(EINPROGRESS) E(EISCONN) E(ENOTCONN) E(EOPNOTSUPP)
-			E(EPIPE) E(EINVAL) E(EFAULT) E(ENOTSOCK) E(EAFNOSUPPORT) E(EDESTADDRREQ)
-				E(EMSGSIZE) E(ENOPROTOOPT) E(EALREADY) E(ECONNRESET)
+		E(ECONNREFUSED)
+		E(EADDRINUSE)
+		E(EINPROGRESS)
+		E(EISCONN)
+		E(ENOTCONN) E(EOPNOTSUPP) E(EPIPE) E(EINVAL) E(EFAULT) E(ENOTSOCK) E(EAFNOSUPPORT)
+			E(EDESTADDRREQ) E(EMSGSIZE) E(ENOPROTOOPT) E(EALREADY) E(ECONNRESET)
 #undef E
-					default : snprintf(buf, sizeof(buf), "errno%d", e);
+				default : snprintf(buf, sizeof(buf), "errno%d", e);
 		return buf;
 	}
 }
@@ -521,8 +526,52 @@ static void selftest_udp(void)
 	printf("recvmmsg: %d %.*s %.*s %.*s\n", got, (int)mm[0].msg_len, rb[0], (int)mm[1].msg_len,
 	       rb[1], (int)mm[2].msg_len, rb[2]);
 	printf("recv empty dontwait: %s\n", R(recv(u2, data, 1, MSG_DONTWAIT)));
+	/* a classic BPF filter that drops everything, then detached */
+	struct sock_filter drop[] = {BPF_STMT(BPF_RET | BPF_K, 0)};
+	struct sock_fprog prog = {.len = 1, .filter = drop};
+	printf("attach filter: %s\n",
+	       R(setsockopt(u2, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog))));
+	struct sock_fprog empty = {.len = 0, .filter = drop};
+	printf("attach empty filter: %s\n",
+	       R(setsockopt(u2, SOL_SOCKET, SO_ATTACH_FILTER, &empty, sizeof(empty))));
+	sendto(u1, "dropped", 7, 0, (struct sockaddr *)&to, alen);
+	printf("filtered: %s\n", R(recv(u2, data, sizeof(data), MSG_DONTWAIT)));
+	printf("detach filter: %s\n",
+	       R(setsockopt(u2, SOL_SOCKET, SO_DETACH_FILTER, &on, sizeof(on))));
+	sendto(u1, "passes", 6, 0, (struct sockaddr *)&to, alen);
+	poll(&pfd, 1, 10000);
+	printf("unfiltered: %zd\n", recv(u2, data, sizeof(data), 0));
 	close(u1);
-	close(u2);
+	/* IP_RECVERR: a datagram to a closed port comes back on the error
+	 * queue as ECONNREFUSED with the offender's address */
+	int ue = socket(fam, SOCK_DGRAM, 0);
+	if (fam == AF_INET)
+		setsockopt(ue, IPPROTO_IP, IP_RECVERR, &on, sizeof(on));
+	else
+		setsockopt(ue, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof(on));
+	close(u2); /* its port is now closed */
+	sendto(ue, "?", 1, 0, (struct sockaddr *)&to, alen);
+	pfd = (struct pollfd){.fd = ue, .events = 0};
+	poll(&pfd, 1, 10000);
+	m = (struct msghdr){.msg_name = &from,
+			    .msg_namelen = sizeof(from),
+			    .msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = ctl.b,
+			    .msg_controllen = sizeof(ctl.b)};
+	n = recvmsg(ue, &m, MSG_ERRQUEUE);
+	int ee_errno = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
+		    (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
+			struct sock_extended_err ee;
+			memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+			ee_errno = (int)ee.ee_errno;
+		}
+	printf("errqueue: %zd %s errqueue_flag=%d\n", n, err_name(ee_errno),
+	       (m.msg_flags & MSG_ERRQUEUE) != 0);
+	printf("after errqueue: %s\n", R(send(ue, "?", 1, 0)));
+	close(ue);
 }
 
 static int cmd_selftest(void)

@@ -946,7 +946,7 @@ static void test_confined_net_domain(void **state)
 	assert_int_equal(LIVE(&l, CLOSE, s), 0);
 	assert_true(LIVE(&l, SOCKET, AF_INET6, SOCK_STREAM, 0) >= 0);
 	if (geteuid() == 0)
-		assert_int_equal(status_field_hex(l.d.pid, "CapBnd") &
+		assert_int_equal(status_field_hex(l.d.pid, "CapPrm") &
 					 ~(1ull << CAP_NET_BIND_SERVICE | 1ull << CAP_SETUID |
 					   1ull << CAP_SETGID),
 				 0);

@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -316,11 +317,11 @@ static void test_parent_split(void **state)
  * file, fails, or is redirected; never is the outside file opened. */
 static void *swapper(void *arg)
 {
-	volatile bool *stop = arg;
+	_Atomic bool *stop = arg;
 	char d[512], l[512];
 	snprintf(d, sizeof(d), "%s/race", vol);
 	snprintf(l, sizeof(l), "%s/race_swap", vol);
-	while (!*stop)
+	while (!atomic_load(stop))
 		renameat2(AT_FDCWD, d, AT_FDCWD, l, RENAME_EXCHANGE);
 	return NULL;
 }
@@ -336,7 +337,7 @@ static void test_race_dir_to_symlink(void **state)
 	snprintf(sp, sizeof(sp), "%s/f", outside);
 	put_file(outside, "f", "OUTSIDE");
 	assert_int_equal(stat(sp, &secret), 0);
-	volatile bool stop = false;
+	_Atomic bool stop = false;
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, swapper, (void *)&stop), 0);
 	int inner = 0, redirected = 0, opened_outside = 0;
