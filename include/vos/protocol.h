@@ -141,9 +141,8 @@
 						 F_OFD_SETLK/F_OFD_SETLKW), flock_off: struct flock \
 						 (32 bytes) read from there, written back for the   \
 						 GETLK commands. POSIX locks are the client         \
-						 process's; F_GETLK reports l_pid -1 when the owner \
-						 is a vos client (of any domain), the pid for a host \
-						 process */                                         \
+						 process's; F_GETLK reports the owner's pid (a     \
+						 client of this domain or a host process) */        \
 	/* ---- path resolution (src/domain/resolve.c) */                                           \
 	X(OPENAT2, "openat2")                 /* dirfd, path_off, path_len, how_off (struct        \
 						 open_how, 24 bytes), umask -> fd */                \

@@ -33,7 +33,64 @@ struct holder {
 	int accmode;   /* O_RDONLY, O_WRONLY or O_RDWR */
 	unsigned refs; /* requests using fd right now */
 	bool removed;  /* out of the table: close when refs drops to 0 */
+	struct vos_shadow *owner;
+	struct holder *reg_prev, *reg_next; /* in the domain-wide registry */
 };
+
+/* Every holder of the domain, so that F_GETLK can name the client that
+ * owns a conflicting lock (underneath it is an OFD lock, which the kernel
+ * reports with l_pid -1). Lock order: a lockset's lock, then this one. */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct holder *registry;
+
+static void registry_add(struct holder *h)
+{
+	pthread_mutex_lock(&registry_lock);
+	h->reg_prev = NULL;
+	h->reg_next = registry;
+	if (registry)
+		registry->reg_prev = h;
+	registry = h;
+	pthread_mutex_unlock(&registry_lock);
+}
+
+static void registry_del(struct holder *h)
+{
+	pthread_mutex_lock(&registry_lock);
+	if (h->reg_prev)
+		h->reg_prev->reg_next = h->reg_next;
+	else
+		registry = h->reg_next;
+	if (h->reg_next)
+		h->reg_next->reg_prev = h->reg_prev;
+	pthread_mutex_unlock(&registry_lock);
+}
+
+/* The pid of the client whose holder carries `conflict`, found by asking
+ * each other holder of the inode for the same request: the owner's own
+ * locks never conflict with it, so through the owner's fd the answer is not
+ * `conflict`. 0 if no client of this domain owns it. */
+static pid_t registry_owner(const struct holder *self, const struct flock *request,
+			    const struct flock *conflict)
+{
+	pid_t owner = 0;
+	pthread_mutex_lock(&registry_lock);
+	for (struct holder *h = registry; h != NULL; h = h->reg_next) {
+		if (h == self || h->dev != self->dev || h->ino != self->ino)
+			continue;
+		struct flock q = *request;
+		q.l_pid = 0;
+		if (fcntl(h->fd, F_OFD_GETLK, &q) != 0)
+			continue;
+		if (q.l_type == F_UNLCK || q.l_start != conflict->l_start ||
+		    q.l_len != conflict->l_len || q.l_type != conflict->l_type) {
+			owner = __atomic_load_n(&h->owner->pid, __ATOMIC_RELAXED);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return owner;
+}
 
 struct vos_lockset {
 	pthread_mutex_t lock;
@@ -62,6 +119,7 @@ static struct vos_lockset *lockset(struct vos_shadow *sh, bool create)
 static void holder_put_locked(struct holder *h)
 {
 	if (--h->refs == 0 && h->removed) {
+		registry_del(h);
 		close(h->fd); /* releases every lock it carries */
 		free(h);
 	}
@@ -137,6 +195,8 @@ static int holder_get(struct vos_shadow *sh, int realfd, const struct stat *st, 
 	h->dev = st->st_dev;
 	h->ino = st->st_ino;
 	h->refs = 1;
+	h->owner = sh;
+	registry_add(h);
 	ls->h[ls->n++] = h;
 	*out = h;
 out:
@@ -184,6 +244,7 @@ void vos_locks_destroy(struct vos_shadow *sh)
 	if (ls == NULL)
 		return;
 	for (unsigned i = 0; i < ls->n; i++) {
+		registry_del(ls->h[i]);
 		close(ls->h[i]->fd);
 		free(ls->h[i]);
 	}
@@ -259,15 +320,23 @@ static int64_t posix_lock(struct vos_shadow *sh, struct vos_file *f, int cmd, st
 		if (cmd != F_GETLK && ((fl->l_type == F_RDLCK && h->accmode == O_WRONLY) ||
 				       (fl->l_type == F_WRLCK && h->accmode == O_RDONLY)))
 			r = -ENOLCK; /* the client's fds of this file differ in access */
-		else
+		else {
+			struct flock request = k;
 			r = fcntl(h->fd, ocmd, &k) == 0 ? 0 : -errno;
+			if (r == 0 && cmd == F_GETLK && k.l_type != F_UNLCK && k.l_pid == -1) {
+				pid_t owner = registry_owner(h, &request, &k);
+				if (owner > 0)
+					k.l_pid = owner;
+			}
+		}
 		holder_put(lockset(sh, false), h);
 	}
 	if (r == 0 && cmd == F_GETLK) {
 		if (k.l_type == F_UNLCK)
 			fl->l_type = F_UNLCK; /* the rest stays as sent, as Linux does */
 		else
-			*fl = k; /* l_pid: the host owner's pid, -1 for a vos client */
+			*fl = k; /* l_pid: the owner's pid (another client's, or a host
+				    process's); -1 for an OFD lock */
 	}
 	return r;
 }

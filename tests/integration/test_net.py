@@ -557,3 +557,69 @@ def test_many_threads_blocked_in_large_receives(vos):
     r = vos.run(["run", "--stats", "--", PY, "-c", code])
     assert (r.returncode, r.stdout) == (0, "40\n"), r
     assert_forwarded(r.stderr, "recvfrom", "accept4")
+
+
+def test_several_processes_use_both_domains_at_once(vos, volume):
+    """Six client processes at once (three forked, three exec'd), each
+    reading its own volume file, sending it through a TCP echo server run by
+    the parent (also under vos), and writing what comes back to a new volume
+    file: both domains serve many clients concurrently, and no client sees
+    another's data."""
+    for i in range(6):
+        (volume / f"in{i}.bin").write_bytes(os.urandom(3 * 1024 * 1024 + i * 4099))
+    child = textwrap.dedent(
+        f"""
+        import socket, sys
+        i, port = int(sys.argv[1]), int(sys.argv[2])
+        data = open(f"{MOUNT}/in{{i}}.bin", "rb").read()
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as c:
+            c.sendall(data)
+            c.shutdown(socket.SHUT_WR)
+            back = bytearray()
+            while chunk := c.recv(1 << 16):
+                back += chunk
+        with open(f"{MOUNT}/out{{i}}.bin", "wb") as f:
+            f.write(back)
+        """
+    )
+    (volume / "child.py").write_text(child)
+    code = textwrap.dedent(
+        f"""
+        import os, socket, subprocess, sys, threading
+        srv = socket.create_server(("127.0.0.1", 0), backlog=16)
+        port = srv.getsockname()[1]
+        def echo(c):
+            with c:
+                while chunk := c.recv(1 << 16):
+                    c.sendall(chunk)
+        def serve():
+            for _ in range(6):
+                c, _ = srv.accept()
+                threading.Thread(target=echo, args=(c,)).start()
+        threading.Thread(target=serve, daemon=True).start()
+        child = open("{MOUNT}/child.py").read()
+        procs = [subprocess.Popen([sys.executable, "-c", child, str(i), str(port)])
+                 for i in range(3)]
+        pids = []
+        for i in range(3, 6):
+            pid = os.fork()
+            if pid == 0:
+                sys.argv = ["child", str(i), str(port)]
+                try:
+                    exec(child)
+                    os._exit(0)
+                except BaseException:
+                    os._exit(1)
+            pids.append(pid)
+        codes = [p.wait(timeout=60) for p in procs]
+        codes += [os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) for p in pids]
+        print(codes)
+        """
+    )
+    r = vos.run(["run", "--stats", "-v", spec(volume), "--", PY, "-c", code])
+    assert (r.returncode, r.stdout) == (0, "[0, 0, 0, 0, 0, 0]\n"), r
+    for i in range(6):
+        assert (volume / f"out{i}.bin").read_bytes() == (volume / f"in{i}.bin").read_bytes(), i
+    assert_forwarded(r.stderr, "socket", "connect", "accept4")
+    m = re.search(r"storage domain: (\d+) calls forwarded", r.stderr)
+    assert m and int(m.group(1)) > 0, r.stderr

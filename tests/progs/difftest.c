@@ -18,8 +18,7 @@
  * With --relative the program first changes into ROOT and names everything
  * relative to it ("./w/..."): every path then goes through the cwd.
  * --only runs one section, including those left out of the full transcript:
- * "gap_*" (known differences) and "pending_*" (calls whose support has not
- * landed yet: locks, openat2).
+ * "gap_*" (known differences, listed in docs/ARCHITECTURE.md).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -1730,9 +1729,9 @@ static void t_direct(void)
 	xclose(fd);
 }
 
-/* ------------------------------------------- pending (not landed yet) */
+/* ------------------------------------------- locks and openat2 */
 
-/* Record locks (flock, POSIX and OFD fcntl locks): --only pending_locks. */
+/* Record locks (flock, POSIX and OFD fcntl locks). */
 static void show_flock(const char *label, int r, int e, const struct flock *fl, pid_t expect)
 {
 	if (r < 0)
@@ -1751,9 +1750,9 @@ static int lock_cmd(int fd, int cmd, short type, off_t start, off_t len, struct 
 	return fcntl(fd, cmd, fl);
 }
 
-static void pending_locks(void)
+static void t_locks(void)
 {
-	section("pending_locks");
+	section("locks");
 	struct flock fl;
 	put(P("f"), "0123456789");
 	int a = FD("open_a", open(P("f"), O_RDWR));
@@ -1896,7 +1895,7 @@ static const struct section_entry sections[] = {
 	{"exdev", t_exdev},
 	{"fx", t_fixture},
 	{"gap_cwd_rename", gap_cwd_rename, true},
-	{"pending_locks", pending_locks, true},
+	{"locks", t_locks},
 	{"openat2", t_openat2},
 };
 
