@@ -1,6 +1,7 @@
 #!/bin/bash
-# VirtuOS demo: serve a host directory through the storage domain and run an
-# ordinary, unmodified program on it under `vos run`.
+# VirtuOS demo: serve a host directory through the storage domain and run
+# ordinary, unmodified programs on it under `vos run`, with a TCP round trip
+# through the network domain.
 #
 #   scripts/demo.sh
 #
@@ -24,6 +25,19 @@ mkdir -p "$VOL/docs"
 printf 'Hello from a VirtuOS storage domain!\n' >"$VOL/hello.txt"
 printf 'VirtuOS serves this directory from a separate process domain.\n' >"$VOL/docs/readme.txt"
 head -c 65536 /dev/urandom >"$VOL/random.bin"
+cat >"$VOL/tcp_hello.py" <<'PY'
+# A TCP server and client in one process: both sockets live in the network
+# domain, the file they send lives in the storage domain.
+import socket, threading
+srv = socket.create_server(("127.0.0.1", 0))
+def serve():
+    conn, _ = srv.accept()
+    with conn, open("/data/hello.txt", "rb") as f:
+        conn.sendall(f.read())
+threading.Thread(target=serve).start()
+with socket.create_connection(srv.getsockname(), timeout=10) as c:
+    print("received over TCP:", c.recv(100).decode(), end="")
+PY
 
 echo "== host directory $VOL is mounted at /data inside the program"
 echo "== running: build/vos run -v $VOL:/data --stats -- sh -c '...'"
@@ -35,6 +49,7 @@ timeout -k 5 "$DEMO_TIMEOUT" build/vos run -v "$VOL:/data" --stats -- sh -c '
 	echo "written by $(id -un) under VirtuOS" > /data/note.txt
 	mkdir /data/out && cp /data/docs/readme.txt /data/out/copy.txt
 	echo "--- sha256sum /data/*.txt /data/random.bin"; sha256sum /data/*.txt /data/random.bin
+	echo "--- python3 /data/tcp_hello.py"; python3 /data/tcp_hello.py
 ' </dev/null || status=$?
 
 echo

@@ -34,6 +34,7 @@
 #ifndef VOS_PROTOCOL_H
 #define VOS_PROTOCOL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define VOS_PATH_MAX	      4096
@@ -240,6 +241,14 @@ struct vos_net_filter {
 	X(0x8933, 40, 1, 1) /* SIOCGIFINDEX */                                                     \
 	X(0x8942, 40, 1, 1) /* SIOCGIFTXQLEN */
 
+/* The VOS_NET_IOCTLS entry for a request, or NULL (src/common). */
+struct vos_net_ioctl {
+	unsigned long req;
+	unsigned size;
+	bool in, out;
+};
+const struct vos_net_ioctl *vos_net_ioctl_find(unsigned long req);
+
 /* A slot's `op` word: operation in the low 16 bits, the syscall number the
  * application made in the high 16 bits (statistics are per syscall). */
 static inline uint32_t vos_op_word(enum vos_op op, long sysnr)
@@ -281,5 +290,8 @@ struct vos_creds_msg {
 
 /* Syscall numbers the statistics table covers (x86-64 has < 512). */
 #define VOS_SYSNR_MAX 512
+/* Not a syscall: the credentials a client sends when a channel is attached
+ * (statistics name it "(attach)"). */
+#define VOS_SYSNR_ATTACH (VOS_SYSNR_MAX - 1)
 
 #endif

@@ -1,5 +1,6 @@
 /* x86-64 system call numbers -> names (the x86-64 ABI; numbers never change). */
 #include "cli/sysnames.h"
+#include "vos/protocol.h"
 
 #include <stdio.h>
 
@@ -370,6 +371,8 @@ static const char *const names[] = {
 
 const char *vos_sysname(unsigned nr)
 {
+	if (nr == VOS_SYSNR_ATTACH)
+		return "(attach)";
 	return nr < sizeof(names) / sizeof(names[0]) ? names[nr] : NULL;
 }
 

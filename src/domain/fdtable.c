@@ -100,6 +100,7 @@ static struct vos_file *file_new(int realfd, int vol)
 	f->vol = vol;
 	f->clone = NULL;
 	atomic_init(&f->refs, 1);
+	atomic_init(&f->dio_cache, 0);
 	return f;
 }
 

@@ -22,6 +22,9 @@ struct vos_file {
 	int fd;	 /* the real fd, owned */
 	int vol; /* volume index the file was opened in */
 	_Atomic uint32_t refs;
+	/* whether the file is O_DIRECT, as last read by storage_ops (0:
+	 * unknown; see dio_flag there) */
+	_Atomic uint64_t dio_cache;
 	/* vos_fdtable_clone's copy of this file while it runs (under the
 	 * table's lock), else NULL */
 	struct vos_file *clone;

@@ -566,24 +566,9 @@ static int64_t op_getsockopt(struct vos_shadow *sh, struct vos_chan_server *s, c
 	return r;
 }
 
-struct ioctl_desc {
-	unsigned long req;
-	unsigned size;
-	bool in, out;
-};
-
-static const struct ioctl_desc ioctls[] = {
-#define VOS_NET_IOCTL_DESC(req, size, in, out) {req, size, in, out},
-	VOS_NET_IOCTLS(VOS_NET_IOCTL_DESC)
-#undef VOS_NET_IOCTL_DESC
-};
-
 static int64_t op_ioctl(struct vos_shadow *sh, struct vos_chan_server *s, const int64_t *a)
 {
-	const struct ioctl_desc *d = NULL;
-	for (size_t i = 0; i < sizeof(ioctls) / sizeof(ioctls[0]); i++)
-		if ((uint64_t)a[1] == ioctls[i].req)
-			d = &ioctls[i];
+	const struct vos_net_ioctl *d = vos_net_ioctl_find((unsigned long)a[1]);
 	if (d == NULL)
 		return -ENOTTY;
 	uint8_t *arg = vos_chan_server_data(s, a[2], d->size);

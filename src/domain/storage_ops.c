@@ -309,14 +309,31 @@ static int64_t op_openat2(struct vos_shadow *sh, struct vos_chan_server *s, cons
 
 enum io_kind { IO_READ, IO_WRITE, IO_PREAD, IO_PWRITE };
 
+/* Bumped by every F_SETFL the domain makes: open file descriptions are
+ * shared between dup'ed fds, so one change invalidates every cached flag. */
+static _Atomic uint64_t setfl_generation = 1;
+
+/* Whether f is O_DIRECT, without an fcntl per read/write: the answer is
+ * cached in f with the F_SETFL generation it was read under. */
+static bool dio_flag(struct vos_file *f)
+{
+	uint64_t gen = atomic_load_explicit(&setfl_generation, memory_order_acquire);
+	uint64_t c = atomic_load_explicit(&f->dio_cache, memory_order_relaxed);
+	if (c != 0 && c >> 1 == gen)
+		return c & 1;
+	int fl = fcntl(f->fd, F_GETFL);
+	bool direct = fl >= 0 && (fl & O_DIRECT);
+	atomic_store_explicit(&f->dio_cache, gen << 1 | direct, memory_order_relaxed);
+	return direct;
+}
+
 /* O_DIRECT checks the caller's memory, which here is the page-aligned data
  * area: judge the client's buffer from the alignment bits it sent in
  * args[5] (protocol.h) against what the file requires. */
-static bool dio_misaligned(int fd, uint64_t hint)
+static bool dio_misaligned(struct vos_file *f, uint64_t hint)
 {
-	int fl = fcntl(fd, F_GETFL);
 	struct statx sx;
-	if (fl < 0 || !(fl & O_DIRECT) || statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) != 0 ||
+	if (!dio_flag(f) || statx(f->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) != 0 ||
 	    !(sx.stx_mask & STATX_DIOALIGN))
 		return false;
 	uint64_t addr = hint & 0xfff, len = (hint >> 16) & 0xfff;
@@ -336,7 +353,7 @@ static int64_t op_io(struct vos_shadow *sh, struct vos_chan_server *s, const int
 	int64_t r;
 	if (buf == NULL) {
 		r = -EFAULT;
-	} else if (a[5] != 0 && dio_misaligned(f->fd, (uint64_t)a[5])) {
+	} else if (a[5] != 0 && dio_misaligned(f, (uint64_t)a[5])) {
 		r = -EINVAL;
 	} else {
 		size_t n = (size_t)a[2];
@@ -397,7 +414,10 @@ static int64_t op_fd_scalar(struct vos_shadow *sh, uint16_t op, const int64_t *a
 		if ((int)a[1] == F_GETFL) {
 			x = fcntl(f->fd, F_GETFL);
 		} else if ((int)a[1] == F_SETFL) {
+			/* before and after: a reader between the two re-reads */
+			atomic_fetch_add_explicit(&setfl_generation, 1, memory_order_acq_rel);
 			x = fcntl(f->fd, F_SETFL, (int)a[2]);
+			atomic_fetch_add_explicit(&setfl_generation, 1, memory_order_acq_rel);
 		} else {
 			errno = EINVAL;
 			x = -1;

@@ -210,7 +210,7 @@ static int attach(int domain)
 	struct vos_chan_geometry geo = {.nslots = reply.nslots, .data_size = reply.data_size};
 	int r = map_channel(l, memfd, &geo, reply.domain_pid, reply.epoch);
 	if (r == 0) /* before any other thread can use it */
-		vos_creds_push(&l->chan, SYS_getgroups);
+		vos_creds_push(&l->chan, VOS_SYSNR_ATTACH);
 	return r;
 }
 
@@ -232,7 +232,7 @@ int vos_link_adopt(int domain, const struct vos_link_info *in)
 	int r = map_channel(l, in->memfd, &in->geo, in->domain_pid, in->epoch);
 	if (r == 0) {
 		/* a spawn child may have changed them before its exec */
-		vos_creds_push(&l->chan, SYS_getgroups);
+		vos_creds_push(&l->chan, VOS_SYSNR_ATTACH);
 		atomic_store_explicit(&l->state, CONN_READY, memory_order_release);
 	}
 	return r;

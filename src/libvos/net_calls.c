@@ -808,20 +808,8 @@ static long do_getsockopt(const struct vos_remote_fd *rf, long a[6])
 
 /* ------------------------------------------------------------ ioctl */
 
-struct ioctl_desc {
-	unsigned long req;
-	unsigned size;
-	bool in, out;
-};
-
-static const struct ioctl_desc ioctls[] = {
-#define VOS_NET_IOCTL_DESC(req, size, in, out) {req, size, in, out},
-	VOS_NET_IOCTLS(VOS_NET_IOCTL_DESC)
-#undef VOS_NET_IOCTL_DESC
-};
-
 struct ioctl_ctx {
-	const struct ioctl_desc *d;
+	const struct vos_net_ioctl *d;
 	void *arg;
 };
 
@@ -847,10 +835,7 @@ static bool do_ioctl(const struct vos_remote_fd *rf, long a[6], long *result)
 	unsigned int req = (unsigned int)a[1];
 	if (req == FIOCLEX || req == FIONCLEX)
 		return false;
-	const struct ioctl_desc *d = NULL;
-	for (size_t i = 0; i < sizeof(ioctls) / sizeof(ioctls[0]); i++)
-		if (ioctls[i].req == req)
-			d = &ioctls[i];
+	const struct vos_net_ioctl *d = vos_net_ioctl_find(req);
 	if (d == NULL) {
 		*result = -ENOTTY;
 		return true;
