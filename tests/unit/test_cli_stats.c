@@ -14,6 +14,7 @@
 
 #include "cli/stats_report.h"
 #include "cli/sysnames.h"
+#include "vos/protocol.h"
 
 /* Output of a writer, through a temporary file, as a malloc'd string. */
 static char *slurp(FILE *f)
@@ -58,7 +59,8 @@ static void test_sysnames(void **state)
 	assert_string_equal(vos_sysname(332), "statx");
 	assert_string_equal(vos_sysname(439), "faccessat2");
 	assert_null(vos_sysname(100000));
-	assert_string_equal(vos_sysname_or_number(511, buf, sizeof(buf)), "syscall_511");
+	assert_string_equal(vos_sysname_or_number(510, buf, sizeof(buf)), "syscall_510");
+	assert_string_equal(vos_sysname(VOS_SYSNR_ATTACH), "(attach)");
 	assert_string_equal(vos_sysname_or_number(3, buf, sizeof(buf)), "close");
 }
 
