@@ -50,6 +50,97 @@ void vos_creds_init(struct vos_shadow_creds *c, uint32_t uid, uint32_t gid)
 	atomic_store_explicit(&c->stamp, new_stamp(), memory_order_release);
 }
 
+static char *read_all(const char *path);
+static const char *field(const char *text, const char *name);
+static bool same_userns(int32_t pid);
+
+static bool parse_ids(const char *text, const char *name, uint32_t out[4])
+{
+	const char *p = field(text, name);
+	if (p == NULL)
+		return false;
+	for (int i = 0; i < 4; i++) {
+		char *end;
+		unsigned long v = strtoul(p, &end, 10);
+		if (end == p || v > UINT32_MAX)
+			return false;
+		out[i] = (uint32_t)v;
+		p = end;
+	}
+	return true;
+}
+
+static bool parse_cap(const char *text, const char *name, uint64_t *out)
+{
+	const char *p = field(text, name);
+	char *end;
+	if (p == NULL)
+		return false;
+	*out = strtoull(p, &end, 16);
+	return end != p;
+}
+
+/* groups in the order the kernel lists them (sorted); NULL on error */
+static uint32_t *parse_groups(const char *text, uint32_t *n)
+{
+	const char *p = field(text, "Groups");
+	if (p == NULL)
+		return NULL;
+	uint32_t cap = 16, cnt = 0;
+	uint32_t *g = malloc(cap * sizeof(*g));
+	while (g != NULL) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\n' || *p == '\0')
+			break;
+		char *end;
+		unsigned long v = strtoul(p, &end, 10);
+		if (end == p || v > UINT32_MAX || cnt >= VOS_CREDS_MAX_GROUPS) {
+			free(g);
+			return NULL;
+		}
+		if (cnt == cap) {
+			uint32_t *ng = realloc(g, (cap *= 2) * sizeof(*g));
+			if (ng == NULL) {
+				free(g);
+				return NULL;
+			}
+			g = ng;
+		}
+		g[cnt++] = (uint32_t)v;
+		p = end;
+	}
+	*n = cnt;
+	return g;
+}
+
+int vos_creds_init_from_kernel(struct vos_shadow_creds *c, int32_t pid, uint32_t uid,
+			       uint32_t gid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	char *text = pid > 0 ? read_all(path) : NULL;
+	if (text == NULL)
+		return -ESRCH;
+	struct vos_creds k = {0};
+	bool ok = parse_ids(text, "Uid", k.uid) && parse_ids(text, "Gid", k.gid) &&
+		  parse_cap(text, "CapEff", &k.cap_eff) && parse_cap(text, "CapPrm", &k.cap_prm) &&
+		  (k.groups = parse_groups(text, &k.ngroups)) != NULL;
+	free(text);
+	/* the supervisor's SO_PEERCRED must agree (pid reuse, a stale pid) */
+	if (!ok || k.uid[1] != uid || k.gid[1] != gid) {
+		free(k.groups);
+		return -EPERM;
+	}
+	if (!same_userns(pid))
+		k.cap_eff = k.cap_prm = 0;
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+	c->cur = k;
+	atomic_store_explicit(&c->stamp, new_stamp(), memory_order_release);
+	return 0;
+}
+
 int vos_creds_clone(struct vos_shadow_creds *dst, struct vos_shadow_creds *src)
 {
 	memset(dst, 0, sizeof(*dst));
@@ -183,6 +274,14 @@ void vos_creds_real_end(struct vos_shadow *sh)
 	(void)vos_creds_apply(sh);
 }
 
+int vos_creds_domain_begin(void)
+{
+	if (!domain_can_switch())
+		return 0;
+	applied_stamp = 0; /* end() puts the client's back */
+	return switch_to(0, 0, NULL, 0, ~0ull) < 0 ? -EPERM : 0;
+}
+
 /* ------------------------------------------------------ VOS_OP_SETCREDS */
 
 static int cmp_u32(const void *a, const void *b)
@@ -288,6 +387,30 @@ static bool claim_matches(const char *text, const struct vos_creds_msg *m, const
 	       cap_matches(text, "CapPrm", m->cap_prm);
 }
 
+/* Whether process pid's capabilities mean, for files, what they would
+ * mean in the domain's user namespace. Capability masks in /proc are
+ * relative to the process's own namespace, and there they act only on
+ * inodes whose owners map into it: a namespace that does not map every id
+ * as ours does gets no capabilities here. (ns/user itself cannot be read
+ * without ptrace rights over the client; the id maps can.) */
+static bool same_id_maps(const char *which, int32_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, which);
+	char *theirs = read_all(path);
+	snprintf(path, sizeof(path), "/proc/self/%s", which);
+	char *mine = read_all(path);
+	bool same = theirs != NULL && mine != NULL && strcmp(theirs, mine) == 0;
+	free(theirs);
+	free(mine);
+	return same;
+}
+
+static bool same_userns(int32_t pid)
+{
+	return same_id_maps("uid_map", pid) && same_id_maps("gid_map", pid);
+}
+
 static bool id_in(uint32_t id, const uint32_t set[4])
 {
 	return id == set[0] || id == set[1] || id == set[2] || id == set[3];
@@ -329,7 +452,11 @@ static int verify(struct vos_shadow *sh, const struct vos_creds_msg *m, const ui
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)sh->pid, (int)m->tid);
 	char *text = read_all(path);
 	if (text != NULL) {
-		bool ok = claim_matches(text, m, groups);
+		/* equal to the kernel's view AND reachable from what the shadow
+		 * had: a process that kept the channel cannot borrow the rights
+		 * of whatever now runs under that pid (a setuid exec, a reused
+		 * pid) */
+		bool ok = claim_matches(text, m, groups) && may_become(&sh->creds.cur, m, groups);
 		free(text);
 		return ok ? 0 : -EPERM;
 	}
@@ -384,6 +511,8 @@ int64_t vos_creds_execute(struct vos_shadow *sh, struct vos_chan_server *s,
 		free(groups);
 		return r;
 	}
+	if (!same_userns(sh->pid))
+		m.cap_eff = m.cap_prm = 0;
 	uint32_t *old = c->cur.groups;
 	memcpy(c->cur.uid, m.uid, sizeof(m.uid));
 	memcpy(c->cur.gid, m.gid, sizeof(m.gid));

@@ -30,6 +30,12 @@ struct vos_shadow_creds {
  * supplementary group but gid, all capabilities for uid 0, none otherwise,
  * until its libvos sends its real credentials. */
 void vos_creds_init(struct vos_shadow_creds *c, uint32_t uid, uint32_t gid);
+/* The same, but from the kernel's view of process pid (/proc/PID/status:
+ * ids, groups, capabilities; none of the latter if pid is in another user
+ * namespace), if its effective ids are uid/gid: the baseline every later
+ * claim is checked against. 0, or -ESRCH/-EPERM (then use vos_creds_init). */
+int vos_creds_init_from_kernel(struct vos_shadow_creds *c, int32_t pid, uint32_t uid,
+			       uint32_t gid);
 /* A fork child's shadow starts with its parent's credentials. 0 or -ENOMEM. */
 int vos_creds_clone(struct vos_shadow_creds *dst, struct vos_shadow_creds *src);
 void vos_creds_destroy(struct vos_shadow_creds *c);
@@ -44,5 +50,10 @@ int vos_creds_apply(struct vos_shadow *sh);
  * root). end() restores the client's effective credentials. */
 int vos_creds_real_begin(struct vos_shadow *sh);
 void vos_creds_real_end(struct vos_shadow *sh);
+
+/* Around an operation the domain makes for itself on an object the client
+ * already holds (re-opening its open file to carry its locks): serve with
+ * the domain's own credentials; end with vos_creds_real_end(sh). */
+int vos_creds_domain_begin(void);
 
 #endif

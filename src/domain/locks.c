@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "domain/creds.h"
 #include "domain/dispatch.h"
 #include "domain/locks.h"
 #include "domain/log.h"
@@ -133,27 +134,23 @@ static void holder_put(struct vos_lockset *ls, struct holder *h)
 }
 
 /* A second open file description of realfd's inode, reopened through
- * /proc/self/fd as the client (the worker carries its credentials): read
- * and write when allowed, else the client's own access mode. Never blocks
+ * /proc/self/fd in the client fd's own access mode (a writable holder for a
+ * read-only fd would make exec of the file fail with ETXTBSY and break
+ * leases) and with the domain's credentials: the client already holds the
+ * file open, and locking an open fd never checks permissions again (a
+ * daemon that dropped root still locks its pid file). Never blocks
  * (O_NONBLOCK), never becomes a controlling terminal. */
-static int reopen(int realfd, int accmode, bool dir, int *got)
+static int reopen(struct vos_shadow *sh, int realfd, int accmode, bool dir, int *got)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", realfd);
-	int base = O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
-	if (dir) {
-		*got = O_RDONLY;
-		return open(path, base | O_RDONLY | O_DIRECTORY);
-	}
-	int fd = open(path, base | O_RDWR);
-	if (fd >= 0) {
-		*got = O_RDWR;
-		return fd;
-	}
-	if (errno != EACCES && errno != EROFS && errno != ETXTBSY && errno != EPERM)
-		return -1;
-	*got = accmode;
-	return open(path, base | accmode);
+	int flags = O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (dir ? O_RDONLY | O_DIRECTORY : accmode);
+	*got = dir ? O_RDONLY : accmode;
+	int fd = vos_creds_domain_begin() == 0 ? open(path, flags) : (errno = EPERM, -1);
+	int e = errno;
+	vos_creds_real_end(sh);
+	errno = e;
+	return fd;
 }
 
 /* The client's holder for the inode of realfd (st), with a reference. */
@@ -182,7 +179,7 @@ static int holder_get(struct vos_shadow *sh, int realfd, const struct stat *st, 
 		r = -ENOLCK;
 		goto out;
 	}
-	h->fd = reopen(realfd, accmode, S_ISDIR(st->st_mode), &h->accmode);
+	h->fd = reopen(sh, realfd, accmode, S_ISDIR(st->st_mode), &h->accmode);
 	struct stat hs;
 	if (h->fd < 0 || fstat(h->fd, &hs) != 0 || hs.st_dev != st->st_dev ||
 	    hs.st_ino != st->st_ino) {

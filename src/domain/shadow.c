@@ -84,7 +84,8 @@ int vos_shadow_create(const struct vos_ctl_add_client *msg, int memfd, struct vo
 	sh->region_size = lay.region_size;
 	/* the table is complete before any worker can serve the channel */
 	if (parent == NULL)
-		vos_creds_init(&sh->creds, sh->uid, sh->gid);
+		if (vos_creds_init_from_kernel(&sh->creds, sh->pid, sh->uid, sh->gid) != 0)
+			vos_creds_init(&sh->creds, sh->uid, sh->gid);
 	r = parent != NULL ? inherit(sh, parent) : vos_fdtable_init(&sh->fds, 0);
 	if (r < 0) {
 		if (parent == NULL)

@@ -363,3 +363,35 @@ def test_signal_interrupts_blocked_fifo_read(vos, tmp_path):
     r = vos.run_prog([spec(vol)], [PY, "-c", code])
     assert r.returncode == 0, r
     assert lines(r) == ["interrupted", "b'hi'"], r
+
+
+@pytest.mark.asan
+def test_lock_after_dropping_root_and_no_writable_holder(vos, tmp_path):
+    """Two things a lock must not do differently from Linux: check
+    permissions again (a daemon opens its pid file as root, drops to 65534,
+    then locks it), and open the file for writing behind the client's back
+    (a read lock through a read-only fd must leave the file executable:
+    no ETXTBSY for a host process exec'ing it meanwhile)."""
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    tool = vol / "tool.sh"
+    tool.write_text("#!/bin/sh\necho tool-ran\n")
+    tool.chmod(0o755)
+    code = textwrap.dedent(
+        f"""
+        import fcntl, os, subprocess
+        ro = os.open("{MOUNT}/tool.sh", os.O_RDONLY)
+        fcntl.lockf(ro, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        print("read lock held")
+        # the host path of the same file: a local exec, not through vos
+        r = subprocess.run(["{tool}"], capture_output=True, text=True)
+        print(r.returncode, r.stdout.strip(), r.stderr.strip())
+        fd = os.open("{MOUNT}/daemon.pid", os.O_RDWR | os.O_CREAT, 0o644)
+        os.setgroups([]); os.setgid(65534); os.setuid(65534)
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        print("pidfile locked")
+        """
+    )
+    r = vos.run(["run", "-v", spec(vol), "--", PY, "-c", code])
+    assert r.returncode == 0, r
+    assert r.stdout.splitlines() == ["read lock held", "0 tool-ran ", "pidfile locked"], r

@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <grp.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -137,6 +139,107 @@ static void test_claims(void **state)
 	shadow_fini(&sh);
 }
 
+/* A claim that equals the kernel's view is still refused when the shadow's
+ * credentials could not have become it (a process that kept the channel of
+ * a client which then exec'd a setuid program, or whose pid was reused). */
+static void test_true_claim_cannot_raise(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	struct vos_shadow sh;
+	memset(&sh, 0, sizeof(sh));
+	sh.pid = getpid();
+	vos_creds_init(&sh.creds, 65534, 65534); /* what the shadow had */
+	assert_int_equal(vos_fdtable_init(&sh.fds, 8), 0);
+	struct vos_creds_msg *m = (struct vos_creds_msg *)srv.data;
+	size_t len = own_claim(m); /* true of this (root) thread */
+	assert_int_equal(setcreds(&sh, 0, (int64_t)len), -EPERM);
+	assert_int_equal(sh.creds.cur.uid[1], 65534);
+	assert_int_equal(sh.creds.cur.cap_eff, 0);
+	shadow_fini(&sh);
+	/* this thread served as the shadow: give it back the domain's rights */
+	assert_int_equal(vos_creds_domain_begin(), 0);
+}
+
+/* Capabilities held in a user namespace of the client's own act only on
+ * ids that map into it: the domain gives such a client none. */
+static void test_foreign_userns_gets_no_capabilities(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(vos_creds_domain_begin(), 0); /* full rights to fork from */
+	int go[2];
+	assert_int_equal(pipe(go), 0);
+	pid_t c = fork();
+	assert_true(c >= 0);
+	if (c == 0) {
+		close(go[1]);
+		if (setgroups(0, NULL) != 0 || setresgid(1000, 1000, 1000) != 0 ||
+		    setresuid(1000, 1000, 1000) != 0)
+			_exit(10);
+		if (unshare(CLONE_NEWUSER) != 0)
+			_exit(errno == EPERM || errno == ENOSPC ? 77 : 11);
+		char b;
+		_exit(read(go[0], &b, 1) == 1 ? 0 : 2);
+	}
+	close(go[0]);
+	/* wait (bounded) until the child is in its namespace: full caps shown */
+	char path[64], text[8192];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)c);
+	struct vos_creds_msg *m = (struct vos_creds_msg *)srv.data;
+	bool ready = false;
+	for (int i = 0; i < 500 && !ready; i++) {
+		FILE *f = fopen(path, "r");
+		assert_non_null(f);
+		size_t n = fread(text, 1, sizeof(text) - 1, f);
+		fclose(f);
+		text[n] = '\0';
+		/* dropped to 1000, then capabilities again: in its namespace */
+		const char *e = strstr(text, "CapEff:"), *u = strstr(text, "Uid:");
+		ready = e != NULL && u != NULL && strtoul(u + 4, NULL, 10) == 1000 &&
+			strtoull(e + 7, NULL, 16) != 0;
+		if (!ready)
+			usleep(10000);
+	}
+	if (!ready) {
+		int st;
+		close(go[1]);
+		assert_int_equal(waitpid(c, &st, 0), c);
+		/* 77: this kernel refuses unprivileged user namespaces, so no
+		 * client can hold capabilities in one */
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
+			skip();
+		fail_msg("child did not enter a user namespace (status %d)", st);
+	}
+	struct vos_shadow sh;
+	memset(&sh, 0, sizeof(sh));
+	sh.pid = c;
+	assert_int_equal(vos_creds_init_from_kernel(&sh.creds, c, 1000, 1000), 0);
+	assert_int_equal(sh.creds.cur.cap_eff, 0);
+	assert_int_equal(sh.creds.cur.cap_prm, 0);
+	assert_int_equal(vos_fdtable_init(&sh.fds, 8), 0);
+	/* the kernel's view of the child, claimed: accepted without caps or refused */
+	memset(m, 0, sizeof(*m));
+	m->tid = c;
+	const char *u = strstr(text, "Uid:"), *g = strstr(text, "Gid:");
+	assert_int_equal(sscanf(u + 4, "%u %u %u %u", &m->uid[0], &m->uid[1], &m->uid[2], &m->uid[3]),
+			 4);
+	assert_int_equal(sscanf(g + 4, "%u %u %u %u", &m->gid[0], &m->gid[1], &m->gid[2], &m->gid[3]),
+			 4);
+	m->cap_eff = strtoull(strstr(text, "CapEff:") + 7, NULL, 16);
+	m->cap_prm = strtoull(strstr(text, "CapPrm:") + 7, NULL, 16);
+	(void)setcreds(&sh, 0, (int64_t)sizeof(*m));
+	assert_int_equal(sh.creds.cur.cap_eff, 0);
+	assert_int_equal(write(go[1], "x", 1), 1);
+	int st;
+	assert_int_equal(waitpid(c, &st, 0), c);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(go[1]);
+	shadow_fini(&sh);
+}
+
 static void test_fork_child_rebinds_once(void **state)
 {
 	(void)state;
@@ -222,6 +325,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_claims),
+		cmocka_unit_test(test_true_claim_cannot_raise),
+		cmocka_unit_test(test_foreign_userns_gets_no_capabilities),
 		cmocka_unit_test(test_fork_child_rebinds_once),
 		cmocka_unit_test(test_switch_is_per_thread),
 	};
