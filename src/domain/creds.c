@@ -114,8 +114,7 @@ static uint32_t *parse_groups(const char *text, uint32_t *n)
 	return g;
 }
 
-int vos_creds_init_from_kernel(struct vos_shadow_creds *c, int32_t pid, uint32_t uid,
-			       uint32_t gid)
+int vos_creds_init_from_kernel(struct vos_shadow_creds *c, int32_t pid, uint32_t uid, uint32_t gid)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);

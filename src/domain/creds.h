@@ -34,8 +34,7 @@ void vos_creds_init(struct vos_shadow_creds *c, uint32_t uid, uint32_t gid);
  * ids, groups, capabilities; none of the latter if pid is in another user
  * namespace), if its effective ids are uid/gid: the baseline every later
  * claim is checked against. 0, or -ESRCH/-EPERM (then use vos_creds_init). */
-int vos_creds_init_from_kernel(struct vos_shadow_creds *c, int32_t pid, uint32_t uid,
-			       uint32_t gid);
+int vos_creds_init_from_kernel(struct vos_shadow_creds *c, int32_t pid, uint32_t uid, uint32_t gid);
 /* A fork child's shadow starts with its parent's credentials. 0 or -ENOMEM. */
 int vos_creds_clone(struct vos_shadow_creds *dst, struct vos_shadow_creds *src);
 void vos_creds_destroy(struct vos_shadow_creds *c);

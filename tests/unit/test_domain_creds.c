@@ -4,8 +4,10 @@
  * calling thread only. Needs root for the switching part. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/capability.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,8 +20,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <grp.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -224,10 +224,10 @@ static void test_foreign_userns_gets_no_capabilities(void **state)
 	memset(m, 0, sizeof(*m));
 	m->tid = c;
 	const char *u = strstr(text, "Uid:"), *g = strstr(text, "Gid:");
-	assert_int_equal(sscanf(u + 4, "%u %u %u %u", &m->uid[0], &m->uid[1], &m->uid[2], &m->uid[3]),
-			 4);
-	assert_int_equal(sscanf(g + 4, "%u %u %u %u", &m->gid[0], &m->gid[1], &m->gid[2], &m->gid[3]),
-			 4);
+	assert_int_equal(
+		sscanf(u + 4, "%u %u %u %u", &m->uid[0], &m->uid[1], &m->uid[2], &m->uid[3]), 4);
+	assert_int_equal(
+		sscanf(g + 4, "%u %u %u %u", &m->gid[0], &m->gid[1], &m->gid[2], &m->gid[3]), 4);
 	m->cap_eff = strtoull(strstr(text, "CapEff:") + 7, NULL, 16);
 	m->cap_prm = strtoull(strstr(text, "CapPrm:") + 7, NULL, 16);
 	(void)setcreds(&sh, 0, (int64_t)sizeof(*m));
