@@ -160,6 +160,38 @@ int vos_worker_never_wait(struct vos_shadow *sh, struct vos_request *req)
 	}
 }
 
+/* An open(2) that the last worker made with O_NONBLOCK (r: its result,
+ * flags: the client's). A FIFO opened for writing succeeded only because a
+ * reader is there, so the blocking open would not have waited: keep it;
+ * ENXIO (no reader) means it would have waited. A FIFO opened read-only
+ * waits for a writer natively, which cannot be told from here: refuse it.
+ * Refusals are EAGAIN, like any call that would block beyond the bound;
+ * whatever is kept gets its blocking mode back. */
+static int64_t open_without_probe(struct vos_shadow *sh, int64_t r, int64_t flags)
+{
+	if (r == -ENXIO && (flags & O_ACCMODE) == O_WRONLY)
+		return -EAGAIN;
+	if (r < 0)
+		return r;
+	int64_t rfd = r;
+	struct vos_file *f = vos_fdtable_get(&sh->fds, rfd);
+	if (f == NULL)
+		return rfd;
+	struct stat st;
+	bool fifo = fstat(f->fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
+		    (flags & O_ACCMODE) == O_RDONLY;
+	if (!fifo) {
+		int fl = fcntl(f->fd, F_GETFL);
+		if (fl >= 0)
+			fcntl(f->fd, F_SETFL, fl & ~O_NONBLOCK);
+	}
+	vos_file_put(f);
+	if (!fifo)
+		return rfd;
+	vos_fdtable_close(&sh->fds, rfd);
+	return -EAGAIN;
+}
+
 /* ------------------------------------------------------------ threads */
 
 static void *worker_main(void *arg);
@@ -239,6 +271,13 @@ static void serve(struct vos_wpool *p, struct vos_request *req)
 	struct vos_shadow *sh = p->sh;
 	bool last = false;
 	pthread_mutex_lock(&p->lock);
+	if (p->exec[req->slot].busy) {
+		/* the client put a slot that is still executing back to
+		 * SUBMITTED: hostile; the first execution completes it */
+		pthread_mutex_unlock(&p->lock);
+		vos_dstats_bad_request(sh->stats);
+		return;
+	}
 	p->idle--;
 	if (p->idle == 0) {
 		/* nobody left to take the client's next call: add a worker,
@@ -270,8 +309,15 @@ static void serve(struct vos_wpool *p, struct vos_request *req)
 	} else if (last && (r = vos_worker_never_wait(sh, req)) < 0) {
 		/* refused: the rule beyond the bound */
 	} else {
+		/* the last worker must not block in open(2) of a FIFO either */
+		int64_t flags = req->args[3];
+		bool probe_open = last && req->op == VOS_OP_OPENAT && !(flags & O_NONBLOCK);
+		if (probe_open)
+			req->args[3] |= O_NONBLOCK;
 		uint64_t t0 = mono_ns();
 		r = vos_domain_execute(sh, &sh->chan, req);
+		if (probe_open)
+			r = open_without_probe(sh, r, flags);
 		vos_dstats_account(sh->stats, req->sysnr, r, mono_ns() - t0);
 	}
 

@@ -395,3 +395,30 @@ def test_lock_after_dropping_root_and_no_writable_holder(vos, tmp_path):
     r = vos.run(["run", "-v", spec(vol), "--", PY, "-c", code])
     assert r.returncode == 0, r
     assert r.stdout.splitlines() == ["read lock held", "0 tool-ran ", "pidfile locked"], r
+
+
+def test_fifo_open_at_the_bound_gives_eagain(vos, tmp_path):
+    """With one worker per client, that worker is always the last: opening a
+    FIFO without a peer (which would wait) fails with EAGAIN instead of
+    blocking the client's only worker; a regular file opens normally and
+    keeps its blocking mode."""
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    os.mkfifo(vol / "fifo")
+    (vol / "plain").write_text("x")
+    code = textwrap.dedent(
+        f"""
+        import errno, fcntl, os
+        try:
+            os.open("{MOUNT}/fifo", os.O_RDONLY)
+            print("opened")
+        except OSError as e:
+            print(errno.errorcode[e.errno])
+        fd = os.open("{MOUNT}/plain", os.O_RDONLY)
+        print("nonblock" if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK else "blocking")
+        print(os.read(fd, 1).decode())
+        """
+    )
+    r = vos.run(["run", "-v", spec(vol), "--", PY, "-c", code], env={"VOS_MAX_WORKERS": "1"})
+    assert r.returncode == 0, r
+    assert r.stdout.splitlines() == ["EAGAIN", "blocking", "x"], r
