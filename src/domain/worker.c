@@ -178,8 +178,8 @@ static int64_t open_without_probe(struct vos_shadow *sh, int64_t r, int64_t flag
 	if (f == NULL)
 		return rfd;
 	struct stat st;
-	bool fifo = fstat(f->fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
-		    (flags & O_ACCMODE) == O_RDONLY;
+	bool fifo =
+		fstat(f->fd, &st) == 0 && S_ISFIFO(st.st_mode) && (flags & O_ACCMODE) == O_RDONLY;
 	if (!fifo) {
 		int fl = fcntl(f->fd, F_GETFL);
 		if (fl >= 0)
