@@ -158,9 +158,13 @@ int vos_domain_parse_args(int argc, char **argv, struct vos_domain_config *cfg, 
 			return -1;
 		}
 	}
-	/* one client can never have more than the whole domain */
-	if (cfg->max_workers > cfg->max_domain_workers)
-		cfg->max_workers = cfg->max_domain_workers;
+	/* one client never has more than the whole domain, beyond its
+	 * guaranteed share */
+	unsigned cap = cfg->max_domain_workers > VOS_DOMAIN_GUARANTEED_WORKERS
+			       ? cfg->max_domain_workers
+			       : VOS_DOMAIN_GUARANTEED_WORKERS;
+	if (cfg->max_workers > cap)
+		cfg->max_workers = cap;
 	if (cfg->workers > cfg->max_workers) {
 		snprintf(err, errlen, "--workers %u exceeds the pool bound %u", cfg->workers,
 			 cfg->max_workers);

@@ -11,7 +11,11 @@
 /* Worker pool bounds (worker.h): defaults and the largest accepted. */
 #define VOS_DOMAIN_DEF_MAX_WORKERS	  64u
 #define VOS_DOMAIN_DEF_MAX_DOMAIN_WORKERS 1024u
-#define VOS_DOMAIN_LIMIT_WORKERS	  4096u
+/* Every client may grow to this many workers whatever the others hold (the
+ * domain-wide bound must not let one client take everyone's blocking
+ * calls); --max-workers still applies. */
+#define VOS_DOMAIN_GUARANTEED_WORKERS 4u
+#define VOS_DOMAIN_LIMIT_WORKERS      4096u
 
 /* A volume as the domain serves it: requests name it by index. */
 struct vos_dom_volume {
@@ -28,7 +32,7 @@ struct vos_domain_config {
 	enum vos_domain_role role;
 	struct vos_dom_volume vols[VOS_MAX_VOLUMES];
 	unsigned nvols;
-	unsigned workers; /* threads per shadow, always running */
+	unsigned workers;	     /* threads per shadow, always running */
 	unsigned max_workers;	     /* a shadow's pool grows up to this */
 	unsigned max_domain_workers; /* all pools together */
 };
@@ -37,7 +41,8 @@ struct vos_domain_config {
  * POOL = [--workers N] [--max-workers N] [--max-domain-workers N]
  * (argv[0] is the program). The bounds default to the environment's
  * VOS_MAX_WORKERS / VOS_MAX_DOMAIN_WORKERS (so `vos run` can set them), else
- * 64 / 1024; --workers must not exceed --max-workers. 0, or -1 with a one-line reason in err. Opens nothing. */
+ * 64 / 1024; --workers must not exceed --max-workers. 0, or -1 with a one-line reason in err. Opens
+ * nothing. */
 int vos_domain_parse_args(int argc, char **argv, struct vos_domain_config *cfg, char *err,
 			  size_t errlen);
 

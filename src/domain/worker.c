@@ -84,10 +84,10 @@ static bool stopping(struct vos_shadow *sh)
 
 /* ------------------------------------------------------------ bounds */
 
-static bool domain_reserve(unsigned dmax)
+static bool domain_reserve(unsigned dmax, unsigned client_threads)
 {
 	unsigned n = atomic_fetch_add_explicit(&domain_threads, 1, memory_order_relaxed);
-	if (n < dmax)
+	if (n < dmax || client_threads < VOS_DOMAIN_GUARANTEED_WORKERS)
 		return true;
 	atomic_fetch_sub_explicit(&domain_threads, 1, memory_order_relaxed);
 	return false;
@@ -283,7 +283,7 @@ static void serve(struct vos_wpool *p, struct vos_request *req)
 		/* nobody left to take the client's next call: add a worker,
 		 * or this one is the last (the rule beyond the bound) */
 		bool grown = false;
-		if (!p->stopping && p->nthreads < p->max && domain_reserve(p->dmax)) {
+		if (!p->stopping && p->nthreads < p->max && domain_reserve(p->dmax, p->nthreads)) {
 			int e = spawn_locked(p, true);
 			if (e == 0)
 				grown = true;

@@ -422,3 +422,27 @@ def test_fifo_open_at_the_bound_gives_eagain(vos, tmp_path):
     r = vos.run(["run", "-v", spec(vol), "--", PY, "-c", code], env={"VOS_MAX_WORKERS": "1"})
     assert r.returncode == 0, r
     assert r.stdout.splitlines() == ["EAGAIN", "blocking", "x"], r
+
+
+def test_each_client_keeps_a_share_of_workers(vos, tmp_path):
+    """A domain-wide bound already used up (here: 1 thread for the whole
+    domain) must not leave a client without workers for its blocking calls:
+    each client may still grow to 4, so 3 readers blocked on FIFOs are all
+    served (none gets EAGAIN)."""
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    h = Holder([vos.path, "run", "-v", spec(vol), "--", vos.prog("locks"), "spread", MOUNT, 3],
+               env={"VOS_MAX_DOMAIN_WORKERS": "1"})
+    try:
+        assert h.readline() == "ready\n"
+        h.p.stdin.write(b"\n")
+        h.p.stdin.flush()
+        assert h.readline() == "blocking\n"
+        wait_for(lambda: domain_tasks(h.p.pid) >= 4, "three blocked workers")
+        h.p.stdin.write(b"\n")
+        h.p.stdin.flush()
+        assert h.readline() == "released 3\n"
+        rc, out, err = h.release()
+        assert rc == 0, (out, err)
+    finally:
+        h.kill()

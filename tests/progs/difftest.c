@@ -1265,7 +1265,8 @@ static void t_cwd(void)
 	T("mkdir", mkdir(P("d"), 0755));
 	T("mkdir_sub", mkdir(P("d/sub"), 0755));
 	put(P("d/file"), "in d");
-	T("chdir", chdir(P("d")));
+	if (T("chdir", chdir(P("d"))) != 0)
+		return; /* relative names would land wherever the run started */
 	show_cwd("getcwd");
 	show_file("relative_read", "file");
 	put("made_relative", "rel");
