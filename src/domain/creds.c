@@ -114,6 +114,19 @@ static uint32_t *parse_groups(const char *text, uint32_t *n)
 	return g;
 }
 
+/* The credentials in a /proc status text; k->groups is malloc'd. */
+static bool parse_status(const char *text, struct vos_creds *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (parse_ids(text, "Uid", k->uid) && parse_ids(text, "Gid", k->gid) &&
+	    parse_cap(text, "CapEff", &k->cap_eff) && parse_cap(text, "CapPrm", &k->cap_prm) &&
+	    (k->groups = parse_groups(text, &k->ngroups)) != NULL)
+		return true;
+	free(k->groups);
+	k->groups = NULL;
+	return false;
+}
+
 int vos_creds_init_from_kernel(struct vos_shadow_creds *c, int32_t pid, uint32_t uid, uint32_t gid)
 {
 	char path[64];
@@ -121,10 +134,8 @@ int vos_creds_init_from_kernel(struct vos_shadow_creds *c, int32_t pid, uint32_t
 	char *text = pid > 0 ? read_all(path) : NULL;
 	if (text == NULL)
 		return -ESRCH;
-	struct vos_creds k = {0};
-	bool ok = parse_ids(text, "Uid", k.uid) && parse_ids(text, "Gid", k.gid) &&
-		  parse_cap(text, "CapEff", &k.cap_eff) && parse_cap(text, "CapPrm", &k.cap_prm) &&
-		  (k.groups = parse_groups(text, &k.ngroups)) != NULL;
+	struct vos_creds k;
+	bool ok = parse_status(text, &k);
 	free(text);
 	/* the supervisor's SO_PEERCRED must agree (pid reuse, a stale pid) */
 	if (!ok || k.uid[1] != uid || k.gid[1] != gid) {
@@ -333,57 +344,19 @@ static const char *field(const char *text, const char *name)
 	return NULL;
 }
 
-static bool ids_match(const char *text, const char *name, const uint32_t want[4])
-{
-	const char *p = field(text, name);
-	if (p == NULL)
-		return false;
-	for (int i = 0; i < 4; i++) {
-		char *end;
-		unsigned long v = strtoul(p, &end, 10);
-		if (end == p || v != want[i])
-			return false;
-		p = end;
-	}
-	return true;
-}
-
-static bool cap_matches(const char *text, const char *name, uint64_t want)
-{
-	const char *p = field(text, name);
-	char *end;
-	return p != NULL && strtoull(p, &end, 16) == want && end != p;
-}
-
-/* groups sorted ascending */
-static bool groups_match(const char *text, const uint32_t *groups, uint32_t n)
-{
-	const char *p = field(text, "Groups");
-	if (p == NULL)
-		return false;
-	uint32_t i = 0, prev = 0;
-	for (;;) {
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p == '\n' || *p == '\0')
-			break;
-		char *end;
-		unsigned long v = strtoul(p, &end, 10);
-		/* the kernel lists them sorted: a mismatch in order is a mismatch */
-		if (end == p || i >= n || v != groups[i] || (i > 0 && v < prev))
-			return false;
-		prev = (uint32_t)v;
-		i++;
-		p = end;
-	}
-	return i == n;
-}
-
+/* The claim (groups sorted) is exactly the kernel's view in status text. */
 static bool claim_matches(const char *text, const struct vos_creds_msg *m, const uint32_t *groups)
 {
-	return ids_match(text, "Uid", m->uid) && ids_match(text, "Gid", m->gid) &&
-	       groups_match(text, groups, m->ngroups) && cap_matches(text, "CapEff", m->cap_eff) &&
-	       cap_matches(text, "CapPrm", m->cap_prm);
+	struct vos_creds k;
+	if (!parse_status(text, &k))
+		return false;
+	bool same =
+		memcmp(k.uid, m->uid, sizeof(k.uid)) == 0 &&
+		memcmp(k.gid, m->gid, sizeof(k.gid)) == 0 && k.cap_eff == m->cap_eff &&
+		k.cap_prm == m->cap_prm && k.ngroups == m->ngroups &&
+		(m->ngroups == 0 || memcmp(k.groups, groups, m->ngroups * sizeof(uint32_t)) == 0);
+	free(k.groups);
+	return same;
 }
 
 /* Whether process pid's capabilities mean, for files, what they would
