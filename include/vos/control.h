@@ -6,11 +6,16 @@
  *   client  -> VOS_CTL_HELLO {domain}
  *   supervisor -> VOS_CTL_ATTACH {status, geometry, domain pid, epoch}
  *                 + SCM_RIGHTS(memfd of the channel region) when status == 0
- *   One connection may hold one channel per domain (a HELLO per domain on
- *   the same connection); a second HELLO for the same domain drops the
- *   connection. status -ENODEV: that domain is not running (storage: no
- *   volumes; net: `vos run --no-net`; either: it died). libvos then fails
- *   socket(AF_INET/AF_INET6) with EAFNOSUPPORT, as a kernel without IPv4/6.
+ *   One connection may hold one live channel per domain (a HELLO per domain
+ *   on the same connection); a second HELLO for the same domain drops the
+ *   connection, unless the domain instance of its channel died: then the
+ *   HELLO re-attaches to the restarted instance (new channel, next epoch;
+ *   the dead channel is released). status -EAGAIN: the domain died and its
+ *   restart is due (retry shortly); -ENODEV: that domain is not running
+ *   (storage: no volumes; net: `vos run --no-net`; either: it kept dying and
+ *   the supervisor gave up). libvos then fails socket(AF_INET/AF_INET6)
+ *   with EAFNOSUPPORT, as a kernel without IPv4/6. epoch: 1 for a domain's
+ *   first instance, +1 per restart (also in the channel header).
  *   The client keeps the connection open for its lifetime: its EOF tells the
  *   supervisor the client is gone (every channel of the connection is
  *   removed from its domain). The supervisor authenticates the client with

@@ -22,9 +22,24 @@ static void report_stats(const struct run_args *ra, const struct sup_result *res
 		[VOS_DOMAIN_NET] = "not running (--no-net)",
 	};
 	struct stats_domain d[VOS_DOMAIN_COUNT];
+	const char *causes[VOS_DOMAIN_COUNT][SUP_RESTART_RECORDS];
 	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++) {
 		const struct sup_domain_result *r = &res->dom[id];
-		d[id] = (struct stats_domain){.name = names[id], .pid = r->pid};
+		for (unsigned i = 0; i < SUP_RESTART_RECORDS; i++)
+			causes[id][i] = r->causes[i];
+		d[id] = (struct stats_domain){
+			.name = names[id],
+			.pid = r->pid,
+			.deaths = r->deaths,
+			.restarts = r->restarts,
+			.gave_up = r->gave_up,
+			.causes = causes[id],
+			.ncauses =
+				r->deaths < SUP_RESTART_RECORDS ? r->deaths : SUP_RESTART_RECORDS,
+			.restart_ms = r->restart_ms,
+			.nrestart_ms = r->restarts < SUP_RESTART_RECORDS ? r->restarts
+									 : SUP_RESTART_RECORDS,
+		};
 		if (r->have_stats)
 			d[id].st = &r->stats;
 		else if (!r->started)

@@ -49,12 +49,27 @@ static size_t used_sysnrs(const struct vos_stats *st, unsigned out[VOS_SYSNR_MAX
 	return n;
 }
 
+/* "restarts: 2 (signal 9, signal 9)", when the domain died. */
+static void print_restarts(FILE *out, const struct stats_domain *d)
+{
+	if (d->deaths == 0)
+		return;
+	fprintf(out, "vos stats: %s domain: restarts: %u (", d->name, d->restarts);
+	size_t m = d->ncauses < d->deaths ? d->ncauses : d->deaths;
+	for (size_t i = 0; i < m; i++)
+		fprintf(out, "%s%s", i ? ", " : "", d->causes[i]);
+	if (m < d->deaths)
+		fprintf(out, "%s...", m ? ", " : "");
+	fprintf(out, ")%s\n", d->gave_up ? "; gave up: it kept dying" : "");
+}
+
 void stats_print_text(FILE *out, const struct stats_domain *d, size_t n)
 {
 	unsigned order[VOS_SYSNR_MAX];
 	char buf[32];
 
 	for (size_t k = 0; k < n; k++) {
+		print_restarts(out, &d[k]);
 		if (!d[k].st) {
 			fprintf(out, "vos stats: %s domain: %s\n", d[k].name,
 				d[k].why ? d[k].why : "no statistics");
@@ -119,6 +134,32 @@ static void json_counter(FILE *out, const struct vos_stat_counter *c)
 		c->calls, c->errors, c->time_ns);
 }
 
+static void write_restarts_json(FILE *out, const struct stats_domain *d, size_t n)
+{
+	bool first = true;
+	for (size_t k = 0; k < n; k++) {
+		if (d[k].deaths == 0)
+			continue;
+		fputs(first ? ",\"restarts\":{" : ",", out);
+		first = false;
+		stats_json_string(out, d[k].name);
+		fprintf(out, ":{\"count\":%u,\"deaths\":%u,\"causes\":[", d[k].restarts,
+			d[k].deaths);
+		size_t m = d[k].ncauses < d[k].deaths ? d[k].ncauses : d[k].deaths;
+		for (size_t i = 0; i < m; i++) {
+			if (i)
+				putc(',', out);
+			stats_json_string(out, d[k].causes[i]);
+		}
+		fputs("],\"restart_ms\":[", out);
+		for (size_t i = 0; i < d[k].nrestart_ms; i++)
+			fprintf(out, "%s%.3f", i ? "," : "", d[k].restart_ms[i]);
+		fprintf(out, "],\"gave_up\":%s}", d[k].gave_up ? "true" : "false");
+	}
+	if (!first)
+		putc('}', out);
+}
+
 int stats_write_json(FILE *out, const struct stats_domain *d, size_t n, int exit_status)
 {
 	unsigned order[VOS_SYSNR_MAX];
@@ -151,7 +192,9 @@ int stats_write_json(FILE *out, const struct stats_domain *d, size_t n, int exit
 		}
 		fputs("}}", out);
 	}
-	fprintf(out, "},\"exit_status\":%d}\n", exit_status);
+	fputc('}', out);
+	write_restarts_json(out, d, n);
+	fprintf(out, ",\"exit_status\":%d}\n", exit_status);
 	return ferror(out) ? -1 : 0;
 }
 

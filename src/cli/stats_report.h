@@ -2,6 +2,7 @@
 #ifndef VOS_CLI_STATS_REPORT_H
 #define VOS_CLI_STATS_REPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -14,6 +15,15 @@ struct stats_domain {
 	const struct vos_stats *st;
 	const char *why;
 	int pid; /* its process id (0 if it never ran) */
+	/* Restarts after deaths while the program ran. The figures above are
+	 * the instance's running at exit: a killed instance's counters die
+	 * with it. */
+	unsigned deaths, restarts;
+	bool gave_up;
+	const char *const *causes; /* min(deaths, ncauses) entries: "signal 9" */
+	size_t ncauses;
+	const double *restart_ms; /* death seen -> new instance answering */
+	size_t nrestart_ms;
 };
 
 /* Human-readable summary: per domain a total line, then one line per
@@ -21,8 +31,10 @@ struct stats_domain {
 void stats_print_text(FILE *out, const struct stats_domain *d, size_t n);
 
 /* {"domains":{NAME:{"pid":N,"calls":N,...,"syscalls":{...}},...},
- * "exit_status":N}; domains without statistics are left out. Returns 0 or
- * -1 if writing failed (errno set). */
+ * "restarts":{NAME:{"count":N,"deaths":N,"causes":[...],"restart_ms":[...],
+ * "gave_up":B},...}, "exit_status":N}; domains without statistics are left
+ * out of "domains", "restarts" lists the domains that died (absent if
+ * none did). Returns 0 or -1 if writing failed (errno set). */
 int stats_write_json(FILE *out, const struct stats_domain *d, size_t n, int exit_status);
 
 /* Same into a file (created or truncated). Returns 0, or -1 with a one-line

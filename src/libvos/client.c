@@ -20,12 +20,17 @@
 
 enum conn_state { CONN_NONE = 0, CONN_READY = 1, CONN_FAILED = 2 };
 
+/* After a domain restart the link moves to a channel of the new instance
+ * (epoch): the client state of each channel lives in its own mapping, so
+ * threads still returning from the dead one keep valid memory. A dead
+ * channel's region and state stay mapped until exit (a few pages touched
+ * per restart): nothing tells when the last thread left it. */
 struct domain_link {
 	_Atomic int state;
 	int error; /* why CONN_FAILED */
 	int memfd; /* kept (hidden) so the channel can be handed across execve */
 	uint32_t epoch;
-	struct vos_chan_client chan;
+	struct vos_chan_client *_Atomic chan; /* when CONN_READY; may be dead */
 	size_t region_size;
 };
 
@@ -164,9 +169,17 @@ static int map_channel(struct domain_link *l, int memfd, const struct vos_chan_g
 		vos_sys1(SYS_close, memfd);
 		return -EPROTO;
 	}
+	long cs = vos_raw_syscall6(SYS_mmap, 0, sizeof(struct vos_chan_client),
+				   PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (cs < 0 && cs > -4096) {
+		vos_sys1(SYS_close, memfd);
+		return (int)cs;
+	}
+	struct vos_chan_client *ch = (struct vos_chan_client *)cs;
 	long base = vos_raw_syscall6(SYS_mmap, 0, (long)lay.region_size, PROT_READ | PROT_WRITE,
 				     MAP_SHARED, memfd, 0);
 	if (base < 0 && base > -4096) {
+		vos_sys2(SYS_munmap, cs, sizeof(*ch));
 		vos_sys1(SYS_close, memfd);
 		return (int)base;
 	}
@@ -175,22 +188,29 @@ static int map_channel(struct domain_link *l, int memfd, const struct vos_chan_g
 				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (bitmap < 0 && bitmap > -4096) {
 		vos_sys2(SYS_munmap, base, (long)lay.region_size);
+		vos_sys2(SYS_munmap, cs, sizeof(*ch));
 		vos_sys1(SYS_close, memfd);
 		return (int)bitmap;
 	}
 	struct vos_wait_policy wait;
 	vos_wait_policy_default(&wait, env_lookup);
-	int r = vos_chan_client_attach(&l->chan, (void *)base, &geo, (void *)bitmap, &wait);
+	int r = vos_chan_client_attach(ch, (void *)base, &geo, (void *)bitmap, &wait);
 	if (r != 0) {
 		vos_sys2(SYS_munmap, base, (long)lay.region_size);
 		vos_sys2(SYS_munmap, bitmap, (long)bm);
+		vos_sys2(SYS_munmap, cs, sizeof(*ch));
 		vos_sys1(SYS_close, memfd);
 		return r;
 	}
-	l->chan.domain_pid = domain_pid;
+	ch->domain_pid = domain_pid;
+	/* replacing a dead instance's channel: its memfd is no longer needed
+	 * (its mapping stays, see struct domain_link) */
+	if (atomic_load_explicit(&l->chan, memory_order_relaxed))
+		vos_sys1(SYS_close, l->memfd);
 	l->epoch = epoch;
 	l->region_size = lay.region_size;
 	l->memfd = hide_fd(memfd);
+	atomic_store_explicit(&l->chan, ch, memory_order_release);
 	return 0;
 }
 
@@ -204,13 +224,24 @@ static int attach(int domain)
 		conn_fd = fd;
 	}
 	struct vos_ctl_attach reply;
-	int memfd = request_channel(domain, &reply);
+	int memfd;
+	/* -EAGAIN: the domain died and its restart is due; -EPIPE/-ETIMEDOUT:
+	 * it died while admitting us. Retry for a bounded time (restarts back
+	 * off up to 1 s). */
+	for (int i = 0;; i++) {
+		memfd = request_channel(domain, &reply);
+		if ((memfd != -EAGAIN && memfd != -EPIPE && memfd != -ETIMEDOUT) || i >= 300)
+			break;
+		struct timespec ts = {.tv_nsec = 10000000};
+		vos_sys2(SYS_nanosleep, (long)&ts, 0);
+	}
 	if (memfd < 0)
 		return memfd;
 	struct vos_chan_geometry geo = {.nslots = reply.nslots, .data_size = reply.data_size};
 	int r = map_channel(l, memfd, &geo, reply.domain_pid, reply.epoch);
 	if (r == 0) /* before any other thread can use it */
-		vos_creds_push(&l->chan, VOS_SYSNR_ATTACH);
+		vos_creds_push(atomic_load_explicit(&l->chan, memory_order_relaxed),
+			       VOS_SYSNR_ATTACH);
 	return r;
 }
 
@@ -219,9 +250,10 @@ bool vos_link_export(int domain, struct vos_link_info *out)
 	struct domain_link *l = &links[domain];
 	if (atomic_load_explicit(&l->state, memory_order_acquire) != CONN_READY)
 		return false;
+	struct vos_chan_client *ch = atomic_load_explicit(&l->chan, memory_order_acquire);
 	out->memfd = l->memfd;
-	out->geo = l->chan.geo;
-	out->domain_pid = l->chan.domain_pid;
+	out->geo = ch->geo;
+	out->domain_pid = ch->domain_pid;
 	out->epoch = l->epoch;
 	return true;
 }
@@ -232,7 +264,8 @@ int vos_link_adopt(int domain, const struct vos_link_info *in)
 	int r = map_channel(l, in->memfd, &in->geo, in->domain_pid, in->epoch);
 	if (r == 0) {
 		/* a spawn child may have changed them before its exec */
-		vos_creds_push(&l->chan, VOS_SYSNR_ATTACH);
+		vos_creds_push(atomic_load_explicit(&l->chan, memory_order_relaxed),
+			       VOS_SYSNR_ATTACH);
 		atomic_store_explicit(&l->state, CONN_READY, memory_order_release);
 	}
 	return r;
@@ -251,25 +284,60 @@ struct vos_chan_client *vos_channel(int domain, int *err)
 	}
 	struct domain_link *l = &links[domain];
 	int st = atomic_load_explicit(&l->state, memory_order_acquire);
-	if (st == CONN_READY)
-		return &l->chan;
+	struct vos_chan_client *ch = NULL;
+	if (st == CONN_READY) {
+		ch = atomic_load_explicit(&l->chan, memory_order_acquire);
+		if (vos_chan_domain_alive(ch))
+			return ch;
+	}
 	lock_conn();
 	st = atomic_load_explicit(&l->state, memory_order_relaxed);
-	if (st == CONN_NONE) {
+	ch = atomic_load_explicit(&l->chan, memory_order_relaxed);
+	/* The instance died: attach to the one the supervisor restarted (a
+	 * new HELLO on the same connection). Remote fds of the old one stay
+	 * dead (fdtable.c compares epochs). */
+	bool dead = st == CONN_READY && !vos_chan_domain_alive(ch);
+	if (st == CONN_NONE || dead) {
 		int r = attach(domain);
 		if (r == 0) {
 			st = CONN_READY;
+			l->error = 0;
+		} else if (dead ? r != -ENODEV : (r == -EAGAIN || r == -EPIPE || r == -ETIMEDOUT)) {
+			l->error = -EIO; /* transient (a restart): the next call tries again */
 		} else {
-			l->error = r;
+			if (dead)
+				vos_sys1(SYS_close, l->memfd); /* gave up: no channel to hand on */
+			l->error = dead ? -EIO : r;
 			st = CONN_FAILED;
 		}
 		atomic_store_explicit(&l->state, st, memory_order_release);
 	}
 	unlock_conn();
-	if (st == CONN_READY)
-		return &l->chan;
-	*err = l->error;
+	if (st == CONN_READY) {
+		ch = atomic_load_explicit(&l->chan, memory_order_acquire);
+		if (vos_chan_domain_alive(ch))
+			return ch;
+	}
+	*err = l->error ? l->error : -EIO;
 	return NULL;
+}
+
+uint32_t vos_link_epoch(int domain)
+{
+	if (domain < 0 || domain >= VOS_DOMAIN_COUNT ||
+	    atomic_load_explicit(&links[domain].state, memory_order_acquire) != CONN_READY)
+		return 0;
+	return atomic_load_explicit(&links[domain].chan, memory_order_acquire)->epoch;
+}
+
+bool vos_link_serves(int domain, uint32_t epoch)
+{
+	if (domain < 0 || domain >= VOS_DOMAIN_COUNT ||
+	    atomic_load_explicit(&links[domain].state, memory_order_acquire) != CONN_READY)
+		return false;
+	struct vos_chan_client *ch =
+		atomic_load_explicit(&links[domain].chan, memory_order_acquire);
+	return (ch->epoch & 0xffff) == epoch && vos_chan_domain_alive(ch);
 }
 
 /* Sends one control message and receives the reply (with an optional fd).
@@ -306,6 +374,7 @@ void vos_fork_prepare(struct vos_fork_prep *p)
 	for (int d = 0; d < VOS_DOMAIN_COUNT; d++)
 		p->memfd[d] = -1;
 	p->gen = vos_fd_generation();
+	vos_fd_bury_dead();
 	bool need[VOS_DOMAIN_COUNT] = {false};
 	bool any = false;
 	int hw = vos_fd_high_water();
@@ -409,10 +478,12 @@ void vos_client_after_fork(void)
 	 * 3.3 forbids. Drop them; the child attaches its own on first use. */
 	for (int d = 0; d < VOS_DOMAIN_COUNT; d++) {
 		struct domain_link *l = &links[d];
+		struct vos_chan_client *ch = atomic_load_explicit(&l->chan, memory_order_relaxed);
 		if (atomic_load_explicit(&l->state, memory_order_relaxed) == CONN_READY) {
-			vos_sys2(SYS_munmap, (long)l->chan.base, (long)l->region_size);
-			vos_sys2(SYS_munmap, (long)l->chan.page_used,
-				 (long)vos_chan_client_bitmap_bytes(&l->chan.geo));
+			vos_sys2(SYS_munmap, (long)ch->base, (long)l->region_size);
+			vos_sys2(SYS_munmap, (long)ch->page_used,
+				 (long)vos_chan_client_bitmap_bytes(&ch->geo));
+			vos_sys2(SYS_munmap, (long)ch, sizeof(*ch));
 			vos_sys1(SYS_close, l->memfd);
 		}
 		memset(l, 0, sizeof(*l));
@@ -447,6 +518,9 @@ int64_t vos_forward(struct vos_call *c, void (*prepare)(struct vos_call *, void 
 		return err == -ENODEV ? -ENODEV : -EIO;
 	if (!vos_chan_domain_alive(ch))
 		return -EIO;
+	uint32_t fd_epoch;
+	if (vos_fd_guard(c->domain, &fd_epoch) && (ch->epoch & 0xffff) != fd_epoch)
+		return -EIO; /* the call's fd lived in an instance that died meanwhile */
 
 	int slot;
 	for (int i = 0; (slot = vos_chan_slot_acquire(ch)) < 0; i++)

@@ -1,7 +1,8 @@
 /* Remote fd table: which local fd numbers stand for fds in a domain.
  *
  * Each entry is one 64-bit word so threads can read it without a lock:
- * bit 63 = present, bit 62 = stale, bits 32..39 = domain, low 32 = remote fd.
+ * bit 63 = present, bit 62 = stale, bits 40..55 = epoch of the domain
+ * instance (low 16 bits), bits 32..39 = domain, low 32 = remote fd.
  * The placeholder makes the kernel keep the number reserved, so dup2, close
  * and F_DUPFD numbering follow Linux exactly. */
 #include <errno.h>
@@ -16,6 +17,8 @@
 #define ENT_PRESENT   (1ull << 63)
 #define ENT_STALE     (1ull << 62)
 #define ENT_INHERITED (1ull << 61) /* usable in the parent when it forked */
+#define ENT_DEAD      (1ull << 60) /* its instance died before a fork (vos_fd_bury_dead) */
+#define ENT_EPOCH_SHIFT 40
 
 static _Atomic uint64_t table[VOS_FDTABLE_SIZE];
 static _Atomic int high_water; /* one past the highest fd ever set */
@@ -25,6 +28,29 @@ static _Atomic int high_water; /* one past the highest fd ever set */
 static _Atomic uint32_t generation;
 static _Atomic uint32_t entry_generation[VOS_FDTABLE_SIZE];
 static char *_Atomic paths; /* see vos_fd_set_path */
+
+/* The live remote fd the current call of this thread looked up last, with
+ * its instance: vos_forward refuses to carry the call to another instance
+ * (a restart between the lookup and the submission), where the fd number
+ * would name another file. Cleared at every trap (intercept.c). */
+static __thread struct {
+	bool set;
+	int domain;
+	uint32_t epoch;
+} guard;
+
+void vos_fd_guard_reset(void)
+{
+	guard.set = false;
+}
+
+bool vos_fd_guard(int domain, uint32_t *epoch)
+{
+	if (!guard.set || guard.domain != domain)
+		return false;
+	*epoch = guard.epoch;
+	return true;
+}
 
 bool vos_fd_lookup(long fd_arg, struct vos_remote_fd *out)
 {
@@ -40,6 +66,17 @@ bool vos_fd_lookup(long fd_arg, struct vos_remote_fd *out)
 	out->domain = (int)((e >> 32) & 0xff);
 	out->rfd = (int)(uint32_t)e;
 	out->stale = (e & ENT_STALE) != 0;
+	/* an fd of a dead or replaced instance must never reach the new one,
+	 * whose fd numbers mean other files */
+	out->dead = (e & ENT_DEAD) ||
+		    (!out->stale &&
+		     !vos_link_serves(out->domain, (uint32_t)(e >> ENT_EPOCH_SHIFT) & 0xffff));
+	out->stale = out->stale || out->dead;
+	if (!out->stale) {
+		guard.domain = out->domain;
+		guard.epoch = (uint32_t)(e >> ENT_EPOCH_SHIFT) & 0xffff;
+		guard.set = true;
+	}
 	return true;
 }
 
@@ -52,7 +89,9 @@ void vos_fd_set(int fd, int domain, int rfd)
 {
 	uint32_t g = atomic_fetch_add_explicit(&generation, 1, memory_order_acq_rel) + 1;
 	atomic_store_explicit(&entry_generation[fd], g, memory_order_relaxed);
-	uint64_t e = ENT_PRESENT | ((uint64_t)(domain & 0xff) << 32) | (uint32_t)rfd;
+	uint64_t epoch = vos_link_epoch(domain) & 0xffff;
+	uint64_t e = ENT_PRESENT | (epoch << ENT_EPOCH_SHIFT) | ((uint64_t)(domain & 0xff) << 32) |
+		     (uint32_t)rfd;
 	atomic_store_explicit(&table[fd], e, memory_order_release);
 	int hw = atomic_load_explicit(&high_water, memory_order_relaxed);
 	while (fd + 1 > hw &&
@@ -85,6 +124,19 @@ void vos_fd_mark_all_stale(void)
 		uint64_t inherited = (e & ENT_STALE) ? 0 : ENT_INHERITED;
 		atomic_store_explicit(&table[i], (e & ~ENT_INHERITED) | ENT_STALE | inherited,
 				      memory_order_relaxed);
+	}
+}
+
+void vos_fd_bury_dead(void)
+{
+	int hw = atomic_load_explicit(&high_water, memory_order_relaxed);
+	for (int i = 0; i < hw; i++) {
+		struct vos_remote_fd rf;
+		uint64_t e = atomic_load_explicit(&table[i], memory_order_relaxed);
+		if (vos_fd_lookup(i, &rf) && rf.dead)
+			atomic_compare_exchange_strong_explicit(&table[i], &e, e | ENT_DEAD,
+								memory_order_relaxed,
+								memory_order_relaxed);
 	}
 }
 

@@ -420,7 +420,7 @@ static enum route_kind route_path(long dirfd_arg, const char *path, struct route
 		if (!vos_fd_lookup(dirfd, &rf))
 			return route_local_dirfd(dirfd, path, rt, err);
 		if (rf.stale || in_vfork_child()) {
-			*err = -EBADF;
+			*err = rf.dead ? -EIO : -EBADF; /* a dead instance's directory */
 			return ROUTE_ERROR;
 		}
 		rt->domain = rf.domain;
@@ -481,6 +481,16 @@ bool vos_path_is_remote(long dirfd, const char *path, long *err)
 
 enum fd_kind { FD_LOCAL, FD_REMOTE, FD_UNUSABLE };
 
+/* Why an FD_UNUSABLE fd fails: its domain instance died (design.md 5: EIO
+ * for files, ECONNRESET for sockets), or this process cannot use it
+ * (inherited, vfork child): EBADF. */
+static long unusable_errno(const struct vos_remote_fd *rf)
+{
+	if (!rf->dead)
+		return -EBADF;
+	return rf->domain == VOS_DOMAIN_NET ? -ECONNRESET : -EIO;
+}
+
 static enum fd_kind route_fd(long fd, struct vos_remote_fd *rf)
 {
 	if (!vos_fd_lookup(fd, rf))
@@ -503,7 +513,7 @@ static bool settle_fd_call(long nr, long a[6], struct vos_remote_fd *rf, long *r
 		*result = VOS_RUN_NATIVE;
 		return true;
 	case FD_UNUSABLE:
-		*result = -EBADF;
+		*result = unusable_errno(rf);
 		return true;
 	default:
 		return false;
@@ -601,7 +611,7 @@ static long do_dup(long nr, long a[6])
 	struct vos_remote_fd rf;
 	enum fd_kind k = route_fd(a[0], &rf);
 	if (k == FD_UNUSABLE)
-		return -EBADF;
+		return unusable_errno(&rf);
 	if (k == FD_REMOTE) {
 		if ((nr == SYS_dup2 && a[1] == a[0]))
 			return a[1];
@@ -639,7 +649,7 @@ static long do_fcntl(long a[6])
 		break;
 	}
 	if (k == FD_UNUSABLE)
-		return -EBADF;
+		return unusable_errno(&rf);
 	switch (a[1]) {
 	case F_DUPFD:
 	case F_DUPFD_CLOEXEC:
@@ -1344,7 +1354,7 @@ static long do_newfstatat(long a[6])
 		if (k == FD_LOCAL)
 			return VOS_RUN_NATIVE;
 		if (k == FD_UNUSABLE)
-			return -EBADF;
+			return unusable_errno(&rf);
 		return fstat_remote(&rf, SYS_newfstatat, (void *)a[2]);
 	}
 	bool local;
@@ -1363,7 +1373,7 @@ static long do_statx(long a[6])
 		if (k == FD_LOCAL)
 			return VOS_RUN_NATIVE;
 		if (k == FD_UNUSABLE)
-			return -EBADF;
+			return unusable_errno(&rf);
 		rt->domain = rf.domain;
 		rt->dirfd = rf.rfd;
 		rt->path[0] = '\0';
@@ -1592,7 +1602,7 @@ static long do_xattr(long nr, long a[6], bool *local)
 			return 0;
 		}
 		if (k == FD_UNUSABLE)
-			return -EBADF;
+			return unusable_errno(&rf);
 		rt->domain = rf.domain;
 		rt->dirfd = rf.rfd;
 		rt->path[0] = '\0';
@@ -1696,7 +1706,7 @@ static long do_fchdir(long a[6])
 	struct vos_remote_fd rf;
 	enum fd_kind k = route_fd(a[0], &rf);
 	if (k == FD_UNUSABLE)
-		return -EBADF;
+		return unusable_errno(&rf);
 	if (k == FD_LOCAL) {
 		long r = vos_passthrough(SYS_fchdir, a);
 		if (r == 0)
@@ -1746,7 +1756,7 @@ static enum route_kind route_target(long dirfd, const char *path, bool on_fd, st
 	case FD_LOCAL:
 		return ROUTE_LOCAL;
 	case FD_UNUSABLE:
-		*err = -EBADF;
+		*err = unusable_errno(&rf);
 		return ROUTE_ERROR;
 	default:
 		break;

@@ -608,6 +608,7 @@ static void sigsys_handler(int sig, siginfo_t *si, void *ucv)
 	long result;
 	tls_app_mask = app_mask_of(uc);
 	tls_intr = INTR_NONE;
+	vos_fd_guard_reset(); /* fdtable.c: per call */
 	if (vos_dispatch(nr, a, uc, &result)) {
 		if (result == -EINTR && tls_intr == INTR_RESTART && restartable(nr)) {
 			/* back to the 2-byte syscall instruction: it runs again

@@ -39,6 +39,10 @@ struct vos_remote_fd {
 	int domain; /* enum vos_domain_id */
 	int rfd;    /* fd number in the domain's shadow */
 	bool stale; /* inherited across fork: the shadow is the parent's */
+	/* its domain instance died (or was replaced by a restart): calls fail
+	 * (EIO, ECONNRESET for sockets), close succeeds; stale is set too so
+	 * nothing forwards it to the new instance */
+	bool dead;
 };
 bool vos_fd_lookup(long fd, struct vos_remote_fd *out) VOS_HIDDEN;
 void vos_fd_set(int fd, int domain, int rfd) VOS_HIDDEN;
@@ -47,6 +51,13 @@ void vos_fd_clear(int fd) VOS_HIDDEN;
 void vos_fd_set_path(int fd, const char *abs) VOS_HIDDEN;
 const char *vos_fd_path(int fd) VOS_HIDDEN;
 void vos_fd_mark_all_stale(void) VOS_HIDDEN;
+/* Before fork: entries of dead domain instances stay dead in the child,
+ * which cannot tell them from its parent's live ones otherwise. */
+void vos_fd_bury_dead(void) VOS_HIDDEN;
+/* The instance (epoch, low 16 bits) of the live remote fd of `domain` this
+ * thread's current call looked up last, if any; reset at each trap. */
+bool vos_fd_guard(int domain, uint32_t *epoch) VOS_HIDDEN;
+void vos_fd_guard_reset(void) VOS_HIDDEN;
 /* Child side of fork: entries of `domain` that were usable in the parent and
  * set before generation `gen` (when the duplicate was requested) become
  * usable again. */
@@ -75,6 +86,11 @@ struct vos_link_info {
 bool vos_link_export(int domain, struct vos_link_info *out) VOS_HIDDEN;
 int vos_link_adopt(int domain, const struct vos_link_info *in) VOS_HIDDEN;
 void vos_conn_adopt(int fd) VOS_HIDDEN;
+/* Epoch of the domain instance the process is attached to now (0: none);
+ * remote fds record it when set (fdtable.c). */
+uint32_t vos_link_epoch(int domain) VOS_HIDDEN;
+/* Whether the instance of `epoch` (low 16 bits) still serves this process. */
+bool vos_link_serves(int domain, uint32_t epoch) VOS_HIDDEN;
 
 /* fork: the parent asks the supervisor for a duplicate of its shadow
  * (one per domain it has remote fds in) before forking; the child claims it.

@@ -934,7 +934,8 @@ bool vos_net_call(long nr, long a[6], long *result)
 	if (nr == SYS_ioctl && rf.domain != VOS_DOMAIN_NET)
 		return false; /* a volume fd's ioctl: fs_calls.c answers */
 	if (rf.stale || vos_in_vfork_child()) {
-		*result = -EBADF;
+		/* a socket of a dead net domain instance: reset (design.md 5) */
+		*result = rf.dead && rf.domain == VOS_DOMAIN_NET ? -ECONNRESET : -EBADF;
 		return true;
 	}
 	if (rf.domain != VOS_DOMAIN_NET) {
@@ -944,5 +945,8 @@ bool vos_net_call(long nr, long a[6], long *result)
 	if (nr == SYS_ioctl)
 		return do_ioctl(&rf, a, result);
 	*result = socket_fd_call(&rf, nr, a);
+	/* in flight when the net domain died: the connection is reset */
+	if (*result == -EIO && vos_fd_lookup(a[0], &rf) && rf.dead)
+		*result = -ECONNRESET;
 	return true;
 }

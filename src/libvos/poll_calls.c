@@ -85,6 +85,14 @@ static bool in_part(const struct part *p, const struct pollfd *e)
 	return classify(e->fd, &rf) == CLASS_REMOTE && rf.domain == p->domain;
 }
 
+/* The same, also once the domain died (its fds now classify as dead). */
+static bool in_dead_part(const struct part *p, const struct pollfd *e)
+{
+	struct vos_remote_fd rf;
+	int k = classify(e->fd, &rf);
+	return (k == CLASS_REMOTE || (k == CLASS_STALE && rf.dead)) && rf.domain == p->domain;
+}
+
 static void part_prepare(struct vos_call *c, void *ctx)
 {
 	struct part *p = ctx;
@@ -138,7 +146,7 @@ static int64_t poll_domain(struct pollfd *fds, unsigned long nfds, int domain, u
 		/* the domain is gone: hang-up, like a device that went away */
 		p.ready = 0;
 		for (unsigned long i = 0; i < nfds; i++)
-			if (in_part(&p, &fds[i])) {
+			if (in_dead_part(&p, &fds[i])) {
 				fds[i].revents = POLLERR | POLLHUP;
 				p.ready++;
 			}
@@ -271,7 +279,8 @@ static bool poll_engine(struct pollfd *fds, unsigned long nfds, int64_t timeout_
 		for (unsigned long i = 0; i < nfds; i++) {
 			struct vos_remote_fd rf;
 			if (classify(fds[i].fd, &rf) == CLASS_STALE) {
-				fds[i].revents = POLLNVAL;
+				/* a dead domain instance's fd: hung up, as in flight */
+				fds[i].revents = rf.dead ? POLLERR | POLLHUP : POLLNVAL;
 				ready++;
 			}
 		}

@@ -63,7 +63,7 @@ struct client *clients_accept(struct client_table *t, int listenfd)
 }
 
 static void reply_attach(struct client *c, int32_t status, const struct vos_chan_geometry *geo,
-			 int32_t domain_pid, int memfd, bool *sent)
+			 const struct domain_proc *dom, int memfd, bool *sent)
 {
 	struct vos_ctl_attach a;
 	memset(&a, 0, sizeof(a));
@@ -72,8 +72,8 @@ static void reply_attach(struct client *c, int32_t status, const struct vos_chan
 	if (status == 0) {
 		a.nslots = geo->nslots;
 		a.data_size = geo->data_size;
-		a.domain_pid = domain_pid;
-		a.epoch = 1;
+		a.domain_pid = dom->pid;
+		a.epoch = dom->epoch;
 	}
 	*sent = sup_ctl_send(c->fd, &a, sizeof(a), status == 0 ? memfd : -1) == 0;
 }
@@ -101,7 +101,7 @@ static int create_channel(struct client_table *t, struct domain_proc *dom, unsig
 	base = mmap(NULL, lay.region_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (base == MAP_FAILED)
 		goto fail;
-	vos_chan_init_region(base, &t->geo, pid, dom->pid, 1);
+	vos_chan_init_region(base, &t->geo, pid, dom->pid, dom->epoch);
 	/* Fixed size for good: neither side can truncate the region under
 	 * the other (SIGBUS). */
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
@@ -155,8 +155,19 @@ static void flag_client_gone(struct chan *ch)
 /* Tells its domain the client is gone, flags the region, frees it all. */
 static void chan_destroy(sup_domains doms, struct chan *ch)
 {
-	domain_remove_client(&doms[ch->domain], ch->id);
+	if (!ch->dead) /* a dead instance's id means nothing to its successor */
+		domain_remove_client(&doms[ch->domain], ch->id);
 	flag_client_gone(ch);
+	munmap(ch->region, ch->region_size);
+	free(ch);
+}
+
+/* The supervisor's own mapping and record of a dead instance's channel; the
+ * instance is gone, so there is nobody to tell. The client keeps its own
+ * mapping (it sees DEAD) until it re-attaches or exits. */
+static void chan_release_dead(struct client_table *t, struct chan *ch)
+{
+	vos_chan_mark_domain_dead(ch->region, &t->geo);
 	munmap(ch->region, ch->region_size);
 	free(ch);
 }
@@ -217,19 +228,27 @@ static bool serve_hello(struct client_table *t, struct client *c, sup_domains do
 	bool sent = false;
 	struct domain_proc *dom = live_domain(doms, m->domain);
 	if (!dom) {
-		reply_attach(c, -ENODEV, NULL, 0, -1, &sent);
+		/* While a restart is due the client retries (bounded). */
+		bool later = m->domain < VOS_DOMAIN_COUNT && doms[m->domain].restarting;
+		reply_attach(c, later ? -EAGAIN : -ENODEV, NULL, NULL, -1, &sent);
 		return sent;
 	}
-	if (c->ch[m->domain])
-		return false; /* one channel per connection and domain */
+	/* One live channel per connection and domain; a new HELLO is how a
+	 * client re-attaches after a restart (its dead channel goes). */
+	if (c->ch[m->domain] && !c->ch[m->domain]->dead)
+		return false;
+	if (c->ch[m->domain]) {
+		chan_release_dead(t, c->ch[m->domain]);
+		c->ch[m->domain] = NULL;
+	}
 	struct chan *ch = NULL;
 	int fd = create_channel(t, dom, m->domain, c->pid, c->uid, c->gid, 0, &ch);
 	if (fd < 0) {
-		reply_attach(c, fd, NULL, 0, -1, &sent);
+		reply_attach(c, fd, NULL, NULL, -1, &sent);
 		return sent;
 	}
 	c->ch[m->domain] = ch;
-	reply_attach(c, 0, &t->geo, dom->pid, fd, &sent);
+	reply_attach(c, 0, &t->geo, dom, fd, &sent);
 	close(fd);
 	return sent;
 }
@@ -242,7 +261,7 @@ static bool serve_fork(struct client_table *t, struct client *c, sup_domains dom
 	struct domain_proc *dom = live_domain(doms, m->domain);
 	if (!dom)
 		rc = -ENODEV;
-	else if (!c->ch[m->domain])
+	else if (!c->ch[m->domain] || c->ch[m->domain]->dead)
 		rc = -ENOENT; /* no shadow to duplicate */
 	else if (t->npending >= MAX_PENDING)
 		rc = -EAGAIN;
@@ -267,7 +286,7 @@ static bool serve_fork(struct client_table *t, struct client *c, sup_domains dom
 		r.data_size = t->geo.data_size;
 		r.token = token;
 		r.domain_pid = dom->pid;
-		r.epoch = 1;
+		r.epoch = dom->epoch;
 	}
 	bool sent = sup_ctl_send(c->fd, &r, sizeof(r), fd) == 0;
 	if (fd >= 0)
@@ -398,4 +417,24 @@ void clients_mark_domain_dead(struct client_table *t, unsigned domain)
 	for (struct chan *ch = t->pending; ch; ch = ch->next)
 		if (ch->domain == domain)
 			vos_chan_mark_domain_dead(ch->region, &t->geo);
+}
+
+void clients_domain_died(struct client_table *t, unsigned domain)
+{
+	if (domain >= VOS_DOMAIN_COUNT)
+		return;
+	for (struct client *c = t->head; c; c = c->next) {
+		if (c->ch[domain]) {
+			chan_release_dead(t, c->ch[domain]);
+			c->ch[domain] = NULL;
+		}
+	}
+	/* Forked duplicates of that instance stay claimable, dead: the child
+	 * sees its inherited fds fail as its parent's do. */
+	for (struct chan *ch = t->pending; ch; ch = ch->next) {
+		if (ch->domain == domain) {
+			vos_chan_mark_domain_dead(ch->region, &t->geo);
+			ch->dead = true;
+		}
+	}
 }

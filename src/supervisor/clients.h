@@ -22,6 +22,7 @@ struct chan {
 	gid_t gid;
 	void *region; /* mapped for as long as the domain may serve it */
 	size_t region_size;
+	bool dead; /* its domain instance died (kept only while pending, or claimed so) */
 	/* while pending */
 	struct chan *next;
 	uint64_t token;	  /* what the child claims it with */
@@ -70,5 +71,11 @@ void clients_drop_all(struct client_table *t, sup_domains doms);
 /* Marks domain `domain` dead in every channel it serves, bound or pending,
  * so calls in flight return -EIO; channels of other domains are untouched. */
 void clients_mark_domain_dead(struct client_table *t, unsigned domain);
+
+/* Domain `domain` died: marks its channels dead (as above) and releases
+ * the bound ones, so that each connection may HELLO again for the next
+ * instance; pending ones stay claimable (dead: their calls fail with EIO)
+ * and are replaced by the claimer's next HELLO. */
+void clients_domain_died(struct client_table *t, unsigned domain);
 
 #endif

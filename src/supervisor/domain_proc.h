@@ -29,6 +29,8 @@ struct domain_proc {
 	bool killed;	 /* domain_shutdown() had to SIGKILL it */
 	int exit_code;	 /* siginfo si_code once reaped: CLD_EXITED, CLD_KILLED, ... */
 	int exit_status; /* exit status or signal number */
+	uint32_t epoch;	 /* of this instance: 1, then +1 per restart (kept by domain_spawn) */
+	bool restarting; /* dead, a new instance is due: HELLOs get -EAGAIN meanwhile */
 };
 
 /* Starts `exe NAME [--volume SRC:PATH[:ro]]...` (NAME = d->name) with the

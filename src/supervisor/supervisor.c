@@ -21,6 +21,7 @@
 #include "supervisor/domain_proc.h"
 #include "supervisor/netns.h"
 #include "supervisor/program.h"
+#include "supervisor/restart_policy.h"
 #include "supervisor/rundir.h"
 
 #define DEFAULT_SLOTS	64u
@@ -47,6 +48,15 @@ struct sup {
 	struct program_proc prog;
 	struct client_table clients;
 	bool prog_done;
+	sigset_t child_mask; /* of every domain spawned, restarts included */
+	struct restart_policy pol;
+	struct {
+		int64_t deaths[RESTART_HISTORY]; /* ms, oldest first */
+		size_t n;
+		int64_t detect_ms;  /* when the current death was seen */
+		bool scheduled;	    /* reaped, the restart is decided: */
+		int64_t restart_at; /* ... at this time */
+	} life[VOS_DOMAIN_COUNT];
 };
 
 static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -103,9 +113,42 @@ static int watch(struct sup *s, int fd, uint64_t tag)
 	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/* Records a death of domain `id` (cause: "signal 9", ...) and schedules
+ * its restart, or gives up when it keeps dying (restart_policy.h). */
+static void domain_died(struct sup *s, unsigned id, const char *cause)
+{
+	struct domain_proc *d = &s->dom[id];
+	struct sup_domain_result *r = &s->res->dom[id];
+	int64_t now = sup_mono_ms();
+	if (r->deaths < SUP_RESTART_RECORDS)
+		snprintf(r->causes[r->deaths], sizeof(r->causes[0]), "%s", cause);
+	r->deaths++;
+	r->died = true;
+	typeof(s->life[0]) *l = &s->life[id];
+	if (l->n == RESTART_HISTORY) {
+		memmove(l->deaths, l->deaths + 1, sizeof(l->deaths[0]) * (RESTART_HISTORY - 1));
+		l->n--;
+	}
+	l->deaths[l->n++] = now;
+	int64_t delay = restart_next_delay(&s->pol, l->deaths, l->n);
+	if (delay >= 0 && !s->prog_done) {
+		d->restarting = true;
+		l->scheduled = true;
+		l->restart_at = now + delay;
+		return;
+	}
+	d->restarting = false;
+	if (delay < 0 && s->pol.max_deaths > 0 && !r->gave_up) {
+		unsigned k = restart_recent_deaths(&s->pol, l->deaths, l->n);
+		fprintf(stderr, "vos: %s domain keeps dying (%u times in %.1f s); giving up\n",
+			d->name, k, (double)(now - l->deaths[l->n - k]) / 1e3);
+	}
+	r->gave_up = delay < 0 && s->pol.max_deaths > 0;
+}
+
 /* Domain `id` is gone or unusable: fail its channels (no call may hang;
  * the other domain's channels are untouched), make sure the process is
- * dead, and report it once reaped. */
+ * dead, and report it once reaped (then a restart is due). */
 static void domain_failed(struct sup *s, unsigned id)
 {
 	struct domain_proc *d = &s->dom[id];
@@ -113,19 +156,92 @@ static void domain_failed(struct sup *s, unsigned id)
 		return;
 	if (d->alive) {
 		d->alive = false;
-		clients_mark_domain_dead(&s->clients, id);
+		s->life[id].detect_ms = sup_mono_ms();
+		/* Until it is reaped and the policy decides, clients that
+		 * re-attach are told to retry, not that it is gone for good. */
+		d->restarting = s->pol.max_deaths > 0 && !s->res->dom[id].gave_up;
+		s->life[id].scheduled = false;
+		clients_domain_died(&s->clients, id);
 	}
+	if (d->ctlfd >= 0)
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, d->ctlfd, NULL);
 	domain_close_ctl(d);
+	if (d->pidfd < 0)
+		return; /* reaped and reported already */
 	if (!domain_try_reap(d)) {
 		domain_kill(d); /* reported when its pidfd fires */
 		return;
 	}
-	if (!s->res->dom[id].died) {
+	char how[48];
+	domain_describe_exit(d, how, sizeof(how));
+	fprintf(stderr, "vos: %s domain died (%s)\n", d->name, how);
+	domain_died(s, id, how);
+}
+
+/* Starts a new instance of domain `id` (same volumes, same namespace, next
+ * epoch) and waits, bounded, until it answers; a failure to start counts
+ * as another death. */
+static void restart_domain(struct sup *s, unsigned id)
+{
+	struct domain_proc *d = &s->dom[id];
+	struct sup_domain_result *r = &s->res->dom[id];
+	char err[512];
+	d->restarting = false;
+	s->life[id].scheduled = false;
+	d->epoch++;
+	unsigned nvols = id == VOS_DOMAIN_STORAGE ? s->cfg->nvols : 0;
+	int netns_fd = id == VOS_DOMAIN_NET ? s->netns.fd : -1;
+	if (domain_spawn(d, s->cfg->domain_exe, s->cfg->vols, nvols, netns_fd, &s->child_mask, err,
+			 sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		domain_died(s, id, "cannot start");
+		return;
+	}
+	int rc = domain_wait_ready(d, DOMAIN_START_TIMEOUT_MS);
+	if (rc == 0 && (watch(s, d->ctlfd, EV_DOMAIN + 2 * id) < 0 ||
+			watch(s, d->pidfd, EV_DOMAIN + 2 * id + 1) < 0))
+		rc = -errno;
+	if (rc != 0) {
+		if (d->ctlfd >= 0)
+			epoll_ctl(s->epfd, EPOLL_CTL_DEL, d->ctlfd, NULL);
+		domain_shutdown(d, DOMAIN_REPLY_TIMEOUT_MS);
 		char how[48];
 		domain_describe_exit(d, how, sizeof(how));
-		fprintf(stderr, "vos: %s domain died (%s)\n", d->name, how);
-		s->res->dom[id].died = true;
+		fprintf(stderr, "vos: the restarted %s domain failed to start (%s)\n", d->name,
+			how);
+		domain_died(s, id, how);
+		return;
 	}
+	double ms = (double)(sup_mono_ms() - s->life[id].detect_ms);
+	if (r->restarts < SUP_RESTART_RECORDS)
+		r->restart_ms[r->restarts] = ms;
+	r->restarts++;
+	r->pid = (int)d->pid;
+	fprintf(stderr, "vos: %s domain restarted (pid %d, epoch %u)\n", d->name, (int)d->pid,
+		d->epoch);
+}
+
+/* Starts the restarts that are due. Returns the epoll timeout until the
+ * next one (-1: none pending). */
+static int run_due_restarts(struct sup *s)
+{
+	int timeout = -1;
+	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++) {
+		if (!s->dom[id].restarting || !s->life[id].scheduled)
+			continue;
+		int64_t left = s->life[id].restart_at - sup_mono_ms();
+		if (left <= 0) {
+			restart_domain(s, id);
+			if (!s->dom[id].restarting || !s->life[id].scheduled)
+				continue; /* up, gave up, or waiting to be reaped */
+			left = s->life[id].restart_at - sup_mono_ms();
+			if (left < 0)
+				left = 0;
+		}
+		if (left >= 0 && (timeout < 0 || left < timeout))
+			timeout = (int)left;
+	}
+	return timeout;
 }
 
 static void on_signal(struct sup *s)
@@ -194,8 +310,9 @@ static void event_loop(struct sup *s)
 		/* One event at a time: handling it may free a client that a
 		 * later event of the same batch would refer to. */
 		struct epoll_event ev;
-		int n = epoll_wait(s->epfd, &ev, 1, -1);
-		if (n < 0 && errno == EINTR)
+		int timeout = run_due_restarts(s);
+		int n = epoll_wait(s->epfd, &ev, 1, timeout);
+		if (n == 0 || (n < 0 && errno == EINTR))
 			continue;
 		if (n < 0) {
 			fprintf(stderr, "vos: epoll_wait: %s; stopping the program\n",
@@ -408,6 +525,10 @@ int sup_run(const struct sup_config *cfg, struct sup_result *res, char *err, siz
 	s.netns.fd = s.netns.n = -1;
 	s.prog.pidfd = -1;
 	s.clients.geo = cfg->geo;
+	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++)
+		s.dom[id].epoch = 1;
+	if (restart_policy_from_env(&s.pol, err, errsz) < 0)
+		return VOS_EXIT_INTERNAL;
 
 	/* Signals stay blocked on return: the caller is about to exit with
 	 * the program's status, and a late Ctrl-C must not kill it first. */
@@ -421,6 +542,7 @@ int sup_run(const struct sup_config *cfg, struct sup_result *res, char *err, siz
 	 * before it cleans up; SIG_IGN would be inherited by the program. */
 	sigaddset(&blocked, SIGPIPE);
 	sigprocmask(SIG_BLOCK, &blocked, &orig);
+	s.child_mask = orig;
 
 	s.sigfd = signalfd(-1, &forward, SFD_CLOEXEC | SFD_NONBLOCK);
 	s.epfd = epoll_create1(EPOLL_CLOEXEC);

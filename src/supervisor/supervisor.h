@@ -35,12 +35,20 @@ struct sup_config {
 	struct vos_chan_geometry geo; /* of every client channel */
 };
 
+/* Deaths and restarts recorded in detail per domain (counted beyond). */
+#define SUP_RESTART_RECORDS 64
+
 struct sup_domain_result {
 	bool started; /* the domain was started */
 	bool died;    /* ... and died (or failed) while the program ran */
 	bool have_stats;
-	int pid;		/* its process id, once started */
-	struct vos_stats stats; /* when have_stats */
+	int pid;		/* its process id, once started (the latest instance's) */
+	struct vos_stats stats; /* when have_stats: of the instance running at exit */
+	unsigned deaths;	/* while the program ran (failed restarts included) */
+	unsigned restarts;	/* new instances that answered */
+	bool gave_up;		/* it kept dying: no more restarts */
+	char causes[SUP_RESTART_RECORDS][32];	/* of the first deaths: "signal 9" */
+	double restart_ms[SUP_RESTART_RECORDS]; /* death seen -> new instance answering */
 };
 
 struct sup_result {

@@ -401,6 +401,9 @@ a.send(b"x"); print(b.recv(1))
     assert r2.stdout == "EAFNOSUPPORT\nEAFNOSUPPORT\nb'x'\n", r2
 
 
+# Containment alone (no automatic restart: test_restart.py covers that).
+NO_RESTART = {"VOS_RESTART_MAX": "0"}
+
 # The program keeps doing file I/O on the volume after killing one domain.
 KILL_AND_FILE_IO = FIND_DOMAINS + """
 import os, signal, sys, time
@@ -431,7 +434,8 @@ print(open(f"{mount}/before.txt").read(), end="")
 print(sorted(domains()))
 """
     r = vos.run(["run", "-v", spec(volume), "--stats-json", out, "--",
-                 PY, "-c", code, "net", MOUNT], timeout=60)
+                 PY, "-c", code, "net", MOUNT], timeout=60,
+                env=NO_RESTART)
     assert r.returncode == 0, r
     assert r.stdout == "before\n['storage']\n", r
     assert "vos: net domain died (signal 9)" in r.stderr, r
@@ -457,7 +461,8 @@ except OSError as e:
 print(sorted(domains()))
 """
     r = vos.run(["run", "-v", spec(volume), "--stats-json", out, "--",
-                 PY, "-c", code, "storage", MOUNT], timeout=60)
+                 PY, "-c", code, "storage", MOUNT], timeout=60,
+                env=NO_RESTART)
     assert r.returncode == 0, r
     assert r.stdout == "EIO\n['net']\n", r
     assert "vos: storage domain died (signal 9)" in r.stderr, r
@@ -478,7 +483,8 @@ s, _ = srv.accept()
 c.sendall(b"ping"); print(s.recv(4))
 """
     r = vos.run(["run", "-v", spec(volume), "--stats-json", out, "--",
-                 PY, "-c", code, "storage", MOUNT], timeout=60)
+                 PY, "-c", code, "storage", MOUNT], timeout=60,
+                env=NO_RESTART)
     assert r.returncode == 0, r
     assert r.stdout == "b'ping'\n", r
     assert "net domain died" not in r.stderr, r

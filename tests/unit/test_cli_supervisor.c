@@ -1293,6 +1293,10 @@ int main(int argc, char **argv)
 		return fake_domain(argc, argv);
 	if (argc > 2 && strcmp(argv[1], "client") == 0)
 		return fake_client(argv[2]);
+	/* These tests are about containment (a death fails its channels);
+	 * automatic restart is tested in test_cli_restart_policy.c and
+	 * tests/integration/test_restart.py. */
+	setenv("VOS_RESTART_MAX", "0", 1);
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n <= 0)
 		return 1;
