@@ -134,7 +134,8 @@ int main(int argc, char **argv)
 	}
 	struct stat st;
 	if (fstat(c.fd, &st) != 0 || st.st_size < 4096) {
-		fprintf(stderr, "bench_forward: %s: need a regular file of >= 4096 bytes\n", c.path);
+		fprintf(stderr, "bench_forward: %s: need a regular file of >= 4096 bytes\n",
+			c.path);
 		return 1;
 	}
 
@@ -143,10 +144,8 @@ int main(int argc, char **argv)
 		enum op op;
 		size_t iters;
 	} rows[] = {
-		{"getppid", OP_GETPPID, 200000},
-		{"pread64_1B", OP_PREAD1, 20000},
-		{"pread64_4KiB", OP_PREAD4K, 20000},
-		{"stat", OP_STAT, 20000},
+		{"getppid", OP_GETPPID, 200000},      {"pread64_1B", OP_PREAD1, 20000},
+		{"pread64_4KiB", OP_PREAD4K, 20000},  {"stat", OP_STAT, 20000},
 		{"open_close", OP_OPEN_CLOSE, 10000},
 	};
 	size_t nrows = sizeof rows / sizeof rows[0];
@@ -181,10 +180,12 @@ int main(int argc, char **argv)
 		struct result r = measure(&c, rows[i].op, rows[i].iters, overhead, samples);
 		printf("%s\"%s\":{\"iters\":%zu,\"median_ns\":%.0f,\"p99_ns\":%.0f,"
 		       "\"mean_ns\":%.1f,\"min_ns\":%.0f,\"errors\":%lu}",
-		       i ? "," : "", rows[i].name, r.iters, r.median, r.p99, r.mean, r.min, c.errors);
+		       i ? "," : "", rows[i].name, r.iters, r.median, r.p99, r.mean, r.min,
+		       c.errors);
 		fflush(stdout);
 		if (c.errors) {
-			fprintf(stderr, "bench_forward: %s: %lu calls failed\n", rows[i].name, c.errors);
+			fprintf(stderr, "bench_forward: %s: %lu calls failed\n", rows[i].name,
+				c.errors);
 		}
 	}
 	printf("}}\n");

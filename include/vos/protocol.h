@@ -37,7 +37,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define VOS_PATH_MAX	      4096
+#define VOS_PATH_MAX 4096
 
 /* Redirects (src/domain/resolve.c). A path that leaves its volume (".."
  * above the volume root, an absolute symlink, a relative one climbing out)
@@ -52,12 +52,12 @@
  * REDIRECT names the first path the call resolves (for symlinkat: the
  * link), REDIRECT2 the second one (renameat2 and linkat: the new name).
  * The client follows at most 40 redirects per call (then ELOOP). */
-#define VOS_RESULT_REDIRECT  (-5000)
-#define VOS_RESULT_REDIRECT2 (-5001)
+#define VOS_RESULT_REDIRECT	  (-5000)
+#define VOS_RESULT_REDIRECT2	  (-5001)
 #define VOS_RESULT_IS_REDIRECT(r) ((r) == VOS_RESULT_REDIRECT || (r) == VOS_RESULT_REDIRECT2)
-#define VOS_MAX_VOLUMES	      32
-#define VOS_DIRFD_VOLUME_BASE (-1000)
-#define VOS_DIRFD_VOLUME(i)   (VOS_DIRFD_VOLUME_BASE - (int64_t)(i))
+#define VOS_MAX_VOLUMES		  32
+#define VOS_DIRFD_VOLUME_BASE	  (-1000)
+#define VOS_DIRFD_VOLUME(i)	  (VOS_DIRFD_VOLUME_BASE - (int64_t)(i))
 #define VOS_DIRFD_IS_VOLUME(d)                                                                     \
 	((d) <= VOS_DIRFD_VOLUME_BASE && (d) > VOS_DIRFD_VOLUME_BASE - VOS_MAX_VOLUMES)
 #define VOS_DIRFD_VOLUME_INDEX(d) ((int)(VOS_DIRFD_VOLUME_BASE - (d)))
@@ -201,11 +201,11 @@ struct vos_net_msg {
 	uint32_t len;
 	uint32_t pad;
 };
-#define VOS_NET_ALIGN(n)     (((uint64_t)(n) + 7) & ~(uint64_t)7)
-#define VOS_NET_ADDR_MAX     128u		   /* sizeof(struct sockaddr_storage) */
-#define VOS_NET_CONTROL_MAX  (64u * 1024u)	   /* control data per message */
-#define VOS_NET_VLEN_MAX     1024u		   /* UIO_MAXIOV, as Linux clamps */
-#define VOS_NET_CHUNK	     1			   /* SENDMSG vflags: part of a larger write */
+#define VOS_NET_ALIGN(n)    (((uint64_t)(n) + 7) & ~(uint64_t)7)
+#define VOS_NET_ADDR_MAX    128u	  /* sizeof(struct sockaddr_storage) */
+#define VOS_NET_CONTROL_MAX (64u * 1024u) /* control data per message */
+#define VOS_NET_VLEN_MAX    1024u	  /* UIO_MAXIOV, as Linux clamps */
+#define VOS_NET_CHUNK	    1		  /* SENDMSG vflags: part of a larger write */
 /* An address the domain returns (ACCEPT4): len is the kernel's length. */
 struct vos_net_addr {
 	uint32_t len;

@@ -103,9 +103,10 @@ static int parse_volume(struct run_args *ra, const char *spec, char *err, size_t
 	}
 	/* a regular file is a disk image: the storage domain checks what it holds */
 	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
-		rc = fail(err, errsz,
-			  "volume source '%s' is neither a directory nor a disk image file " VOL_HINT,
-			  src);
+		rc = fail(
+			err, errsz,
+			"volume source '%s' is neither a directory nor a disk image file " VOL_HINT,
+			src);
 		goto out;
 	}
 

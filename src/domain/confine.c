@@ -7,9 +7,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -228,11 +228,11 @@ static int add(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned nargs,
  * serves on sockets (storage_ops.c: read, write, close, dup, fcntl,
  * fstat). socket (families) and ioctl (requests) are restricted below. */
 static const int net_calls[] = {
-	SYS_bind,	 SYS_listen,	  SYS_accept4,	   SYS_connect,	    SYS_sendmsg,
-	SYS_recvmsg,	 SYS_sendmmsg,	  SYS_recvmmsg,	   SYS_sendto,	    SYS_recvfrom,
-	SYS_shutdown,	 SYS_getsockname, SYS_getpeername, SYS_setsockopt,  SYS_getsockopt,
-	SYS_close,	 SYS_read,	  SYS_write,	   SYS_fcntl,	    SYS_fstat,
-	SYS_newfstatat,	 SYS_lseek,
+	SYS_bind,	SYS_listen,	 SYS_accept4,	  SYS_connect,	  SYS_sendmsg,
+	SYS_recvmsg,	SYS_sendmmsg,	 SYS_recvmmsg,	  SYS_sendto,	  SYS_recvfrom,
+	SYS_shutdown,	SYS_getsockname, SYS_getpeername, SYS_setsockopt, SYS_getsockopt,
+	SYS_close,	SYS_read,	 SYS_write,	  SYS_fcntl,	  SYS_fstat,
+	SYS_newfstatat, SYS_lseek,
 };
 
 static bool in_list(const int *list, size_t n, int nr)
@@ -263,7 +263,8 @@ static int add_role(scmp_filter_ctx ctx, enum vos_domain_role role)
 	for (size_t i = 0; r == 0 && i < COUNT(allowed); i++)
 		if (!in_list(net_calls, COUNT(net_calls), allowed[i]) &&
 		    !in_list(common, COUNT(common), allowed[i]) && allowed[i] != SYS_openat)
-			r = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EINVAL), allowed[i], 0, NULL);
+			r = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EINVAL), allowed[i], 0,
+						   NULL);
 	/* read-only opens (creds.c reads /proc/PID/status); nothing that
 	 * writes or creates (client paths use openat2, refused above) */
 	const struct scmp_arg_cmp rdonly[] = {SCMP_A2(

@@ -21,7 +21,7 @@ struct vos_lockset;
 struct vos_shadow {
 	uint64_t client_id;
 	int32_t pid;
-	uint32_t uid, gid; /* as admitted (SO_PEERCRED) */
+	uint32_t uid, gid;	       /* as admitted (SO_PEERCRED) */
 	struct vos_shadow_creds creds; /* what its requests run with (creds.c) */
 
 	/* what storage_ops needs (tests build just this part) */
@@ -34,7 +34,7 @@ struct vos_shadow {
 	void *region;
 	size_t region_size;
 	struct vos_chan_server chan;
-	struct vos_wpool *pool; /* worker.c */
+	struct vos_wpool *pool;	   /* worker.c */
 	struct vos_lockset *locks; /* POSIX record locks (locks.c), NULL until used */
 
 	struct vos_shadow *next; /* the control loop's list */

@@ -14,10 +14,10 @@
 
 #include "libvos/libvos.h"
 
-#define ENT_PRESENT   (1ull << 63)
-#define ENT_STALE     (1ull << 62)
-#define ENT_INHERITED (1ull << 61) /* usable in the parent when it forked */
-#define ENT_DEAD      (1ull << 60) /* its instance died before a fork (vos_fd_bury_dead) */
+#define ENT_PRESENT	(1ull << 63)
+#define ENT_STALE	(1ull << 62)
+#define ENT_INHERITED	(1ull << 61) /* usable in the parent when it forked */
+#define ENT_DEAD	(1ull << 60) /* its instance died before a fork (vos_fd_bury_dead) */
 #define ENT_EPOCH_SHIFT 40
 
 static _Atomic uint64_t table[VOS_FDTABLE_SIZE];

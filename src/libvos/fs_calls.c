@@ -11,8 +11,8 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <linux/stat.h>
-#include <stdatomic.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -671,8 +671,11 @@ static long do_fcntl(long a[6])
 			return -EFAULT;
 		bool get = a[1] == F_GETLK || a[1] == F_OFD_GETLK;
 		struct xfer x = {.n = 1};
-		x.seg[0] = (struct seg){
-			.len = sizeof(*fl), .in = fl, .out = get ? fl : NULL, .arg_off = 2, .arg_len = -1};
+		x.seg[0] = (struct seg){.len = sizeof(*fl),
+					.in = fl,
+					.out = get ? fl : NULL,
+					.arg_off = 2,
+					.arg_len = -1};
 		int64_t fa[6] = {rf.rfd, a[1]};
 		return forward(rf.domain, VOS_OP_FCNTL_LOCK, SYS_fcntl, fa, &x);
 	}

@@ -159,7 +159,7 @@ bool vos_dispatch(long nr, long a[6], ucontext_t *uc, long *result) VOS_HIDDEN;
 bool vos_fs_call(long nr, long a[6], long *result) VOS_HIDDEN;
 /* The other call families, same contract as vos_fs_call: true with *result
  * set when handled (never VOS_RUN_NATIVE), false to run the call natively. */
-bool vos_net_call(long nr, long a[6], long *result) VOS_HIDDEN;   /* net_calls.c */
+bool vos_net_call(long nr, long a[6], long *result) VOS_HIDDEN;	  /* net_calls.c */
 bool vos_poll_call(long nr, long a[6], long *result) VOS_HIDDEN;  /* poll_calls.c */
 bool vos_creds_call(long nr, long a[6], long *result) VOS_HIDDEN; /* creds.c */
 /* Send the process's credentials on a channel being attached (creds.c). */

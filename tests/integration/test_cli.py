@@ -771,8 +771,9 @@ os.setgid({uid}); os.setuid({uid})
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 s.settimeout(10)
 s.connect({str(sock_path)!r})
-s.send(struct.pack("<IIIIII", 0x56435452, 1, 1, 24, 0, 0))
 try:
+    # a refused peer's connection is closed at once: the send itself may fail
+    s.send(struct.pack("<IIIIII", 0x56435452, 1, 1, 24, 0, 0))
     msg, anc, flags, addr = s.recvmsg(64, socket.CMSG_SPACE(4))
 except (ConnectionResetError, BrokenPipeError):
     msg = b""

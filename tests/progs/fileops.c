@@ -71,13 +71,14 @@ static void show_stat(const char *label, int r, const struct stat *st)
 		printf("%s: -1 %s\n", label, ename(errno));
 		return;
 	}
-	const char *type = S_ISREG(st->st_mode)   ? "reg"
+	const char *type = S_ISREG(st->st_mode)	  ? "reg"
 			   : S_ISDIR(st->st_mode) ? "dir"
 			   : S_ISLNK(st->st_mode) ? "lnk"
 						  : "other";
 	printf("%s: type=%s perm=%04o size=%lld nlink=%lu mine=%d\n", label, type,
-	       (unsigned)(st->st_mode & 07777), S_ISDIR(st->st_mode) ? -1LL : (long long)st->st_size,
-	       (unsigned long)st->st_nlink, st->st_uid == getuid() && st->st_gid == getgid());
+	       (unsigned)(st->st_mode & 07777),
+	       S_ISDIR(st->st_mode) ? -1LL : (long long)st->st_size, (unsigned long)st->st_nlink,
+	       st->st_uid == getuid() && st->st_gid == getgid());
 }
 
 struct linux_dirent64 {

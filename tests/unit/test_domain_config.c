@@ -71,7 +71,8 @@ static void test_invalid(void **state)
 	expect_bad(PARSE(&cfg, err, "storage", "--workers", "2x"), err, "--workers");
 	expect_bad(PARSE(&cfg, err, "storage", "--volumes", "/a:/b"), err, "unknown");
 	char nv[] = "/a:/b";
-	expect_bad(PARSE(&cfg, err, "net", "--volume", nv), err, "network domain takes no --volume");
+	expect_bad(PARSE(&cfg, err, "net", "--volume", nv), err,
+		   "network domain takes no --volume");
 	expect_bad(PARSE(&cfg, err, "disk"), err, "usage");
 	assert_int_equal(PARSE(&cfg, err, "net", "--workers", "2"), 0);
 	assert_int_equal(cfg.role, VOS_ROLE_NET);
@@ -105,8 +106,8 @@ static void test_pool_bounds(void **state)
 	assert_int_equal(cfg.max_workers, 64);
 	assert_int_equal(cfg.max_domain_workers, 1024);
 	char mw[] = "--max-workers=7";
-	assert_int_equal(PARSE(&cfg, err, "net", mw, "--max-domain-workers", "100", "--workers", "7"),
-			 0);
+	assert_int_equal(
+		PARSE(&cfg, err, "net", mw, "--max-domain-workers", "100", "--workers", "7"), 0);
 	assert_int_equal(cfg.max_workers, 7);
 	assert_int_equal(cfg.max_domain_workers, 100);
 	assert_int_equal(cfg.workers, 7);

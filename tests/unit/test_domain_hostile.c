@@ -21,9 +21,9 @@
 
 #include <cmocka.h>
 
-#include "domain/shadow.h"
 #include "domain/dispatch.h"
 #include "domain/locks.h"
+#include "domain/shadow.h"
 #include "vos/protocol.h"
 
 #define ITERATIONS  200000

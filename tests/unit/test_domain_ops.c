@@ -24,8 +24,8 @@
 
 #include <cmocka.h>
 
-#include "domain/shadow.h"
 #include "domain/resolve.h"
+#include "domain/shadow.h"
 #include "domain/storage_ops.h"
 #include "vos/protocol.h"
 
@@ -1450,7 +1450,8 @@ static void test_meta_contained(void **state)
 		/* creations through escaping names: redirected, made nowhere */
 		n = snprintf(pair, sizeof(pair), "target");
 		int m = snprintf(pair + n + 1, sizeof(pair) - (size_t)n - 1, "%s", v);
-		assert_int_equal(CALL(SYMLINKAT, VOL, put(pair, (size_t)(n + m + 2)), n + m + 2), R);
+		assert_int_equal(CALL(SYMLINKAT, VOL, put(pair, (size_t)(n + m + 2)), n + m + 2),
+				 R);
 		assert_int_equal(CALL(MKNODAT, VOL, PATH(v), S_IFREG | 0600, 0, 0), R);
 		assert_false(exists_r("outside_meta"));
 	}
