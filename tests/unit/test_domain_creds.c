@@ -180,7 +180,8 @@ static void test_foreign_userns_gets_no_capabilities(void **state)
 		    setresuid(1000, 1000, 1000) != 0)
 			_exit(10);
 		if (unshare(CLONE_NEWUSER) != 0)
-			_exit(errno == EPERM || errno == ENOSPC ? 77 : 11);
+			/* EINVAL: a sanitizer runtime left threads in the child */
+			_exit(errno == EPERM || errno == ENOSPC || errno == EINVAL ? 77 : 11);
 		char b;
 		_exit(read(go[0], &b, 1) == 1 ? 0 : 2);
 	}
@@ -207,8 +208,9 @@ static void test_foreign_userns_gets_no_capabilities(void **state)
 		int st;
 		close(go[1]);
 		assert_int_equal(waitpid(c, &st, 0), c);
-		/* 77: this kernel refuses unprivileged user namespaces, so no
-		 * client can hold capabilities in one */
+		/* 77: no user namespace can be made here (the kernel refuses
+		 * unprivileged ones, or the process is multi-threaded under a
+		 * sanitizer); the plain build runs the check */
 		if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
 			skip();
 		fail_msg("child did not enter a user namespace (status %d)", st);
