@@ -320,6 +320,25 @@ int run_args_parse(int argc, char **argv, struct run_args *ra, char *err, size_t
 			net_given = val;
 			continue;
 		}
+		m = take_value(argc, argv, &i, NULL, "--inject", &val);
+		if (m < 0)
+			return fail(
+				err, errsz,
+				"option '%s' needs an argument: --inject DOMAIN:POINT[:N|:rand:P]",
+				a);
+		if (m > 0) {
+			struct vos_inject in;
+			char why[512];
+			if (vos_inject_parse(val, &in, why, sizeof(why)) != 0)
+				return fail(err, errsz, "%s", why);
+			if (ra->inject[in.domain].armed)
+				return fail(err, errsz,
+					    "--inject is given twice for the %s domain; give one "
+					    "per domain",
+					    in.domain == 0 ? "storage" : "net");
+			ra->inject[in.domain] = in;
+			continue;
+		}
 		m = take_value(argc, argv, &i, NULL, "--placement", &val);
 		if (m < 0)
 			return fail(err, errsz,
@@ -344,6 +363,11 @@ int run_args_parse(int argc, char **argv, struct run_args *ra, char *err, size_t
 			    "--net %s and --no-net contradict each other: --no-net runs without a "
 			    "network domain; give one of them",
 			    net_given);
+	if (ra->inject[0].armed && ra->nvols == 0)
+		return fail(err, errsz,
+			    "--inject storage:... needs a storage domain: give a volume (-v)");
+	if (ra->inject[1].armed && ra->no_net)
+		return fail(err, errsz, "--inject net:... needs the network domain: drop --no-net");
 	if (i >= argc)
 		return fail(err, errsz,
 			    "no PROGRAM given; usage: vos run [OPTIONS] -- PROGRAM [ARGS...]");

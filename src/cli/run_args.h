@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/inject_spec.h"
 #include "supervisor/volume.h"
 #include "vos/protocol.h"
 
@@ -25,6 +26,8 @@ struct run_args {
 	enum run_placement placement;
 	const char *stats_json; /* --stats-json FILE, or NULL (points into argv) */
 	char **prog_argv;	/* PROGRAM [ARGS...], NULL-terminated (points into argv) */
+	/* --inject, by domain (0 storage, 1 net); armed if given */
+	struct vos_inject inject[2];
 };
 
 /* Parses argv[1..argc-1] (argv[0] is "run"; argv[argc] must be NULL).

@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "cli/program_check.h"
@@ -81,7 +84,13 @@ static int run(struct run_args *ra)
 		.want_stats = ra->stats || ra->stats_json,
 		.net = !ra->no_net,
 		.net_mode = ra->net == RUN_NET_PRIVATE ? SUP_NET_PRIVATE : SUP_NET_HOST,
+		.inject = ra->inject,
 	};
+	/* a random injection without seed=S gets one (the domain prints it) */
+	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++)
+		if (ra->inject[id].random && !ra->inject[id].seed_given &&
+		    getrandom(&ra->inject[id].seed, sizeof(ra->inject[id].seed), 0) < 0)
+			ra->inject[id].seed = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
 	if (rc == 0 && sup_geometry_from_env(&cfg.geo, err, sizeof(err)) < 0)
 		rc = VOS_EXIT_USAGE;
 	if (rc == 0 && !(res = malloc(sizeof(*res)))) {

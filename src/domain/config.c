@@ -150,6 +150,17 @@ int vos_domain_parse_args(int argc, char **argv, struct vos_domain_config *cfg, 
 			if (parse_bound("--max-domain-workers", v, &cfg->max_domain_workers, err,
 					errlen) != 0)
 				return -1;
+		} else if ((v = option_value(argc, argv, &i, "--inject", &missing)) != NULL) {
+			if (cfg->inject.armed) {
+				snprintf(err, errlen, "--inject given twice");
+				return -1;
+			}
+			if (vos_inject_parse(v, &cfg->inject, err, errlen) != 0)
+				return -1;
+			if (cfg->inject.domain != (unsigned)cfg->role) {
+				snprintf(err, errlen, "--inject '%s' names the other domain", v);
+				return -1;
+			}
 		} else if (missing) {
 			snprintf(err, errlen, "option %s needs a value", argv[i]);
 			return -1;

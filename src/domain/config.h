@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/inject_spec.h"
 #include "vos/protocol.h"
 
 #define VOS_DOMAIN_MAX_WORKERS 64u
@@ -35,10 +36,12 @@ struct vos_domain_config {
 	unsigned workers;	     /* threads per shadow, always running */
 	unsigned max_workers;	     /* a shadow's pool grows up to this */
 	unsigned max_domain_workers; /* all pools together */
+	struct vos_inject inject;    /* --inject SPEC (inject.h); armed if given */
 };
 
 /* Parse `storage --volume SRC:PATH[:ro] ... [POOL]` or `net [POOL]` with
  * POOL = [--workers N] [--max-workers N] [--max-domain-workers N]
+ * [--inject SPEC] (common/inject_spec.h; for this role only)
  * (argv[0] is the program). The bounds default to the environment's
  * VOS_MAX_WORKERS / VOS_MAX_DOMAIN_WORKERS (so `vos run` can set them), else
  * 64 / 1024; --workers must not exceed --max-workers. 0, or -1 with a one-line reason in err. Opens

@@ -21,6 +21,7 @@
 #include "domain/config.h"
 #include "domain/confine.h"
 #include "domain/control.h"
+#include "domain/inject.h"
 #include "domain/log.h"
 #include "domain/namespaces.h"
 #include "domain/net_ops.h"
@@ -114,6 +115,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (vos_volumes_open(&cfg) != 0)
+		return 2;
+	/* before confinement: it sets RLIMIT_CORE */
+	if (vos_inject_init(&cfg.inject, (unsigned)cfg.role) != 0)
 		return 2;
 	if ((r = prepare_process(cfg.role)) < 0 || (r = confine(cfg.role)) < 0) {
 		fprintf(stderr, "vos-domain: setting up the process: %s\n", strerror(-r));

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "domain/dispatch.h"
+#include "domain/inject.h"
 #include "domain/log.h"
 #include "domain/worker.h"
 
@@ -271,6 +272,7 @@ static void serve(struct vos_wpool *p, struct vos_request *req)
 	struct vos_shadow *sh = p->sh;
 	bool last = false;
 	pthread_mutex_lock(&p->lock);
+	vos_inject_point(VOS_INJECT_LOCK); /* fault injection: crash holding the lock */
 	if (p->exec[req->slot].busy) {
 		/* the client put a slot that is still executing back to
 		 * SUBMITTED: hostile; the first execution completes it */
@@ -328,6 +330,8 @@ static void serve(struct vos_wpool *p, struct vos_request *req)
 	e->cancel = false;
 	p->idle++;
 	pthread_mutex_unlock(&p->lock);
+	/* fault injection: the call ran, its result is not published */
+	vos_inject_point(VOS_INJECT_MID);
 	vos_chan_server_complete(&sh->chan, req->slot, r);
 }
 
@@ -368,6 +372,7 @@ static void *worker_main(void *arg)
 		}
 		struct vos_request req;
 		if (vos_chan_server_take(&sh->chan, &req) == 1) {
+			vos_inject_take(&req); /* fault injection: count it, maybe crash */
 			/* others waiting: wake a worker for them before this
 			 * request (which may block) runs */
 			vos_chan_server_pass_on(&sh->chan);

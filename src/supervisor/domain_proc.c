@@ -20,15 +20,21 @@
  * kernel; do not wait forever for that either. */
 #define KILL_WAIT_MS 2000
 
-/* `exe ROLE [--volume SRC:PATH[:ro]]...`; the role is the domain's name. */
+/* `exe ROLE [--inject SPEC] [--volume SRC:PATH[:ro]]...`; the role is
+ * the domain's name. The volume strings are at argv[3 + 2 * i]: --inject
+ * goes after them. */
 static char **build_argv(const char *exe, const char *role, const struct vos_volume *vols,
-			 unsigned nvols)
+			 unsigned nvols, const char *inject)
 {
-	char **argv = calloc(2 * (size_t)nvols + 3, sizeof(char *));
+	char **argv = calloc(2 * (size_t)nvols + 5, sizeof(char *));
 	if (!argv)
 		return NULL;
 	argv[0] = (char *)exe;
 	argv[1] = (char *)role;
+	if (inject) {
+		argv[2 + 2 * nvols] = (char *)"--inject";
+		argv[3 + 2 * nvols] = (char *)inject;
+	}
 	for (unsigned i = 0; i < nvols; i++) {
 		argv[2 + 2 * i] = (char *)"--volume";
 		if (asprintf(&argv[3 + 2 * i], "%s:%s%s", vols[i].src, vols[i].path,
@@ -95,7 +101,7 @@ int domain_spawn(struct domain_proc *d, const char *exe, const struct vos_volume
 		 unsigned nvols, int netns_fd, const sigset_t *child_mask, char *err, size_t errsz)
 {
 	int sv[2], ep[2];
-	char **argv = build_argv(exe, d->name, vols, nvols);
+	char **argv = build_argv(exe, d->name, vols, nvols, d->inject);
 
 	d->pid = -1;
 	d->pidfd = d->ctlfd = d->intr_fd = -1;

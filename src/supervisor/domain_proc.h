@@ -31,6 +31,8 @@ struct domain_proc {
 	int exit_status; /* exit status or signal number */
 	uint32_t epoch;	 /* of this instance: 1, then +1 per restart (kept by domain_spawn) */
 	bool restarting; /* dead, a new instance is due: HELLOs get -EAGAIN meanwhile */
+	/* if set, spawned with `--inject` this (fault injection) */
+	const char *inject;
 };
 
 /* Starts `exe NAME [--volume SRC:PATH[:ro]]...` (NAME = d->name) with the

@@ -57,6 +57,7 @@ struct sup {
 		bool scheduled;	    /* reaped, the restart is decided: */
 		int64_t restart_at; /* ... at this time */
 	} life[VOS_DOMAIN_COUNT];
+	char inject_buf[VOS_DOMAIN_COUNT][VOS_INJECT_SPEC_MAX]; /* d->inject points here */
 };
 
 static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -111,6 +112,19 @@ static int watch(struct sup *s, int fd, uint64_t tag)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = tag};
 	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* Fault injection: the spec for the instance of domain `id` about to
+ * start, or none when that instance is not armed (a restarted one runs
+ * clean unless the spec says `every`: common/inject_spec.h). */
+static void arm_injection(struct sup *s, unsigned id)
+{
+	struct domain_proc *d = &s->dom[id];
+	const struct vos_inject *in = s->cfg->inject ? &s->cfg->inject[id] : NULL;
+	d->inject = NULL;
+	if (in && vos_inject_arms(in, d->epoch) &&
+	    vos_inject_format(in, d->epoch, s->inject_buf[id], sizeof(s->inject_buf[id])) == 0)
+		d->inject = s->inject_buf[id];
 }
 
 /* Records a death of domain `id` (cause: "signal 9", ...) and schedules
@@ -191,6 +205,7 @@ static void restart_domain(struct sup *s, unsigned id)
 	d->epoch++;
 	unsigned nvols = id == VOS_DOMAIN_STORAGE ? s->cfg->nvols : 0;
 	int netns_fd = id == VOS_DOMAIN_NET ? s->netns.fd : -1;
+	arm_injection(s, id);
 	if (domain_spawn(d, s->cfg->domain_exe, s->cfg->vols, nvols, netns_fd, &s->child_mask, err,
 			 sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
@@ -428,6 +443,7 @@ static int spawn_domain(struct sup *s, unsigned id, unsigned nvols, int netns_fd
 {
 	const struct sup_config *cfg = s->cfg;
 	struct domain_proc *d = &s->dom[id];
+	arm_injection(s, id);
 	if (domain_spawn(d, cfg->domain_exe, cfg->vols, nvols, netns_fd, child_mask, err, errsz) <
 	    0)
 		return VOS_EXIT_INTERNAL;

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/inject_spec.h"
 #include "supervisor/volume.h"
 #include "vos/channel.h"
 #include "vos/control.h"
@@ -33,6 +34,8 @@ struct sup_config {
 	bool net;		      /* start the network domain */
 	enum sup_net_mode net_mode;   /* ... placed so */
 	struct vos_chan_geometry geo; /* of every client channel */
+	/* [VOS_DOMAIN_COUNT] crashes to inject, or NULL */
+	const struct vos_inject *inject;
 };
 
 /* Deaths and restarts recorded in detail per domain (counted beyond). */

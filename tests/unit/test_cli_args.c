@@ -350,6 +350,53 @@ static void test_net_option_errors(void **state)
 	EXPECT_ERROR("unknown option '--network'", "--network", "host", "p");
 }
 
+/* --inject DOMAIN:POINT... (common/inject_spec.h): one per domain, that
+ * domain must run, a bad spec is one usage line. */
+static void test_inject_options(void **state)
+{
+	(void)state;
+	struct run_args ra;
+	char err[1024];
+	assert_int_equal(parse(&ra, err, sizeof(err), "p", NULL), 0);
+	assert_false(ra.inject[0].armed || ra.inject[1].armed);
+	run_args_free(&ra);
+	assert_int_equal(parse(&ra, err, sizeof(err), "-v", vol(tmpdir, ":/d"), "--inject",
+			       "storage:mid=4", "--inject=net:rand:0.5:seed=9", "p", NULL),
+			 0);
+	assert_true(ra.inject[0].armed);
+	assert_int_equal(ra.inject[0].point, VOS_INJECT_MID);
+	assert_int_equal(ra.inject[0].nth, 4);
+	assert_false(ra.inject[0].every);
+	assert_true(ra.inject[1].armed && ra.inject[1].random && ra.inject[1].every);
+	assert_true(ra.inject[1].seed_given);
+	assert_int_equal(ra.inject[1].seed, 9);
+	run_args_free(&ra);
+	/* a random spec without seed is left for vos run to seed */
+	assert_int_equal(parse(&ra, err, sizeof(err), "--inject", "net:lock:rand:0.1", "p", NULL),
+			 0);
+	assert_false(ra.inject[1].seed_given);
+	run_args_free(&ra);
+	/* after PROGRAM it is PROGRAM's */
+	assert_int_equal(parse(&ra, err, sizeof(err), "p", "--inject", "bogus", NULL), 0);
+	assert_false(ra.inject[0].armed || ra.inject[1].armed);
+	run_args_free(&ra);
+}
+
+static void test_inject_errors(void **state)
+{
+	(void)state;
+	EXPECT_ERROR("bad --inject 'storage:later': unknown POINT", "-v", vol(tmpdir, ":/d"),
+		     "--inject", "storage:later", "p");
+	EXPECT_ERROR("bad --inject 'disk:mid': unknown domain", "--inject", "disk:mid", "p");
+	EXPECT_ERROR("P must be a probability", "--inject", "net:rand:0", "p");
+	EXPECT_ERROR("option '--inject' needs an argument", "--inject");
+	EXPECT_ERROR("--inject is given twice for the net domain", "--inject", "net:mid",
+		     "--inject", "net:lock", "p");
+	EXPECT_ERROR("--inject storage:... needs a storage domain", "--inject", "storage:mid", "p");
+	EXPECT_ERROR("--inject net:... needs the network domain", "--no-net", "--inject", "net:mid",
+		     "p");
+}
+
 static void test_stats_json_errors(void **state)
 {
 	(void)state;
@@ -375,6 +422,8 @@ int main(void)
 		cmocka_unit_test(test_too_many_volumes),
 		cmocka_unit_test(test_option_errors),
 		cmocka_unit_test(test_stats_json_errors),
+		cmocka_unit_test(test_inject_options),
+		cmocka_unit_test(test_inject_errors),
 		cmocka_unit_test(test_net_options),
 		cmocka_unit_test(test_net_option_errors),
 	};

@@ -136,12 +136,109 @@ static void test_pool_bounds(void **state)
 	unsetenv("VOS_MAX_DOMAIN_WORKERS");
 }
 
+/* --inject SPEC (common/inject_spec.h): parsed, tied to the role,
+ * formatted back canonically per instance. */
+static void test_inject(void **state)
+{
+	(void)state;
+	struct vos_domain_config cfg;
+	char err[512] = "";
+	assert_int_equal(PARSE(&cfg, err, "storage"), 0);
+	assert_false(cfg.inject.armed);
+
+	assert_int_equal(PARSE(&cfg, err, "storage", "--inject", "storage:mid=3"), 0);
+	assert_true(cfg.inject.armed);
+	assert_int_equal(cfg.inject.point, VOS_INJECT_MID);
+	assert_int_equal(cfg.inject.nth, 3);
+	assert_false(cfg.inject.random);
+	assert_false(cfg.inject.every); /* counted points run once by default */
+	assert_true(vos_inject_arms(&cfg.inject, 1));
+	assert_false(vos_inject_arms(&cfg.inject, 2));
+
+	assert_int_equal(PARSE(&cfg, err, "net", "--inject=net:lock:every"), 0);
+	assert_int_equal(cfg.inject.point, VOS_INJECT_LOCK);
+	assert_int_equal(cfg.inject.nth, 1);
+	assert_true(vos_inject_arms(&cfg.inject, 5));
+
+	assert_int_equal(PARSE(&cfg, err, "storage", "--inject", "storage:after:7"), 0);
+	assert_int_equal(cfg.inject.point, VOS_INJECT_AFTER);
+	assert_int_equal(cfg.inject.nth, 7);
+
+	/* random: re-armed by default, seed advanced per instance */
+	struct vos_inject in;
+	assert_int_equal(vos_inject_parse("storage:rand:0.02:seed=41", &in, err, sizeof(err)), 0);
+	assert_true(in.random && in.every && in.seed_given);
+	assert_int_equal(in.point, VOS_INJECT_ANY);
+	assert_true(in.prob == 0.02);
+	char buf[VOS_INJECT_SPEC_MAX];
+	assert_int_equal(vos_inject_format(&in, 1, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "storage:rand:0.02:seed=41:every");
+	assert_int_equal(vos_inject_format(&in, 3, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "storage:rand:0.02:seed=43:every");
+	assert_int_equal(vos_inject_format(&in, 1, buf, 10), -1);
+	/* what the supervisor passes reads back the same */
+	struct vos_inject back;
+	assert_int_equal(vos_inject_parse("net:mid:rand:0.125:once", &in, err, sizeof(err)), 0);
+	assert_int_equal(vos_inject_format(&in, 1, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "net:mid:rand:0.125:seed=0:once");
+	assert_int_equal(vos_inject_parse(buf, &back, err, sizeof(err)), 0);
+	assert_int_equal(back.point, VOS_INJECT_MID);
+	assert_true(back.prob == 0.125 && !back.every && back.random);
+	assert_false(vos_inject_arms(&back, 2));
+
+	/* draws are uniform-ish in [0, 1) and reproducible */
+	unsigned below = 0;
+	for (uint64_t i = 1; i <= 10000; i++) {
+		double d = vos_inject_draw(5, i, 0);
+		assert_true(d >= 0.0 && d < 1.0);
+		assert_true(d == vos_inject_draw(5, i, 0));
+		below += d < 0.1;
+	}
+	assert_in_range(below, 800, 1200);
+
+	/* the other domain's spec, twice, or malformed */
+	assert_int_equal(PARSE(&cfg, err, "net", "--inject", "storage:mid"), -1);
+	assert_non_null(strstr(err, "other domain"));
+	assert_int_equal(
+		PARSE(&cfg, err, "storage", "--inject", "storage:mid", "--inject", "storage:lock"),
+		-1);
+	assert_non_null(strstr(err, "twice"));
+	assert_int_equal(PARSE(&cfg, err, "storage", "--inject"), -1);
+	const char *bad[] = {"",
+			     "storage",
+			     "storage:",
+			     "storage:nowhere",
+			     "storage:after=0",
+			     "storage:after=1000000001",
+			     "storage:after=3:4",
+			     "storage:mid:-1",
+			     "storage:rand",
+			     "storage:rand:0",
+			     "storage:rand:nan",
+			     "storage:rand:2",
+			     "storage:lock:rand:0.5:3",
+			     "storage:rand:0.5:seed=x",
+			     "storage:rand:0.5:seed=1:seed=2",
+			     "storage:after:seed=1",
+			     "storage:mid:once:every",
+			     "storage:mid:sometimes",
+			     "storage::mid",
+			     "net:mid:"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(vos_inject_parse(bad[i], &in, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "bad --inject"));
+		assert_null(strchr(err, '\n'));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_pool_bounds),
+		cmocka_unit_test(test_inject),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
