@@ -6,6 +6,7 @@
 #   make SAN=tsan     build-tsan/ : channel + its tests with ThreadSanitizer
 #   make check        everything the CI runs (scripts/test.sh)
 #   make bench        benchmark harness (bench/run.sh)
+#   make soak         domain-kill soak, ~10 min (soak/soak.py)
 
 CC ?= gcc
 SAN ?=
@@ -90,7 +91,7 @@ $(BUILD)/bench/%: bench/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SANFLAGS) -o $@ $(filter-out %.h,$^) $(LDFLAGS) -lpthread
 
-.PHONY: all check unit bench deps format clean
+.PHONY: all check unit bench soak deps format clean
 unit: all
 	@for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done
 
@@ -99,6 +100,10 @@ check:
 
 bench: all
 	bench/run.sh
+
+# Failure soak (not a test): SOAK_SECONDS, SOAK_KILLS; soak/soak.py --quick
+soak: all
+	VOS_BUILD=$(BUILD) soak/soak.py
 
 deps:
 	scripts/install-deps.sh
