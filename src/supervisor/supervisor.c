@@ -58,6 +58,8 @@ struct sup {
 		int64_t restart_at; /* ... at this time */
 	} life[VOS_DOMAIN_COUNT];
 	char inject_buf[VOS_DOMAIN_COUNT][VOS_INJECT_SPEC_MAX]; /* d->inject points here */
+	unsigned deadline_ms;		     /* watchdog (VOS_DOMAIN_DEADLINE_MS); 0 = off */
+	int64_t next_ping[VOS_DOMAIN_COUNT]; /* ms; 0 = not scheduled yet */
 };
 
 static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -319,6 +321,47 @@ static void on_listen(struct sup *s)
 		client_drop(&s->clients, c, s->dom);
 }
 
+/* A domain that is alive but stuck (stopped, wedged) would hang its clients
+ * for ever: ping each live domain every deadline/2 and treat silence past
+ * the deadline as a death (killed, then the usual restart). The ping is
+ * synchronous: only a stuck domain makes it wait. Returns ms until the
+ * next ping, or -1. */
+static int watchdog(struct sup *s)
+{
+	if (s->deadline_ms == 0)
+		return -1;
+	int next = -1;
+	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++) {
+		struct domain_proc *d = &s->dom[id];
+		if (!d->alive || d->ctlfd < 0)
+			continue;
+		int64_t now = sup_mono_ms();
+		if (s->next_ping[id] == 0)
+			s->next_ping[id] = now + s->deadline_ms / 2;
+		if (now >= s->next_ping[id]) {
+			struct vos_stats st;
+			int rc = domain_get_stats(d, &st, (int)s->deadline_ms);
+			if (rc == -ETIMEDOUT) {
+				fprintf(stderr,
+					"vos: %s domain did not answer within %u ms; killing it\n",
+					d->name, s->deadline_ms);
+				domain_failed(s, id);
+				continue;
+			}
+			if (rc < 0 && d->broken) {
+				domain_failed(s, id);
+				continue;
+			}
+			now = sup_mono_ms();
+			s->next_ping[id] = now + s->deadline_ms / 2;
+		}
+		int left = (int)(s->next_ping[id] - now);
+		if (next < 0 || left < next)
+			next = left;
+	}
+	return next;
+}
+
 static void event_loop(struct sup *s)
 {
 	while (!s->prog_done) {
@@ -326,6 +369,9 @@ static void event_loop(struct sup *s)
 		 * later event of the same batch would refer to. */
 		struct epoll_event ev;
 		int timeout = run_due_restarts(s);
+		int ping = watchdog(s);
+		if (ping >= 0 && (timeout < 0 || ping < timeout))
+			timeout = ping;
 		int n = epoll_wait(s->epfd, &ev, 1, timeout);
 		if (n == 0 || (n < 0 && errno == EINTR))
 			continue;
@@ -543,6 +589,16 @@ int sup_run(const struct sup_config *cfg, struct sup_result *res, char *err, siz
 	s.clients.geo = cfg->geo;
 	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++)
 		s.dom[id].epoch = 1;
+	const char *dl = getenv("VOS_DOMAIN_DEADLINE_MS");
+	unsigned long dlv = 5000;
+	if (dl && !parse_uint(dl, 3600000, &dlv)) {
+		snprintf(err, errsz,
+			 "vos: bad VOS_DOMAIN_DEADLINE_MS '%s': expected milliseconds (0 = no "
+			 "watchdog)",
+			 dl);
+		return -1;
+	}
+	s.deadline_ms = (unsigned)dlv;
 	if (restart_policy_from_env(&s.pol, err, errsz) < 0)
 		return VOS_EXIT_INTERNAL;
 
