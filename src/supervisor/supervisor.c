@@ -591,12 +591,13 @@ int sup_run(const struct sup_config *cfg, struct sup_result *res, char *err, siz
 		s.dom[id].epoch = 1;
 	const char *dl = getenv("VOS_DOMAIN_DEADLINE_MS");
 	unsigned long dlv = 5000;
-	if (dl && !parse_uint(dl, 3600000, &dlv)) {
+	/* 0 turns the watchdog off; below 100 ms it would ping without pause */
+	if (dl && (!parse_uint(dl, 3600000, &dlv) || (dlv > 0 && dlv < 100))) {
 		snprintf(err, errsz,
-			 "vos: bad VOS_DOMAIN_DEADLINE_MS '%s': expected milliseconds (0 = no "
-			 "watchdog)",
+			 "vos: bad VOS_DOMAIN_DEADLINE_MS '%s': expected 100..3600000 milliseconds "
+			 "(0 = no watchdog)",
 			 dl);
-		return -1;
+		return VOS_EXIT_INTERNAL;
 	}
 	s.deadline_ms = (unsigned)dlv;
 	if (restart_policy_from_env(&s.pol, err, errsz) < 0)

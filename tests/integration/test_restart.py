@@ -7,6 +7,8 @@ import json
 import socket
 import threading
 
+import pytest
+
 from conftest import MOUNT, spec
 
 PY = "/usr/bin/python3"
@@ -339,7 +341,8 @@ print(open(f"{m}/f.txt").read(), end="")
     assert "vos: storage domain restarted" in r.stderr, r
 
 
-def test_bad_deadline_is_refused(vos):
-    r = vos.run(["run", "--", "/bin/true"], env={"VOS_DOMAIN_DEADLINE_MS": "soon"})
-    assert r.returncode != 0, r
+@pytest.mark.parametrize("value", ["soon", "5", "-1"])
+def test_bad_deadline_is_refused(vos, value):
+    r = vos.run(["run", "--", "/bin/true"], env={"VOS_DOMAIN_DEADLINE_MS": value})
+    assert r.returncode == 125, r
     assert "VOS_DOMAIN_DEADLINE_MS" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r
