@@ -298,10 +298,13 @@ static void fixup_crossing(long dirfd_arg, long *arg, int which, bool lexical)
 	*arg = (long)buf;
 }
 
-/* Applies fixup_crossing to every path argument of a path-taking call. */
-void vos_fixup_path_args(long nr, long a[6])
+/* Where a path-taking call keeps its n-th path (n 0 or 1): the index of
+ * its dirfd argument (-1: relative to the cwd) and of the path. The target
+ * of a symlink is not a path the call resolves: its one path is the link.
+ * False for a call that takes no n-th path (fd calls, anything else). */
+static bool path_slot(long nr, int n, int *d, int *p)
 {
-	bool lex = nr == SYS_execve || nr == SYS_execveat;
+	*d = -1;
 	switch (nr) {
 	case SYS_open:
 	case SYS_creat:
@@ -330,16 +333,15 @@ void vos_fixup_path_args(long nr, long a[6])
 	case SYS_removexattr:
 	case SYS_lremovexattr:
 	case SYS_execve:
-		fixup_crossing(AT_FDCWD, &a[0], 0, lex);
-		break;
+		*p = 0;
+		return n == 0;
 	case SYS_rename:
 	case SYS_link:
-		fixup_crossing(AT_FDCWD, &a[0], 0, lex);
-		fixup_crossing(AT_FDCWD, &a[1], 1, lex);
-		break;
+		*p = n;
+		return true;
 	case SYS_symlink:
-		fixup_crossing(AT_FDCWD, &a[1], 1, lex);
-		break;
+		*p = 1;
+		return n == 0;
 	case SYS_openat:
 	case SYS_openat2:
 	case SYS_newfstatat:
@@ -350,26 +352,37 @@ void vos_fixup_path_args(long nr, long a[6])
 	case SYS_faccessat2:
 	case SYS_readlinkat:
 	case SYS_fchmodat:
+	case 452: /* fchmodat2 */
 	case SYS_fchownat:
 	case SYS_utimensat:
 	case SYS_mknodat:
 	case SYS_futimesat:
 	case SYS_name_to_handle_at:
 	case SYS_execveat:
-		fixup_crossing(a[0], &a[1], 0, lex);
-		break;
+		*d = 0;
+		*p = 1;
+		return n == 0;
 	case SYS_renameat:
 	case SYS_renameat2:
 	case SYS_linkat:
-		fixup_crossing(a[0], &a[1], 0, lex);
-		fixup_crossing(a[2], &a[3], 1, lex);
-		break;
+		*d = 2 * n;
+		*p = *d + 1;
+		return true;
 	case SYS_symlinkat:
-		fixup_crossing(a[1], &a[2], 1, lex);
-		break;
+		*d = 1;
+		*p = 2;
+		return n == 0;
 	default:
-		break;
+		return false;
 	}
+}
+
+/* Applies fixup_crossing to every path argument of a path-taking call. */
+void vos_fixup_path_args(long nr, long a[6])
+{
+	bool lex = nr == SYS_execve || nr == SYS_execveat;
+	for (int n = 0, d, p; n < 2 && path_slot(nr, n, &d, &p); n++)
+		fixup_crossing(d < 0 ? AT_FDCWD : a[d], &a[p], n, lex);
 }
 
 static bool in_vfork_child(void)
@@ -2305,56 +2318,9 @@ static void redirect_capture(const char *p)
  * absolute path. False for a call that has no such argument. */
 static bool redirect_args(long nr, long a[6], bool second)
 {
-	int d = -1, p; /* indexes of the dirfd and the path arguments */
-	switch (nr) {
-	case SYS_rename:
-	case SYS_link:
-		p = second ? 1 : 0;
-		break;
-	case SYS_symlink:
-		p = 1;
-		break;
-	case SYS_renameat:
-	case SYS_renameat2:
-	case SYS_linkat:
-		d = second ? 2 : 0;
-		p = d + 1;
-		break;
-	case SYS_symlinkat:
-		d = 1;
-		p = 2;
-		break;
-	case SYS_openat:
-	case SYS_openat2:
-	case SYS_newfstatat:
-	case SYS_statx:
-	case SYS_mkdirat:
-	case SYS_unlinkat:
-	case SYS_faccessat:
-	case SYS_faccessat2:
-	case SYS_readlinkat:
-	case SYS_fchmodat:
-	case 452: /* fchmodat2 */
-	case SYS_fchownat:
-	case SYS_utimensat:
-	case SYS_mknodat:
-	case SYS_futimesat:
-		d = 0;
-		p = 1;
-		break;
-	case SYS_fchdir:
-	case SYS_fchmod:
-	case SYS_fchown:
-	case SYS_fstatfs:
-	case SYS_fgetxattr:
-	case SYS_flistxattr:
-	case SYS_fsetxattr:
-	case SYS_fremovexattr:
+	int d, p; /* indexes of the dirfd and the path arguments */
+	if (!path_slot(nr, second ? 1 : 0, &d, &p))
 		return false;
-	default: /* the path is the first argument */
-		p = 0;
-		break;
-	}
 	const char *in = scratch.redirect_in;
 	/* a redirect code without a path (a domain answering one for a call
 	 * that had no path) is not followed */

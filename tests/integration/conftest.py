@@ -208,3 +208,22 @@ def single_line(stderr: str) -> str:
         f"expected exactly one non-empty line on stderr, got {len(lines)}:\n{stderr}"
     )
     return lines[0]
+
+
+# Python source for programs run under vos (their parent is vos):
+# domains() -> {role: pid} of the running vos-domain instances.
+FIND_DOMAINS = """
+import os
+from pathlib import Path
+def domains():
+    vos = os.getppid()
+    found = {}
+    for k in Path(f"/proc/{vos}/task/{vos}/children").read_text().split():
+        try:
+            argv = Path(f"/proc/{k}/cmdline").read_bytes().split(b"\\0")
+        except OSError:
+            continue  # reaped meanwhile
+        if len(argv) > 1 and argv[0].endswith(b"vos-domain"):
+            found[argv[1].decode()] = int(k)
+    return found
+"""

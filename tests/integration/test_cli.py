@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MOUNT, single_line, spec
+from conftest import FIND_DOMAINS, MOUNT, single_line, spec
 
 PY = "/usr/bin/python3"
 
@@ -323,24 +323,6 @@ def _domains_of(vos_pid):
         if len(argv) > 1 and argv[0].endswith(b"vos-domain"):
             found[argv[1].decode()] = int(k)
     return found
-
-
-# Run by the program under vos: its parent is vos; prints {role: pid}.
-FIND_DOMAINS = """
-import os
-from pathlib import Path
-def domains():
-    vos = os.getppid()
-    found = {}
-    for k in Path(f"/proc/{vos}/task/{vos}/children").read_text().split():
-        try:
-            argv = Path(f"/proc/{k}/cmdline").read_bytes().split(b"\\0")
-        except OSError:
-            continue  # reaped meanwhile
-        if len(argv) > 1 and argv[0].endswith(b"vos-domain"):
-            found[argv[1].decode()] = int(k)
-    return found
-"""
 
 
 @pytest.mark.asan

@@ -9,25 +9,13 @@ import threading
 
 import pytest
 
-from conftest import MOUNT, spec
+from conftest import FIND_DOMAINS, MOUNT, spec
 
 PY = "/usr/bin/python3"
 
 # Helpers run inside the program under vos (its parent is vos).
-HELPERS = """
-import errno, os, signal, sys, time
-from pathlib import Path
-def domains():
-    vos = os.getppid()
-    found = {}
-    for k in Path(f"/proc/{vos}/task/{vos}/children").read_text().split():
-        try:
-            argv = Path(f"/proc/{k}/cmdline").read_bytes().split(b"\\0")
-        except OSError:
-            continue  # reaped meanwhile
-        if len(argv) > 1 and argv[0].endswith(b"vos-domain"):
-            found[argv[1].decode()] = int(k)
-    return found
+HELPERS = FIND_DOMAINS + """
+import errno, signal, sys, time
 def wait_domain(name, not_in, timeout=10.0):
     # a new instance of `name` (pid not in not_in), or None
     deadline = time.monotonic() + timeout
