@@ -91,7 +91,7 @@ $(BUILD)/bench/%: bench/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(SANFLAGS) -o $@ $(filter-out %.h,$^) $(LDFLAGS) -lpthread
 
-.PHONY: all check unit bench soak deps format clean
+.PHONY: all check unit bench soak compat deps format clean install uninstall
 unit: all
 	@for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done
 
@@ -105,11 +105,36 @@ bench: all
 soak: all
 	VOS_BUILD=$(BUILD) soak/soak.py
 
+# CPython's regression tests natively vs under vos (docs/COMPAT.md);
+# COMPAT_ARGS=--quick for the CI subset
+compat: all
+	scripts/cpython_compat.py --build $(BUILD) $(COMPAT_ARGS)
+
 deps:
 	scripts/install-deps.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
+
+# vos finds vos-domain and libvos.so next to its own executable (through
+# /proc/self/exe, so the bin/ symlink works): the three live in lib/vos/.
+PREFIX ?= /usr/local
+DESTDIR ?=
+VOS_LIBDIR := $(DESTDIR)$(PREFIX)/lib/vos
+install: $(BINS)
+	install -d $(VOS_LIBDIR) $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 755 $(BUILD)/vos $(BUILD)/vos-domain $(VOS_LIBDIR)/
+	install -m 644 $(BUILD)/libvos.so $(VOS_LIBDIR)/
+	ln -sf ../lib/vos/vos $(DESTDIR)$(PREFIX)/bin/vos
+	install -m 644 docs/vos.1 $(DESTDIR)$(PREFIX)/share/man/man1/vos.1
+	install -m 644 contrib/bash-completion/vos \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/vos
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/vos $(DESTDIR)$(PREFIX)/share/man/man1/vos.1 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/vos
+	rm -rf $(VOS_LIBDIR)
 
 clean:
 	rm -rf build build-asan build-tsan

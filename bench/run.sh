@@ -3,13 +3,16 @@
 #
 #   bench/run.sh
 #
-# In one run: builds build/, runs the channel microbenchmark
-# (build/bench/bench_channel), then bench_forward natively on a file in a
-# temporary directory and under `build/vos run -v DIR:/bench` on the same file,
-# prints a table (operation | native | vos | ratio, medians and p99s) and
+# In one run: builds $BUILD (default build/), runs the channel microbenchmark
+# ($BUILD/bench/bench_channel), then bench_forward natively on a file in a
+# temporary directory and under `$BUILD/vos run -v DIR:/bench` on the same file
+# twice: with VOS_REWRITE=0 (every call traps: the slow path) and with syscall
+# sites rewritten (the fast path, the default). Prints a table (operation |
+# native | vos trap | vos fast, medians and p99s, overheads over native) and
 # writes everything as JSON to bench/results/latest.json.
 #
-# Environment: BENCH_SCALE (iteration multiplier for bench_forward, default 1),
+# Environment: BUILD (build directory, default build), BENCH_SCALE (iteration
+# multiplier for bench_forward, default 1),
 # BENCH_TIMEOUT (seconds per step, default 90).
 set -euo pipefail
 
@@ -17,10 +20,11 @@ cd "$(dirname "$(readlink -f "$0")")/.."
 ROOT=$(pwd)
 PY=/usr/bin/python3
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-90}
+BUILD=${BUILD:-build}
 export BENCH_SCALE=${BENCH_SCALE:-1}
 
-echo "== building (make -j2)"
-make -j2 >/dev/null
+echo "== building (make BUILD=$BUILD -j2)"
+make BUILD="$BUILD" -j2 >/dev/null
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/vos-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
@@ -40,21 +44,25 @@ step() { # name outfile command... : runs with a timeout, stdout to outfile
 	return 0
 }
 
-if [[ -x build/bench/bench_channel ]]; then
-	step "bench_channel" "$TMP/channel.out" build/bench/bench_channel "$TMP/channel.json"
+if [[ -x $BUILD/bench/bench_channel ]]; then
+	step "bench_channel" "$TMP/channel.out" $BUILD/bench/bench_channel "$TMP/channel.json"
 	cat "$TMP/channel.out"
 else
-	errors+=("bench_channel: build/bench/bench_channel not built")
+	errors+=("bench_channel: $BUILD/bench/bench_channel not built")
 fi
-step "bench_forward native" "$TMP/native.json" build/bench/bench_forward "$TMP/vol/file"
-step "bench_forward under vos" "$TMP/vos.json" \
-	build/vos run -v "$TMP/vol:/bench" --stats-json "$TMP/vos-stats.json" -- \
-	build/bench/bench_forward /bench/file
+step "bench_forward native" "$TMP/native.json" $BUILD/bench/bench_forward "$TMP/vol/file"
+step "bench_forward under vos, trap path (VOS_REWRITE=0)" "$TMP/vos-trap.json" \
+	env VOS_REWRITE=0 $BUILD/vos run -v "$TMP/vol:/bench" -- $BUILD/bench/bench_forward /bench/file
+# VOS_DEBUG: libvos's counters of rewritten sites and fast-path calls (stderr)
+step "bench_forward under vos, fast path" "$TMP/vos.json" \
+	env VOS_REWRITE=1 VOS_DEBUG=1 $BUILD/vos run -v "$TMP/vol:/bench" \
+	--stats-json "$TMP/vos-stats.json" -- $BUILD/bench/bench_forward /bench/file 2>"$TMP/vos-fast.err"
+grep '^libvos: rewrite:' "$TMP/vos-fast.err" >"$TMP/rewrite.txt" || true
 
 printf '%s\n' "${errors[@]+"${errors[@]}"}" >"$TMP/errors.txt"
 
 "$PY" - "$TMP" "$ROOT/bench/results/latest.json" <<'EOF'
-import json, os, platform, sys, time
+import json, os, platform, re, sys, time
 
 tmp, dest = sys.argv[1], sys.argv[2]
 errors = [l for l in open(os.path.join(tmp, "errors.txt")).read().splitlines() if l]
@@ -70,8 +78,19 @@ def load(name):
 
 channel = load("channel.json") if os.path.exists(os.path.join(tmp, "channel.json")) else None
 native = load("native.json")
+trap = load("vos-trap.json")
 vos = load("vos.json")
 stats = load("vos-stats.json")
+
+# Did the fast column run on rewritten sites? (libvos's VOS_DEBUG counters)
+rewrite = None
+m = re.search(r"sites rewritten (\d+) refused (\d+) fast calls (\d+)",
+              open(os.path.join(tmp, "rewrite.txt")).read())
+if m:
+    rewrite = {"sites_rewritten": int(m.group(1)), "sites_refused": int(m.group(2)),
+               "fast_calls": int(m.group(3))}
+if not rewrite or not rewrite["fast_calls"]:
+    errors.append("the fast-path run reports no call served by the fast path")
 
 # Was the file I/O really forwarded? (otherwise the vos column means nothing)
 forwarded = None
@@ -85,27 +104,38 @@ rows = []
 names = list((native or {}).get("results", {}) or (vos or {}).get("results", {}))
 for op in names:
     n = (native or {}).get("results", {}).get(op)
+    t = (trap or {}).get("results", {}).get(op)
     v = (vos or {}).get("results", {}).get(op)
-    row = {"op": op, "native": n, "vos": v}
-    if n and v and n["median_ns"] > 0:
-        row["ratio_median"] = v["median_ns"] / n["median_ns"]
-        row["ratio_p99"] = v["p99_ns"] / n["p99_ns"] if n["p99_ns"] > 0 else None
+    row = {"op": op, "native": n, "vos_trap": t, "vos": v}
+    if n and n["median_ns"] > 0:
+        for key, r in (("trap", t), ("fast", v)):
+            if r:
+                row[f"ratio_median_{key}"] = r["median_ns"] / n["median_ns"]
+                row[f"overhead_ns_{key}"] = r["median_ns"] - n["median_ns"]
+        if v:  # kept for older readers of latest.json
+            row["ratio_median"] = row["ratio_median_fast"]
+            row["ratio_p99"] = v["p99_ns"] / n["p99_ns"] if n["p99_ns"] > 0 else None
     rows.append(row)
 
 def fmt(r):
-    return "-" if not r else f"{r['median_ns']:>8.0f} / {r['p99_ns']:<8.0f}"
+    return "-" if not r else f"{r['median_ns']:>7.0f} / {r['p99_ns']:<7.0f}"
+
+def over(r, key):
+    if f"overhead_ns_{key}" not in r:
+        return "-"
+    return f"+{r[f'overhead_ns_{key}']:.0f} ns ({r[f'ratio_median_{key}']:.2f}x)"
 
 print()
-print("bench_forward, ns per call, median / p99 (getppid: local syscall, intercepted under vos)")
-print(f"{'operation':<14} | {'native':^19} | {'vos':^19} | ratio (median, p99)")
-print("-" * 80)
+print("bench_forward, ns per call, median / p99 (getppid: a local syscall, only intercepted)")
+print("vos trap: VOS_REWRITE=0, every call traps (SIGSYS); vos fast: rewritten sites, no trap")
+print(f"{'operation':<13} | {'native':^17} | {'vos trap':^17} | {'vos fast':^17} | "
+      f"{'trap over native':<22} | fast over native")
+print("-" * 118)
 for r in rows:
-    ratio = "-"
-    if "ratio_median" in r:
-        ratio = f"{r['ratio_median']:.2f}x"
-        if r.get("ratio_p99") is not None:
-            ratio += f", {r['ratio_p99']:.2f}x"
-    print(f"{r['op']:<14} | {fmt(r['native'])} | {fmt(r['vos'])} | {ratio}")
+    print(f"{r['op']:<13} | {fmt(r['native'])} | {fmt(r['vos_trap'])} | {fmt(r['vos'])} | "
+          f"{over(r, 'trap'):<22} | {over(r, 'fast')}")
+if rewrite:
+    print(f"fast-path run: {rewrite}")
 if forwarded is not None:
     print(f"calls served by the storage domain in the vos run: {forwarded}")
 
@@ -114,7 +144,8 @@ doc = {
     "host": {"kernel": platform.release(), "cpus": os.cpu_count(), "machine": platform.machine()},
     "bench_scale": float(os.environ.get("BENCH_SCALE", "1")),
     "channel": channel,
-    "forward": {"native": native, "vos": vos, "vos_stats": stats, "rows": rows},
+    "forward": {"native": native, "vos_trap": trap, "vos": vos, "vos_stats": stats,
+                "rewrite": rewrite, "rows": rows},
     "errors": errors,
 }
 with open(dest, "w") as f:

@@ -19,6 +19,16 @@ PACKAGES=(
 	util-linux # tests: nsenter, setpriv; unshare, losetup (test_paths.py)
 	e2fsprogs # disk-image volumes: mkfs.ext4 and debugfs in test_paths.py
 	curl # integration tests: a real HTTP client under vos (test_net.py)
+	findutils # test_programs.py: find on a volume
+	tar # test_programs.py: archive round trip on a volume
+	fio # test_programs.py: psync, libaio and io_uring engines on a volume file
+	nginx-light # test_programs.py: nginx serving a volume (own config and port)
+	redis-server # test_programs.py: redis with its data dir on a volume
+	redis-tools # test_programs.py: redis-cli and redis-benchmark
+	wrk # test_programs.py: native load on nginx under vos
+	libpython3.11-testsuite # scripts/cpython_compat.py: CPython's regression tests
+	golang-go # test_go.py: a Go program (raw syscalls, goroutines on many threads) under vos
+	groff-base # test_cli_docs.py: the man page renders without warnings (groff -man -ww)
 )
 
 missing=()

@@ -83,7 +83,8 @@ enum vos_domain_state {
 struct vos_slot {
 	_Atomic uint32_t state;
 	uint32_t op;	 /* low 16 bits: enum vos_op; high 16: original syscall nr */
-	int64_t args[6]; /* scalars, or data-area offsets/lengths (see protocol.h) */
+	int64_t args[6]; /* scalars, or data-area offsets/lengths (see protocol.h; the
+			    storage domain writes some back: "Recovery reports") */
 	int64_t result;	 /* >= 0, or -errno */
 } __attribute__((aligned(VOS_CACHELINE)));
 _Static_assert(sizeof(struct vos_slot) == VOS_CACHELINE, "slot is one cache line");

@@ -76,6 +76,15 @@ enum vos_ctl_type {
 	VOS_CTL_CLAIM,
 	VOS_CTL_CLAIMED,
 	VOS_CTL_FORK_CANCEL,
+	/* native fd of a remote fd: see "A native fd" below */
+	VOS_CTL_EXPORT_FD = 90,
+	VOS_CTL_EXPORTED,
+	/* admin requests and runs: see "Admin requests" below */
+	VOS_CTL_ADMIN = 100,
+	VOS_CTL_ADMIN_REPLY,
+	VOS_CTL_RUN,
+	VOS_CTL_RUN_STATS_REQ,
+	VOS_CTL_RUN_STATS,
 };
 
 struct vos_ctl_hdr {
@@ -156,6 +165,36 @@ struct vos_ctl_fork_cancel {
 	uint64_t token;
 };
 
+/* A native fd for a remote fd (mmap, exec of a volume file):
+ *   client -> VOS_CTL_EXPORT_FD {domain, rfd} on its connection
+ *   supervisor -> domain VOS_CTL_EXPORT_FD {domain, rfd, client_id, serial}
+ *     (client_id: the connection's channel in that domain, filled in by
+ *     the supervisor, never taken from the client)
+ *   domain -> VOS_CTL_EXPORTED {status, accmode, serial} + SCM_RIGHTS(fd)
+ *     when status == 0: a new open file description of the same regular
+ *     file in the remote fd's access mode, never wider (read-only on a :ro
+ *     volume); -EBADF unknown rfd or O_PATH, -ENODEV not a regular file
+ *   supervisor -> client the same VOS_CTL_EXPORTED, with the fd.
+ *   rfd VOS_EXPORT_WAKE_RFD (protocol.h) asks for the shadow's wake eventfd
+ *   instead (created on first use; the domain adds to it when one of the
+ *   client's remote epoll instances or poll arms gets ready: see
+ *   src/domain/epoll_ops.h); the client uses it edge-triggered, never reads.
+ *   status -EOPNOTSUPP: the domain's placement cannot hand out host fds. */
+struct vos_ctl_export_fd {
+	struct vos_ctl_hdr h;
+	uint32_t domain;
+	int32_t rfd;
+	uint64_t client_id; /* supervisor -> domain only; 0 from a client */
+	uint64_t serial;    /* supervisor -> domain only: echoed in the reply */
+};
+
+struct vos_ctl_exported {
+	struct vos_ctl_hdr h;
+	int32_t status;
+	int32_t accmode; /* O_RDONLY, O_WRONLY or O_RDWR of the fd */
+	uint64_t serial;
+};
+
 /* Per-syscall counters kept by a domain (what it actually served). */
 struct vos_stat_counter {
 	uint64_t calls;
@@ -163,16 +202,120 @@ struct vos_stat_counter {
 	uint64_t time_ns; /* time spent executing, domain side */
 };
 
+#define VOS_STATS_MAX_CLIENTS 64
+
 struct vos_stats {
 	uint64_t clients_total;
 	uint64_t clients_now;
 	uint64_t bad_requests; /* rejected by validation */
+	/* load (vos top): at the snapshot, and cumulated since the start */
+	uint64_t inflight; /* requests executing now */
+	uint64_t workers;  /* worker threads now, all clients */
+	uint64_t poll_ns;  /* time workers spent polling their channel for requests */
+	uint64_t sleep_ns; /* ... and sleeping on its doorbell */
 	struct vos_stat_counter by_sysnr[VOS_SYSNR_MAX];
+	/* requests served per client (vos top), the first nclients of the
+	 * domain's list */
+	uint32_t nclients;
+	uint32_t pad;
+	struct vos_client_calls {
+		uint64_t client_id;
+		uint64_t calls;
+	} clients[VOS_STATS_MAX_CLIENTS];
 };
 
 struct vos_ctl_stats {
 	struct vos_ctl_hdr h;
 	struct vos_stats stats;
+};
+
+/* Admin requests: on any supervisor socket (the shared one of `vos up`,
+ * or the private one of a `vos run`), from any admitted peer; one request
+ * per message, several per connection; an admin connection never becomes
+ * a client.
+ *   admin -> VOS_CTL_ADMIN {op, target}
+ *   supervisor -> VOS_CTL_ADMIN_REPLY {status, text}: len = header + text
+ *     bytes (NUL-terminated, at most VOS_ADMIN_TEXT_MAX). status 0: text is
+ *     JSON (STATUS, STATS; shapes in src/cli/admin_client.h) or a one-line
+ *     message; status -errno: a one-line error message. RESTART, KILL and
+ *     DOWN need root or the supervisor's uid (-EPERM otherwise).
+ *   target (RESTART, KILL): "storage", "net" or "storage:ID" (one storage
+ *     instance of a shared supervisor; "storage" is fine while there is one).
+ *   KILL: SIGKILL, recorded and restarted as any death. RESTART: orderly
+ *   shutdown, then a new instance at once (cause "admin restart"); clients
+ *   re-attach lazily as after a crash. DOWN (shared only): every domain
+ *   stops, the socket goes, the daemon exits.
+ *
+ * Runs (shared supervisor socket only): `vos run` registers its program's
+ * volume set, keeps the connection for the run's lifetime and spawns the
+ * program itself:
+ *   vos run -> VOS_CTL_RUN {flags, nvols} + nvols records, each
+ *              {uint8 ro, src NUL, path NUL}, packed
+ *   supervisor -> VOS_CTL_ADMIN_REPLY {status, text = the run's socket}:
+ *     a socket of its own per run (VOS_SOCKET of the program); it admits
+ *     processes of the run's uid and descendants of the registering
+ *     process (SO_PEERCRED + ancestry), and binds them to the run's storage
+ *     instance (one per distinct volume set and uid) and the shared net
+ *     domain. Image volumes: only for the supervisor's uid (-EPERM);
+ *     directory sources must be searchable by the registering uid.
+ *   vos run -> VOS_CTL_RUN_STATS_REQ (header only) at the end;
+ *   supervisor -> VOS_CTL_RUN_STATS: per domain, the change of the
+ *     instance's counters over the run (see struct vos_ctl_run_dom).
+ *   EOF on that connection ends the run: its clients are dropped, its
+ *   storage instance stops when no other run uses it.
+ */
+enum vos_admin_op {
+	VOS_ADMIN_STATUS = 1,
+	VOS_ADMIN_STATS,
+	VOS_ADMIN_RESTART,
+	VOS_ADMIN_KILL,
+	VOS_ADMIN_DOWN,
+};
+
+#define VOS_ADMIN_TEXT_MAX (192u * 1024)
+#define VOS_RUN_NO_NET	   1u /* flags of VOS_CTL_RUN: the run uses no network domain */
+
+struct vos_ctl_admin {
+	struct vos_ctl_hdr h;
+	uint32_t op; /* enum vos_admin_op */
+	uint32_t pad;
+	char target[32]; /* NUL-terminated */
+};
+
+struct vos_ctl_admin_reply {
+	struct vos_ctl_hdr h;
+	int32_t status;
+	uint32_t pad;
+	char text[]; /* NUL-terminated */
+};
+
+struct vos_ctl_run {
+	struct vos_ctl_hdr h;
+	uint32_t flags;
+	uint32_t nvols; /* <= VOS_MAX_VOLUMES */
+	unsigned char vols[];
+};
+
+#define VOS_RUN_DOM_STARTED   1u /* the run had this domain */
+#define VOS_RUN_DOM_HAVE_STATS 2u /* stats are valid */
+#define VOS_RUN_DOM_GAVE_UP   4u
+
+/* One domain as a run saw it. stats: the instance's counters now minus
+ * when the run registered (other runs on the same instance included);
+ * after a restart during the run, the new instance's counters since it
+ * started. deaths/restarts: of the instance during the run. */
+struct vos_ctl_run_dom {
+	uint32_t flags;
+	int32_t pid;
+	uint32_t deaths, restarts;
+	char causes[8][32]; /* first min(deaths, 8): "signal 9" */
+	double restart_ms[8];
+	struct vos_stats stats;
+};
+
+struct vos_ctl_run_stats {
+	struct vos_ctl_hdr h;
+	struct vos_ctl_run_dom dom[VOS_DOMAIN_COUNT];
 };
 
 static inline void vos_ctl_hdr_init(struct vos_ctl_hdr *h, uint32_t type, uint32_t len)

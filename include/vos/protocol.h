@@ -30,6 +30,19 @@
  * kernel does (so a default ACL of the parent directory still wins over
  * it); 0 leaves the mode as sent, which is also right for a client that
  * applied its umask itself.
+ *
+ * Recovery reports (storage domain; libvos reopens files after a restart
+ * with them, src/libvos/recovery.c): after a call that succeeded, before it
+ * completes, the domain writes into the slot's args (the client reads them
+ * with the result and trusts them only when the result is >= 0):
+ *   OPENAT, OPENAT2          args[3] st_mode, args[4] st_ino, args[5] st_dev
+ *                            of the opened file (-1 each if unknown);
+ *   READ, WRITE, LSEEK,      args[5] the fd's file offset after the call
+ *   GETDENTS64               (a directory's is its getdents cookie), -1 when
+ *                            it has none (pipe, socket);
+ *   COPY_FILE_RANGE          args[4] the in fd's offset, args[5] the out
+ *                            fd's, after the call.
+ * The network domain reports nothing.
  */
 #ifndef VOS_PROTOCOL_H
 #define VOS_PROTOCOL_H
@@ -150,6 +163,17 @@
 	/* ---- waiting (src/domain/poll_ops.c) */                                                  \
 	X(POLL, "poll")                       /* data_off, nfds, timeout_ns (-1: none) -> ready;   \
 						 data = struct vos_pollfd[nfds], revents out */     \
+	/* ---- event waits (src/domain/epoll_ops.c; struct vos_epoll_event below) */             \
+	X(EPOLL_CREATE, "epoll_create1")      /* -> remote fd of a new epoll instance R, watched: \
+						 its readiness writes the shadow's wake eventfd */  \
+	X(EPOLL_CTL, "epoll_ctl")             /* epfd (R), op, fd, events, data -> 0 */             \
+	X(EPOLL_WAIT, "epoll_wait")           /* epfd (R), data_off, maxevents, watch -> n; never  \
+						 blocks; data = struct vos_epoll_event[] out;     \
+						 watch = 1: (re)register R for this shadow's wake */ \
+	X(POLL_ARM, "poll")                   /* data_off, nfds, tid -> ready, as POLL timeout 0;  \
+						 0 ready: the fds are armed for client thread tid  \
+						 (replacing its earlier arm) and their readiness  \
+						 writes the wake eventfd; nfds 0: disarm */        \
 	/* ---- credentials (src/domain/creds.c) */                                                 \
 	X(SETCREDS, "setcreds")               /* data_off, data_len: struct vos_creds_msg */        \
 	/* ---- network (src/domain/net_ops.c); addr = (off, len) of a sockaddr  \
@@ -270,6 +294,16 @@ struct vos_pollfd {
 	int16_t revents;
 };
 #define VOS_POLL_MAX_FDS 32768 /* one data block */
+
+/* EPOLL_WAIT results (the packed struct epoll_event of x86-64, padded). */
+struct vos_epoll_event {
+	uint32_t events;
+	uint32_t pad;
+	uint64_t data;
+};
+#define VOS_EPOLL_MAX_EVENTS 16384 /* one data block */
+/* VOS_CTL_EXPORT_FD of this rfd: the shadow's wake eventfd (control.h). */
+#define VOS_EXPORT_WAKE_RFD (-2)
 
 /* VOS_OP_SETCREDS: the credentials of client thread `tid` after a
  * set*id/setgroups/capset, and once when a channel is attached. The domain

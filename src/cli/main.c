@@ -16,7 +16,7 @@ static void ensure_std_fds(void)
 			_exit(VOS_EXIT_USAGE);
 }
 
-static const char *const later_cmds[] = {"up", "down", "status", "restart", "kill", "top", "perf"};
+static const char *const later_cmds[] = {"perf"};
 
 int main(int argc, char **argv)
 {
@@ -37,6 +37,16 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(cmd, "up") == 0)
+		return cmd_up(argc - 1, argv + 1);
+	if (strcmp(cmd, "down") == 0)
+		return cmd_down(argc - 1, argv + 1);
+	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "stats") == 0)
+		return cmd_status(argc - 1, argv + 1);
+	if (strcmp(cmd, "kill") == 0 || strcmp(cmd, "restart") == 0)
+		return cmd_domain(argc - 1, argv + 1);
+	if (strcmp(cmd, "top") == 0)
+		return cmd_top(argc - 1, argv + 1);
 	for (size_t i = 0; i < sizeof(later_cmds) / sizeof(later_cmds[0]); i++) {
 		if (strcmp(cmd, later_cmds[i]) == 0) {
 			fprintf(stderr,

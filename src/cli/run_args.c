@@ -280,6 +280,45 @@ int run_args_parse(int argc, char **argv, struct run_args *ra, char *err, size_t
 		}
 		if (strcmp(a, "--no-net") == 0) {
 			ra->no_net = true;
+			ra->net_set = true;
+			continue;
+		}
+		if (strcmp(a, "--restore-listeners") == 0) {
+			/* libvos reads it (src/libvos/listeners.c); the program
+			 * inherits vos's environment */
+			setenv("VOS_RESTORE_LISTENERS", "1", 1);
+			continue;
+		}
+		if (strcmp(a, "--no-isolate") == 0) {
+			ra->no_isolate = true;
+			continue;
+		}
+		if (strcmp(a, "--no-config") == 0) {
+			ra->no_config = true;
+			continue;
+		}
+		if (strcmp(a, "--private") == 0) {
+			ra->private_sup = true;
+			continue;
+		}
+		m = take_value(argc, argv, &i, NULL, "--supervisor", &val);
+		if (m < 0)
+			return fail(err, errsz,
+				    "option '%s' needs an argument: --supervisor SOCKET", a);
+		if (m > 0) {
+			if (val[0] != '/')
+				return fail(err, errsz,
+					    "--supervisor needs an absolute SOCKET path");
+			ra->supervisor = val;
+			continue;
+		}
+		m = take_value(argc, argv, &i, NULL, "--config", &val);
+		if (m < 0)
+			return fail(err, errsz, "option '%s' needs an argument: --config FILE", a);
+		if (m > 0) {
+			if (val[0] == '\0')
+				return fail(err, errsz, "--config needs a FILE name");
+			ra->config = val;
 			continue;
 		}
 		m = take_value(argc, argv, &i, "-v", "--volume", &val);
@@ -318,6 +357,7 @@ int run_args_parse(int argc, char **argv, struct run_args *ra, char *err, size_t
 					    "private",
 					    val);
 			net_given = val;
+			ra->net_set = true;
 			continue;
 		}
 		m = take_value(argc, argv, &i, NULL, "--inject", &val);
@@ -363,17 +403,34 @@ int run_args_parse(int argc, char **argv, struct run_args *ra, char *err, size_t
 			    "--net %s and --no-net contradict each other: --no-net runs without a "
 			    "network domain; give one of them",
 			    net_given);
-	if (ra->inject[0].armed && ra->nvols == 0)
+	/* (checked again once the configuration file joined) */
+	int drc = run_args_check_domains(ra, err, errsz);
+	if (drc)
+		return drc;
+	if (ra->config && ra->no_config)
 		return fail(err, errsz,
-			    "--inject storage:... needs a storage domain: give a volume (-v)");
-	if (ra->inject[1].armed && ra->no_net)
-		return fail(err, errsz, "--inject net:... needs the network domain: drop --no-net");
+			    "--config and --no-config contradict each other; give one of them");
 	if (i >= argc)
 		return fail(err, errsz,
 			    "no PROGRAM given; usage: vos run [OPTIONS] -- PROGRAM [ARGS...]");
 	if (argv[i][0] == '\0')
 		return fail(err, errsz, "PROGRAM is an empty string; give a program name or path");
 	ra->prog_argv = &argv[i];
+	return 0;
+}
+
+int run_args_add_volume(struct run_args *ra, const char *spec, char *err, size_t errsz)
+{
+	return parse_volume(ra, spec, err, errsz);
+}
+
+int run_args_check_domains(const struct run_args *ra, char *err, size_t errsz)
+{
+	if (ra->inject[0].armed && ra->nvols == 0)
+		return fail(err, errsz,
+			    "--inject storage:... needs a storage domain: give a volume (-v)");
+	if (ra->inject[1].armed && ra->no_net)
+		return fail(err, errsz, "--inject net:... needs the network domain: drop --no-net");
 	return 0;
 }
 

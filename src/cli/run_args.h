@@ -28,6 +28,12 @@ struct run_args {
 	char **prog_argv;	/* PROGRAM [ARGS...], NULL-terminated (points into argv) */
 	/* --inject, by domain (0 storage, 1 net); armed if given */
 	struct vos_inject inject[2];
+	bool net_set;		/* --net or --no-net given (the configuration file yields) */
+	bool no_isolate;	/* --no-isolate */
+	bool no_config;		/* --no-config */
+	const char *config;	/* --config FILE, or NULL (points into argv) */
+	bool private_sup;	/* --private: never use a shared supervisor */
+	const char *supervisor; /* --supervisor SOCKET: use that shared one, or NULL */
 };
 
 /* Parses argv[1..argc-1] (argv[0] is "run"; argv[argc] must be NULL).
@@ -36,5 +42,13 @@ struct run_args {
  * both cases. */
 int run_args_parse(int argc, char **argv, struct run_args *ra, char *err, size_t errsz);
 void run_args_free(struct run_args *ra);
+
+/* Adds one volume given as SRC:PATH[:ro], validated as -v is. Returns 0 or
+ * VOS_EXIT_USAGE with a message prefixed "vos run: " in err. */
+int run_args_add_volume(struct run_args *ra, const char *spec, char *err, size_t errsz);
+
+/* The program needs a storage domain / the network domain; called after
+ * the configuration file joined. Returns 0 or VOS_EXIT_USAGE (err set). */
+int run_args_check_domains(const struct run_args *ra, char *err, size_t errsz);
 
 #endif

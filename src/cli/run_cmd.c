@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/config_file.h"
 #include "cli/program_check.h"
 #include "cli/run_args.h"
+#include "cli/run_shared.h"
 #include "cli/siblings.h"
 #include "cli/stats_report.h"
 #include "supervisor/supervisor.h"
@@ -74,6 +76,20 @@ static int run(struct run_args *ra)
 		rc = program_check_loadable(ra->prog_argv[0], prog, err, sizeof(err));
 	if (rc == 0 && siblings_find(&sib, ra->nvols > 0 || !ra->no_net, err, sizeof(err)) < 0)
 		rc = VOS_EXIT_INTERNAL;
+	/* a shared supervisor (`vos up`) serves the run when one is running */
+	char spath[512];
+	int sfd = rc == 0 ? run_shared_find(ra, spath, sizeof(spath), err, sizeof(err)) : -1;
+	if (sfd == -2)
+		rc = VOS_EXIT_INTERNAL;
+	if (sfd >= 0) {
+		err[0] = '\0';
+		rc = run_shared(sfd, spath, ra, sib.libvos, prog, err, sizeof(err));
+		if (err[0])
+			fprintf(stderr, "%s\n", err);
+		siblings_free(&sib);
+		free(prog);
+		return rc;
+	}
 	struct sup_config cfg = {
 		.libvos = sib.libvos,
 		.domain_exe = sib.domain_exe,
@@ -85,6 +101,7 @@ static int run(struct run_args *ra)
 		.net = !ra->no_net,
 		.net_mode = ra->net == RUN_NET_PRIVATE ? SUP_NET_PRIVATE : SUP_NET_HOST,
 		.inject = ra->inject,
+		.isolate = !ra->no_isolate,
 	};
 	/* a random injection without seed=S gets one (the domain prints it) */
 	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++)
@@ -116,13 +133,21 @@ int cmd_run(int argc, char **argv)
 {
 	struct run_args ra;
 	char err[1024];
+	struct vos_conf conf;
+	vos_conf_init(&conf);
 	int rc = run_args_parse(argc, argv, &ra, err, sizeof(err));
 	if (rc != 0)
 		fprintf(stderr, "%s\n", err);
 	else if (ra.help)
 		usage_run(stdout);
-	else
+	else if (!ra.no_config && (vos_conf_load(ra.config, &conf, err, sizeof(err)) < 0 ||
+				   vos_conf_merge_run(&conf, &ra, err, sizeof(err)) < 0 ||
+				   vos_conf_apply_env(&conf, err, sizeof(err)) < 0)) {
+		fprintf(stderr, "%s\n", err);
+		rc = VOS_CONF_EXIT;
+	} else
 		rc = run(&ra);
 	run_args_free(&ra);
+	vos_conf_free(&conf);
 	return rc;
 }

@@ -178,6 +178,14 @@ static const int common[] = {
 	SYS_munmap,
 	/* Channel (channel/server.c): doorbell and slot sleeps and wake-ups. */
 	SYS_futex,
+	/* Waits across domains (epoll_ops.c): remote epoll instances, poll
+	 * arms, the watcher and the wake eventfds it writes (write: in both
+	 * roles' lists). */
+	SYS_epoll_create1,
+	SYS_epoll_ctl,
+	SYS_epoll_wait,
+	SYS_epoll_pwait,
+	SYS_eventfd2,
 	/* Workers (worker.c): per-thread client credentials, timing, stop
 	 * (pthread_timedjoin_np, pthread_kill of a worker stuck in a call,
 	 * the handler's return). */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "domain/control.h"
+#include "domain/fd_export.h"
 #include "domain/log.h"
 #include "domain/shadow.h"
 
@@ -104,8 +105,42 @@ static void send_stats(struct control *c)
 	}
 	vos_ctl_hdr_init(&m->h, VOS_CTL_STATS, sizeof(*m));
 	vos_dstats_snapshot(c->stats, &m->stats);
+	for (struct vos_shadow *sh = c->shadows;
+	     sh != NULL && m->stats.nclients < VOS_STATS_MAX_CLIENTS; sh = sh->next) {
+		struct vos_client_calls *k = &m->stats.clients[m->stats.nclients++];
+		k->client_id = sh->client_id;
+		k->calls = atomic_load_explicit(&sh->calls, memory_order_relaxed);
+	}
 	send_msg(c, m, sizeof(*m));
 	free(m);
+}
+
+/* VOS_CTL_EXPORT_FD: the reply carries the fd when there is one. */
+static void export_fd(struct control *c, const union ctl_msg *m)
+{
+	struct vos_ctl_export_fd req;
+	memcpy(&req, m, sizeof(req));
+	struct vos_ctl_exported r;
+	int fd = vos_fd_export(*find_shadow(c, req.client_id), &req, &r);
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = {.iov_base = &r, .iov_len = sizeof(r)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (fd >= 0) {
+		mh.msg_control = cbuf.buf;
+		mh.msg_controllen = sizeof(cbuf.buf);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	if (sendmsg(c->fd, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(r))
+		vos_dlog("control reply lost: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
 }
 
 static void remove_all(struct control *c)
@@ -155,6 +190,12 @@ static bool handle(struct control *c, const union ctl_msg *m, ssize_t n, int *fd
 	case VOS_CTL_STATS_REQ:
 		if (vos_ctl_hdr_ok(&m->h, n, type, sizeof(m->h))) {
 			send_stats(c);
+			type = 0;
+		}
+		break;
+	case VOS_CTL_EXPORT_FD:
+		if (vos_ctl_hdr_ok(&m->h, n, type, sizeof(struct vos_ctl_export_fd))) {
+			export_fd(c, m);
 			type = 0;
 		}
 		break;

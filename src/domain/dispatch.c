@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "domain/dispatch.h"
+#include "domain/epoll_ops.h"
 #include "domain/locks.h"
 #include "domain/resolve.h"
 #include "domain/storage_ops.h"
@@ -40,7 +41,12 @@ int64_t vos_domain_execute(struct vos_shadow *sh, struct vos_chan_server *s,
 	case VOS_OP_FCNTL_LOCK:
 		return vos_lock_execute(sh, s, req);
 	case VOS_OP_POLL:
+	case VOS_OP_POLL_ARM:
 		return vos_poll_execute(sh, s, req);
+	case VOS_OP_EPOLL_CREATE:
+	case VOS_OP_EPOLL_CTL:
+	case VOS_OP_EPOLL_WAIT:
+		return vos_epoll_execute(sh, s, req);
 	case VOS_OP_SETCREDS:
 		return vos_creds_execute(sh, s, req);
 	case VOS_OP_SOCKET:

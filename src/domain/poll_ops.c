@@ -2,7 +2,9 @@
  * layout is in vos/protocol.h). The wait happens here, on the real fds,
  * with ppoll; it ends early with -EINTR when the worker is interrupted
  * (VOS_WORKER_INTR_SIGNAL: a signal for the client, or the shadow being
- * torn down). */
+ * torn down). VOS_OP_POLL_ARM never waits: when nothing is ready it leaves
+ * the fds armed (epoll_ops.c), so their readiness wakes the client, which
+ * waits natively on its local fds and the wake eventfd meanwhile. */
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -12,13 +14,17 @@
 #include <time.h>
 
 #include "domain/dispatch.h"
+#include "domain/epoll_ops.h"
 #include "vos/protocol.h"
 
 int64_t vos_poll_execute(struct vos_shadow *sh, struct vos_chan_server *s,
 			 const struct vos_request *req)
 {
 	const int64_t *a = req->args;
-	int64_t nfds = a[1], timeout_ns = a[2];
+	bool arm = req->op == VOS_OP_POLL_ARM;
+	int64_t nfds = a[1], timeout_ns = arm ? 0 : a[2];
+	if (arm && nfds == 0)
+		return vos_epoll_arm(sh, (int32_t)a[2], NULL, 0);
 	if (nfds < 1 || nfds > VOS_POLL_MAX_FDS)
 		return -EINVAL;
 	size_t bytes = (size_t)nfds * sizeof(struct vos_pollfd);
@@ -58,8 +64,6 @@ int64_t vos_poll_execute(struct vos_shadow *sh, struct vos_chan_server *s,
 	int64_t r = n < 0 ? -errno : 0;
 	for (int64_t i = 0; i < nfds; i++) {
 		int16_t rev = files[i] != NULL ? pfd[i].revents : POLLNVAL;
-		if (files[i] != NULL)
-			vos_file_put(files[i]);
 		if (n >= 0) {
 			memcpy(shared + (size_t)i * sizeof(struct vos_pollfd) +
 				       offsetof(struct vos_pollfd, revents),
@@ -67,6 +71,16 @@ int64_t vos_poll_execute(struct vos_shadow *sh, struct vos_chan_server *s,
 			r += rev != 0;
 		}
 	}
+	/* armed while the real fds are still held (a ready fd arms nothing:
+	 * the arm is dropped) */
+	if (arm && r >= 0) {
+		int e = vos_epoll_arm(sh, (int32_t)a[2], pfd, r == 0 ? nfds : 0);
+		if (e < 0)
+			r = e;
+	}
+	for (int64_t i = 0; i < nfds; i++)
+		if (files[i] != NULL)
+			vos_file_put(files[i]);
 	free(in);
 	free(pfd);
 	free(files);

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "domain/epoll_ops.h"
 #include "domain/locks.h"
 #include "domain/log.h"
 #include "domain/shadow.h"
@@ -114,6 +115,7 @@ fail_free:
 void vos_shadow_destroy(struct vos_shadow *sh)
 {
 	vos_workers_stop(sh);
+	vos_epoll_shadow_gone(sh); /* its wake registrations, before its fds go */
 	/* no worker runs any more: every file reference is the table's */
 	vos_locks_destroy(sh);
 	vos_fdtable_destroy(&sh->fds);

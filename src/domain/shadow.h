@@ -29,6 +29,7 @@ struct vos_shadow {
 	unsigned nvols;
 	struct vos_fdtable fds;
 	struct vos_dstats *stats; /* shared by all shadows of the domain */
+	_Atomic uint64_t calls;	  /* requests this client had served (vos top) */
 
 	/* transport and workers */
 	void *region;

@@ -10,6 +10,10 @@ void vos_dstats_init(struct vos_dstats *st)
 	atomic_init(&st->clients_total, 0);
 	atomic_init(&st->clients_now, 0);
 	atomic_init(&st->bad_requests, 0);
+	atomic_init(&st->inflight, 0);
+	atomic_init(&st->workers, 0);
+	atomic_init(&st->poll_ns, 0);
+	atomic_init(&st->sleep_ns, 0);
 	for (unsigned i = 0; i < VOS_SYSNR_MAX; i++) {
 		atomic_init(&st->by_sysnr[i].calls, 0);
 		atomic_init(&st->by_sysnr[i].errors, 0);
@@ -42,12 +46,42 @@ void vos_dstats_client_removed(struct vos_dstats *st)
 	atomic_fetch_sub_explicit(&st->clients_now, 1, RELAXED);
 }
 
+void vos_dstats_worker(struct vos_dstats *st, int delta)
+{
+	if (delta > 0)
+		atomic_fetch_add_explicit(&st->workers, 1, RELAXED);
+	else
+		atomic_fetch_sub_explicit(&st->workers, 1, RELAXED);
+}
+
+void vos_dstats_exec_begin(struct vos_dstats *st)
+{
+	atomic_fetch_add_explicit(&st->inflight, 1, RELAXED);
+}
+
+void vos_dstats_exec_end(struct vos_dstats *st)
+{
+	atomic_fetch_sub_explicit(&st->inflight, 1, RELAXED);
+}
+
+void vos_dstats_waited(struct vos_dstats *st, uint64_t wait_ns, uint64_t spin_ns)
+{
+	uint64_t poll = wait_ns < spin_ns ? wait_ns : spin_ns;
+	atomic_fetch_add_explicit(&st->poll_ns, poll, RELAXED);
+	if (wait_ns > poll)
+		atomic_fetch_add_explicit(&st->sleep_ns, wait_ns - poll, RELAXED);
+}
+
 void vos_dstats_snapshot(struct vos_dstats *st, struct vos_stats *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->clients_total = atomic_load_explicit(&st->clients_total, RELAXED);
 	out->clients_now = atomic_load_explicit(&st->clients_now, RELAXED);
 	out->bad_requests = atomic_load_explicit(&st->bad_requests, RELAXED);
+	out->inflight = atomic_load_explicit(&st->inflight, RELAXED);
+	out->workers = atomic_load_explicit(&st->workers, RELAXED);
+	out->poll_ns = atomic_load_explicit(&st->poll_ns, RELAXED);
+	out->sleep_ns = atomic_load_explicit(&st->sleep_ns, RELAXED);
 	for (unsigned i = 0; i < VOS_SYSNR_MAX; i++) {
 		out->by_sysnr[i].calls = atomic_load_explicit(&st->by_sysnr[i].calls, RELAXED);
 		out->by_sysnr[i].errors = atomic_load_explicit(&st->by_sysnr[i].errors, RELAXED);

@@ -1220,8 +1220,8 @@ static int64_t op_fd_space(struct vos_shadow *sh, uint16_t op, const int64_t *a)
 
 /* --------------------------------------------------------------- dispatch */
 
-int64_t vos_storage_execute(struct vos_shadow *sh, struct vos_chan_server *s,
-			    const struct vos_request *req)
+static int64_t storage_execute(struct vos_shadow *sh, struct vos_chan_server *s,
+			       const struct vos_request *req)
 {
 	const int64_t *a = req->args;
 	switch (req->op) {
@@ -1299,4 +1299,60 @@ int64_t vos_storage_execute(struct vos_shadow *sh, struct vos_chan_server *s,
 	default:
 		return reject(sh, -ENOSYS);
 	}
+}
+
+/* The file offset of remote fd rfd, or -1 (none: pipe, socket...). */
+static int64_t file_pos(struct vos_shadow *sh, int64_t rfd)
+{
+	struct vos_file *f = vos_fdtable_get(&sh->fds, rfd);
+	if (f == NULL)
+		return -1;
+	/* a socket (net domain) or epoll fd: no offset, no lseek per call */
+	off_t p = f->vol < 0 ? -1 : lseek(f->fd, 0, SEEK_CUR);
+	vos_file_put(f);
+	return p < 0 ? -1 : p;
+}
+
+/* What a client needs to reopen its files after a restart (protocol.h,
+ * "Recovery reports"), written into the slot after a successful call: the
+ * offset lives here and dies with us. */
+static void report(struct vos_shadow *sh, struct vos_chan_server *s, const struct vos_request *req,
+		   int64_t r)
+{
+	int64_t *out = s->slots[req->slot].args;
+	switch (req->op) {
+	case VOS_OP_OPENAT:
+	case VOS_OP_OPENAT2: {
+		struct vos_file *f = vos_fdtable_get(&sh->fds, r);
+		struct stat st;
+		bool ok = f != NULL && fstat(f->fd, &st) == 0;
+		if (f)
+			vos_file_put(f);
+		out[3] = ok ? (int64_t)st.st_mode : -1;
+		out[4] = ok ? (int64_t)st.st_ino : -1;
+		out[5] = ok ? (int64_t)st.st_dev : -1;
+		break;
+	}
+	case VOS_OP_READ:
+	case VOS_OP_WRITE:
+	case VOS_OP_LSEEK:
+	case VOS_OP_GETDENTS64:
+		out[5] = file_pos(sh, req->args[0]);
+		break;
+	case VOS_OP_COPY_FILE_RANGE:
+		out[4] = file_pos(sh, req->args[0]);
+		out[5] = file_pos(sh, req->args[2]);
+		break;
+	default:
+		break;
+	}
+}
+
+int64_t vos_storage_execute(struct vos_shadow *sh, struct vos_chan_server *s,
+			    const struct vos_request *req)
+{
+	int64_t r = storage_execute(sh, s, req);
+	if (r >= 0)
+		report(sh, s, req, r);
+	return r;
 }

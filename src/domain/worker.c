@@ -317,10 +317,13 @@ static void serve(struct vos_wpool *p, struct vos_request *req)
 		if (probe_open)
 			req->args[3] |= O_NONBLOCK;
 		uint64_t t0 = mono_ns();
+		vos_dstats_exec_begin(sh->stats);
 		r = vos_domain_execute(sh, &sh->chan, req);
+		vos_dstats_exec_end(sh->stats);
 		if (probe_open)
 			r = open_without_probe(sh, r, flags);
 		vos_dstats_account(sh->stats, req->sysnr, r, mono_ns() - t0);
+		atomic_fetch_add_explicit(&sh->calls, 1, memory_order_relaxed);
 	}
 
 	pthread_mutex_lock(&p->lock);
@@ -356,6 +359,7 @@ static void *worker_main(void *arg)
 	pthread_sigmask(SIG_SETMASK, &set, NULL);
 
 	uint64_t idle_since = mono_ns(), next_kick = 0;
+	vos_dstats_worker(sh->stats, 1);
 	/* stop is checked on every turn, not only in wait(): a client that
 	 * keeps the queue full must not keep a worker from stopping. */
 	while (!stopping(sh)) {
@@ -380,13 +384,18 @@ static void *worker_main(void *arg)
 			idle_since = mono_ns();
 			continue;
 		}
+		uint64_t w0 = mono_ns();
 		int w = vos_chan_server_wait(&sh->chan, cancels ? VOS_WORKER_REKICK_MS : 0);
+		vos_dstats_waited(sh->stats, mono_ns() - w0, sh->chan.wait.spin_ns);
 		if (w < 0)
 			break;
 		if (w == 0 && me->extra &&
-		    mono_ns() - idle_since >= VOS_WORKER_IDLE_MS * 1000000ull && retire(p, me))
+		    mono_ns() - idle_since >= VOS_WORKER_IDLE_MS * 1000000ull && retire(p, me)) {
+			vos_dstats_worker(sh->stats, -1);
 			return NULL;
+		}
 	}
+	vos_dstats_worker(sh->stats, -1);
 	return NULL;
 }
 

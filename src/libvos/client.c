@@ -48,7 +48,7 @@ bool vos_is_hidden_fd(long fd_arg)
 	int fd = (int)fd_arg; /* the kernel reads fd arguments as int */
 	if (fd < 0)
 		return false;
-	if (fd == conn_fd)
+	if (fd == conn_fd || vos_wake_is_hidden_fd(fd))
 		return true;
 	for (int d = 0; d < VOS_DOMAIN_COUNT; d++)
 		if (atomic_load_explicit(&links[d].state, memory_order_acquire) == CONN_READY &&
@@ -452,6 +452,30 @@ int vos_fork_claim(int domain, uint64_t token)
 	return rep.status;
 }
 
+int vos_export_fd(int domain, int rfd, int *accmode)
+{
+	struct vos_ctl_export_fd msg = {.domain = (uint32_t)domain, .rfd = rfd};
+	vos_ctl_hdr_init(&msg.h, VOS_CTL_EXPORT_FD, sizeof(msg));
+	struct vos_ctl_exported rep;
+	int fd = -1;
+	lock_conn();
+	long n = conn_fd < 0 ? -ENODEV
+			     : ctl_roundtrip(conn_fd, &msg, sizeof(msg), &rep, sizeof(rep), &fd);
+	unlock_conn();
+	if (n >= 0 && (!vos_ctl_hdr_ok(&rep.h, n, VOS_CTL_EXPORTED, sizeof(rep)) ||
+		       (rep.status == 0) != (fd >= 0)))
+		n = -EPROTO;
+	else if (n >= 0)
+		n = rep.status;
+	if (n < 0) {
+		if (fd >= 0)
+			vos_sys1(SYS_close, fd);
+		return (int)n;
+	}
+	*accmode = rep.accmode;
+	return fd;
+}
+
 void vos_fork_child_adopt(struct vos_fork_prep *p)
 {
 	for (int d = 0; d < VOS_DOMAIN_COUNT; d++) {
@@ -492,6 +516,8 @@ void vos_client_after_fork(void)
 		vos_sys1(SYS_close, conn_fd);
 	conn_fd = -1;
 	atomic_store(&conn_lock, 0);
+	vos_epoll_after_fork(); /* the parent's wake fds */
+	vos_recovery_after_fork();
 }
 
 /* Bounded retry for a transiently exhausted resource (slots or data pages
@@ -554,6 +580,9 @@ int64_t vos_forward(struct vos_call *c, void (*prepare)(struct vos_call *, void 
 		 * leave them allocated, the channel is dead anyway */
 		return -EIO;
 	}
+	/* protocol.h "Recovery reports": valid when r >= 0 */
+	for (int i = 0; i < 3; i++)
+		c->report[i] = s->args[3 + i];
 	if (finish)
 		finish(c, ctx, r);
 	if (c->data_len > 0)

@@ -6,6 +6,7 @@
  * remote fd table, in one environment variable of the new image:
  *
  *   VOS_INHERIT=1;c=CONN;d=DOM,MEMFD,NSLOTS,DATA_SIZE,PID,EPOCH;f=FD,DOM,RFD;x=DOM,RFD;k=DOM,TOKEN
+ *   (+ e=EPFD,RELAY,DOM,RFD,EPOCH;m=EPFD,FD,DOM,EPOCH,DATA: epoll_calls.c)
  *
  * (d, f, x and k repeat; f are inherited fds, x remote fds whose placeholder
  * was close-on-exec and that the new image closes in the domain, k shadow
@@ -129,6 +130,19 @@ static bool build_state(struct buf *b, struct vos_link_info links[VOS_DOMAIN_COU
 		put_num(b, rf.domain);
 		put(b, ",");
 		put_num(b, rf.rfd);
+	}
+	/* epoll fds with remote members (epoll_calls.c) */
+	long long ev[5];
+	char ekey;
+	for (int i = 0, k; !spawn && (k = vos_epoll_exec_item(i, &ekey, ev)) >= 0; i++) {
+		if (k == 0 || ev[2] < 0 || ev[2] >= VOS_DOMAIN_COUNT || !have[ev[2]])
+			continue;
+		put(b, ekey == 'e' ? ";e=" : ";m=");
+		for (int j = 0; j < 5; j++) {
+			put_num(b, ev[j]);
+			if (j < 4)
+				put(b, ",");
+		}
 	}
 	for (int d = 0; prep && d < VOS_DOMAIN_COUNT; d++) {
 		if (!have[d])
@@ -340,6 +354,9 @@ void vos_exec_state_adopt(void)
 			if (v[0] >= 0 && v[0] < VOS_DOMAIN_COUNT && linked[v[0]] &&
 			    vos_fork_claim((int)v[0], (uint64_t)v[1]) != 0)
 				vos_log("cannot claim the shadow prepared by the parent");
+		} else if ((key == 'e' || key == 'm') && parse_longs(&p, v, 5)) {
+			if (v[2] >= 0 && v[2] < VOS_DOMAIN_COUNT && linked[v[2]])
+				vos_epoll_exec_adopt(key, v);
 		} else if (key == 'x' && parse_longs(&p, v, 2)) {
 			if (v[0] >= 0 && v[0] < VOS_DOMAIN_COUNT && linked[v[0]]) {
 				struct vos_call c = {.domain = (int)v[0],

@@ -65,6 +65,8 @@ bool vos_fd_lookup(long fd_arg, struct vos_remote_fd *out)
 		return false;
 	out->domain = (int)((e >> 32) & 0xff);
 	out->rfd = (int)(uint32_t)e;
+	out->fd = (int)fd;
+	out->epoch = (uint32_t)(e >> ENT_EPOCH_SHIFT) & 0xffff;
 	out->stale = (e & ENT_STALE) != 0;
 	/* an fd of a dead or replaced instance must never reach the new one,
 	 * whose fd numbers mean other files */
@@ -85,14 +87,38 @@ uint32_t vos_fd_generation(void)
 	return atomic_load_explicit(&generation, memory_order_acquire);
 }
 
-void vos_fd_set(int fd, int domain, int rfd)
+/* The entry word (for vos_fd_replace), 0 when none. */
+uint64_t vos_fd_raw(int fd)
+{
+	if (fd < 0 || fd >= VOS_FDTABLE_SIZE)
+		return 0;
+	return atomic_load_explicit(&table[fd], memory_order_acquire);
+}
+
+static uint64_t make_entry(int fd, int domain, int rfd)
 {
 	uint32_t g = atomic_fetch_add_explicit(&generation, 1, memory_order_acq_rel) + 1;
 	atomic_store_explicit(&entry_generation[fd], g, memory_order_relaxed);
 	uint64_t epoch = vos_link_epoch(domain) & 0xffff;
-	uint64_t e = ENT_PRESENT | (epoch << ENT_EPOCH_SHIFT) | ((uint64_t)(domain & 0xff) << 32) |
-		     (uint32_t)rfd;
-	atomic_store_explicit(&table[fd], e, memory_order_release);
+	return ENT_PRESENT | (epoch << ENT_EPOCH_SHIFT) | ((uint64_t)(domain & 0xff) << 32) |
+	       (uint32_t)rfd;
+}
+
+bool vos_fd_replace(int fd, uint64_t expect, int domain, int rfd)
+{
+	if (fd < 0 || fd >= VOS_FDTABLE_SIZE || !(expect & ENT_PRESENT))
+		return false;
+	/* the recovery record and path stay: same description, same file */
+	return atomic_compare_exchange_strong_explicit(&table[fd], &expect,
+						       make_entry(fd, domain, rfd),
+						       memory_order_acq_rel, memory_order_acquire);
+}
+
+void vos_fd_set(int fd, int domain, int rfd)
+{
+	vos_rec_release(fd); /* a new description: the opener records it */
+	vos_lst_release(fd);
+	atomic_store_explicit(&table[fd], make_entry(fd, domain, rfd), memory_order_release);
 	int hw = atomic_load_explicit(&high_water, memory_order_relaxed);
 	while (fd + 1 > hw &&
 	       !atomic_compare_exchange_weak_explicit(&high_water, &hw, fd + 1,
@@ -104,6 +130,8 @@ void vos_fd_clear(int fd)
 {
 	if (fd >= 0 && fd < VOS_FDTABLE_SIZE) {
 		atomic_store_explicit(&table[fd], 0, memory_order_release);
+		vos_rec_release(fd);
+		vos_lst_release(fd);
 		if (atomic_load_explicit(&paths, memory_order_relaxed))
 			vos_fd_set_path(fd, NULL);
 	}

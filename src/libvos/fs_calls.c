@@ -118,7 +118,18 @@ static bool op_takes_path(enum vos_op op)
 	}
 }
 
+/* forward() that also returns the domain's recovery report (protocol.h),
+ * valid when the result is >= 0. */
+static int64_t forward_rep(int domain, enum vos_op op, long nr, const int64_t args[6],
+			   struct xfer *x, int64_t report[3]);
+
 static int64_t forward(int domain, enum vos_op op, long nr, const int64_t args[6], struct xfer *x)
+{
+	return forward_rep(domain, op, nr, args, x, NULL);
+}
+
+static int64_t forward_rep(int domain, enum vos_op op, long nr, const int64_t args[6],
+			   struct xfer *x, int64_t report[3])
 {
 	struct vos_call c = {.domain = domain, .op = (uint16_t)op, .sysnr = nr};
 	memcpy(c.args, args, sizeof(c.args));
@@ -136,7 +147,10 @@ static int64_t forward(int domain, enum vos_op op, long nr, const int64_t args[6
 	if (x && x->n > 0 && total == 0)
 		total = 16; /* a zero-length buffer still needs a valid offset */
 	c.data_len = total;
-	return vos_forward(&c, x ? xfer_prepare : NULL, x ? xfer_finish : NULL, x);
+	int64_t r = vos_forward(&c, x ? xfer_prepare : NULL, x ? xfer_finish : NULL, x);
+	if (report && r >= 0)
+		memcpy(report, c.report, sizeof(c.report));
+	return r;
 }
 
 /* ------------------------------------------------------------ routing */
@@ -432,6 +446,8 @@ static enum route_kind route_path(long dirfd_arg, const char *path, struct route
 		struct vos_remote_fd rf;
 		if (!vos_fd_lookup(dirfd, &rf))
 			return route_local_dirfd(dirfd, path, rt, err);
+		if (rf.dead && !in_vfork_child())
+			vos_recover_fd(dirfd, &rf); /* a restarted domain's directory */
 		if (rf.stale || in_vfork_child()) {
 			*err = rf.dead ? -EIO : -EBADF; /* a dead instance's directory */
 			return ROUTE_ERROR;
@@ -504,13 +520,25 @@ static long unusable_errno(const struct vos_remote_fd *rf)
 	return rf->domain == VOS_DOMAIN_NET ? -ECONNRESET : -EIO;
 }
 
-static enum fd_kind route_fd(long fd, struct vos_remote_fd *rf)
+/* Without recovery: close() of a dead fd must not reopen it. */
+static enum fd_kind route_fd_norecover(long fd, struct vos_remote_fd *rf)
 {
 	if (!vos_fd_lookup(fd, rf))
 		return FD_LOCAL;
 	if (rf->stale || in_vfork_child())
 		return FD_UNUSABLE;
 	return FD_REMOTE;
+}
+
+/* A dead fd (its instance died) is reopened in the restarted instance if
+ * it can be (recovery.c); else it stays unusable. */
+static enum fd_kind route_fd(long fd, struct vos_remote_fd *rf)
+{
+	enum fd_kind k = route_fd_norecover(fd, rf);
+	if (k == FD_UNUSABLE && rf->dead && !in_vfork_child() &&
+	    (rf->domain == VOS_DOMAIN_NET ? vos_lst_restore(fd, rf) : vos_recover_fd(fd, rf)))
+		return FD_REMOTE;
+	return k;
 }
 
 /* ------------------------------------------------------------ fd calls */
@@ -557,7 +585,7 @@ static long remote_close_rfd(int domain, int rfd)
 static long do_close(long fd)
 {
 	struct vos_remote_fd rf;
-	enum fd_kind k = route_fd(fd, &rf);
+	enum fd_kind k = route_fd_norecover(fd, &rf);
 	if (k == FD_LOCAL) {
 		if (vos_is_hidden_fd(fd))
 			return -EBADF; /* ours, invisible to the application */
@@ -606,6 +634,8 @@ static long dup_remote(const struct vos_remote_fd *rf, long nr, long a[6])
 	if (target_remote && !old_target.stale)
 		remote_close_rfd(old_target.domain, old_target.rfd);
 	vos_fd_set((int)nfd, rf->domain, (int)nrfd);
+	vos_rec_dup((int)a[0], (int)nfd);
+	vos_lst_dup((int)a[0], (int)nfd);
 	const char *p = vos_fd_path((int)a[0]);
 	if (p) {
 		char *copy = scratch.path_a;
@@ -670,7 +700,12 @@ static long do_fcntl(long a[6])
 	case F_GETFL:
 	case F_SETFL: {
 		int64_t fa[6] = {rf.rfd, a[1], a[2]};
-		return forward(rf.domain, VOS_OP_FCNTL, SYS_fcntl, fa, NULL);
+		int64_t r = forward(rf.domain, VOS_OP_FCNTL, SYS_fcntl, fa, NULL);
+		if (r >= 0 && a[1] == F_SETFL) {
+			vos_rec_note_setfl((int)a[0], a[2]); /* the reopen's flags */
+			vos_lst_nonblock((int)a[0], (a[2] & O_NONBLOCK) != 0);
+		}
+		return r;
 	}
 	case F_GETLK:
 	case F_SETLK:
@@ -689,8 +724,15 @@ static long do_fcntl(long a[6])
 					.out = get ? fl : NULL,
 					.arg_off = 2,
 					.arg_len = -1};
+		struct flock want = *fl;
 		int64_t fa[6] = {rf.rfd, a[1]};
-		return forward(rf.domain, VOS_OP_FCNTL_LOCK, SYS_fcntl, fa, &x);
+		int64_t r = forward(rf.domain, VOS_OP_FCNTL_LOCK, SYS_fcntl, fa, &x);
+		/* a lock dies with its domain: recovery must know (recovery.c) */
+		bool whole = want.l_whence == SEEK_SET && want.l_start == 0 && want.l_len == 0;
+		if (r >= 0 && !get && (want.l_type != F_UNLCK || whole))
+			vos_rec_note_lock((int)a[0], a[1] == F_SETLK || a[1] == F_SETLKW,
+					  want.l_type != F_UNLCK);
+		return r;
 	}
 	default:
 		/* commands Linux has (owner, signals, leases, notify, seals,
@@ -739,7 +781,10 @@ static long rw_chunked(const struct vos_remote_fd *rf, long nr, bool write, void
 		int64_t a[6] = {rf->rfd, 0, 0, pos, 0, VOS_DIO_HINT((uintptr_t)buf, count)};
 		enum vos_op op = offset >= 0 ? (write ? VOS_OP_PWRITE : VOS_OP_PREAD)
 					     : (write ? VOS_OP_WRITE : VOS_OP_READ);
-		int64_t r = forward(rf->domain, op, nr, a, &x);
+		int64_t rep[3];
+		int64_t r = forward_rep(rf->domain, op, nr, a, &x, rep);
+		if (r >= 0 && offset < 0)
+			vos_rec_note_pos(rf->fd, rep[2]); /* where a reopen resumes */
 		if (r < 0) {
 			if (done == 0 && write)
 				sigpipe_on_epipe(r);
@@ -874,6 +919,8 @@ static long do_rwv(long nr, long a[6])
 			.args = {rf.rfd, 0, 0, offset >= 0 ? offset + (int64_t)done : 0, rwf, hint},
 			.data_len = v.len ? v.len : 1};
 		int64_t r = vos_forward(&c, vec_prepare, vec_finish, &v);
+		if (r >= 0 && offset < 0)
+			vos_rec_note_pos(rf.fd, c.report[2]);
 		if (r < 0) {
 			if (done == 0 && write)
 				sigpipe_on_epipe(r);
@@ -1024,7 +1071,11 @@ static long do_getdents(long a[6])
 				.arg_off = 1,
 				.arg_len = 2};
 	int64_t fa[6] = {rf.rfd};
-	return forward(rf.domain, VOS_OP_GETDENTS64, SYS_getdents64, fa, &x);
+	int64_t rep[3];
+	int64_t r = forward_rep(rf.domain, VOS_OP_GETDENTS64, SYS_getdents64, fa, &x, rep);
+	if (r >= 0)
+		vos_rec_note_pos((int)a[0], rep[2]); /* the cookie a reopen seeks to */
+	return r;
 }
 
 static long do_ioctl(long a[6])
@@ -1104,6 +1155,8 @@ static long copy_across(long in_fd, const struct vos_remote_fd *in, int64_t *off
 				     .args = {in->rfd, 0, (int64_t)n, offin ? *offin : 0},
 				     .data_len = n};
 		int64_t got = vos_forward(&c, across_block, across_write_local, &x);
+		if (got >= 0 && !offin)
+			vos_rec_note_pos(in->fd, c.report[2]);
 		if (got <= 0)
 			return got;
 		if (got > (int64_t)n)
@@ -1113,7 +1166,7 @@ static long copy_across(long in_fd, const struct vos_remote_fd *in, int64_t *off
 			put = 0; /* reported below, after the offset is put back */
 		if (put < got && !offin) {
 			int64_t back[6] = {in->rfd, put - got, SEEK_CUR};
-			forward(in->domain, VOS_OP_LSEEK, nr, back, NULL);
+			vos_rec_note_pos(in->fd, forward(in->domain, VOS_OP_LSEEK, nr, back, NULL));
 		}
 		if (x.local_result < 0)
 			return x.local_result;
@@ -1134,6 +1187,8 @@ static long copy_across(long in_fd, const struct vos_remote_fd *in, int64_t *off
 			     .args = {out->rfd, 0, (int64_t)n, offout ? *offout : 0},
 			     .data_len = n};
 	int64_t put = vos_forward(&c, across_read_local, NULL, &x);
+	if (put >= 0 && !offout)
+		vos_rec_note_pos(out->fd, c.report[2]);
 	if (x.local_result <= 0)
 		return x.local_result;
 	if (put < 0)
@@ -1177,7 +1232,13 @@ static long do_copy_file_range(long a[6])
 	if (e < 0)
 		return e;
 	int64_t fa[6] = {in.rfd, oi, out.rfd, oo, (int64_t)len, a[5] | explicit};
-	int64_t r = forward(in.domain, VOS_OP_COPY_FILE_RANGE, SYS_copy_file_range, fa, NULL);
+	int64_t rep[3];
+	int64_t r =
+		forward_rep(in.domain, VOS_OP_COPY_FILE_RANGE, SYS_copy_file_range, fa, NULL, rep);
+	if (r >= 0) {
+		vos_rec_note_pos(in.fd, rep[1]);
+		vos_rec_note_pos(out.fd, rep[2]);
+	}
 	if (r > 0) {
 		if (offin)
 			*offin += r;
@@ -1214,7 +1275,12 @@ static long do_sendfile(long a[6])
 		return 0;
 	int64_t given = off ? VOS_CFR_OFF_IN : 0; /* *off == -1 is not "no offset" */
 	int64_t fa[6] = {in.rfd, off ? *off : -1, out.rfd, -1, (int64_t)n, given};
-	int64_t r = forward(in.domain, VOS_OP_COPY_FILE_RANGE, SYS_sendfile, fa, NULL);
+	int64_t rep[3];
+	int64_t r = forward_rep(in.domain, VOS_OP_COPY_FILE_RANGE, SYS_sendfile, fa, NULL, rep);
+	if (r >= 0) {
+		vos_rec_note_pos(in.fd, rep[1]);
+		vos_rec_note_pos(out.fd, rep[2]);
+	}
 	if (r > 0 && off)
 		*off += r;
 	return r;
@@ -1242,10 +1308,13 @@ static long path_open(long nr, long dirfd, const char *path, long flags, long mo
 		return -ENOSYS;
 	struct xfer x = path_xfer(rt);
 	int64_t a[6] = {rt->dirfd, 0, 0, flags, mode, vos_umask};
-	int64_t rfd = forward(rt->domain, VOS_OP_OPENAT, nr, a, &x);
+	int64_t rep[3];
+	int64_t rfd = forward_rep(rt->domain, VOS_OP_OPENAT, nr, a, &x, rep);
 	long fd = install_remote_fd(rt->domain, rfd, (flags & O_CLOEXEC) != 0);
-	if (fd >= 0)
+	if (fd >= 0) {
 		vos_fd_set_path((int)fd, rt->norm[0] == '/' ? rt->norm : NULL);
+		vos_rec_opened((int)fd, flags, rep);
+	}
 	return fd;
 }
 
@@ -1336,12 +1405,17 @@ static long do_openat2(long a[6])
 	x.n = 2;
 	x.seg[1] = (struct seg){.in = &how, .len = sizeof(how), .arg_off = 3, .arg_len = -1};
 	int64_t fa[6] = {rt->dirfd, 0, 0, 0, vos_umask};
-	int64_t rfd = forward(rt->domain, VOS_OP_OPENAT2, SYS_openat2, fa, &x);
+	int64_t rep[3];
+	int64_t rfd = forward_rep(rt->domain, VOS_OP_OPENAT2, SYS_openat2, fa, &x, rep);
 	if (tmp >= 0)
 		remote_close_rfd(rt->domain, (int)tmp);
 	long fd = install_remote_fd(rt->domain, rfd, (how.flags & O_CLOEXEC) != 0);
-	if (fd >= 0)
+	if (fd >= 0) {
 		vos_fd_set_path((int)fd, rt->norm[0] == '/' ? rt->norm : NULL);
+		/* RESOLVE_ flags may have resolved it where a plain reopen by
+		 * its path would not: recovery checks the identity anyway */
+		vos_rec_opened((int)fd, (long)how.flags, rep);
+	}
 	return fd;
 }
 
@@ -1762,9 +1836,20 @@ static long do_getcwd(long a[6])
  * xattr set/remove. Each works on (dirfd, path), or on an fd itself: then the
  * domain gets the remote fd as dirfd, path "" and AT_EMPTY_PATH. */
 
+static int magic_fd_number(const char *p);
+
 static enum route_kind route_target(long dirfd, const char *path, bool on_fd, struct route *rt,
 				    long *err, int64_t *at_flags)
 {
+	/* "/proc/self/fd/N" of a remote fd names its file (the kernel follows
+	 * the magic link): glibc's fchmodat(AT_SYMLINK_NOFOLLOW) chmods that
+	 * of an O_PATH fd, and tar uses it */
+	struct vos_remote_fd mrf;
+	int mfd = on_fd || (*at_flags & AT_SYMLINK_NOFOLLOW) ? -1 : magic_fd_number(path);
+	if (mfd >= 0 && vos_fd_lookup(mfd, &mrf)) {
+		dirfd = mfd;
+		on_fd = true;
+	}
 	if (!on_fd)
 		return route_path(dirfd, path, rt, err);
 	struct vos_remote_fd rf;
@@ -1953,7 +2038,7 @@ static long do_mknod(long nr, long a[6])
 	long dirfd = at_form ? a[0] : AT_FDCWD;
 	const char *path = (const char *)(at_form ? a[1] : a[0]);
 	long mode = at_form ? a[2] : a[1], dev = at_form ? a[3] : a[2];
-	int64_t at = 0;
+	int64_t at = AT_SYMLINK_NOFOLLOW; /* routing only: a create never follows */
 	META_ROUTE(dirfd, path, false, at);
 	return meta_forward(rt, VOS_OP_MKNODAT, nr, mode, dev, vos_umask, NULL);
 }
@@ -2163,36 +2248,10 @@ static bool path_call_unsupported(long nr)
 	}
 }
 
-/* mmap of a volume file. A private mapping is a private copy, so it is made
- * of anonymous memory filled from the file through the channel (a snapshot
- * at mmap time: POSIX leaves it unspecified whether later writes to the file
- * show through untouched private pages). Shared mappings would need
- * coherence with the domain's page cache: ENODEV, as for a file system that
- * cannot map. */
-static long mmap_remote(long a[6], const struct vos_remote_fd *rf)
+/* Positional read into `buf` for mmap_calls.c (mmap of a volume file). */
+long vos_remote_pread(const struct vos_remote_fd *rf, void *buf, size_t len, int64_t off)
 {
-	unsigned long len = (unsigned long)a[1];
-	long prot = a[2], flags = a[3];
-	int64_t off = a[5];
-	if ((flags & MAP_TYPE) != MAP_PRIVATE)
-		return -ENODEV;
-	if (len == 0 || (off & 4095) || off < 0)
-		return -EINVAL;
-	long anon = (flags & ~(long)MAP_TYPE) | MAP_PRIVATE | MAP_ANONYMOUS;
-	long addr =
-		vos_raw_syscall6(SYS_mmap, a[0], (long)len, PROT_READ | PROT_WRITE, anon, -1, 0);
-	if (addr < 0 && addr > -4096)
-		return addr;
-	long n = rw_chunked(rf, SYS_mmap, false, (void *)addr, len, off);
-	if (n < 0) {
-		vos_sys2(SYS_munmap, addr, (long)len);
-		return n == -EBADF ? -EACCES : n; /* not open for reading */
-	}
-	if (prot != (PROT_READ | PROT_WRITE) && vos_sys3(SYS_mprotect, addr, (long)len, prot) < 0) {
-		vos_sys2(SYS_munmap, addr, (long)len);
-		return -EINVAL;
-	}
-	return addr;
+	return rw_chunked(rf, SYS_mmap, false, buf, len, off);
 }
 
 /* Path calls newer than this C library's headers, shaped (dirfd, path, ...). */
@@ -2243,9 +2302,13 @@ static bool unsupported_remote(long nr, long a[6], long *result)
 			return false;
 		}
 		if (nr == SYS_splice || nr == SYS_tee) {
+			/* EINVAL, as for a file that cannot splice: programs
+			 * (Go's io.Copy) then fall back to read/write */
 			if (vos_fd_lookup(a[0], &rf) ||
-			    vos_fd_lookup(nr == SYS_splice ? a[2] : a[1], &rf))
-				goto refuse;
+			    vos_fd_lookup(nr == SYS_splice ? a[2] : a[1], &rf)) {
+				*result = -EINVAL;
+				return true;
+			}
 			return false;
 		}
 		if (at && a[1] &&
@@ -2261,7 +2324,8 @@ static bool unsupported_remote(long nr, long a[6], long *result)
 		return false;
 	}
 	if (nr == SYS_mmap && !(a[3] & MAP_ANONYMOUS) && vos_fd_lookup(a[4], &rf)) {
-		*result = rf.stale || vos_in_vfork_child() ? -EBADF : mmap_remote(a, &rf);
+		/* a dead fd is recovered first (route_fd) */
+		*result = route_fd(a[4], &rf) != FD_REMOTE ? -EBADF : vos_mmap_remote(a, &rf);
 		return true;
 	}
 	return false;
@@ -2339,6 +2403,24 @@ static bool redirect_args(long nr, long a[6], bool second)
 /* As Linux counts symlinks per lookup. */
 #define MAX_REDIRECTS 40
 
+long vos_exec_open_unlisted(long dirfd, const char *path, int *domain)
+{
+	struct route *rt = &scratch.r1;
+	long err = 0;
+	enum route_kind k = route_path(dirfd, path, rt, &err);
+	if (k == ROUTE_ERROR)
+		return err;
+	if (k == ROUTE_LOCAL || vos_link_epoch(rt->domain) == 0)
+		return -EACCES;
+	struct xfer x = path_xfer(rt);
+	int64_t a[6] = {rt->dirfd, 0, 0, O_RDONLY | O_CLOEXEC, 0, vos_umask};
+	int64_t r = forward(rt->domain, VOS_OP_OPENAT, SYS_openat, a, &x);
+	if (VOS_RESULT_IS_REDIRECT(r))
+		return -EACCES; /* left its volume since vos_exec_path looked */
+	*domain = rt->domain;
+	return (long)r;
+}
+
 long vos_exec_path(long dirfd, const char *path, const char **out)
 {
 	long a[6] = {dirfd, (long)path};
@@ -2352,21 +2434,49 @@ long vos_exec_path(long dirfd, const char *path, const char **out)
 			*out = (const char *)a[1];
 			return hops > 0;
 		}
-		/* a vfork-like child cannot forward: a volume is noexec */
-		if (in_vfork_child())
+		/* a vfork-like child forwards only on its parent's channel,
+		 * never attaching one (exec_volume.c) */
+		if (in_vfork_child() && vos_link_epoch(rt->domain) == 0)
 			return -EACCES;
 		struct xfer x = path_xfer(rt);
 		int64_t fa[6] = {rt->dirfd, 0, 0, F_OK, 0};
 		long r = forward(rt->domain, VOS_OP_FACCESSAT, SYS_execve, fa, &x);
 		if (!VOS_RESULT_IS_REDIRECT(r))
-			return r < 0 ? r : -EACCES; /* volumes are noexec mounts */
+			return r < 0 ? r : VOS_EXEC_IN_VOLUME;
 		if (!redirect_args(SYS_faccessat, a, false))
 			return -ELOOP;
 	}
 	return -ELOOP;
 }
 
+static bool fs_call_routed(long nr, long a[6], long *result);
+
+/* The storage instance this call started on died under it (the EIO is the
+ * death's, not the file system's). */
+static bool storage_died(uint32_t epoch)
+{
+	return epoch != 0 && !vos_link_serves(VOS_DOMAIN_STORAGE, epoch & 0xffff);
+}
+
 bool vos_fs_call(long nr, long a[6], long *result)
+{
+	/* An idempotent call in flight when the storage domain died runs again
+	 * once its fd is recovered (recovery.c), from the original arguments
+	 * (routing rewrites a[]). Bounded: a domain that keeps dying is given
+	 * up on by the supervisor anyway. */
+	long orig[6];
+	memcpy(orig, a, sizeof(orig));
+	for (int tries = 0;; tries++) {
+		uint32_t epoch = vos_link_epoch(VOS_DOMAIN_STORAGE);
+		bool handled = fs_call_routed(nr, a, result);
+		if (!handled || *result != -EIO || tries >= 8 || !vos_recovery_enabled() ||
+		    !storage_died(epoch) || !vos_rec_retry_call(nr, orig))
+			return handled;
+		memcpy(a, orig, sizeof(orig));
+	}
+}
+
+static bool fs_call_routed(long nr, long a[6], long *result)
 {
 	/* handlers answer VOS_RUN_NATIVE for a call that stays local, so that
 	 * it runs outside the SIGSYS handler with the application's mask; a
@@ -2422,6 +2532,7 @@ static bool fs_call(long nr, long a[6], long *result)
 		return true;
 	case SYS_lseek:
 		*result = fd_simple(nr, a, VOS_OP_LSEEK, 3);
+		vos_rec_note_pos((int)a[0], *result); /* -errno is ignored */
 		return true;
 	case SYS_fstat:
 		*result = do_fstat(a);
@@ -2538,6 +2649,8 @@ static bool fs_call(long nr, long a[6], long *result)
 		return true;
 	case SYS_flock:
 		*result = fd_simple(nr, a, VOS_OP_FLOCK, 2);
+		if (*result == 0)
+			vos_rec_note_lock((int)a[0], false, !(a[1] & LOCK_UN));
 		return true;
 	case SYS_sync_file_range:
 		*result = fd_simple(nr, a, VOS_OP_SYNC_FILE_RANGE, 4);

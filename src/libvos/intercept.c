@@ -29,6 +29,8 @@
 #include <unistd.h>
 
 #include "libvos/libvos.h"
+#include "libvos/rewrite.h"
+#include "libvos/sigdefer.h"
 
 #ifndef PR_SET_SYSCALL_USER_DISPATCH
 #define PR_SET_SYSCALL_USER_DISPATCH 59
@@ -120,11 +122,24 @@ bool vos_in_vfork_child(void)
  * and what the wait saw. */
 enum { INTR_NONE = 0, INTR_RESTART = 1, INTR_EINTR = 2 };
 static __thread uint64_t tls_app_mask;
+static __thread bool tls_mask_known; /* the fast path learns it when needed */
 static __thread int tls_intr;
+
+static uint64_t app_mask_now(void)
+{
+	if (!tls_mask_known) {
+		uint64_t cur = 0;
+		vos_sys4(SYS_rt_sigprocmask, SIG_BLOCK, 0, (long)&cur, 8);
+		/* signals deferred by the fast path are blocked only for now */
+		tls_app_mask = cur & ~vos_defer_pending() & ~SIGBIT(SIGSYS);
+		tls_mask_known = true;
+	}
+	return tls_app_mask;
+}
 
 uint64_t vos_wait_mask_swap(uint64_t mask)
 {
-	uint64_t old = tls_app_mask;
+	uint64_t old = app_mask_now();
 	tls_app_mask = mask;
 	return old;
 }
@@ -185,6 +200,7 @@ static uint64_t app_mask_of(const ucontext_t *uc)
 static void after_fork_child(struct vos_fork_prep *prep)
 {
 	arm_current_thread();
+	vos_rewrite_after_fork();
 	vos_vcwd_after_fork();
 	vos_client_after_fork();
 	/* Remote fds belong to the parent's shadow until the child claims the
@@ -203,21 +219,17 @@ static long do_rt_sigaction(long a[6])
 	if (a[3] != 8)
 		return -EINVAL;
 	if (sig == SIGSYS) {
+		struct kernel_sigaction next;
+		if (act)
+			next = *act; /* read before `old` is written: they may alias */
 		if (old)
 			*old = app_sigsys;
 		if (act)
-			app_sigsys = *act;
+			app_sigsys = next;
 		return 0;
 	}
-	if (!act)
-		return vos_passthrough(SYS_rt_sigaction, a);
-	struct kernel_sigaction k = *act;
-	k.mask &= ~SIGBIT(SIGSYS);
-	if (k.handler != SIG_DFL && k.handler != SIG_IGN) {
-		k.flags |= K_SA_RESTORER;
-		k.restorer = vos_sigreturn_restorer;
-	}
-	return vos_sys4(SYS_rt_sigaction, sig, (long)&k, (long)old, 8);
+	/* sigdefer.c: the application's handler behind our wrapper */
+	return vos_sig_action(sig, (const struct vos_ksigaction *)act, (struct vos_ksigaction *)old);
 }
 
 /* The thread's mask while this handler runs is everything-blocked; the mask
@@ -357,11 +369,14 @@ static long do_clone(long a[6], const ucontext_t *uc)
 		vos_fork_prepare(&prep);
 		spawn = spawn_reserve(&prep);
 	}
+	long tls = a[4];
+	flags = vos_thread_tls_flags(flags, &tls); /* its own libvos state */
 	const void *frame = make_child_frame(stack, uc, spawn);
-	long r = vos_clone_raw(SYS_clone, (long)flags, (long)stack, a[2], a[3], a[4], frame);
+	long r = vos_clone_raw(SYS_clone, (long)flags, (long)stack, a[2], a[3], tls, frame);
 	if (is_spawn(flags)) {
 		/* CLONE_VFORK: the child has exec'd or exited by now */
 		spawn_release(spawn);
+		vos_defer_reset(); /* the child ran on this thread's memory */
 		vos_fork_parent_done(&prep, r < 0);
 	}
 	return r;
@@ -400,6 +415,7 @@ static long do_clone3(long a[6], const ucontext_t *uc)
 	long r = vos_clone_raw(SYS_clone3, a[0], a[1], 0, 0, 0, frame);
 	if (is_spawn(flags)) {
 		spawn_release(spawn);
+		vos_defer_reset(); /* the child ran on this thread's memory */
 		vos_fork_parent_done(&prep, r < 0);
 	}
 	return r;
@@ -424,9 +440,9 @@ static long do_fork(long nr, long a[6])
 
 static long do_execve(long nr, long a[6], const ucontext_t *uc)
 {
-	/* Volumes behave like noexec mounts for now: a program file in a volume
-	 * must not silently run the host file at the same path. Relative paths
-	 * follow the virtual cwd. */
+	/* A program file in a volume runs from a native fd the domain hands
+	 * out (exec_volume.c), never from the host file at the same path.
+	 * Relative paths follow the virtual cwd. */
 	vos_fixup_path_args(nr, a);
 	long dirfd = nr == SYS_execve ? AT_FDCWD : a[0];
 	const char *path = (const char *)(nr == SYS_execve ? a[0] : a[1]);
@@ -434,11 +450,13 @@ static long do_execve(long nr, long a[6], const ucontext_t *uc)
 	bool empty_fd = nr == SYS_execveat && path && !path[0] && (a[4] & AT_EMPTY_PATH);
 	struct vos_remote_fd rf;
 	if (empty_fd && vos_fd_lookup(a[0], &rf))
-		return -EACCES;
+		return vos_exec_volume(nr, a, app_mask_of(uc));
 	if (!empty_fd && path) {
 		/* a symlink in a volume may lead back to a host program */
 		const char *to;
 		err = vos_exec_path(dirfd, path, &to);
+		if (err == VOS_EXEC_IN_VOLUME)
+			return vos_exec_volume(nr, a, app_mask_of(uc));
 		if (err < 0)
 			return err;
 		if (err > 0) {
@@ -490,6 +508,7 @@ bool vos_dispatch(long nr, long a[6], ucontext_t *uc, long *result)
 		vos_thread_exiting();
 		return false;
 	case SYS_exit_group:
+		vos_rewrite_report();
 		vos_client_exiting();
 		return false;
 	default:
@@ -534,13 +553,15 @@ bool vos_signal_interrupts(void *arg)
 	uint64_t pend = 0;
 	if (vos_sys2(SYS_rt_sigpending, (long)&pend, 8) != 0)
 		return false;
-	pend &= ~tls_app_mask & ~(SIGBIT(SIGSYS) | SIGBIT(SIGKILL) | SIGBIT(SIGSTOP));
+	pend &= ~app_mask_now() & ~(SIGBIT(SIGSYS) | SIGBIT(SIGKILL) | SIGBIT(SIGSTOP));
 	if (pend == 0)
 		return false;
 	bool any = false, restart = true;
 	for (int sig = 1; sig <= 64; sig++) {
 		struct kernel_sigaction k;
-		if (!(pend & SIGBIT(sig)) || vos_sys4(SYS_rt_sigaction, sig, 0, (long)&k, 8) != 0)
+		/* the application's disposition, not our wrapper's */
+		if (!(pend & SIGBIT(sig)) ||
+		    vos_sig_action(sig, NULL, (struct vos_ksigaction *)&k) != 0)
 			continue;
 		if (k.handler == SIG_IGN || (k.handler == SIG_DFL && default_ignored(sig)))
 			continue;
@@ -596,63 +617,164 @@ static bool restartable(long nr)
 	}
 }
 
+/* Calls that need the interrupted context or change what the SIGSYS
+ * handler relies on (masks, dispositions, stacks, SUD itself in children):
+ * they always take the trap path, never the fast path. The temporary-mask
+ * waits are here too: they may run inside the handler (sanitized_wait). */
+static bool needs_trap(long nr)
+{
+	switch (nr) {
+	case SYS_rt_sigaction:
+	case SYS_rt_sigprocmask:
+	case SYS_rt_sigreturn:
+	case SYS_sigaltstack:
+	case SYS_clone:
+	case SYS_clone3:
+	case SYS_fork:
+	case SYS_vfork:
+	case SYS_execve:
+	case SYS_execveat:
+	case SYS_exit:
+	case SYS_exit_group:
+	case SYS_rt_sigsuspend:
+	case SYS_ppoll:
+	case SYS_pselect6:
+	case SYS_epoll_pwait:
+	case SYS_epoll_pwait2:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Forwarded calls that may block on Linux, so a signal may end them with
+ * EINTR. Any other one interrupted before the domain ran it (Go preempts
+ * with SIGURG all the time) is run again: Linux would have completed it. */
+static bool may_block(long nr)
+{
+	switch (nr) {
+	case SYS_poll:
+	case SYS_ppoll:
+	case SYS_select:
+	case SYS_pselect6:
+	case SYS_epoll_wait:
+	case SYS_epoll_pwait:
+	case SYS_epoll_pwait2:
+	case SYS_nanosleep:
+	case SYS_clock_nanosleep:
+	case SYS_close:
+		return true;
+	default:
+		return restartable(nr);
+	}
+}
+
+enum serve_outcome { SERVED, SERVED_RESTART, RUN_NATIVE };
+
+/* One intercepted call, run with every signal blocked (the SIGSYS
+ * handler's mask, or the fast path's): routed by vos_dispatch. SERVED sets
+ * *result; SERVED_RESTART means "interrupted, run it again once the pending
+ * handlers have run"; RUN_NATIVE: execute a[] (unchanged) natively with the
+ * application's mask. Shared by the trap path and the fast path. */
+static enum serve_outcome serve(long nr, long a[6], ucontext_t *uc, const uint64_t *app_mask,
+				long *result)
+{
+	long orig[6];
+	memcpy(orig, a, sizeof orig);
+	tls_app_mask = app_mask ? *app_mask : 0;
+	tls_mask_known = app_mask != NULL;
+	tls_intr = INTR_NONE;
+	vos_fd_guard_reset(); /* fdtable.c: per call */
+	if (vos_dispatch(nr, a, uc, result)) {
+		bool restart = *result == -EINTR &&
+			       ((tls_intr == INTR_RESTART && restartable(nr)) ||
+				(tls_intr != INTR_NONE && !may_block(nr)));
+		tls_intr = INTR_NONE;
+		return restart ? SERVED_RESTART : SERVED;
+	}
+	if (memcmp(orig, a, sizeof orig) != 0) {
+		/* arguments rewritten into per-thread scratch (a path made
+		 * absolute): run it here, before anything can reuse the scratch */
+		*result = vos_passthrough(nr, a);
+		return SERVED;
+	}
+	return RUN_NATIVE;
+}
+
 static void sigsys_handler(int sig, siginfo_t *si, void *ucv)
 {
 	(void)sig;
 	ucontext_t *uc = ucv;
-	if (si->si_code != SYS_USER_DISPATCH)
-		return; /* a SIGSYS sent by kill(): dropped (see ARCHITECTURE) */
+	if (si->si_code != SYS_USER_DISPATCH) {
+		/* the program's own SIGSYS (kill, its seccomp): its disposition */
+		vos_app_sigsys(&app_sigsys.handler, &app_sigsys.flags, app_sigsys.mask, si, uc);
+		return;
+	}
 	greg_t *g = uc->uc_mcontext.gregs;
 	long nr = g[REG_RAX];
+	uintptr_t site = (uintptr_t)g[REG_RIP];
 	long a[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
 	long result;
-	tls_app_mask = app_mask_of(uc);
-	tls_intr = INTR_NONE;
-	vos_fd_guard_reset(); /* fdtable.c: per call */
-	if (vos_dispatch(nr, a, uc, &result)) {
-		if (result == -EINTR && tls_intr == INTR_RESTART && restartable(nr)) {
-			/* back to the 2-byte syscall instruction: it runs again
-			 * once the pending handlers have run */
-			g[REG_RIP] -= 2;
-			g[REG_RAX] = nr;
-		} else {
-			g[REG_RAX] = result;
-		}
-		tls_intr = INTR_NONE;
-		return;
+	uint64_t app_mask = app_mask_of(uc);
+	switch (serve(nr, a, uc, &app_mask, &result)) {
+	case SERVED_RESTART:
+		/* back to the 2-byte syscall instruction: it runs again once
+		 * the pending handlers have run */
+		g[REG_RIP] -= 2;
+		g[REG_RAX] = nr;
+		break;
+	case SERVED:
+		g[REG_RAX] = result;
+		break;
+	case RUN_NATIVE: {
+		/* A local call: run it natively, after this handler returns,
+		 * with the application's own signal mask (see vos_syscall_stub). */
+		greg_t sp = g[REG_RSP] - 128 - 8;
+		*(greg_t *)sp = g[REG_RIP];
+		g[REG_RSP] = sp;
+		g[REG_RIP] = (greg_t)vos_syscall_stub;
+		g[REG_R11] = 0; /* not started yet (sigdefer.c) */
+		break;
 	}
-	if (a[0] != g[REG_RDI] || a[1] != g[REG_RSI] || a[2] != g[REG_RDX] || a[3] != g[REG_R10] ||
-	    a[4] != g[REG_R8] || a[5] != g[REG_R9]) {
-		/* arguments rewritten into per-thread scratch (a path made
-		 * absolute): run it here, before anything can reuse the scratch */
-		g[REG_RAX] = vos_passthrough(nr, a);
-		return;
 	}
-	/* A local call: run it natively, after this handler returns, with the
-	 * application's own signal mask (see vos_syscall_stub). */
-	greg_t sp = g[REG_RSP] - 128 - 8;
-	*(greg_t *)sp = g[REG_RIP];
-	g[REG_RSP] = sp;
-	g[REG_RIP] = (greg_t)vos_syscall_stub;
+	/* next time this site may not trap at all (rewrite.c) */
+	vos_rewrite_site(site, nr, needs_trap(nr));
+}
+
+/* The fast path (fastpath.S calls this from a rewritten site, no trap):
+ * the same serve() as the trap path. Instead of the trap path's blocked
+ * mask, signals that arrive while it runs are deferred (sigdefer.c): they
+ * stay pending and blocked, so the forwarded wait sees them exactly as on
+ * the trap path, and their handlers run when they are unblocked here, after
+ * the call was served and before the application resumes. A restart
+ * re-runs the call after those handlers, as the trap path's rewound syscall
+ * instruction does. No signal-mask system call unless a signal came. */
+struct vos_fast_ret vos_fast_call(long nr, const long args[6])
+{
+	struct vos_fast_ret r = {VOS_FAST_SLOW, 0};
+	if (needs_trap(nr))
+		return r;
+	vos_rewrite_count_fast();
+	for (;;) {
+		long a[6];
+		memcpy(a, args, sizeof a);
+		vos_defer_enter();
+		enum serve_outcome o = serve(nr, a, NULL, NULL, &r.value);
+		uint64_t deferred = vos_defer_leave();
+		if (deferred) /* their handlers run as this returns */
+			vos_sys4(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&deferred, 0, 8);
+		if (o == SERVED_RESTART)
+			continue;
+		r.action = o == SERVED ? VOS_FAST_DONE : VOS_FAST_NATIVE;
+		return r;
+	}
 }
 
 /* Handlers installed before us (by other constructors) would return through
  * glibc's trapped restorer: reinstall them with ours. */
 static void adopt_existing_handlers(void)
 {
-	for (int sig = 1; sig <= 64; sig++) {
-		if (sig == SIGSYS || sig == SIGKILL || sig == SIGSTOP)
-			continue;
-		struct kernel_sigaction k;
-		if (vos_sys4(SYS_rt_sigaction, sig, 0, (long)&k, 8) != 0)
-			continue;
-		if (k.handler == SIG_DFL || k.handler == SIG_IGN)
-			continue;
-		k.flags |= K_SA_RESTORER;
-		k.restorer = vos_sigreturn_restorer;
-		k.mask &= ~SIGBIT(SIGSYS);
-		vos_sys4(SYS_rt_sigaction, sig, (long)&k, 0, 8);
-	}
+	vos_sig_adopt_all();
 }
 
 static void vos_init(void);
@@ -661,6 +783,12 @@ __attribute__((constructor(101))) static void vos_init(void)
 	const char *sock = getenv("VOS_SOCKET");
 	if (!sock || !*sock)
 		return; /* not under vos run: stay inert */
+	/* a copy: a program setting its process title (nginx) overwrites the
+	 * original environment strings, and a fork child reconnects by path */
+	static char sock_copy[108]; /* sizeof sun_path */
+	size_t sock_len = strlen(sock);
+	if (sock_len < sizeof(sock_copy))
+		sock = memcpy(sock_copy, sock, sock_len + 1);
 	vos_socket_path = sock;
 	vos_volumes_parse(&vos_volumes, getenv("VOS_VOLUMES"));
 	Dl_info self;
@@ -673,14 +801,19 @@ __attribute__((constructor(101))) static void vos_init(void)
 	vos_sys1(SYS_umask, old);
 	vos_umask = (int)(old & 0777);
 
+	/* SA_ONSTACK: on a thread with an alternate signal stack the trap
+	 * frame goes there; Go's goroutine stacks have no room for it. */
 	struct kernel_sigaction k = {.handler = (void *)sigsys_handler,
-				     .flags = SA_SIGINFO | K_SA_RESTORER,
+				     .flags = SA_SIGINFO | SA_ONSTACK | K_SA_RESTORER,
 				     .restorer = vos_sigreturn_restorer,
 				     .mask = ~0ULL};
 	if (vos_sys4(SYS_rt_sigaction, SIGSYS, (long)&k, 0, 8) != 0) {
 		vos_log("cannot install the SIGSYS handler; running without VirtuOS");
 		return;
 	}
+	/* the fast path needs application handlers behind our wrapper */
+	if (vos_rewrite_init())
+		vos_sig_wrap_enable();
 	adopt_existing_handlers();
 	uint64_t unblock = SIGBIT(SIGSYS);
 	vos_sys4(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&unblock, 0, 8);

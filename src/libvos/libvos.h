@@ -43,6 +43,8 @@ struct vos_remote_fd {
 	 * (EIO, ECONNRESET for sockets), close succeeds; stale is set too so
 	 * nothing forwards it to the new instance */
 	bool dead;
+	int fd;		/* the local number looked up */
+	uint32_t epoch; /* instance it was opened in (low 16 bits) */
 };
 bool vos_fd_lookup(long fd, struct vos_remote_fd *out) VOS_HIDDEN;
 void vos_fd_set(int fd, int domain, int rfd) VOS_HIDDEN;
@@ -65,8 +67,46 @@ void vos_fd_unstale_domain(int domain, uint32_t gen) VOS_HIDDEN;
 uint32_t vos_fd_generation(void) VOS_HIDDEN;
 bool vos_fd_set_before(int fd, uint32_t gen) VOS_HIDDEN;
 int vos_fd_high_water(void) VOS_HIDDEN;
+/* The raw entry of fd (0: none), and its replacement by a remote fd of the
+ * current instance if the entry is still `expect` (recovery.c). */
+uint64_t vos_fd_raw(int fd) VOS_HIDDEN;
+bool vos_fd_replace(int fd, uint64_t expect, int domain, int rfd) VOS_HIDDEN;
 /* Opens a placeholder at the lowest free fd; returns it or -errno. */
 int vos_placeholder_open(bool cloexec) VOS_HIDDEN;
+
+/* ---- transparent recovery after a storage-domain restart (recovery.c) */
+bool vos_recovery_enabled(void) VOS_HIDDEN; /* VOS_RECOVER=0 turns it off */
+/* A remote open succeeded at fd: report[] is the domain's (protocol.h,
+ * Recovery reports: mode, ino, dev). */
+void vos_rec_opened(int fd, long oflags, const int64_t report[3]) VOS_HIDDEN;
+void vos_rec_dup(int oldfd, int newfd) VOS_HIDDEN; /* newfd shares oldfd's description */
+void vos_rec_release(int fd) VOS_HIDDEN;	   /* fd closed or replaced */
+void vos_rec_note_pos(int fd, int64_t pos) VOS_HIDDEN; /* the domain's offset report */
+void vos_rec_note_setfl(int fd, long flags) VOS_HIDDEN;
+void vos_rec_note_lock(int fd, bool posix, bool held) VOS_HIDDEN;
+bool vos_rec_append(int fd) VOS_HIDDEN;
+/* fd's instance died: reopen its description in the current one. True
+ * with *rf the live entry (perhaps recovered by another thread). */
+bool vos_recover_fd(long fd, struct vos_remote_fd *rf) VOS_HIDDEN;
+/* Whether a call that failed with EIO because the storage domain died in
+ * the middle may run again (idempotent, not an O_APPEND write...). */
+bool vos_rec_retry_call(long nr, const long a[6]) VOS_HIDDEN;
+void vos_recovery_after_fork(void) VOS_HIDDEN; /* also listeners' */
+
+/* ---- listening sockets re-created after a net-domain restart (listeners.c;
+ * opt-in: VOS_RESTORE_LISTENERS=1, `vos run --restore-listeners`) */
+bool vos_listeners_enabled(void) VOS_HIDDEN;
+void vos_lst_socket(int fd, int family, int type, int proto) VOS_HIDDEN;
+void vos_lst_setsockopt(int fd, int level, int name, const void *val, long len) VOS_HIDDEN;
+void vos_lst_nonblock(int fd, bool on) VOS_HIDDEN;
+void vos_lst_listen(int fd, int backlog, const void *addr, uint32_t len) VOS_HIDDEN;
+void vos_lst_forget(int fd) VOS_HIDDEN; /* it connects: not a listener */
+void vos_lst_dup(int oldfd, int newfd) VOS_HIDDEN;
+void vos_lst_release(int fd) VOS_HIDDEN;
+/* fd is a listening socket of a dead instance: re-create it in the current
+ * one. True with *rf the live entry. */
+bool vos_lst_restore(long fd, struct vos_remote_fd *rf) VOS_HIDDEN;
+void vos_lst_after_fork(void) VOS_HIDDEN;
 
 /* ---- connection to the supervisor and the channel (client.c) */
 /* Returns the attached channel for a domain, connecting on first use, or
@@ -104,6 +144,11 @@ struct vos_fork_prep {
 void vos_fork_prepare(struct vos_fork_prep *p) VOS_HIDDEN;
 void vos_fork_parent_done(struct vos_fork_prep *p, bool failed) VOS_HIDDEN;
 void vos_fork_child_adopt(struct vos_fork_prep *p) VOS_HIDDEN;
+/* A native fd (close-on-exec) for remote fd rfd of `domain`: a new open
+ * file description of the same regular file in its access mode (*accmode),
+ * or -errno (-ENODEV not a regular file, -EOPNOTSUPP not possible for that
+ * domain's placement). VOS_CTL_EXPORT_FD in vos/control.h. */
+int vos_export_fd(int domain, int rfd, int *accmode) VOS_HIDDEN;
 int vos_fork_claim(int domain, uint64_t token) VOS_HIDDEN;
 /* A vfork-like child running on its parent's memory (intercept.c). */
 struct vos_spawn {
@@ -138,6 +183,7 @@ struct vos_call {
 	size_t data_len;  /* bytes of data area needed (0: none) */
 	int64_t data_off; /* set by vos_forward when data_len > 0 */
 	void *data;	  /* pointer to the block in the data area */
+	int64_t report[3]; /* slot args[3..5] after the call (protocol.h, Recovery reports) */
 };
 /* Acquires a slot (and a data block if data_len > 0, exposed in c->data
  * before `prepare` runs), publishes, waits. Returns the result. */
@@ -161,6 +207,27 @@ bool vos_fs_call(long nr, long a[6], long *result) VOS_HIDDEN;
  * set when handled (never VOS_RUN_NATIVE), false to run the call natively. */
 bool vos_net_call(long nr, long a[6], long *result) VOS_HIDDEN;	  /* net_calls.c */
 bool vos_poll_call(long nr, long a[6], long *result) VOS_HIDDEN;  /* poll_calls.c */
+/* epoll over remote fds (epoll_calls.c), reached through vos_poll_call. */
+bool vos_epoll_call(long nr, long a[6], long *result) VOS_HIDDEN;
+/* The wake eventfd (edge-triggered, never read) and a pidfd of the live
+ * instance of `domain`, fetched on first use; false when unavailable. */
+bool vos_wake_fds(int domain, int *efd, int *pidfd) VOS_HIDDEN;
+bool vos_wake_is_hidden_fd(int fd) VOS_HIDDEN;
+/* fork child: the parent's wake fds are not ours; epoll records stay. */
+void vos_epoll_after_fork(void) VOS_HIDDEN;
+/* execve: item i of the epoll state to hand on (key 'e': E, relay, domain,
+ * remote instance, epoch; 'm': E, fd, domain, epoch, data): 1 filled, 0
+ * none at i, -1 past the end; and the new image's side. */
+int vos_epoll_exec_item(int i, char *key, long long v[5]) VOS_HIDDEN;
+void vos_epoll_exec_adopt(char key, const long long v[5]) VOS_HIDDEN;
+/* The mask a wait runs under (poll_calls.c): ppoll/pselect6/epoll_pwait's
+ * own (SIGSYS never blocked) while the call lasts, else the application's. */
+struct vos_wait_mask {
+	bool temporary;
+	uint64_t mask, app;
+};
+void vos_wait_mask_begin(struct vos_wait_mask *w, const uint64_t *given) VOS_HIDDEN;
+void vos_wait_mask_end(struct vos_wait_mask *w, long result) VOS_HIDDEN;
 bool vos_creds_call(long nr, long a[6], long *result) VOS_HIDDEN; /* creds.c */
 /* Send the process's credentials on a channel being attached (creds.c). */
 void vos_creds_push(struct vos_chan_client *ch, long sysnr) VOS_HIDDEN;
@@ -169,9 +236,31 @@ bool vos_path_is_remote(long dirfd, const char *path, long *err) VOS_HIDDEN;
 void vos_fixup_path_args(long nr, long a[6]) VOS_HIDDEN;
 /* execve's program path: redirects out of volumes followed (a symlink in a
  * volume to a host program). 1 with *out the absolute local path to run
- * instead, 0 when (dirfd, path) is local as given, -errno when it names
- * something in a volume (EACCES: volumes are noexec) or fails there. */
+ * instead, 0 when (dirfd, path) is local as given, VOS_EXEC_IN_VOLUME
+ * when it names something in a volume, -errno when it fails there. */
 long vos_exec_path(long dirfd, const char *path, const char **out) VOS_HIDDEN;
+/* exec from a vfork-like child: (dirfd, path) opened read-only in its
+ * volume on the parent's channel (never attaching one), with no entry in
+ * the fd table; the remote fd with *domain, or -errno (fs_calls.c). */
+long vos_exec_open_unlisted(long dirfd, const char *path, int *domain) VOS_HIDDEN;
+/* vos_exec_path's answer for a file in a volume (as given in (dirfd, path)). */
+#define VOS_EXEC_IN_VOLUME 2
+/* execve/execveat of a program file in a volume, or of a remote fd
+ * (execveat AT_EMPTY_PATH), run with the application's signal mask
+ * `app_mask` (exec_volume.c). Returns only on failure: -errno. */
+long vos_exec_volume(long nr, long a[6], uint64_t app_mask) VOS_HIDDEN;
+/* mmap of a remote fd (mmap_calls.c); positional read for it (fs_calls.c). */
+long vos_mmap_remote(long a[6], const struct vos_remote_fd *rf) VOS_HIDDEN;
+long vos_remote_pread(const struct vos_remote_fd *rf, void *buf, size_t len, int64_t off) VOS_HIDDEN;
+/* A SIGSYS that is not a trap (kill, the program's own seccomp filter),
+ * inside libvos's handler: run the program's recorded disposition
+ * (app_sigsys.c). */
+void vos_app_sigsys(void **handler, unsigned long *flags, uint64_t sa_mask, void *siginfo,
+		    ucontext_t *uc) VOS_HIDDEN;
+/* clone flags for a new thread: a raw clone(CLONE_VM|CLONE_THREAD) without
+ * CLONE_SETTLS gets CLONE_SETTLS and *tls a thread pointer of its own (a
+ * copy of the caller's TLS, libvos's part reset; thread_tls.c). */
+unsigned long vos_thread_tls_flags(unsigned long flags, long *tls) VOS_HIDDEN;
 /* A thread is about to exit: release what libvos holds for it. */
 void vos_thread_exiting(void) VOS_HIDDEN;
 

@@ -145,10 +145,21 @@ static bool do_socket(long a[6], long *result)
 	if (!inet(a[0]))
 		return false;
 	int64_t args[6] = {a[0], a[1] & ~(long)SOCK_CLOEXEC, a[2]};
-	int64_t r = call_scalar(VOS_OP_SOCKET, SYS_socket, args);
+	int64_t r;
+	/* in flight when the net domain died: the socket died with it, a new
+	 * one in the restarted instance is the same (bounded) */
+	for (int tries = 0;; tries++) {
+		uint32_t epoch = vos_link_epoch(VOS_DOMAIN_NET);
+		r = call_scalar(VOS_OP_SOCKET, SYS_socket, args);
+		if (r != -EIO || tries == 3 || epoch == 0 ||
+		    vos_link_serves(VOS_DOMAIN_NET, epoch & 0xffff))
+			break;
+	}
 	if (r == -ENODEV)
 		r = -EAFNOSUPPORT; /* no network domain in this run (--no-net) */
 	*result = new_remote_fd(r, (a[1] & SOCK_CLOEXEC) != 0);
+	if (*result >= 0)
+		vos_lst_socket((int)*result, (int)a[0], (int)a[1], (int)a[2]);
 	return true;
 }
 
@@ -777,7 +788,11 @@ static long do_setsockopt(const struct vos_remote_fd *rf, long a[6])
 	}
 	struct blk b = {.fill = opt_fill, .ctx = &x, .off_arg = 3};
 	int64_t args[6] = {rf->rfd, level, name, 0, len};
-	return call_blk(VOS_OP_SETSOCKOPT, SYS_setsockopt, args, (size_t)len, &b);
+	int64_t r = call_blk(VOS_OP_SETSOCKOPT, SYS_setsockopt, args, (size_t)len, &b);
+	if (r == 0) /* replayed if the socket is restored (listeners.c); a filter is not */
+		vos_lst_setsockopt(rf->fd, level, name, x.prog ? NULL : x.in,
+				   x.prog ? -1 : (long)x.inlen);
+	return r;
 }
 
 static long do_getsockopt(const struct vos_remote_fd *rf, long a[6])
@@ -848,6 +863,8 @@ static bool do_ioctl(const struct vos_remote_fd *rf, long a[6], long *result)
 	struct blk b = {.fill = ioctl_fill, .drain = ioctl_drain, .ctx = &x, .off_arg = 2};
 	int64_t args[6] = {rf->rfd, req};
 	*result = call_blk(VOS_OP_IOCTL, SYS_ioctl, args, d->size, &b);
+	if (*result == 0 && req == FIONBIO)
+		vos_lst_nonblock(rf->fd, *(const int *)a[2] != 0);
 	return true;
 }
 
@@ -879,16 +896,47 @@ static bool is_socket_fd_call(long nr)
 	}
 }
 
+/* A socket now listens: keep what re-creating it needs (listeners.c), with
+ * the address the kernel bound (a port 0 bind keeps the port it got). */
+static void note_listener(const struct vos_remote_fd *rf, int backlog)
+{
+	if (!vos_listeners_enabled())
+		return;
+	struct addr_ctx x = {0};
+	struct blk b = {.drain = name_drain, .ctx = &x, .off_arg = 1};
+	int64_t args[6] = {rf->rfd};
+	int64_t r = call_blk(VOS_OP_GETSOCKNAME, SYS_getsockname, args, VOS_NET_ADDR_MAX, &b);
+	if (r > 0)
+		vos_lst_listen(rf->fd, backlog, x.got.addr, (uint32_t)r);
+}
+
+/* Calls that may run again on a listening socket restored after its
+ * instance died under them: a connection the dead one accepted is lost
+ * anyway. */
+static bool listener_retry(long nr)
+{
+	return nr == SYS_accept || nr == SYS_accept4 || nr == SYS_getsockname ||
+	       nr == SYS_getsockopt || nr == SYS_setsockopt;
+}
+
 static long socket_fd_call(const struct vos_remote_fd *rf, long nr, long a[6])
 {
 	switch (nr) {
 	case SYS_bind:
-	case SYS_connect:
 		return do_addr_in(rf, nr, a);
-	case SYS_listen:
+	case SYS_connect:
+		vos_lst_forget(rf->fd); /* a client socket: nothing to restore */
+		return do_addr_in(rf, nr, a);
+	case SYS_listen: {
+		int64_t args[6] = {rf->rfd, (int)a[1]};
+		int64_t r = call_scalar(VOS_OP_LISTEN, nr, args);
+		if (r == 0)
+			note_listener(rf, (int)a[1]);
+		return r;
+	}
 	case SYS_shutdown: {
 		int64_t args[6] = {rf->rfd, (int)a[1]};
-		return call_scalar(nr == SYS_listen ? VOS_OP_LISTEN : VOS_OP_SHUTDOWN, nr, args);
+		return call_scalar(VOS_OP_SHUTDOWN, nr, args);
 	}
 	case SYS_accept:
 	case SYS_accept4:
@@ -933,6 +981,8 @@ bool vos_net_call(long nr, long a[6], long *result)
 		return false; /* a local fd: the kernel answers */
 	if (nr == SYS_ioctl && rf.domain != VOS_DOMAIN_NET)
 		return false; /* a volume fd's ioctl: fs_calls.c answers */
+	if (rf.dead && rf.domain == VOS_DOMAIN_NET && !vos_in_vfork_child())
+		vos_lst_restore(a[0], &rf); /* a listener, with --restore-listeners */
 	if (rf.stale || vos_in_vfork_child()) {
 		/* a socket of a dead net domain instance: reset (design.md 5) */
 		*result = rf.dead && rf.domain == VOS_DOMAIN_NET ? -ECONNRESET : -EBADF;
@@ -945,8 +995,14 @@ bool vos_net_call(long nr, long a[6], long *result)
 	if (nr == SYS_ioctl)
 		return do_ioctl(&rf, a, result);
 	*result = socket_fd_call(&rf, nr, a);
-	/* in flight when the net domain died: the connection is reset */
-	if (*result == -EIO && vos_fd_lookup(a[0], &rf) && rf.dead)
+	/* in flight when the net domain died: a restored listener runs the
+	 * call again (bounded), else the connection is reset */
+	for (int tries = 0; *result == -EIO && vos_fd_lookup(a[0], &rf) && rf.dead; tries++) {
+		if (tries < 3 && listener_retry(nr) && vos_lst_restore(a[0], &rf)) {
+			*result = socket_fd_call(&rf, nr, a);
+			continue;
+		}
 		*result = -ECONNRESET;
+	}
 	return true;
 }

@@ -4,11 +4,14 @@
  * - Every remote fd in one domain and no local fd: one VOS_OP_POLL; the
  *   domain waits on its real fds with the whole timeout.
  * - Local fds mixed with remote ones, or remote fds of two domains (or a
- *   domain at its worker bound, which refuses to wait: -EAGAIN):
- *   interim approach until waiting is event-driven (issue 4): each side is
- *   polled with timeout 0, then the local fds are waited on natively for a
- *   short slice (1 ms doubling to 20 ms) until something is ready or the
- *   timeout expires. Never reports POLLNVAL for a live remote fd.
+ *   domain at its worker bound, which refuses to wait: -EAGAIN): each
+ *   domain is polled without waiting and, when nothing is ready, arms its
+ *   fds for this thread (VOS_OP_POLL_ARM); then the local fds and the
+ *   involved domains' wake fds (eventfd, pidfd: vos_wake_fds) are waited
+ *   on natively for the rest of the timeout. A wake re-polls; the arms are
+ *   dropped at the end. Only when no wake fd can be had (a domain that
+ *   cannot export one) does it fall back to polling in slices (1 ms
+ *   doubling to 20 ms). Never reports POLLNVAL for a live remote fd.
  * select/pselect6 are converted to poll entries and back with the
  * kernel's rules (POLLIN_SET, POLLOUT_SET, POLLEX_SET; one count per set
  * bit; EBADF for a bad fd; remaining time written back).
@@ -23,6 +26,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -131,15 +135,16 @@ static bool is_restart(int64_t r)
 	return r == -EINTR || (r <= -512 && r >= -516); /* ERESTART* */
 }
 
-/* Polls the entries of one domain; >= 0 ready entries, or -errno. */
+/* Polls the entries of one domain; >= 0 ready entries, or -errno. With
+ * arm (timeout 0 then), none ready leaves them armed for this thread. */
 static int64_t poll_domain(struct pollfd *fds, unsigned long nfds, int domain, unsigned long count,
-			   int64_t timeout_ns, long sysnr)
+			   int64_t timeout_ns, long sysnr, bool arm)
 {
 	struct part p = {.fds = fds, .nfds = nfds, .domain = domain, .count = count};
 	struct vos_call c = {.domain = domain,
-			     .op = VOS_OP_POLL,
+			     .op = arm ? VOS_OP_POLL_ARM : VOS_OP_POLL,
 			     .sysnr = sysnr,
-			     .args = {0, (int64_t)count, timeout_ns},
+			     .args = {0, (int64_t)count, arm ? vos_gettid() : timeout_ns},
 			     .data_len = count * sizeof(struct vos_pollfd)};
 	int64_t r = vos_forward(&c, part_prepare, part_finish, &p);
 	if (r == -EIO) {
@@ -159,6 +164,38 @@ static int64_t poll_domain(struct pollfd *fds, unsigned long nfds, int domain, u
 
 /* ------------------------------------------------------------ the engine */
 
+/* A private epoll instance holding the wake eventfd and pidfd of each
+ * domain with entries (edge-triggered): it becomes readable when a domain
+ * sees an armed fd become ready, or dies. -1 when one is unavailable. */
+static int wake_set(const unsigned long *per_domain)
+{
+	long ep = vos_sys1(SYS_epoll_create1, EPOLL_CLOEXEC);
+	if (ep < 0)
+		return -1;
+	for (int d = 0; d < VOS_DOMAIN_COUNT; d++) {
+		int efd, pfd;
+		if (per_domain[d] == 0)
+			continue;
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
+		if (!vos_wake_fds(d, &efd, &pfd) ||
+		    vos_sys4(SYS_epoll_ctl, ep, EPOLL_CTL_ADD, efd, (long)&ev) < 0 ||
+		    vos_sys4(SYS_epoll_ctl, ep, EPOLL_CTL_ADD, pfd, (long)&ev) < 0) {
+			vos_sys1(SYS_close, ep);
+			return -1;
+		}
+	}
+	return (int)ep;
+}
+
+/* Harvests the wake set's edges (the eventfd is never read: it reports
+ * once per write to every instance holding it). */
+static void wake_drain(int wfd)
+{
+	struct epoll_event ev[8];
+	while (vos_sys4(SYS_epoll_wait, wfd, (long)ev, 8, 0) == 8)
+		;
+}
+
 /* The local entries, copied out so the kernel never sees a placeholder
  * (it would answer POLLNVAL for it). */
 struct local_set {
@@ -173,8 +210,8 @@ static long local_open(struct local_set *ls, const struct pollfd *fds, unsigned 
 	ls->fds = ls->small;
 	ls->map_len = 0;
 	ls->n = 0;
-	if (count > sizeof(ls->small) / sizeof(ls->small[0])) {
-		ls->map_len = (count * sizeof(struct pollfd) + 4095) & ~4095ul;
+	if (count + 1 > sizeof(ls->small) / sizeof(ls->small[0])) { /* + the wake set */
+		ls->map_len = ((count + 1) * sizeof(struct pollfd) + 4095) & ~4095ul;
 		long m = vos_raw_syscall6(SYS_mmap, 0, (long)ls->map_len, PROT_READ | PROT_WRITE,
 					  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (m < 0 && m > -4096)
@@ -196,17 +233,25 @@ static void local_close(struct local_set *ls)
 		vos_sys2(SYS_munmap, (long)ls->fds, (long)ls->map_len);
 }
 
-/* Native wait on the local entries (a pure sleep when there are none);
- * copies revents back. The wait runs under `mask` (the application's, or
- * ppoll's): a signal it lets through runs its handler right here, nested
- * in the SIGSYS handler, and the wait ends with EINTR, as natively. */
+/* Native wait on the local entries and the wake set `wfd` (-1: none; a
+ * pure sleep when there is nothing); copies revents back, *woken when the
+ * wake set fired (not counted). The wait runs under `mask` (the
+ * application's, or ppoll's): a signal it lets through runs its handler
+ * right here, nested in the SIGSYS handler, and the wait ends with EINTR,
+ * as natively. timeout_ns -1: none. */
 static long local_poll(struct local_set *ls, struct pollfd *fds, unsigned long nfds,
-		       int64_t timeout_ns, uint64_t mask)
+		       int64_t timeout_ns, uint64_t mask, int wfd, bool *woken)
 {
 	struct timespec ts = {.tv_sec = timeout_ns / NS, .tv_nsec = timeout_ns % NS};
-	long r = vos_sys5(SYS_ppoll, (long)ls->fds, (long)ls->n, (long)&ts, (long)&mask, 8);
+	unsigned long n = ls->n;
+	if (wfd >= 0)
+		ls->fds[n++] = (struct pollfd){.fd = wfd, .events = POLLIN};
+	long r = vos_sys5(SYS_ppoll, (long)ls->fds, (long)n, timeout_ns < 0 ? 0 : (long)&ts,
+			  (long)&mask, 8);
 	if (r < 0)
 		return r;
+	*woken = wfd >= 0 && ls->fds[ls->n].revents != 0;
+	r -= *woken;
 	unsigned long k = 0;
 	for (unsigned long i = 0; i < nfds && k < ls->n; i++) {
 		struct vos_remote_fd rf;
@@ -258,14 +303,13 @@ static bool poll_engine(struct pollfd *fds, unsigned long nfds, int64_t timeout_
 		fds[i].revents = 0;
 
 	if (domains == 1 && local == 0 && stale == 0) {
-		*result = poll_domain(fds, nfds, only, per_domain[only], timeout_ns, sysnr);
+		*result = poll_domain(fds, nfds, only, per_domain[only], timeout_ns, sysnr, false);
 		/* -EAGAIN: the domain's worker bound is reached and none may
 		 * wait; the slices below never make it wait */
 		if (*result != -EAGAIN || timeout_ns == 0)
 			return true;
 	}
 
-	/* interim: poll every side without waiting, sleep on the local side */
 	struct local_set ls;
 	long lr = local_open(&ls, fds, nfds, local);
 	if (lr < 0) {
@@ -273,8 +317,12 @@ static bool poll_engine(struct pollfd *fds, unsigned long nfds, int64_t timeout_
 		return true;
 	}
 	int64_t deadline = timeout_ns < 0 ? -1 : now_ns() + timeout_ns;
+	int wfd = timeout_ns != 0 ? wake_set(per_domain) : -1;
+	bool armed[VOS_DOMAIN_COUNT] = {false};
 	int64_t slice = SLICE_MIN_NS;
 	for (;;) {
+		if (wfd >= 0)
+			wake_drain(wfd); /* news from now on re-arm it */
 		long ready = 0;
 		for (unsigned long i = 0; i < nfds; i++) {
 			struct vos_remote_fd rf;
@@ -284,41 +332,53 @@ static bool poll_engine(struct pollfd *fds, unsigned long nfds, int64_t timeout_
 				ready++;
 			}
 		}
+		int64_t left = left_ns(deadline);
 		for (int d = 0; d < VOS_DOMAIN_COUNT; d++) {
 			if (per_domain[d] == 0)
 				continue;
-			int64_t r = poll_domain(fds, nfds, d, per_domain[d], 0, sysnr);
+			bool arm = wfd >= 0 && left != 0;
+			int64_t r = poll_domain(fds, nfds, d, per_domain[d], 0, sysnr, arm);
 			if (r < 0) {
-				local_close(&ls);
 				*result = r;
-				return true;
+				goto out;
 			}
+			armed[d] = arm && r == 0 && vos_link_epoch(d) != 0;
 			ready += r;
 		}
-		int64_t left = left_ns(deadline);
-		int64_t wait = ready > 0 ? 0 : left < 0 || left > slice ? slice : left;
-		long r = local_poll(&ls, fds, nfds, wait, mask);
+		int64_t wait = ready > 0		  ? 0
+			       : wfd >= 0		  ? left
+			       : left < 0 || left > slice ? slice
+							  : left;
+		bool woken = false;
+		long r = local_poll(&ls, fds, nfds, wait, mask, wfd, &woken);
 		if (r < 0 || r + ready > 0 || left == 0) {
-			local_close(&ls);
 			*result = r < 0 ? r : r + ready;
-			return true;
+			goto out;
 		}
+		/* woken by a domain (or a slice or the timeout ended): poll
+		 * again; the last round, at the deadline, arms nothing */
 		slice = slice * 2 > SLICE_MAX_NS ? SLICE_MAX_NS : slice * 2;
 	}
+out:
+	for (int d = 0; d < VOS_DOMAIN_COUNT; d++)
+		if (armed[d]) {
+			struct vos_call c = {.domain = d,
+					     .op = VOS_OP_POLL_ARM,
+					     .sysnr = sysnr,
+					     .args = {0, 0, vos_gettid()}};
+			vos_forward(&c, NULL, NULL, NULL);
+		}
+	if (wfd >= 0)
+		vos_sys1(SYS_close, wfd);
+	local_close(&ls);
+	return true;
 }
 
 /* ------------------------------------------------------- signal masks */
 
 #define SIGBIT(s) (1ull << ((s)-1))
 
-/* The mask a wait runs under: ppoll/pselect6's own (SIGSYS never blocked)
- * while the call lasts, else the application's. */
-struct wait_mask {
-	bool temporary;
-	uint64_t mask, app;
-};
-
-static void mask_begin(struct wait_mask *w, const uint64_t *given)
+void vos_wait_mask_begin(struct vos_wait_mask *w, const uint64_t *given)
 {
 	w->app = vos_wait_mask_swap(0);
 	w->temporary = given != NULL;
@@ -330,7 +390,7 @@ static void mask_begin(struct wait_mask *w, const uint64_t *given)
  * lets through: deliver it now, under that mask (a zero-length ppoll with
  * it runs the handler nested here), before the application's mask is back,
  * as ppoll(2) does. Others are delivered as the SIGSYS handler returns. */
-static void mask_end(struct wait_mask *w, long result)
+void vos_wait_mask_end(struct vos_wait_mask *w, long result)
 {
 	vos_wait_mask_swap(w->app);
 	if (result == -EINTR && w->temporary) {
@@ -394,11 +454,11 @@ static bool do_poll(long nr, long a[6], long *result)
 			timeout_ns = timespec_ns(tsp);
 		}
 	}
-	struct wait_mask wm;
-	mask_begin(&wm, nr == SYS_ppoll ? (const uint64_t *)a[3] : NULL);
+	struct vos_wait_mask wm;
+	vos_wait_mask_begin(&wm, nr == SYS_ppoll ? (const uint64_t *)a[3] : NULL);
 	int64_t deadline = timeout_ns < 0 ? -1 : now_ns() + timeout_ns;
 	poll_engine(fds, nfds, timeout_ns, nr, wm.mask, result);
-	mask_end(&wm, *result);
+	vos_wait_mask_end(&wm, *result);
 	if (tsp && timeout_ns > 0) {
 		/* the kernel writes the time left back (ppoll) */
 		int64_t l = left_ns(deadline);
@@ -507,9 +567,9 @@ static bool do_select(long nr, long a[6], long *result)
 			fds[k++] = (struct pollfd){.fd = (int)fd, .events = ev};
 	}
 	long r;
-	struct wait_mask wm;
+	struct vos_wait_mask wm;
 	const long *sig = nr == SYS_pselect6 ? (const long *)a[5] : NULL;
-	mask_begin(&wm, sig ? (const uint64_t *)sig[0] : NULL);
+	vos_wait_mask_begin(&wm, sig ? (const uint64_t *)sig[0] : NULL);
 	int64_t wait = timeout_ns, slice = SLICE_MIN_NS;
 	for (;;) {
 		poll_engine(fds, k, wait, nr, wm.mask, &r);
@@ -531,7 +591,7 @@ static bool do_select(long nr, long a[6], long *result)
 		slice = slice * 2 > SLICE_MAX_NS ? SLICE_MAX_NS : slice * 2;
 		wait = left_ns(deadline);
 	}
-	mask_end(&wm, r);
+	vos_wait_mask_end(&wm, r);
 	if (r >= 0) {
 		for (unsigned long i = 0; i < k; i++)
 			if (fds[i].revents & POLLNVAL) {
@@ -592,6 +652,11 @@ bool vos_poll_call(long nr, long a[6], long *result)
 	case SYS_poll:
 	case SYS_ppoll:
 		return do_poll(nr, a, result);
+	case SYS_epoll_ctl:
+	case SYS_epoll_wait:
+	case SYS_epoll_pwait:
+	case SYS_epoll_pwait2:
+		return vos_epoll_call(nr, a, result);
 	case SYS_select:
 	case SYS_pselect6:
 		return do_select(nr, a, result);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "supervisor/ctl_io.h"
+#include "supervisor/fd_export.h"
 #include "vos/control.h"
 
 /* Bound on concurrently connected clients: each may own a channel region. */
@@ -27,11 +28,14 @@
  * when out of processes. */
 #define MAX_PENDING 1024
 
-/* The socket is reachable by every user (rundir.c): admit our own user, and
- * any process of the program we run, whatever uid it switched to. */
-static bool may_attach(const struct ucred *cred)
+/* The socket is reachable by every user (rundir.c): admit the run's user
+ * (ours by default), and any process of the program it runs, whatever uid it
+ * switched to (our descendants by default). */
+static bool may_attach(const struct client_table *t, const struct ucred *cred)
 {
-	return cred->uid == geteuid() || lineage_descends_from(cred->pid, getpid());
+	uid_t uid = t->admit_set ? t->admit_uid : geteuid();
+	pid_t anc = t->admit_set ? t->admit_pid : getpid();
+	return cred->uid == uid || lineage_descends_from(cred->pid, anc);
 }
 
 struct client *clients_accept(struct client_table *t, int listenfd)
@@ -42,7 +46,7 @@ struct client *clients_accept(struct client_table *t, int listenfd)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	if (t->count >= MAX_CLIENTS || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-	    len != sizeof(cred) || !may_attach(&cred)) {
+	    len != sizeof(cred) || !may_attach(t, &cred)) {
 		close(fd);
 		return NULL;
 	}
@@ -156,7 +160,7 @@ static void flag_client_gone(struct chan *ch)
 static void chan_destroy(sup_domains doms, struct chan *ch)
 {
 	if (!ch->dead) /* a dead instance's id means nothing to its successor */
-		domain_remove_client(&doms[ch->domain], ch->id);
+		domain_remove_client(doms[ch->domain], ch->id);
 	flag_client_gone(ch);
 	munmap(ch->region, ch->region_size);
 	free(ch);
@@ -217,9 +221,9 @@ static int new_token(struct client_table *t, uint64_t *out)
  * that subsystem. */
 static struct domain_proc *live_domain(sup_domains doms, uint32_t domain)
 {
-	if (domain >= VOS_DOMAIN_COUNT || !doms[domain].alive)
+	if (domain >= VOS_DOMAIN_COUNT || !doms[domain] || !doms[domain]->alive)
 		return NULL;
-	return &doms[domain];
+	return doms[domain];
 }
 
 static bool serve_hello(struct client_table *t, struct client *c, sup_domains doms,
@@ -229,7 +233,8 @@ static bool serve_hello(struct client_table *t, struct client *c, sup_domains do
 	struct domain_proc *dom = live_domain(doms, m->domain);
 	if (!dom) {
 		/* While a restart is due the client retries (bounded). */
-		bool later = m->domain < VOS_DOMAIN_COUNT && doms[m->domain].restarting;
+		bool later = m->domain < VOS_DOMAIN_COUNT && doms[m->domain] &&
+			     doms[m->domain]->restarting;
 		reply_attach(c, later ? -EAGAIN : -ENODEV, NULL, NULL, -1, &sent);
 		return sent;
 	}
@@ -355,6 +360,7 @@ bool client_serve(struct client_table *t, struct client *c, sup_domains doms)
 		struct vos_ctl_fork fk;
 		struct vos_ctl_claim claim;
 		struct vos_ctl_fork_cancel cancel;
+		struct vos_ctl_admin admin;
 		char raw[256];
 	} m;
 	ssize_t n = sup_ctl_recv(c->fd, &m, sizeof(m), NULL, 0, -1);
@@ -377,6 +383,14 @@ bool client_serve(struct client_table *t, struct client *c, sup_domains doms)
 			return false;
 		serve_cancel(t, c, doms, &m.cancel);
 		return true;
+	case VOS_CTL_EXPORT_FD:
+		return fd_export_serve(c, doms, &m.h, n);
+	case VOS_CTL_ADMIN:
+		/* status, kill, restart of a private supervisor (control.h) */
+		if (!t->on_admin || !vos_ctl_hdr_ok(&m.h, n, VOS_CTL_ADMIN, sizeof(m.admin)))
+			return false;
+		c->admin = true;
+		return t->on_admin(t->admin_ctx, c, &m.admin);
 	default:
 		return false;
 	}

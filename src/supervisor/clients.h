@@ -37,6 +37,7 @@ struct client {
 	uid_t uid;
 	gid_t gid;
 	struct chan *ch[VOS_DOMAIN_COUNT]; /* one per domain, NULL = none */
+	bool admin; /* sent an admin request: a `vos status`, not a program */
 };
 
 struct client_table {
@@ -47,11 +48,20 @@ struct client_table {
 	uint64_t last_serial;
 	unsigned count;
 	unsigned npending;
+	/* admission (default when !admit_set: our uid, our descendants) */
+	bool admit_set;
+	uid_t admit_uid;
+	pid_t admit_pid;
+	/* admin requests on this socket (VOS_CTL_ADMIN), or NULL: refused.
+	 * Returns false if the connection must be dropped. */
+	bool (*on_admin)(void *ctx, struct client *c, const struct vos_ctl_admin *req);
+	void *admin_ctx;
 };
 
-/* The domains, indexed by enum vos_domain_id; a domain that is not running
- * has alive == false (and admits nobody: -ENODEV). */
-typedef struct domain_proc sup_domains[VOS_DOMAIN_COUNT];
+/* The domains of a client table, indexed by enum vos_domain_id (pointers:
+ * a shared supervisor's net domain serves several tables); NULL or
+ * alive == false: not running (admits nobody: -ENODEV). */
+typedef struct domain_proc *sup_domains[VOS_DOMAIN_COUNT];
 
 /* Accepts one pending connection. Returns the new client (already in the
  * table), or NULL if there was none or it could not be authenticated. */

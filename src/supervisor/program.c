@@ -92,6 +92,8 @@ int program_spawn(struct program_proc *p, const char *path, char *const argv[], 
 	if (pid == 0) {
 		/* Child: async-signal-safe calls only. */
 		sigprocmask(SIG_SETMASK, child_mask, NULL);
+		if (p->iso)
+			isolate_apply(p->iso, argv[0]);
 		execve(path, argv, envp);
 		int e = errno;
 		ssize_t w = write(ep[1], &e, sizeof(e));

@@ -6,11 +6,13 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "supervisor/isolate.h"
 #include "supervisor/volume.h"
 
 struct program_proc {
 	pid_t pid;
 	int pidfd;
+	const struct isolate_plan *iso; /* set before program_spawn to isolate it (isolate.h) */
 };
 
 /* Environment of the program: `environ` with LD_PRELOAD=<libvos>[:old],

@@ -30,6 +30,8 @@ static char *make_dir(const char *base)
 	return tmpl;
 }
 
+static int listen_in_dir(struct rundir *r, char *err, size_t errsz);
+
 int rundir_create(struct rundir *r, char *err, size_t errsz)
 {
 	const char *xdg = getenv("XDG_RUNTIME_DIR");
@@ -45,6 +47,24 @@ int rundir_create(struct rundir *r, char *err, size_t errsz)
 			 strerror(errno));
 		return -1;
 	}
+	return listen_in_dir(r, err, errsz);
+}
+
+int rundir_create_in(struct rundir *r, const char *base, char *err, size_t errsz)
+{
+	r->sock = NULL;
+	r->listenfd = -1;
+	r->dir = make_dir(base);
+	if (!r->dir) {
+		snprintf(err, errsz, "vos: cannot create a runtime directory in %s: %s", base,
+			 strerror(errno));
+		return -1;
+	}
+	return listen_in_dir(r, err, errsz);
+}
+
+static int listen_in_dir(struct rundir *r, char *err, size_t errsz)
+{
 	if (asprintf(&r->sock, "%s%s", r->dir, SOCK_NAME) < 0) {
 		r->sock = NULL;
 		snprintf(err, errsz, "vos: out of memory");
@@ -75,6 +95,40 @@ int rundir_create(struct rundir *r, char *err, size_t errsz)
 fail:
 	rundir_remove(r);
 	return -1;
+}
+
+int rundir_listen_at(struct rundir *r, const char *path, char *err, size_t errsz)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t len = strlen(path);
+	r->dir = NULL;
+	r->sock = NULL;
+	r->listenfd = -1;
+	if (len == 0 || len >= sizeof(sa.sun_path)) {
+		snprintf(err, errsz, "vos: socket path '%s' is empty or too long", path);
+		return -1;
+	}
+	memcpy(sa.sun_path, path, len + 1);
+	r->listenfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (r->listenfd < 0 || !(r->sock = strdup(path))) {
+		snprintf(err, errsz, "vos: cannot create the supervisor socket: %s",
+			 strerror(errno));
+		rundir_remove(r);
+		return -1;
+	}
+	if (bind(r->listenfd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		snprintf(err, errsz, "vos: cannot listen on '%s': %s", path, strerror(errno));
+		free(r->sock); /* not ours to unlink */
+		r->sock = NULL;
+		rundir_remove(r);
+		return -1;
+	}
+	if (chmod(path, 0666) < 0 || listen(r->listenfd, 128) < 0) {
+		snprintf(err, errsz, "vos: cannot listen on '%s': %s", path, strerror(errno));
+		rundir_remove(r);
+		return -1;
+	}
+	return 0;
 }
 
 void rundir_remove(struct rundir *r)

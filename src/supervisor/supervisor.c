@@ -16,8 +16,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "supervisor/admin.h"
 #include "supervisor/clients.h"
 #include "supervisor/ctl_io.h"
+#include "supervisor/dom_inst.h"
 #include "supervisor/domain_proc.h"
 #include "supervisor/netns.h"
 #include "supervisor/program.h"
@@ -27,10 +29,10 @@
 #define DEFAULT_SLOTS	64u
 #define DEFAULT_DATA_MB 8u
 
-/* epoll tags; a domain's are EV_DOMAIN + 2 * id (+1 for its pidfd); a
- * client is tagged with its (much larger) address. */
-enum ev_tag { EV_LISTEN = 1, EV_SIGNAL, EV_PROGRAM, EV_DOMAIN };
-#define EV_DOMAIN_END (EV_DOMAIN + 2 * VOS_DOMAIN_COUNT)
+/* epoll tags: small constants; a domain instance is tagged with its
+ * address | INST_TAG_CTL or INST_TAG_PID (dom_inst.h), a client with its
+ * address. */
+enum ev_tag { EV_LISTEN = 1, EV_SIGNAL, EV_PROGRAM, EV_SMALL_END = 4096 };
 
 static const char *const domain_names[VOS_DOMAIN_COUNT] = {
 	[VOS_DOMAIN_STORAGE] = "storage",
@@ -43,23 +45,15 @@ struct sup {
 	int epfd;
 	int sigfd;
 	struct rundir rd;
-	sup_domains dom;
+	struct dom_inst inst[VOS_DOMAIN_COUNT];
+	sup_domains dom; /* &inst[id].d */
 	struct sup_netns netns;
 	struct program_proc prog;
 	struct client_table clients;
 	bool prog_done;
 	sigset_t child_mask; /* of every domain spawned, restarts included */
 	struct restart_policy pol;
-	struct {
-		int64_t deaths[RESTART_HISTORY]; /* ms, oldest first */
-		size_t n;
-		int64_t detect_ms;  /* when the current death was seen */
-		bool scheduled;	    /* reaped, the restart is decided: */
-		int64_t restart_at; /* ... at this time */
-	} life[VOS_DOMAIN_COUNT];
-	char inject_buf[VOS_DOMAIN_COUNT][VOS_INJECT_SPEC_MAX]; /* d->inject points here */
-	unsigned deadline_ms;		     /* watchdog (VOS_DOMAIN_DEADLINE_MS); 0 = off */
-	int64_t next_ping[VOS_DOMAIN_COUNT]; /* ms; 0 = not scheduled yet */
+	int64_t start_ms;
 };
 
 static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -116,149 +110,11 @@ static int watch(struct sup *s, int fd, uint64_t tag)
 	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
-/* Fault injection: the spec for the instance of domain `id` about to
- * start, or none when that instance is not armed (a restarted one runs
- * clean unless the spec says `every`: common/inject_spec.h). */
-static void arm_injection(struct sup *s, unsigned id)
+/* A domain instance died: its channels fail (the other domain's do not). */
+static void channels_dead(struct dom_inst *in, void *ctx)
 {
-	struct domain_proc *d = &s->dom[id];
-	const struct vos_inject *in = s->cfg->inject ? &s->cfg->inject[id] : NULL;
-	d->inject = NULL;
-	if (in && vos_inject_arms(in, d->epoch) &&
-	    vos_inject_format(in, d->epoch, s->inject_buf[id], sizeof(s->inject_buf[id])) == 0)
-		d->inject = s->inject_buf[id];
-}
-
-/* Records a death of domain `id` (cause: "signal 9", ...) and schedules
- * its restart, or gives up when it keeps dying (restart_policy.h). */
-static void domain_died(struct sup *s, unsigned id, const char *cause)
-{
-	struct domain_proc *d = &s->dom[id];
-	struct sup_domain_result *r = &s->res->dom[id];
-	int64_t now = sup_mono_ms();
-	if (r->deaths < SUP_RESTART_RECORDS)
-		snprintf(r->causes[r->deaths], sizeof(r->causes[0]), "%s", cause);
-	r->deaths++;
-	r->died = true;
-	typeof(s->life[0]) *l = &s->life[id];
-	if (l->n == RESTART_HISTORY) {
-		memmove(l->deaths, l->deaths + 1, sizeof(l->deaths[0]) * (RESTART_HISTORY - 1));
-		l->n--;
-	}
-	l->deaths[l->n++] = now;
-	int64_t delay = restart_next_delay(&s->pol, l->deaths, l->n);
-	if (delay >= 0 && !s->prog_done) {
-		d->restarting = true;
-		l->scheduled = true;
-		l->restart_at = now + delay;
-		return;
-	}
-	d->restarting = false;
-	if (delay < 0 && s->pol.max_deaths > 0 && !r->gave_up) {
-		unsigned k = restart_recent_deaths(&s->pol, l->deaths, l->n);
-		fprintf(stderr, "vos: %s domain keeps dying (%u times in %.1f s); giving up\n",
-			d->name, k, (double)(now - l->deaths[l->n - k]) / 1e3);
-	}
-	r->gave_up = delay < 0 && s->pol.max_deaths > 0;
-}
-
-/* Domain `id` is gone or unusable: fail its channels (no call may hang;
- * the other domain's channels are untouched), make sure the process is
- * dead, and report it once reaped (then a restart is due). */
-static void domain_failed(struct sup *s, unsigned id)
-{
-	struct domain_proc *d = &s->dom[id];
-	if (d->pid < 0)
-		return;
-	if (d->alive) {
-		d->alive = false;
-		s->life[id].detect_ms = sup_mono_ms();
-		/* Until it is reaped and the policy decides, clients that
-		 * re-attach are told to retry, not that it is gone for good. */
-		d->restarting = s->pol.max_deaths > 0 && !s->res->dom[id].gave_up;
-		s->life[id].scheduled = false;
-		clients_domain_died(&s->clients, id);
-	}
-	if (d->ctlfd >= 0)
-		epoll_ctl(s->epfd, EPOLL_CTL_DEL, d->ctlfd, NULL);
-	domain_close_ctl(d);
-	if (d->pidfd < 0)
-		return; /* reaped and reported already */
-	if (!domain_try_reap(d)) {
-		domain_kill(d); /* reported when its pidfd fires */
-		return;
-	}
-	char how[48];
-	domain_describe_exit(d, how, sizeof(how));
-	fprintf(stderr, "vos: %s domain died (%s)\n", d->name, how);
-	domain_died(s, id, how);
-}
-
-/* Starts a new instance of domain `id` (same volumes, same namespace, next
- * epoch) and waits, bounded, until it answers; a failure to start counts
- * as another death. */
-static void restart_domain(struct sup *s, unsigned id)
-{
-	struct domain_proc *d = &s->dom[id];
-	struct sup_domain_result *r = &s->res->dom[id];
-	char err[512];
-	d->restarting = false;
-	s->life[id].scheduled = false;
-	d->epoch++;
-	unsigned nvols = id == VOS_DOMAIN_STORAGE ? s->cfg->nvols : 0;
-	int netns_fd = id == VOS_DOMAIN_NET ? s->netns.fd : -1;
-	arm_injection(s, id);
-	if (domain_spawn(d, s->cfg->domain_exe, s->cfg->vols, nvols, netns_fd, &s->child_mask, err,
-			 sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
-		domain_died(s, id, "cannot start");
-		return;
-	}
-	int rc = domain_wait_ready(d, DOMAIN_START_TIMEOUT_MS);
-	if (rc == 0 && (watch(s, d->ctlfd, EV_DOMAIN + 2 * id) < 0 ||
-			watch(s, d->pidfd, EV_DOMAIN + 2 * id + 1) < 0))
-		rc = -errno;
-	if (rc != 0) {
-		if (d->ctlfd >= 0)
-			epoll_ctl(s->epfd, EPOLL_CTL_DEL, d->ctlfd, NULL);
-		domain_shutdown(d, DOMAIN_REPLY_TIMEOUT_MS);
-		char how[48];
-		domain_describe_exit(d, how, sizeof(how));
-		fprintf(stderr, "vos: the restarted %s domain failed to start (%s)\n", d->name,
-			how);
-		domain_died(s, id, how);
-		return;
-	}
-	double ms = (double)(sup_mono_ms() - s->life[id].detect_ms);
-	if (r->restarts < SUP_RESTART_RECORDS)
-		r->restart_ms[r->restarts] = ms;
-	r->restarts++;
-	r->pid = (int)d->pid;
-	fprintf(stderr, "vos: %s domain restarted (pid %d, epoch %u)\n", d->name, (int)d->pid,
-		d->epoch);
-}
-
-/* Starts the restarts that are due. Returns the epoll timeout until the
- * next one (-1: none pending). */
-static int run_due_restarts(struct sup *s)
-{
-	int timeout = -1;
-	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++) {
-		if (!s->dom[id].restarting || !s->life[id].scheduled)
-			continue;
-		int64_t left = s->life[id].restart_at - sup_mono_ms();
-		if (left <= 0) {
-			restart_domain(s, id);
-			if (!s->dom[id].restarting || !s->life[id].scheduled)
-				continue; /* up, gave up, or waiting to be reaped */
-			left = s->life[id].restart_at - sup_mono_ms();
-			if (left < 0)
-				left = 0;
-		}
-		if (left >= 0 && (timeout < 0 || left < timeout))
-			timeout = (int)left;
-	}
-	return timeout;
+	struct sup *s = ctx;
+	clients_domain_died(&s->clients, in->id);
 }
 
 static void on_signal(struct sup *s)
@@ -282,27 +138,19 @@ static void on_program(struct sup *s)
 		return;
 	s->res->exit_status = program_exit_status(si.si_code, si.si_status);
 	s->prog_done = true;
+	/* no restarts once the program is over */
+	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++)
+		s->inst[id].no_restart = true;
 	close(s->prog.pidfd);
 	s->prog.pidfd = -1;
 }
 
-/* A control socket is readable while no request is outstanding: EOF (the
- * domain died) or a late answer to a request that timed out. */
-static void on_domain_ctl(struct sup *s, unsigned id)
+/* After a request to a domain: one that broke or stopped answering is
+ * treated as dead. */
+static void check_broken(struct sup *s)
 {
-	char buf[64];
-	ssize_t n = sup_ctl_recv(s->dom[id].ctlfd, buf, sizeof(buf), NULL, 0, -1);
-	if (n == -EAGAIN || n == -EMSGSIZE || n > 0)
-		return;
-	domain_failed(s, id);
-}
-
-static void on_client(struct sup *s, struct client *c)
-{
-	if (!client_serve(&s->clients, c, s->dom))
-		client_drop(&s->clients, c, s->dom);
 	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++) {
-		struct domain_proc *d = &s->dom[id];
+		struct domain_proc *d = &s->inst[id].d;
 		if (!d->broken || !d->alive)
 			continue;
 		if (d->hung)
@@ -310,8 +158,46 @@ static void on_client(struct sup *s, struct client *c)
 				"vos: %s domain did not answer within %d ms; "
 				"killing it\n",
 				d->name, DOMAIN_REPLY_TIMEOUT_MS);
-		domain_failed(s, id);
+		inst_failed(&s->inst[id]);
 	}
+}
+
+/* Admin requests on the private socket (control.h): the same as a shared
+ * supervisor's, minus DOWN. */
+static bool on_admin(void *ctx, struct client *c, const struct vos_ctl_admin *req)
+{
+	struct sup *s = ctx;
+	struct dom_inst *insts[VOS_DOMAIN_COUNT];
+	size_t n = 0;
+	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++)
+		if (s->inst[id].started)
+			insts[n++] = &s->inst[id];
+	struct admin_table at = {
+		.t = &s->clients,
+		.run_pid = getpid(),
+		.run_uid = geteuid(),
+		.storage =
+			s->inst[VOS_DOMAIN_STORAGE].started ? &s->inst[VOS_DOMAIN_STORAGE] : NULL,
+		.net = s->inst[VOS_DOMAIN_NET].started,
+	};
+	struct admin_view v = {
+		.mode = "private",
+		.sock = s->rd.sock,
+		.start_ms = s->start_ms,
+		.insts = insts,
+		.ninsts = n,
+		.tables = &at,
+		.ntables = 1,
+	};
+	bool down;
+	return admin_serve(&v, c->fd, c->uid, req, &down);
+}
+
+static void on_client(struct sup *s, struct client *c)
+{
+	if (!client_serve(&s->clients, c, s->dom))
+		client_drop(&s->clients, c, s->dom);
+	check_broken(s);
 }
 
 static void on_listen(struct sup *s)
@@ -321,57 +207,18 @@ static void on_listen(struct sup *s)
 		client_drop(&s->clients, c, s->dom);
 }
 
-/* A domain that is alive but stuck (stopped, wedged) would hang its clients
- * for ever: ping each live domain every deadline/2 and treat silence past
- * the deadline as a death (killed, then the usual restart). The ping is
- * synchronous: only a stuck domain makes it wait. Returns ms until the
- * next ping, or -1. */
-static int watchdog(struct sup *s)
-{
-	if (s->deadline_ms == 0)
-		return -1;
-	int next = -1;
-	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++) {
-		struct domain_proc *d = &s->dom[id];
-		if (!d->alive || d->ctlfd < 0)
-			continue;
-		int64_t now = sup_mono_ms();
-		if (s->next_ping[id] == 0)
-			s->next_ping[id] = now + s->deadline_ms / 2;
-		if (now >= s->next_ping[id]) {
-			struct vos_stats st;
-			int rc = domain_get_stats(d, &st, (int)s->deadline_ms);
-			if (rc == -ETIMEDOUT) {
-				fprintf(stderr,
-					"vos: %s domain did not answer within %u ms; killing it\n",
-					d->name, s->deadline_ms);
-				domain_failed(s, id);
-				continue;
-			}
-			if (rc < 0 && d->broken) {
-				domain_failed(s, id);
-				continue;
-			}
-			now = sup_mono_ms();
-			s->next_ping[id] = now + s->deadline_ms / 2;
-		}
-		int left = (int)(s->next_ping[id] - now);
-		if (next < 0 || left < next)
-			next = left;
-	}
-	return next;
-}
-
 static void event_loop(struct sup *s)
 {
 	while (!s->prog_done) {
 		/* One event at a time: handling it may free a client that a
 		 * later event of the same batch would refer to. */
 		struct epoll_event ev;
-		int timeout = run_due_restarts(s);
-		int ping = watchdog(s);
-		if (ping >= 0 && (timeout < 0 || ping < timeout))
-			timeout = ping;
+		int timeout = -1;
+		for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++) {
+			int t = inst_tick(&s->inst[id]);
+			if (t >= 0 && (timeout < 0 || t < timeout))
+				timeout = t;
+		}
 		int n = epoll_wait(s->epfd, &ev, 1, timeout);
 		if (n == 0 || (n < 0 && errno == EINTR))
 			continue;
@@ -388,16 +235,20 @@ static void event_loop(struct sup *s)
 			return;
 		}
 		uint64_t tag = ev.data.u64;
+		struct dom_inst *in =
+			(struct dom_inst *)(uintptr_t)(tag & ~(uint64_t)INST_TAG_MASK);
 		if (tag == EV_LISTEN)
 			on_listen(s);
 		else if (tag == EV_SIGNAL)
 			on_signal(s);
 		else if (tag == EV_PROGRAM)
 			on_program(s);
-		else if (tag >= EV_DOMAIN && tag < EV_DOMAIN_END && (tag - EV_DOMAIN) % 2 == 0)
-			on_domain_ctl(s, (unsigned)(tag - EV_DOMAIN) / 2);
-		else if (tag >= EV_DOMAIN && tag < EV_DOMAIN_END)
-			domain_failed(s, (unsigned)(tag - EV_DOMAIN) / 2);
+		else if (tag < EV_SMALL_END)
+			continue;
+		else if ((tag & INST_TAG_MASK) == INST_TAG_CTL)
+			inst_on_ctl(in);
+		else if ((tag & INST_TAG_MASK) == INST_TAG_PID)
+			inst_failed(in);
 		else
 			on_client(s, (struct client *)(uintptr_t)tag);
 	}
@@ -409,7 +260,7 @@ static void event_loop(struct sup *s)
 static void drain_domain_events(struct sup *s)
 {
 	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++) {
-		struct domain_proc *d = &s->dom[id];
+		struct domain_proc *d = &s->inst[id].d;
 		if (d->pid < 0 || !d->alive)
 			continue;
 		struct pollfd p[2] = {{.fd = d->pidfd, .events = POLLIN},
@@ -417,17 +268,26 @@ static void drain_domain_events(struct sup *s)
 		if (poll(p, 2, 0) <= 0)
 			continue;
 		if (p[0].revents)
-			domain_failed(s, id);
+			inst_failed(&s->inst[id]);
 		else if (p[1].revents)
-			on_domain_ctl(s, id);
+			inst_on_ctl(&s->inst[id]);
 	}
 }
 
 /* After the program: statistics, orderly stop of one domain. */
 static void finish_domain(struct sup *s, unsigned id)
 {
-	struct domain_proc *d = &s->dom[id];
+	struct dom_inst *in = &s->inst[id];
+	struct domain_proc *d = &in->d;
 	struct sup_domain_result *r = &s->res->dom[id];
+	r->started = in->started;
+	r->died = in->died;
+	r->pid = in->started ? (int)d->pid : 0;
+	r->deaths = in->deaths;
+	r->restarts = in->restarts;
+	r->gave_up = in->gave_up;
+	memcpy(r->causes, in->causes, sizeof(r->causes));
+	memcpy(r->restart_ms, in->restart_ms, sizeof(r->restart_ms));
 	if (s->cfg->want_stats && d->alive) {
 		int rc = domain_get_stats(d, &r->stats, DOMAIN_REPLY_TIMEOUT_MS);
 		r->have_stats = rc == 0;
@@ -469,8 +329,8 @@ static void cleanup(struct sup *s)
 {
 	clients_drop_all(&s->clients, s->dom);
 	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++)
-		if (s->dom[id].pid > 0)
-			domain_shutdown(&s->dom[id], 0);
+		if (s->inst[id].d.pid > 0)
+			domain_shutdown(&s->inst[id].d, 0);
 	/* After the domains: the net domain may have been using the link. */
 	netns_destroy(&s->netns);
 	if (s->prog.pidfd >= 0)
@@ -484,17 +344,14 @@ static void cleanup(struct sup *s)
 
 /* Starts domain `id` (with `nvols` volumes; in namespace netns_fd unless
  * -1) without waiting for it. Returns 0, or an exit status with a message. */
-static int spawn_domain(struct sup *s, unsigned id, unsigned nvols, int netns_fd,
-			const sigset_t *child_mask, char *err, size_t errsz)
+static int spawn_domain(struct sup *s, unsigned id, unsigned nvols, int netns_fd, char *err,
+			size_t errsz)
 {
-	const struct sup_config *cfg = s->cfg;
-	struct domain_proc *d = &s->dom[id];
-	arm_injection(s, id);
-	if (domain_spawn(d, cfg->domain_exe, cfg->vols, nvols, netns_fd, child_mask, err, errsz) <
-	    0)
+	struct dom_inst *in = &s->inst[id];
+	in->nvols = nvols;
+	in->netns_fd = netns_fd;
+	if (inst_spawn(in, err, errsz) < 0)
 		return VOS_EXIT_INTERNAL;
-	s->res->dom[id].started = true;
-	s->res->dom[id].pid = (int)d->pid;
 	return 0;
 }
 
@@ -504,7 +361,7 @@ static int spawn_domain(struct sup *s, unsigned id, unsigned nvols, int netns_fd
  * the caller stops every domain on failure. */
 static int await_domain(struct sup *s, unsigned id, char *err, size_t errsz)
 {
-	struct domain_proc *d = &s->dom[id];
+	struct domain_proc *d = &s->inst[id].d;
 	/* Ctrl-C while waiting has no program to reach yet: it ends vos. */
 	d->intr_fd = s->sigfd;
 	int rc = domain_wait_ready(d, DOMAIN_START_TIMEOUT_MS);
@@ -534,7 +391,7 @@ static int await_domain(struct sup *s, unsigned id, char *err, size_t errsz)
 
 /* Both domains are spawned before either is waited for: they set up in
  * parallel. */
-static int start_domains(struct sup *s, const sigset_t *child_mask, char *err, size_t errsz)
+static int start_domains(struct sup *s, char *err, size_t errsz)
 {
 	const struct sup_config *cfg = s->cfg;
 	int rc;
@@ -546,13 +403,12 @@ static int start_domains(struct sup *s, const sigset_t *child_mask, char *err, s
 		snprintf(s->res->net_host_if, sizeof(s->res->net_host_if), "%s", s->netns.host_if);
 	}
 	if (cfg->nvols > 0 &&
-	    (rc = spawn_domain(s, VOS_DOMAIN_STORAGE, cfg->nvols, -1, child_mask, err, errsz)))
+	    (rc = spawn_domain(s, VOS_DOMAIN_STORAGE, cfg->nvols, -1, err, errsz)))
 		return rc;
-	if (cfg->net &&
-	    (rc = spawn_domain(s, VOS_DOMAIN_NET, 0, s->netns.fd, child_mask, err, errsz)))
+	if (cfg->net && (rc = spawn_domain(s, VOS_DOMAIN_NET, 0, s->netns.fd, err, errsz)))
 		return rc;
 	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++)
-		if (s->dom[id].pid > 0 && (rc = await_domain(s, id, err, errsz)))
+		if (s->inst[id].d.pid > 0 && (rc = await_domain(s, id, err, errsz)))
 			return rc;
 	return 0;
 }
@@ -562,12 +418,10 @@ static int watch_all(struct sup *s)
 	if (watch(s, s->rd.listenfd, EV_LISTEN) < 0 || watch(s, s->sigfd, EV_SIGNAL) < 0 ||
 	    watch(s, s->prog.pidfd, EV_PROGRAM) < 0)
 		return -1;
-	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++) {
-		struct domain_proc *d = &s->dom[id];
-		if ((d->ctlfd >= 0 && watch(s, d->ctlfd, EV_DOMAIN + 2 * id) < 0) ||
-		    (d->pidfd >= 0 && watch(s, d->pidfd, EV_DOMAIN + 2 * id + 1) < 0))
+	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++)
+		if (s->inst[id].d.pid > 0 && s->inst[id].d.pidfd >= 0 &&
+		    inst_watch(&s->inst[id]) < 0)
 			return -1;
-	}
 	return 0;
 }
 
@@ -579,29 +433,31 @@ int sup_run(const struct sup_config *cfg, struct sup_result *res, char *err, siz
 
 	memset(res, 0, sizeof(*res));
 	s.rd.listenfd = -1;
-	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++) {
-		s.dom[id].name = domain_names[id];
-		s.dom[id].pid = -1;
-		s.dom[id].pidfd = s.dom[id].ctlfd = s.dom[id].intr_fd = -1;
-	}
+	s.start_ms = sup_mono_ms();
 	s.netns.fd = s.netns.n = -1;
 	s.prog.pidfd = -1;
 	s.clients.geo = cfg->geo;
-	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++)
-		s.dom[id].epoch = 1;
-	const char *dl = getenv("VOS_DOMAIN_DEADLINE_MS");
-	unsigned long dlv = 5000;
-	/* 0 turns the watchdog off; below 100 ms it would ping without pause */
-	if (dl && (!parse_uint(dl, 3600000, &dlv) || (dlv > 0 && dlv < 100))) {
-		snprintf(err, errsz,
-			 "vos: bad VOS_DOMAIN_DEADLINE_MS '%s': expected 100..3600000 milliseconds "
-			 "(0 = no watchdog)",
-			 dl);
+	s.clients.on_admin = on_admin;
+	s.clients.admin_ctx = &s;
+	unsigned deadline_ms;
+	if (inst_deadline_from_env(&deadline_ms, err, errsz) < 0)
 		return VOS_EXIT_INTERNAL;
-	}
-	s.deadline_ms = (unsigned)dlv;
 	if (restart_policy_from_env(&s.pol, err, errsz) < 0)
 		return VOS_EXIT_INTERNAL;
+	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++) {
+		struct dom_inst *in = &s.inst[id];
+		inst_init(in, id, domain_names[id]);
+		in->exe = cfg->domain_exe;
+		in->vols = cfg->vols;
+		in->uid = geteuid();
+		in->child_mask = &s.child_mask;
+		in->pol = &s.pol;
+		in->deadline_ms = deadline_ms;
+		in->inject = cfg->inject ? &cfg->inject[id] : NULL;
+		in->channels_dead = channels_dead;
+		in->ctx = &s;
+		s.dom[id] = &in->d;
+	}
 
 	/* Signals stay blocked on return: the caller is about to exit with
 	 * the program's status, and a late Ctrl-C must not kill it first. */
@@ -623,9 +479,11 @@ int sup_run(const struct sup_config *cfg, struct sup_result *res, char *err, siz
 		snprintf(err, errsz, "vos: cannot set up the supervisor: %s", strerror(errno));
 		goto out;
 	}
+	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++)
+		s.inst[id].epfd = s.epfd;
 	if (rundir_create(&s.rd, err, errsz) < 0)
 		goto out;
-	if ((status = start_domains(&s, &orig, err, errsz)) != 0)
+	if ((status = start_domains(&s, err, errsz)) != 0)
 		goto out;
 	status = VOS_EXIT_INTERNAL;
 
@@ -634,7 +492,20 @@ int sup_run(const struct sup_config *cfg, struct sup_result *res, char *err, siz
 		snprintf(err, errsz, "vos: out of memory");
 		goto out;
 	}
+	struct isolate_plan *iso = cfg->isolate ? malloc(sizeof(*iso)) : NULL;
+	if (cfg->isolate && !iso) {
+		program_env_free(env);
+		snprintf(err, errsz, "vos: out of memory");
+		goto out;
+	}
+	if (iso) {
+		const char *keep[] = {cfg->libvos, cfg->prog_path, s.rd.sock, NULL};
+		isolate_plan_make(iso, cfg->vols, cfg->nvols, keep);
+	}
+	s.prog.iso = iso;
 	status = program_spawn(&s.prog, cfg->prog_path, cfg->prog_argv, env, &orig, err, errsz);
+	s.prog.iso = NULL;
+	free(iso);
 	program_env_free(env);
 	if (status != 0)
 		goto out;

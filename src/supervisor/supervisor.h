@@ -36,6 +36,7 @@ struct sup_config {
 	struct vos_chan_geometry geo; /* of every client channel */
 	/* [VOS_DOMAIN_COUNT] crashes to inject, or NULL */
 	const struct vos_inject *inject;
+	bool isolate; /* own network + mount namespaces for the program (isolate.h) */
 };
 
 /* Deaths and restarts recorded in detail per domain (counted beyond). */

@@ -365,7 +365,7 @@ def test_domain_namespaces(vos, volume):
 @pytest.mark.asan
 def test_exec_through_symlinks(vos, tmp_path):
     """A symlink in a volume to a host program runs that program; a program
-    inside a volume is refused (noexec), a missing one is ENOENT."""
+    inside a volume runs (through a symlink too), a missing one is ENOENT."""
     vol = tmp_path / "vol"
     vol.mkdir()
     os.symlink("/bin/echo", vol / "e")
@@ -375,5 +375,4 @@ def test_exec_through_symlinks(vos, tmp_path):
     r = vos.run_prog([f"{vol}:/data"], ["sh", "-c",
                      "/data/e via symlink; /data/prog; echo $?; /data/p2; echo $?; "
                      "/data/missing; echo $?; cd /data && ./e relative"])
-    assert r.stdout == "via symlink\n126\n126\n127\nrelative\n", r
-    assert "ran" not in r.stdout
+    assert r.stdout == "via symlink\nran\n0\nran\n0\n127\nrelative\n", r

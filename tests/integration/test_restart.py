@@ -2,7 +2,11 @@
 SIGKILLs a domain itself (found through /proc as a child of vos with
 cmdline "vos-domain storage|net"), its old fds fail as design.md 5 says,
 close works, new opens and sockets reach the restarted instance. Every wait
-is bounded; no timing is asserted."""
+is bounded; no timing is asserted.
+
+Tests of old fds failing run with VOS_RECOVER=0: they prove containment
+(section 1); test_recovery.py covers the transparent reopen that is the
+default."""
 import json
 import socket
 import threading
@@ -12,6 +16,7 @@ import pytest
 from conftest import FIND_DOMAINS, MOUNT, spec
 
 PY = "/usr/bin/python3"
+NO_RECOVERY = {"VOS_RECOVER": "0"}  # old fds stay dead (section 1 behaviour)
 
 # Helpers run inside the program under vos (its parent is vos).
 HELPERS = FIND_DOMAINS + """
@@ -57,7 +62,7 @@ print(open(f"{m}/f.txt").read(), end="")
 print(sorted(domains()))
 """
     r = vos.run(["run", "-v", spec(volume), "--stats-json", out, "--", PY, "-c", code, MOUNT],
-                timeout=60)
+                env=NO_RECOVERY, timeout=60)
     assert r.returncode == 0, r
     assert r.stdout == "write EIO\nfstat EIO\nclose ok\none\nthree\n['net', 'storage']\n", r
     assert (volume / "f.txt").read_text() == "one\nthree\n"
@@ -202,7 +207,8 @@ print("child2", os.waitpid(pid, 0)[1])
 os.close(live)
 print("close", err(lambda: os.close(dead)))
 """
-    r = vos.run(["run", "-v", spec(volume), "--", PY, "-c", code, MOUNT], timeout=60)
+    r = vos.run(["run", "-v", spec(volume), "--", PY, "-c", code, MOUNT], env=NO_RECOVERY,
+                timeout=60)
     assert r.returncode == 0, r
     assert r.stdout == "child1 0\nchild2 0\nclose ok\n", r
     assert (volume / "b.txt").read_text() == "child one\n"
@@ -322,7 +328,7 @@ print("restarted", new is not None)
 print(open(f"{m}/f.txt").read(), end="")
 """
     r = vos.run(["run", "-v", spec(volume), "--", PY, "-c", code, MOUNT], timeout=60,
-                env={"VOS_DOMAIN_DEADLINE_MS": "1000"})
+                env={"VOS_DOMAIN_DEADLINE_MS": "1000", **NO_RECOVERY})
     assert r.returncode == 0, r
     assert r.stdout == "stopped True\npread EIO\nclose ok\nrestarted True\ndata\n", r
     assert "vos: storage domain did not answer within 1000 ms; killing it" in r.stderr, r

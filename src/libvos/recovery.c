@@ -1,0 +1,474 @@
+/* Transparent recovery of files after a storage-domain restart (design.md 5).
+ *
+ * For each open file description the process created in the storage domain,
+ * libvos keeps a record: the open flags minus the creating ones, the type
+ * (regular file or directory; anything else is not recoverable), the
+ * identity (st_dev, st_ino) and the last file offset. The domain reports
+ * the identity at open and the offset after every call that moves it
+ * (protocol.h, "Recovery reports"): the offset lives in the domain and dies
+ * with it, and only the domain knows it exactly (O_APPEND writes, getdents
+ * cookies, descriptions shared by dup).
+ *
+ * When a call finds its fd dead (its instance died), the description is
+ * reopened lazily in the new instance by path (vos_fd_path), checked to be
+ * the same file, positioned at the saved offset, and every local fd that
+ * shared it is pointed at the new remote fd (dup'ed in the domain, so they
+ * still share one description). The application's fd numbers never change.
+ *
+ * Not recoverable (the fd fails with EIO as before, the reason logged once
+ * per description): the file was deleted or replaced, a lock was held on it
+ * (flock, OFD or POSIX: the lock died with the domain), it is not a regular
+ * file or directory, the reopen fails. Each process recovers on its own,
+ * with its own last view of the offset: a description shared across fork
+ * becomes one per process. fds inherited across execve have no record and
+ * are not recovered. VOS_RECOVER=0 turns recovery off.
+ *
+ * Runs inside the SIGSYS handler: fixed tables, no malloc, raw syscalls. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "libvos/libvos.h"
+#include "vos/protocol.h"
+
+#ifndef O_TMPFILE_BIT
+#define O_TMPFILE_BIT 020000000 /* __O_TMPFILE: an unnamed file has no path */
+#endif
+#define SETFL_BITS (O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK)
+
+enum rec_kind { REC_OTHER = 0, REC_REG, REC_DIR };
+
+struct rec {
+	_Atomic uint32_t refs; /* local fds pointing here; 0 = free */
+	_Atomic int32_t flags; /* open flags for the reopen */
+	uint8_t kind;
+	_Atomic bool lock_posix; /* a POSIX lock (per process and file) */
+	_Atomic bool lock_desc;	 /* a flock or OFD lock (per description) */
+	bool failed;		 /* recovery impossible, reason logged */
+	int64_t dev, ino;
+	_Atomic int64_t pos; /* last reported file offset, -1 unknown */
+};
+
+#define NREC 65536 /* index 0 means "no record" */
+static struct rec recs[NREC];
+static _Atomic uint32_t fd_rec[VOS_FDTABLE_SIZE];
+static _Atomic uint32_t rec_hint = 1;
+static _Atomic uint32_t rec_high = 1; /* one past the highest index used */
+static _Atomic int rec_lock;	      /* serialises recoveries (rare, slow) */
+static _Atomic int enabled = -1;      /* -1: not read yet */
+
+bool vos_recovery_enabled(void)
+{
+	int e = atomic_load_explicit(&enabled, memory_order_relaxed);
+	if (e < 0) {
+		extern char **environ;
+		e = 1;
+		for (char **v = environ; v && *v; v++)
+			if (strncmp(*v, "VOS_RECOVER=", 12) == 0)
+				e = strcmp(*v + 12, "0") != 0;
+		atomic_store_explicit(&enabled, e, memory_order_relaxed);
+	}
+	return e == 1;
+}
+
+static struct rec *rec_of(long fd)
+{
+	if (fd < 0 || fd >= VOS_FDTABLE_SIZE)
+		return NULL;
+	uint32_t i = atomic_load_explicit(&fd_rec[fd], memory_order_acquire);
+	return i ? &recs[i] : NULL;
+}
+
+static uint32_t rec_alloc(void)
+{
+	uint32_t start = atomic_load_explicit(&rec_hint, memory_order_relaxed);
+	for (uint32_t k = 0; k < NREC - 1; k++) {
+		uint32_t i = 1 + (start - 1 + k) % (NREC - 1);
+		uint32_t zero = 0;
+		if (atomic_compare_exchange_strong_explicit(
+			    &recs[i].refs, &zero, 1, memory_order_acquire, memory_order_relaxed)) {
+			atomic_store_explicit(&rec_hint, i + 1 < NREC ? i + 1 : 1,
+					      memory_order_relaxed);
+			uint32_t h = atomic_load_explicit(&rec_high, memory_order_relaxed);
+			while (i + 1 > h && !atomic_compare_exchange_weak_explicit(
+						    &rec_high, &h, i + 1, memory_order_relaxed,
+						    memory_order_relaxed))
+				;
+			return i;
+		}
+	}
+	return 0; /* full: the description is simply not recoverable */
+}
+
+void vos_rec_release(int fd)
+{
+	if (fd < 0 || fd >= VOS_FDTABLE_SIZE)
+		return;
+	uint32_t i = atomic_exchange_explicit(&fd_rec[fd], 0, memory_order_acq_rel);
+	if (i)
+		atomic_fetch_sub_explicit(&recs[i].refs, 1, memory_order_release);
+}
+
+void vos_rec_opened(int fd, long oflags, const int64_t report[3])
+{
+	if (!vos_recovery_enabled() || fd < 0 || fd >= VOS_FDTABLE_SIZE)
+		return;
+	vos_rec_release(fd);
+	uint32_t i = rec_alloc();
+	if (!i)
+		return;
+	struct rec *r = &recs[i];
+	int64_t mode = report[0];
+	r->kind = mode < 0 || (oflags & O_TMPFILE_BIT) ? REC_OTHER
+		  : S_ISREG((mode_t)mode)	       ? REC_REG
+		  : S_ISDIR((mode_t)mode)	       ? REC_DIR
+						       : REC_OTHER;
+	/* the reopen must not create, fail on, or truncate the file */
+	int32_t fl = (int32_t)(oflags & ~(long)(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC));
+	if (r->kind == REC_DIR)
+		fl |= O_DIRECTORY;
+	atomic_store_explicit(&r->flags, fl, memory_order_relaxed);
+	r->dev = report[2];
+	r->ino = report[1];
+	r->failed = false;
+	atomic_store_explicit(&r->lock_posix, false, memory_order_relaxed);
+	atomic_store_explicit(&r->lock_desc, false, memory_order_relaxed);
+	atomic_store_explicit(&r->pos, 0, memory_order_relaxed);
+	atomic_store_explicit(&fd_rec[fd], i, memory_order_release);
+}
+
+void vos_rec_dup(int oldfd, int newfd)
+{
+	if (newfd < 0 || newfd >= VOS_FDTABLE_SIZE)
+		return;
+	vos_rec_release(newfd);
+	struct rec *r = rec_of(oldfd);
+	if (!r)
+		return;
+	atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+	atomic_store_explicit(&fd_rec[newfd], (uint32_t)(r - recs), memory_order_release);
+}
+
+void vos_rec_note_pos(int fd, int64_t pos)
+{
+	struct rec *r = rec_of(fd);
+	if (r && pos >= 0)
+		atomic_store_explicit(&r->pos, pos, memory_order_relaxed);
+}
+
+void vos_rec_note_setfl(int fd, long arg)
+{
+	struct rec *r = rec_of(fd);
+	if (!r)
+		return;
+	int32_t fl = atomic_load_explicit(&r->flags, memory_order_relaxed);
+	fl = (fl & ~SETFL_BITS) | ((int32_t)arg & SETFL_BITS);
+	atomic_store_explicit(&r->flags, fl, memory_order_relaxed);
+}
+
+void vos_rec_note_lock(int fd, bool posix, bool held)
+{
+	struct rec *r = rec_of(fd);
+	if (r)
+		atomic_store_explicit(posix ? &r->lock_posix : &r->lock_desc, held,
+				      memory_order_relaxed);
+}
+
+bool vos_rec_append(int fd)
+{
+	struct rec *r = rec_of(fd);
+	return r && (atomic_load_explicit(&r->flags, memory_order_relaxed) & O_APPEND);
+}
+
+void vos_recovery_after_fork(void)
+{
+	/* another thread may have held it at the fork: it does not exist here */
+	atomic_store_explicit(&rec_lock, 0, memory_order_relaxed);
+	vos_lst_after_fork();
+}
+
+/* ------------------------------------------------------------ recovery */
+
+static void lock_rec(void)
+{
+	while (atomic_exchange_explicit(&rec_lock, 1, memory_order_acquire))
+		vos_sys0(SYS_sched_yield);
+}
+
+static void unlock_rec(void)
+{
+	atomic_store_explicit(&rec_lock, 0, memory_order_release);
+}
+
+static size_t put_str(char *buf, size_t at, size_t cap, const char *s)
+{
+	size_t n = strnlen(s, cap - 1 - at);
+	memcpy(buf + at, s, n);
+	return at + n;
+}
+
+/* One line per description: "cannot recover fd N (PATH): WHY". */
+static void give_up(struct rec *r, int fd, const char *path, const char *why)
+{
+	if (r->failed)
+		return;
+	r->failed = true;
+	static char line[480]; /* under rec_lock */
+	char num[12];
+	int k = 0;
+	unsigned v = (unsigned)fd;
+	do {
+		num[k++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	size_t at = put_str(line, 0, sizeof(line), "cannot recover fd ");
+	while (k && at < sizeof(line) - 1)
+		line[at++] = num[--k];
+	at = put_str(line, at, sizeof(line), " (");
+	at = put_str(line, at, sizeof(line), path ? path : "?");
+	at = put_str(line, at, sizeof(line), ") after the storage domain restarted: ");
+	at = put_str(line, at, sizeof(line), why);
+	line[at] = '\0';
+	vos_log(line);
+}
+
+static bool posix_lock_on(const struct rec *r)
+{
+	uint32_t hi = atomic_load_explicit(&rec_high, memory_order_relaxed);
+	for (uint32_t i = 1; i < hi; i++) {
+		const struct rec *o = &recs[i];
+		if (atomic_load_explicit(&o->refs, memory_order_relaxed) &&
+		    atomic_load_explicit(&o->lock_posix, memory_order_relaxed) &&
+		    o->dev == r->dev && o->ino == r->ino)
+			return true;
+	}
+	return false;
+}
+
+static int64_t call(enum vos_op op, long nr, int64_t a0, int64_t a1, int64_t a2, int64_t *report)
+{
+	struct vos_call c = {.domain = VOS_DOMAIN_STORAGE, .op = (uint16_t)op, .sysnr = nr};
+	c.args[0] = a0;
+	c.args[1] = a1;
+	c.args[2] = a2;
+	int64_t r = vos_forward(&c, NULL, NULL, NULL);
+	if (report && r >= 0)
+		memcpy(report, c.report, sizeof(c.report));
+	return r;
+}
+
+struct open_ctx {
+	const char *rel;
+	size_t len;
+};
+
+static void open_prepare(struct vos_call *c, void *ctx)
+{
+	struct open_ctx *o = ctx;
+	memcpy(c->data, o->rel, o->len);
+	c->args[1] = c->data_off;
+	c->args[2] = (int64_t)o->len;
+}
+
+/* The instance serving us now died too (a crash during the recovery), or
+ * a signal interrupted the call: not a reason to give the description up,
+ * a later call tries again. */
+static bool died_again(uint32_t epoch, int64_t res)
+{
+	return res == -EINTR ||
+	       (res == -EIO && !vos_link_serves(VOS_DOMAIN_STORAGE, epoch & 0xffff));
+}
+
+/* Reopens the description of r by path in the current instance, at its
+ * offset: the new remote fd, or -1 after logging why not, or -2 when the
+ * new instance died meanwhile. */
+static int64_t reopen(struct rec *r, int fd)
+{
+	uint32_t epoch = vos_link_epoch(VOS_DOMAIN_STORAGE);
+	const char *path = vos_fd_path(fd);
+	if (r->kind == REC_OTHER) {
+		give_up(r, fd, path, "not a regular file or directory");
+		return -1;
+	}
+	if (atomic_load_explicit(&r->lock_desc, memory_order_relaxed) || posix_lock_on(r)) {
+		give_up(r, fd, path, "a lock held on it was lost");
+		return -1;
+	}
+	static char rel[VOS_PATH_MAX]; /* under rec_lock */
+	int vol = path ? vos_volume_match(&vos_volumes, path, rel, sizeof(rel)) : -1;
+	if (vol < 0) {
+		give_up(r, fd, path, "its path is not known");
+		return -1;
+	}
+	struct open_ctx o = {.rel = rel, .len = strlen(rel) + 1};
+	/* room for a redirect answer (protocol.h), which is not followed */
+	struct vos_call c = {.domain = VOS_DOMAIN_STORAGE,
+			     .op = VOS_OP_OPENAT,
+			     .sysnr = SYS_openat,
+			     .data_len = VOS_PATH_MAX};
+	c.args[0] = VOS_DIRFD_VOLUME(vol);
+	c.args[3] = atomic_load_explicit(&r->flags, memory_order_relaxed);
+	int64_t nrfd = vos_forward(&c, open_prepare, NULL, &o);
+	if (died_again(epoch, nrfd))
+		return -2;
+	if (nrfd < 0) {
+		give_up(r, fd, path,
+			nrfd == -ENOENT || VOS_RESULT_IS_REDIRECT(nrfd) ? "the file was deleted"
+									: "it cannot be reopened");
+		return -1;
+	}
+	mode_t want = r->kind == REC_DIR ? S_IFDIR : S_IFREG;
+	if (c.report[0] < 0 || ((mode_t)c.report[0] & S_IFMT) != want || c.report[1] != r->ino ||
+	    c.report[2] != r->dev) {
+		call(VOS_OP_CLOSE, SYS_close, nrfd, 0, 0, NULL);
+		give_up(r, fd, path, "the file was deleted or replaced");
+		return -1;
+	}
+	int64_t pos = atomic_load_explicit(&r->pos, memory_order_relaxed);
+	int64_t at = pos > 0 ? call(VOS_OP_LSEEK, SYS_lseek, nrfd, pos, SEEK_SET, NULL) : pos;
+	if (died_again(epoch, at)) {
+		call(VOS_OP_CLOSE, SYS_close, nrfd, 0, 0, NULL);
+		return -2;
+	}
+	if (at != pos) {
+		call(VOS_OP_CLOSE, SYS_close, nrfd, 0, 0, NULL);
+		give_up(r, fd, path, "its offset cannot be restored");
+		return -1;
+	}
+	return nrfd;
+}
+
+bool vos_recover_fd(long fd_arg, struct vos_remote_fd *rf)
+{
+	if (!vos_recovery_enabled() || vos_in_vfork_child())
+		return false;
+	int fd = (int)fd_arg;
+	if (!rec_of(fd))
+		return false;
+	/* lookups of this call named the dead instance: its guard would stop
+	 * our calls to the new one */
+	vos_fd_guard_reset();
+	lock_rec();
+	struct vos_remote_fd cur;
+	bool ok = false;
+	if (!vos_fd_lookup(fd, &cur)) {
+		ok = false; /* closed meanwhile */
+	} else if (!cur.stale) {
+		ok = true; /* another thread recovered it */
+	} else if (cur.dead && cur.domain == VOS_DOMAIN_STORAGE) {
+		struct rec *r = rec_of(fd);
+		int err = 0;
+		int64_t nrfd = -1;
+		if (r && !r->failed && vos_channel(VOS_DOMAIN_STORAGE, &err))
+			nrfd = reopen(r, fd);
+		if (nrfd >= 0) {
+			/* every fd sharing the description: the first takes the new
+			 * remote fd, the others dups of it (still one description) */
+			uint32_t idx = (uint32_t)(r - recs);
+			int hw = vos_fd_high_water();
+			bool used = false;
+			for (int f = 0; f < hw; f++) {
+				struct vos_remote_fd o;
+				if (atomic_load_explicit(&fd_rec[f], memory_order_acquire) != idx ||
+				    !vos_fd_lookup(f, &o) || !o.dead)
+					continue;
+				uint64_t raw = vos_fd_raw(f);
+				int64_t use =
+					used ? call(VOS_OP_DUP, SYS_dup, nrfd, 0, 0, NULL) : nrfd;
+				if (use < 0)
+					continue; /* stays dead: EIO */
+				if (vos_fd_replace(f, raw, VOS_DOMAIN_STORAGE, (int)use))
+					used = true;
+				else if (used)
+					call(VOS_OP_CLOSE, SYS_close, use, 0, 0, NULL);
+			}
+			if (!used)
+				call(VOS_OP_CLOSE, SYS_close, nrfd, 0, 0, NULL);
+		}
+		ok = vos_fd_lookup(fd, &cur) && !cur.stale;
+	}
+	unlock_rec();
+	if (ok)
+		ok = vos_fd_lookup(fd, rf) && !rf->stale;
+	return ok;
+}
+
+static bool both_remote(long fd1, long fd2)
+{
+	struct vos_remote_fd r1, r2;
+	return vos_fd_lookup(fd1, &r1) && vos_fd_lookup(fd2, &r2) &&
+	       r1.domain == VOS_DOMAIN_STORAGE && r2.domain == VOS_DOMAIN_STORAGE;
+}
+
+bool vos_rec_retry_call(long nr, const long a[6])
+{
+	switch (nr) {
+	case SYS_read:
+	case SYS_pread64:
+	case SYS_readv:
+	case SYS_preadv:
+	case SYS_preadv2:
+	case SYS_lseek:
+	case SYS_fstat:
+	case SYS_newfstatat:
+	case SYS_stat:
+	case SYS_lstat:
+	case SYS_statx:
+	case SYS_fsync:
+	case SYS_fdatasync:
+	case SYS_getdents64:
+	case SYS_fstatfs:
+	case SYS_statfs:
+	case SYS_fadvise64:
+	case SYS_sync_file_range:
+	case SYS_syncfs:
+	case SYS_access:
+	case SYS_faccessat:
+	case SYS_faccessat2:
+	case SYS_readlink:
+	case SYS_readlinkat:
+	case SYS_getxattr:
+	case SYS_lgetxattr:
+	case SYS_fgetxattr:
+	case SYS_listxattr:
+	case SYS_llistxattr:
+	case SYS_flistxattr:
+	case SYS_ftruncate:
+	case SYS_truncate:
+	case SYS_chdir:
+	case SYS_fchdir:
+	case SYS_dup:
+	case SYS_dup2:
+	case SYS_dup3:
+		return true;
+	/* a write at the pre-call offset writes the same bytes again; an
+	 * O_APPEND one would append them twice */
+	case SYS_write:
+	case SYS_pwrite64:
+	case SYS_writev:
+	case SYS_pwritev:
+	case SYS_pwritev2:
+		return !vos_rec_append((int)a[0]);
+	/* only between two volume fds: a copy from a local fd has consumed
+	 * the local data already */
+	case SYS_copy_file_range:
+		return both_remote(a[0], a[2]) && !vos_rec_append((int)a[2]);
+	case SYS_sendfile:
+		return both_remote(a[0], a[1]) && !vos_rec_append((int)a[0]);
+	case SYS_open:
+		return !(a[1] & O_EXCL);
+	case SYS_creat:
+		return true;
+	case SYS_openat:
+		return !(a[2] & O_EXCL);
+	case SYS_fcntl:
+		return a[1] == F_GETFL || a[1] == F_SETFL || a[1] == F_GETLK ||
+		       a[1] == F_OFD_GETLK || a[1] == F_DUPFD || a[1] == F_DUPFD_CLOEXEC;
+	default:
+		return false;
+	}
+}

@@ -1,0 +1,460 @@
+/* Syscall-site rewriting (the fast path's set-up half; fastpath.S and
+ * vos_fast_call in intercept.c are the run-time half).
+ *
+ * A site is the 7 bytes `I; syscall` where I is a 5-byte instruction we can
+ * displace: `mov $imm32,%eax` (b8 imm32: most of glibc) or `mov
+ * 0x8(%rsp),%r9` (4c 8b 4c 24 08: glibc's syscall()). Once a call trapped
+ * there, I is replaced by `jmp rel32` to a trampoline slot that runs I
+ * itself, steps over the red zone and enters vos_fast_entry. The syscall
+ * instruction stays, so a thread that already executed I still traps at it;
+ * a thread at I executes either the old or the new 5 bytes, because they
+ * are written with one atomic store of an aligned 8 (or 16) byte word that
+ * holds them all. A site where that is impossible, or that we cannot prove
+ * to be ordinary code (private, file-backed, read+exec, not libvos), keeps
+ * trapping.
+ */
+#include "libvos/rewrite.h"
+
+#include <cpuid.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include "libvos/libvos.h"
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+#define PAGE	   4096UL
+#define SLOT_SIZE  64
+#define SLOTS	   (PAGE / SLOT_SIZE)
+#define MAX_POOL   256
+#define TABLE_SIZE 8192 /* sites decided (power of two) */
+#define REACH	   0x7ff00000L
+
+extern char vos_fast_entry[] VOS_HIDDEN;
+
+/* Read by fastpath.S: which vector registers vos_fast_entry saves around C
+ * (0 xmm0-15, 1 ymm0-15, 2 zmm0-31 and k0-7). */
+unsigned char vos_vec_level VOS_HIDDEN;
+
+static bool enabled;
+static bool debug;
+static atomic_flag lock = ATOMIC_FLAG_INIT;
+static _Atomic unsigned long n_rewritten, n_refused, n_fast;
+
+struct pool_page {
+	uintptr_t base;
+	unsigned used;
+};
+static struct pool_page pool[MAX_POOL];
+static int npool;
+
+enum { SITE_FREE = 0, SITE_REWRITTEN, SITE_REFUSED };
+struct site {
+	uintptr_t addr;
+	int state;
+	uintptr_t slot;
+};
+static struct site table[TABLE_SIZE];
+static unsigned table_used;
+
+static const unsigned char mov_r9_rsp8[5] = {0x4c, 0x8b, 0x4c, 0x24, 0x08};
+
+bool vos_rewrite_init(void)
+{
+	const char *s = getenv("VOS_REWRITE");
+	debug = getenv("VOS_DEBUG") != NULL;
+	/* default on; VOS_REWRITE=0 keeps every call on the trap path */
+	if (s && s[0] == '0' && s[1] == '\0')
+		return false;
+	unsigned a, b, c, d, xa, xb, xc, xd;
+	if (!__get_cpuid(1, &a, &b, &c, &d))
+		return false;
+	uint64_t xcr0 = 0;
+	if (c & bit_OSXSAVE) {
+		uint32_t lo, hi;
+		__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+		xcr0 = ((uint64_t)hi << 32) | lo;
+	}
+	bool avx = (c & bit_AVX) && (xcr0 & 6) == 6;
+	bool avx512 = avx && (xcr0 & 0xe0) == 0xe0 && __get_cpuid_count(7, 0, &xa, &xb, &xc, &xd) &&
+		      (xb & bit_AVX512F) && (xb & bit_AVX512BW);
+	vos_vec_level = avx512 ? 2 : avx ? 1 : 0;
+	enabled = true;
+	return true;
+}
+
+void vos_rewrite_after_fork(void)
+{
+	atomic_flag_clear(&lock);
+}
+
+void vos_rewrite_count_fast(void)
+{
+	if (debug)
+		atomic_fetch_add_explicit(&n_fast, 1, memory_order_relaxed);
+}
+
+static void put_num(char *buf, size_t *p, unsigned long v)
+{
+	char tmp[24];
+	int n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		buf[(*p)++] = tmp[--n];
+}
+
+void vos_rewrite_report(void)
+{
+	if (!debug)
+		return;
+	char buf[160];
+	size_t p = 0;
+	static const char a[] = "rewrite: pid ", b[] = " sites rewritten ", c[] = " refused ",
+			  d[] = " fast calls ";
+	memcpy(buf + p, a, sizeof a - 1), p += sizeof a - 1;
+	put_num(buf, &p, (unsigned long)vos_sys0(SYS_getpid));
+	memcpy(buf + p, b, sizeof b - 1), p += sizeof b - 1;
+	put_num(buf, &p, atomic_load(&n_rewritten));
+	memcpy(buf + p, c, sizeof c - 1), p += sizeof c - 1;
+	put_num(buf, &p, atomic_load(&n_refused));
+	memcpy(buf + p, d, sizeof d - 1), p += sizeof d - 1;
+	put_num(buf, &p, atomic_load(&n_fast));
+	buf[p] = '\0';
+	vos_log(buf);
+}
+
+/* ---- the table of decided sites (under the lock) */
+
+static struct site *table_find(uintptr_t addr, bool insert)
+{
+	unsigned h = (unsigned)((addr * 0x9e3779b97f4a7c15ULL) >> 51) & (TABLE_SIZE - 1);
+	for (unsigned i = 0; i < TABLE_SIZE; i++) {
+		struct site *e = &table[(h + i) & (TABLE_SIZE - 1)];
+		if (e->addr == addr)
+			return e;
+		if (e->addr == 0) {
+			/* keep a quarter free so probes stay short */
+			if (!insert || table_used >= TABLE_SIZE * 3 / 4)
+				return NULL;
+			table_used++;
+			e->addr = addr;
+			return e;
+		}
+	}
+	return NULL;
+}
+
+/* ---- /proc/self/maps: is [lo, hi) inside one private, file-backed r-x
+ * mapping that is not libvos itself? */
+
+struct map_query {
+	uintptr_t lo, hi, self;
+	bool found, ok;
+	char site_id[64], self_id[64]; /* "dev inode" of both mappings */
+};
+
+static uintptr_t parse_hex(const char **s)
+{
+	uintptr_t v = 0;
+	for (;; (*s)++) {
+		char ch = **s;
+		int d = ch >= '0' && ch <= '9'	 ? ch - '0'
+			: ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+						 : -1;
+		if (d < 0)
+			return v;
+		v = v * 16 + (uintptr_t)d;
+	}
+}
+
+static const char *skip_field(const char *s, const char *end)
+{
+	while (s < end && *s != ' ')
+		s++;
+	while (s < end && *s == ' ')
+		s++;
+	return s;
+}
+
+static void copy_id(char *dst, const char *dev, const char *path)
+{
+	size_t n = (size_t)(path - dev);
+	if (n > 63)
+		n = 63;
+	memcpy(dst, dev, n);
+	dst[n] = '\0';
+}
+
+static void map_line(struct map_query *q, const char *s, const char *end)
+{
+	const char *p = s;
+	uintptr_t start = parse_hex(&p);
+	if (*p != '-')
+		return;
+	p++;
+	uintptr_t stop = parse_hex(&p);
+	const char *perms = skip_field(p, end);
+	if (end - perms < 4)
+		return;
+	const char *dev = skip_field(skip_field(perms, end), end); /* skips the offset */
+	const char *inode = skip_field(dev, end);
+	const char *path = skip_field(inode, end);
+	bool has_self = q->self >= start && q->self < stop;
+	bool has_site = q->lo >= start && q->lo < stop;
+	if (has_self)
+		copy_id(q->self_id, dev, path);
+	if (!has_site)
+		return;
+	q->found = true;
+	copy_id(q->site_id, dev, path);
+	size_t plen = (size_t)(end - path);
+	q->ok = q->hi <= stop && memcmp(perms, "r-xp", 4) == 0 && inode[0] != '0' && path < end &&
+		path[0] == '/' && !(plen >= 7 && memcmp(path, "/memfd:", 7) == 0) &&
+		!(plen >= 10 && memcmp(end - 10, " (deleted)", 10) == 0);
+}
+
+static bool mapping_ok(uintptr_t lo, uintptr_t hi)
+{
+	static char buf[4096 + 512];
+	struct map_query q = {.lo = lo, .hi = hi, .self = (uintptr_t)vos_rewrite_site};
+	long fd = vos_sys3(SYS_open, (long)"/proc/self/maps", O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	size_t have = 0;
+	for (;;) {
+		long n = vos_sys3(SYS_read, fd, (long)(buf + have), (long)(sizeof(buf) - 1 - have));
+		if (n == -EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		size_t start = 0;
+		for (size_t i = 0; i < have; i++) {
+			if (buf[i] != '\n')
+				continue;
+			map_line(&q, buf + start, buf + i);
+			start = i + 1;
+		}
+		if (start == 0 && have == sizeof(buf) - 1)
+			start = have; /* a line longer than the buffer: drop it */
+		memmove(buf, buf + start, have - start);
+		have -= start;
+	}
+	vos_sys1(SYS_close, fd);
+	return q.found && q.ok && strcmp(q.site_id, q.self_id) != 0;
+}
+
+/* ---- trampoline slots within reach of a site */
+
+/* Where a slot for `site` may start. Anywhere a rel32 reaches when the 5
+ * bytes lie in one aligned 8- or 16-byte word. When they straddle two 16-byte
+ * words (offset 12 in one), only where the jump's last byte equals the byte
+ * already there (the mov's top immediate byte, 0 for every syscall number):
+ * then just 4 bytes change, all in one aligned 8-byte word. */
+static bool slot_window(uintptr_t site, uintptr_t *lo, uintptr_t *hi)
+{
+	if ((site & 7) <= 3 || (site & 15) <= 11) {
+		*lo = site + 5 - REACH;
+		*hi = site + 5 + REACH;
+		return true;
+	}
+	if ((site & 15) != 12)
+		return false;
+	long top = (int8_t)((const unsigned char *)site)[4];
+	*lo = site + 5 + (uintptr_t)(top * (1L << 24));
+	*hi = *lo + (1UL << 24);
+	return true;
+}
+
+static bool try_map(uintptr_t hint)
+{
+	long r = vos_raw_syscall6(SYS_mmap, (long)hint, PAGE, PROT_READ | PROT_EXEC,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (r < 0 && r > -4096)
+		return false;
+	if ((uintptr_t)r == hint)
+		return true;
+	vos_sys2(SYS_munmap, r, PAGE); /* an old kernel took it as a hint */
+	return false;
+}
+
+/* A fresh pool page in [lo, hi - PAGE]: below the site first (above an
+ * executable lies its brk heap), then above; a bounded number of tries. */
+static uintptr_t map_in(uintptr_t site, uintptr_t lo, uintptr_t hi)
+{
+	uintptr_t step = hi - lo > (1UL << 32) ? (2UL << 20) : (64UL << 10);
+	uintptr_t here = site & ~(PAGE - 1);
+	lo = (lo + PAGE - 1) & ~(PAGE - 1);
+	if (lo < (1UL << 20))
+		lo = 1UL << 20;
+	int tries = 0;
+	for (uintptr_t a = here - step; a >= lo && a + PAGE <= hi && a < here && tries < 500;
+	     a -= step, tries++)
+		if (try_map(a))
+			return a;
+	for (uintptr_t a = here + step > lo ? here + step : lo; a + PAGE <= hi && tries < 1000;
+	     a += step, tries++)
+		if (try_map(a))
+			return a;
+	return 0;
+}
+
+static uintptr_t slot_for(uintptr_t site)
+{
+	uintptr_t lo, hi;
+	if (!slot_window(site, &lo, &hi))
+		return 0;
+	struct pool_page *pg = NULL;
+	for (int i = 0; i < npool && !pg; i++) {
+		uintptr_t next = pool[i].base + SLOT_SIZE * pool[i].used;
+		if (pool[i].used < SLOTS && next >= lo && next < hi)
+			pg = &pool[i];
+	}
+	if (!pg) {
+		if (npool == MAX_POOL)
+			return 0;
+		uintptr_t base = map_in(site, lo, hi);
+		if (!base)
+			return 0;
+		pg = &pool[npool++];
+		pg->base = base;
+		pg->used = 0;
+	}
+	return pg->base + SLOT_SIZE * pg->used++;
+}
+
+static void put32(unsigned char *p, int32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
+
+/* Slot layout:
+ *   0  I (the displaced 5 bytes)
+ *   5  lea -0x80(%rsp),%rsp      step over the red zone
+ *  10  lea 32(slot)(%rip),%r11   the slot's data for vos_fast_entry
+ *  17  jmp *48(slot)(%rip)
+ *  32  resume: site + 7 ; 40 slow: site + 5 (the syscall, traps) ; 48 entry */
+static bool fill_slot(uintptr_t slot, uintptr_t site)
+{
+	unsigned char code[SLOT_SIZE];
+	memset(code, 0xcc, sizeof code);
+	memcpy(code, (const void *)site, 5);
+	static const unsigned char lea_rsp[5] = {0x48, 0x8d, 0x64, 0x24, 0x80};
+	memcpy(code + 5, lea_rsp, 5);
+	code[10] = 0x4c, code[11] = 0x8d, code[12] = 0x1d;
+	put32(code + 13, 32 - 17);
+	code[17] = 0xff, code[18] = 0x25;
+	put32(code + 19, 48 - 23);
+	put64(code + 32, site + 7);
+	put64(code + 40, site + 5);
+	put64(code + 48, (uintptr_t)vos_fast_entry);
+	uintptr_t page = slot & ~(PAGE - 1);
+	/* never writable without exec: other slots of the page may be running */
+	if (vos_sys3(SYS_mprotect, (long)page, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC) != 0)
+		return false;
+	memcpy((void *)slot, code, sizeof code);
+	vos_sys3(SYS_mprotect, (long)page, PAGE, PROT_READ | PROT_EXEC);
+	return true;
+}
+
+/* Replaces the 5 bytes at `site` by `jmp rel32` with one atomic store
+ * (slot_window chose the slot so that this is possible). */
+static bool patch_site(uintptr_t site, uintptr_t slot)
+{
+	unsigned char jmp[5] = {0xe9};
+	put32(jmp + 1, (int32_t)(long)(slot - (site + 5)));
+	uintptr_t page = site & ~(PAGE - 1);
+	bool q8 = (site & 7) <= 3, q16 = (site & 15) <= 11;
+	size_t n = 5;
+	if (!q8 && !q16) {
+		if ((site & 15) != 12 || jmp[4] != ((const unsigned char *)site)[4])
+			return false;
+		n = 4, q8 = true; /* the fifth byte stays as it is */
+	}
+	if (vos_sys3(SYS_mprotect, (long)page, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC) != 0)
+		return false;
+	if (q8) {
+		uint64_t *w = (uint64_t *)(site & ~7UL);
+		uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
+		memcpy((unsigned char *)&v + (site & 7), jmp, n);
+		__atomic_store_n(w, v, __ATOMIC_SEQ_CST);
+	} else {
+		unsigned __int128 *w = (unsigned __int128 *)(site & ~15UL);
+		unsigned __int128 old = *(volatile unsigned __int128 *)w, v;
+		for (;;) {
+			v = old;
+			memcpy((unsigned char *)&v + (site & 15), jmp, 5);
+			/* lock cmpxchg16b: the one atomic 16-byte store */
+			uint64_t olo = (uint64_t)old, ohi = (uint64_t)(old >> 64);
+			bool done;
+			__asm__ volatile("lock cmpxchg16b %1"
+					 : "=@ccz"(done), "+m"(*w), "+a"(olo), "+d"(ohi)
+					 : "b"((uint64_t)v), "c"((uint64_t)(v >> 64))
+					 : "memory");
+			if (done)
+				break;
+			old = ((unsigned __int128)ohi << 64) | olo;
+		}
+	}
+	vos_sys3(SYS_mprotect, (long)page, PAGE, PROT_READ | PROT_EXEC);
+	return true;
+}
+
+/* The 5 bytes before the syscall: an instruction a slot can run instead. */
+static bool displaceable(const unsigned char *i, long nr, bool trap_only)
+{
+	/* a prefix byte before it would change its meaning (or be the tail of
+	 * another instruction: refused all the same) */
+	static const unsigned char prefixes[] = {0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65,
+						 0x66, 0x67, 0xf0, 0xf2, 0xf3};
+	if ((i[-1] >= 0x40 && i[-1] <= 0x4f) || memchr(prefixes, i[-1], sizeof prefixes))
+		return false;
+	if (i[0] == 0xb8) {
+		uint32_t imm;
+		memcpy(&imm, i + 1, 4);
+		/* the number the call trapped with came from this mov */
+		return !trap_only && imm == (uint64_t)nr;
+	}
+	return memcmp(i, mov_r9_rsp8, 5) == 0;
+}
+
+void vos_rewrite_site(uintptr_t rip_after, long nr, bool trap_only)
+{
+	if (!enabled || rip_after < PAGE)
+		return;
+	uintptr_t site = rip_after - 7;
+	if ((site & 15) > 12 || atomic_flag_test_and_set(&lock))
+		return; /* cannot be patched atomically, or another thread is at it */
+	struct site *e = table_find(site, true);
+	if (e && e->state == SITE_FREE) {
+		e->state = SITE_REFUSED;
+		/* [site - 1, site + 7): the byte before the instruction too */
+		if (mapping_ok(site - 1, rip_after)) {
+			const unsigned char *b = (const unsigned char *)site;
+			uintptr_t slot;
+			if (b[5] == 0x0f && b[6] == 0x05 && displaceable(b, nr, trap_only) &&
+			    (slot = slot_for(site)) != 0 && fill_slot(slot, site) &&
+			    patch_site(site, slot)) {
+				e->state = SITE_REWRITTEN;
+				e->slot = slot;
+			}
+		}
+		atomic_fetch_add(e->state == SITE_REWRITTEN ? &n_rewritten : &n_refused, 1);
+	}
+	atomic_flag_clear(&lock);
+}

@@ -1,0 +1,439 @@
+/* Admin requests (see admin.h). Everything here runs in the supervisor's
+ * event loop: statistics requests to the domains are bounded
+ * (DOMAIN_REPLY_TIMEOUT_MS), and a domain that does not answer is left
+ * for the loop to treat as hung. */
+#include "supervisor/admin.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "supervisor/ctl_io.h"
+
+void admin_inst_name(const struct dom_inst *in, char *buf, size_t n)
+{
+	if (in->serial)
+		snprintf(buf, n, "%s:%u", in->d.name, in->serial);
+	else
+		snprintf(buf, n, "%s", in->d.name);
+}
+
+int admin_reply(int fd, int32_t status, const char *text)
+{
+	size_t tl = strlen(text) + 1;
+	if (tl > VOS_ADMIN_TEXT_MAX) {
+		text = "vos: the answer is too large";
+		tl = strlen(text) + 1;
+		status = -E2BIG;
+	}
+	size_t len = sizeof(struct vos_ctl_admin_reply) + tl;
+	struct vos_ctl_admin_reply *r = calloc(1, len);
+	if (!r)
+		return -ENOMEM;
+	vos_ctl_hdr_init(&r->h, VOS_CTL_ADMIN_REPLY, (uint32_t)len);
+	r->status = status;
+	memcpy(r->text, text, tl);
+	int rc = sup_ctl_send(fd, r, len, -1);
+	free(r);
+	return rc;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+static void json_ms(FILE *f, double ms)
+{
+	if (ms < 0)
+		fputs("null", f);
+	else
+		fprintf(f, "%.3f", ms);
+}
+
+/* The live instance's statistics (heap), or NULL. */
+static struct vos_stats *inst_stats(struct dom_inst *in)
+{
+	if (!in->d.alive)
+		return NULL;
+	struct vos_stats *st = malloc(sizeof(*st));
+	if (st && domain_get_stats(&in->d, st, DOMAIN_REPLY_TIMEOUT_MS) == 0)
+		return st;
+	free(st);
+	return NULL;
+}
+
+static void totals(const struct vos_stats *st, uint64_t *calls, uint64_t *errors, uint64_t *ns)
+{
+	*calls = *errors = *ns = 0;
+	for (unsigned i = 0; st && i < VOS_SYSNR_MAX; i++) {
+		*calls += st->by_sysnr[i].calls;
+		*errors += st->by_sysnr[i].errors;
+		*ns += st->by_sysnr[i].time_ns;
+	}
+}
+
+static unsigned inst_clients(const struct admin_view *v, const struct dom_inst *in)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < v->ntables; i++)
+		for (const struct client *c = v->tables[i].t->head; c; c = c->next)
+			if (c->ch[in->id] && !c->ch[in->id]->dead &&
+			    (in->id == VOS_DOMAIN_NET || v->tables[i].storage == in))
+				n++;
+	return n;
+}
+
+static void status_domain(FILE *f, const struct admin_view *v, struct dom_inst *in)
+{
+	char name[48];
+	admin_inst_name(in, name, sizeof(name));
+	fputs("{\"name\":", f);
+	json_str(f, in->d.name);
+	fputs(",\"instance\":", f);
+	json_str(f, name);
+	fputs(",\"volumes\":[", f);
+	for (unsigned i = 0; i < in->nvols; i++) {
+		fputs(i ? ",{\"src\":" : "{\"src\":", f);
+		json_str(f, in->vols[i].src);
+		fputs(",\"path\":", f);
+		json_str(f, in->vols[i].path);
+		fprintf(f, ",\"ro\":%s}", in->vols[i].ro ? "true" : "false");
+	}
+	fprintf(f,
+		"],\"uid\":%u,\"state\":\"%s\",\"pid\":%d,\"epoch\":%u,\"restarts\":%u,"
+		"\"deaths\":%u,\"causes\":[",
+		(unsigned)in->uid, inst_state(in), in->d.alive ? (int)in->d.pid : 0, in->d.epoch,
+		in->restarts, in->deaths);
+	unsigned first = in->nrecent > INST_RECENT ? in->nrecent - INST_RECENT : 0;
+	double last_ms = -1;
+	for (unsigned k = first; k < in->nrecent; k++) {
+		const struct inst_cause *c = &in->recent[k % INST_RECENT];
+		fputs(k > first ? ",{\"cause\":" : "{\"cause\":", f);
+		json_str(f, c->text);
+		fprintf(f,
+			",\"kind\":\"%s\",\"signal\":%d,\"exit_code\":%d,\"time\":%.3f,"
+			"\"restart_ms\":",
+			c->kind ? c->kind : "unknown", c->sig, c->code, c->when);
+		json_ms(f, c->restart_ms);
+		fputc('}', f);
+		if (c->restart_ms >= 0)
+			last_ms = c->restart_ms;
+	}
+	fputs("],\"restart_ms\":", f);
+	json_ms(f, last_ms);
+	struct vos_stats *st = inst_stats(in);
+	uint64_t calls, errors, ns;
+	totals(st, &calls, &errors, &ns);
+	free(st);
+	fprintf(f, ",\"clients\":%u,\"calls\":%llu,\"errors\":%llu}", inst_clients(v, in),
+		(unsigned long long)calls, (unsigned long long)errors);
+}
+
+static void comm_of(pid_t pid, char *buf, size_t n)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	buf[0] = '\0';
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(buf, (int)n, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+}
+
+static char *status_json(const struct admin_view *v)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	if (!f)
+		return NULL;
+	fprintf(f,
+		"{\"supervisor\":{\"pid\":%d,\"uid\":%u,\"mode\":\"%s\",\"socket\":", (int)getpid(),
+		(unsigned)geteuid(), v->mode);
+	json_str(f, v->sock);
+	fprintf(f, ",\"uptime_s\":%.3f},\"domains\":[",
+		(double)(sup_mono_ms() - v->start_ms) / 1e3);
+	for (size_t i = 0; i < v->ninsts; i++) {
+		if (i)
+			fputc(',', f);
+		status_domain(f, v, v->insts[i]);
+	}
+	fputs("],\"clients\":[", f);
+	bool first = true;
+	for (size_t i = 0; i < v->ntables; i++) {
+		const struct admin_table *at = &v->tables[i];
+		for (const struct client *c = at->t->head; c; c = c->next) {
+			if (c->admin)
+				continue;
+			char comm[32], name[48];
+			comm_of(c->pid, comm, sizeof(comm));
+			fprintf(f, "%s{\"pid\":%d,\"command\":", first ? "" : ",", (int)c->pid);
+			json_str(f, comm);
+			fprintf(f, ",\"uid\":%u,\"run\":%llu,\"domains\":[", (unsigned)c->uid,
+				(unsigned long long)at->run);
+			bool fd = true;
+			for (unsigned d = 0; d < VOS_DOMAIN_COUNT; d++) {
+				if (!c->ch[d] || c->ch[d]->dead)
+					continue;
+				if (d == VOS_DOMAIN_STORAGE && at->storage)
+					admin_inst_name(at->storage, name, sizeof(name));
+				else
+					snprintf(name, sizeof(name), "%s",
+						 d == VOS_DOMAIN_NET ? "net" : "storage");
+				fputs(fd ? "" : ",", f);
+				json_str(f, name);
+				fd = false;
+			}
+			fputs("]}", f);
+			first = false;
+		}
+	}
+	fputs("],\"runs\":[", f);
+	for (size_t i = 0; i < v->ntables; i++) {
+		const struct admin_table *at = &v->tables[i];
+		fprintf(f, "%s{\"id\":%llu,\"pid\":%d,\"uid\":%u,\"storage\":", i ? "," : "",
+			(unsigned long long)at->run, (int)at->run_pid, (unsigned)at->run_uid);
+		if (at->storage) {
+			char name[48];
+			admin_inst_name(at->storage, name, sizeof(name));
+			json_str(f, name);
+		} else {
+			fputs("null", f);
+		}
+		fprintf(f, ",\"net\":%s}", at->net ? "true" : "false");
+	}
+	fputs("]}", f);
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* ,"clients":[{"id","pid","calls"}]: requests served per client (vos top);
+ * pid 0 when no client of ours has that channel (any more). */
+static void stats_clients_json(FILE *f, const struct admin_view *v, const struct dom_inst *in,
+			       const struct vos_stats *st)
+{
+	fputs(",\"clients\":[", f);
+	for (uint32_t k = 0; k < st->nclients && k < VOS_STATS_MAX_CLIENTS; k++) {
+		pid_t pid = 0;
+		for (size_t i = 0; i < v->ntables && !pid; i++)
+			for (const struct client *c = v->tables[i].t->head; c && !pid; c = c->next)
+				if (c->ch[in->id] && c->ch[in->id]->id == st->clients[k].client_id)
+					pid = c->pid;
+		fprintf(f, "%s{\"id\":%llu,\"pid\":%d,\"calls\":%llu}", k ? "," : "",
+			(unsigned long long)st->clients[k].client_id, (int)pid,
+			(unsigned long long)st->clients[k].calls);
+	}
+	fputc(']', f);
+}
+
+static char *stats_json(const struct admin_view *v)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	if (!f)
+		return NULL;
+	fputs("{\"domains\":[", f);
+	for (size_t i = 0; i < v->ninsts; i++) {
+		struct dom_inst *in = v->insts[i];
+		char name[48];
+		admin_inst_name(in, name, sizeof(name));
+		fputs(i ? ",{\"name\":" : "{\"name\":", f);
+		json_str(f, in->d.name);
+		fputs(",\"instance\":", f);
+		json_str(f, name);
+		fprintf(f, ",\"pid\":%d,\"epoch\":%u,\"state\":\"%s\"",
+			in->d.alive ? (int)in->d.pid : 0, in->d.epoch, inst_state(in));
+		struct vos_stats *st = inst_stats(in);
+		if (st) {
+			uint64_t calls, errors, ns;
+			totals(st, &calls, &errors, &ns);
+			fprintf(f,
+				",\"clients_total\":%llu,\"clients_now\":%llu,\"bad_requests\":%"
+				"llu,"
+				"\"calls\":%llu,\"errors\":%llu,\"time_ns\":%llu,"
+				"\"inflight\":%llu,\"workers\":%llu,\"poll_ns\":%llu,\"sleep_ns\":%"
+				"llu,"
+				"\"syscalls\":{",
+				(unsigned long long)st->clients_total,
+				(unsigned long long)st->clients_now,
+				(unsigned long long)st->bad_requests, (unsigned long long)calls,
+				(unsigned long long)errors, (unsigned long long)ns,
+				(unsigned long long)st->inflight, (unsigned long long)st->workers,
+				(unsigned long long)st->poll_ns, (unsigned long long)st->sleep_ns);
+			bool first = true;
+			for (unsigned nr = 0; nr < VOS_SYSNR_MAX; nr++) {
+				const struct vos_stat_counter *k = &st->by_sysnr[nr];
+				if (!k->calls && !k->errors)
+					continue;
+				fprintf(f,
+					"%s\"%u\":{\"calls\":%llu,\"errors\":%llu,\"time_ns\":%"
+					"llu}",
+					first ? "" : ",", nr, (unsigned long long)k->calls,
+					(unsigned long long)k->errors,
+					(unsigned long long)k->time_ns);
+				first = false;
+			}
+			fputc('}', f);
+			stats_clients_json(f, v, in, st);
+			free(st);
+		}
+		fputc('}', f);
+	}
+	fputs("]}", f);
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* The instance `target` names, or NULL with a message. */
+static struct dom_inst *find_target(const struct admin_view *v, const char *target, int *status,
+				    char *msg, size_t n)
+{
+	char want[40];
+	snprintf(want, sizeof(want), "%s", target);
+	char *colon = strchr(want, ':');
+	unsigned serial = 0;
+	if (colon) {
+		char *end;
+		*colon = '\0';
+		serial = (unsigned)strtoul(colon + 1, &end, 10);
+		if (!colon[1] || *end || serial == 0) {
+			*status = -EINVAL;
+			snprintf(msg, n,
+				 "vos: bad domain name '%s': use storage, net or storage:ID",
+				 target);
+			return NULL;
+		}
+	}
+	if (strcmp(want, "storage") != 0 && strcmp(want, "net") != 0) {
+		*status = -EINVAL;
+		snprintf(msg, n, "vos: unknown domain '%s': use storage or net", target);
+		return NULL;
+	}
+	struct dom_inst *found = NULL;
+	unsigned count = 0;
+	char names[256] = "";
+	for (size_t i = 0; i < v->ninsts; i++) {
+		struct dom_inst *in = v->insts[i];
+		if (strcmp(in->d.name, want) != 0 || !in->started)
+			continue;
+		if (colon && in->serial != serial)
+			continue;
+		found = in;
+		count++;
+		char nm[48];
+		admin_inst_name(in, nm, sizeof(nm));
+		size_t l = strlen(names);
+		snprintf(names + l, sizeof(names) - l, "%s%s", l ? ", " : "", nm);
+	}
+	if (count == 1)
+		return found;
+	if (count == 0) {
+		*status = -ENOENT;
+		snprintf(msg, n, "vos: no %s domain is running%s", target,
+			 strcmp(want, "storage") == 0 && !colon ? " (no run with volumes)" : "");
+	} else {
+		*status = -EINVAL;
+		snprintf(msg, n, "vos: several storage domains run (%s): name one", names);
+	}
+	return NULL;
+}
+
+bool admin_serve(const struct admin_view *v, int fd, uid_t uid, const struct vos_ctl_admin *req,
+		 bool *down)
+{
+	char msg[512];
+	char target[sizeof(req->target) + 1];
+	/* read once; the peer's string need not be terminated */
+	memcpy(target, req->target, sizeof(req->target));
+	target[sizeof(req->target)] = '\0';
+	char *text = NULL;
+	int status = 0;
+	bool changes = req->op == VOS_ADMIN_KILL || req->op == VOS_ADMIN_RESTART ||
+		       req->op == VOS_ADMIN_DOWN;
+	*down = false;
+	if (changes && uid != 0 && uid != geteuid()) {
+		snprintf(msg, sizeof(msg),
+			 "vos: permission denied: only root or uid %u (the supervisor's) may %s",
+			 (unsigned)geteuid(),
+			 req->op == VOS_ADMIN_DOWN ? "stop the supervisor"
+						   : "kill or restart domains");
+		return admin_reply(fd, -EPERM, msg) == 0;
+	}
+	struct dom_inst *in = NULL;
+	switch (req->op) {
+	case VOS_ADMIN_STATUS:
+	case VOS_ADMIN_STATS:
+		text = req->op == VOS_ADMIN_STATUS ? status_json(v) : stats_json(v);
+		if (!text) {
+			status = -ENOMEM;
+			snprintf(msg, sizeof(msg), "vos: out of memory");
+		}
+		break;
+	case VOS_ADMIN_KILL:
+	case VOS_ADMIN_RESTART:
+		in = find_target(v, target, &status, msg, sizeof(msg));
+		if (!in)
+			break;
+		char name[48];
+		admin_inst_name(in, name, sizeof(name));
+		if (req->op == VOS_ADMIN_KILL) {
+			if (!in->d.alive) {
+				status = -ESRCH;
+				snprintf(msg, sizeof(msg),
+					 "vos: the %s domain is %s; nothing to kill", name,
+					 inst_state(in));
+				break;
+			}
+			pid_t pid = in->d.pid;
+			fprintf(stderr, "vos: killing the %s domain (pid %d) on request\n", name,
+				(int)pid);
+			inst_kill(in);
+			snprintf(msg, sizeof(msg), "killed the %s domain (pid %d)", name, (int)pid);
+		} else if (inst_restart_now(in, msg, sizeof(msg)) < 0) {
+			status = -EIO;
+		} else {
+			snprintf(msg, sizeof(msg), "restarted the %s domain (pid %d, epoch %u)",
+				 name, (int)in->d.pid, in->d.epoch);
+		}
+		break;
+	case VOS_ADMIN_DOWN:
+		if (!v->can_down) {
+			status = -EINVAL;
+			snprintf(
+				msg, sizeof(msg),
+				"vos: this is the private supervisor of a `vos run`: it stops with "
+				"its program");
+			break;
+		}
+		*down = true;
+		snprintf(msg, sizeof(msg), "stopping the supervisor (pid %d)", (int)getpid());
+		break;
+	default:
+		status = -EINVAL;
+		snprintf(msg, sizeof(msg), "vos: unknown admin request %u", req->op);
+	}
+	bool ok = admin_reply(fd, status, text ? text : msg) == 0;
+	free(text);
+	return ok;
+}

@@ -1,0 +1,489 @@
+"""Transparent recovery after a storage-domain restart (issue 6, section 3):
+regular files and directories open in a killed storage domain are reopened
+in the restarted one with the same path, flags and offset; idempotent calls
+in flight are run again; where recovery is impossible (file deleted or
+replaced, a lock lost) the fd fails with EIO and libvos logs why. The
+programs kill the domain themselves (SIGKILL of the vos-domain child of
+vos, as test_restart.py does) or crash it with --inject. Every wait is
+bounded; no timing is asserted."""
+import os
+import re
+
+import pytest
+
+from conftest import FIND_DOMAINS, MOUNT, spec
+
+PY = "/usr/bin/python3"
+
+HELPERS = FIND_DOMAINS + """
+import errno, signal, sys, time
+def kill_and_wait(name="storage"):
+    old = domains()[name]
+    os.kill(old, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        pid = domains().get(name)
+        if pid is not None and pid != old:
+            return pid
+        time.sleep(0.01)
+    raise SystemExit(f"{name} domain was not restarted")
+def err(f):
+    try:
+        r = f()
+        return "ok" if r is None else r
+    except OSError as e:
+        return errno.errorcode[e.errno]
+"""
+
+# Runs argv[2:] (a copy between two volume files) and SIGKILLs the storage
+# domain up to argv[1] times while it runs, once it has both files open (two
+# remote fds: their placeholders are O_PATH fds of /dev/null, so the
+# creating open, which could not be run again, is over); prints the copy's
+# exit status and how many kills found it still running.
+COPY_DRIVER = HELPERS + """
+import subprocess
+kills, cmd = int(sys.argv[1]), sys.argv[2:]
+p = subprocess.Popen(cmd)
+deadline = time.monotonic() + 60
+def remote_fds():
+    n = 0
+    try:
+        for fd in os.listdir(f"/proc/{p.pid}/fd"):
+            flags = open(f"/proc/{p.pid}/fdinfo/{fd}").read().split()[3]
+            if int(flags, 8) & 0o10000000 and \
+                    os.readlink(f"/proc/{p.pid}/fd/{fd}") == "/dev/null":
+                n += 1
+    except (OSError, IndexError):
+        pass
+    return n
+while p.poll() is None and remote_fds() < 2 and time.monotonic() < deadline:
+    time.sleep(0.001)
+during = 0
+for k in range(kills):
+    if p.poll() is not None:
+        break
+    kill_and_wait()
+    during += p.poll() is None
+    time.sleep(0.05)
+print("rc", p.wait(timeout=60), "during", during)
+"""
+
+SIZE = 64 << 20
+
+
+def big_source(volume):
+    data = os.urandom(SIZE)
+    (volume / "big.bin").write_bytes(data)
+    return data
+
+
+def restarts(stderr):
+    return len(re.findall(r"vos: storage domain restarted", stderr))
+
+
+@pytest.mark.parametrize("copier", ["cp", "copyrw"])
+def test_copy_through_repeated_kills_is_identical(vos, volume, copier):
+    data = big_source(volume)
+    src, dst = f"{MOUNT}/big.bin", f"{MOUNT}/copy.bin"
+    cmd = ["/bin/cp", src, dst] if copier == "cp" else [vos.prog("copyrw"), src, dst, "1024"]
+    r = vos.run(["run", "-v", spec(volume), "--", PY, "-c", COPY_DRIVER, "3", *cmd],
+                timeout=180)
+    assert r.returncode == 0, r
+    m = re.fullmatch(r"rc (\d+) during (\d+)\n", r.stdout)
+    assert m, r
+    assert m.group(1) == "0", r  # the copy saw no error
+    assert int(m.group(2)) >= 1, r  # at least one kill hit the running copy
+    assert restarts(r.stderr) >= 1, r
+    # nothing printed but vos's own restart lines
+    for line in r.stderr.splitlines():
+        assert line.startswith("vos: storage domain"), r
+    assert (volume / "copy.bin").read_bytes() == data
+
+
+# One file, then (pwrite, pread, fstat, fsync) four times: requests 1 (the
+# credentials) and 2 (the open) come first, so 3..6 are the first pwrite,
+# pread, fstat and fsync.
+INFLIGHT = """
+import os, sys
+fd = os.open(sys.argv[1] + "/f", os.O_RDWR | os.O_CREAT, 0o644)
+for i in range(4):
+    os.pwrite(fd, b"block%d" % i, 8 * i)
+    assert os.pread(fd, 6, 8 * i) == b"block%d" % i
+    print(os.fstat(fd).st_size, end=" ")
+    os.fsync(fd)
+print()
+"""
+
+
+@pytest.mark.asan
+@pytest.mark.parametrize("n,op", [(3, "pwrite64"), (4, "pread64"), (5, "fstat"), (6, "fsync")])
+def test_idempotent_call_in_flight_is_retried(vos, volume, n, op):
+    r = vos.run(["run", "--inject", f"storage:mid={n}", "-v", spec(volume), "--", PY, "-c",
+                 INFLIGHT, MOUNT], timeout=60)
+    assert r.returncode == 0, r
+    assert r.stdout == "6 14 22 30 \n", r
+    assert re.search(rf"injected crash in the middle of request {n} \({op}\)", r.stderr), r
+    assert restarts(r.stderr) == 1, r
+    assert "libvos:" not in r.stderr, r
+    assert (volume / "f").read_bytes() == b"\0\0".join(b"block%d" % i for i in range(4))
+
+
+def test_deleted_or_replaced_file_fails_and_others_recover(vos, volume):
+    code = HELPERS + """
+m = sys.argv[1]
+gone = os.open(f"{m}/hello.txt", os.O_RDONLY)
+swapped = os.open(f"{m}/nested/b.txt", os.O_RDONLY)
+kept = os.open(f"{m}/nested/a.txt", os.O_RDONLY)
+print(os.read(kept, 4))
+kill_and_wait()
+# changed before the fds are used again (recovery is lazy): through the
+# new instance (the program may not write the host paths: isolation)
+os.unlink(f"{m}/hello.txt")
+with open(f"{m}/new.txt", "w") as f:
+    f.write("other\\n")
+os.rename(f"{m}/new.txt", f"{m}/nested/b.txt")
+print("gone", err(lambda: os.read(gone, 4)), err(lambda: os.fstat(gone)))
+print("swapped", err(lambda: os.read(swapped, 4)))
+print("kept", os.read(kept, 4))
+print("close", err(lambda: os.close(gone)), err(lambda: os.close(swapped)))
+"""
+    r = vos.run(["run", "-v", spec(volume), "--", PY, "-c", code, MOUNT], timeout=60)
+    assert r.returncode == 0, r
+    assert r.stdout == ("b'a\\na\\n'\ngone EIO EIO\nswapped EIO\nkept b'a\\na\\n'\n"
+                        "close ok ok\n"), r
+    # one line per description, naming the path and the reason
+    logs = [ln for ln in r.stderr.splitlines() if ln.startswith("libvos:")]
+    assert len(logs) == 2, r
+    assert re.fullmatch(r"libvos: cannot recover fd \d+ \(/data/hello\.txt\) after the storage "
+                        r"domain restarted: the file was deleted", logs[0]), r
+    assert re.fullmatch(r"libvos: cannot recover fd \d+ \(/data/nested/b\.txt\) after the "
+                        r"storage domain restarted: the file was deleted or replaced",
+                        logs[1]), r
+
+
+@pytest.mark.parametrize("how", ["lockf", "flock", "ofd"])
+def test_lost_lock_fails_with_eio(vos, volume, how):
+    code = HELPERS + """
+import fcntl, struct
+m, how = sys.argv[1], sys.argv[2]
+locked = os.open(f"{m}/hello.txt", os.O_RDWR)
+other = os.open(f"{m}/nested/a.txt", os.O_RDONLY)
+if how == "lockf":
+    fcntl.lockf(locked, fcntl.LOCK_EX)
+elif how == "flock":
+    fcntl.flock(locked, fcntl.LOCK_EX)
+else:
+    fcntl.fcntl(locked, fcntl.F_OFD_SETLK, struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 0, 0))
+kill_and_wait()
+print("locked", err(lambda: os.read(locked, 5)), err(lambda: os.write(locked, b"x")))
+print("other", os.read(other, 2))
+print("close", err(lambda: os.close(locked)))
+"""
+    r = vos.run(["run", "-v", spec(volume), "--", PY, "-c", code, MOUNT, how], timeout=60)
+    assert r.returncode == 0, r
+    assert r.stdout == "locked EIO EIO\nother b'a\\n'\nclose ok\n", r
+    assert re.search(r"libvos: cannot recover fd \d+ \(/data/hello\.txt\) after the storage "
+                     r"domain restarted: a lock held on it was lost", r.stderr), r
+    assert (volume / "hello.txt").read_text() == "hello from the volume\nsecond line\n"
+
+
+def test_unlocked_file_recovers(vos, volume):
+    """An unlock of the whole file before the crash: nothing was lost."""
+    code = HELPERS + """
+import fcntl
+fd = os.open(sys.argv[1] + "/hello.txt", os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_EX)
+fcntl.lockf(fd, fcntl.LOCK_UN)
+kill_and_wait()
+print(os.read(fd, 5))
+"""
+    r = vos.run(["run", "-v", spec(volume), "--", PY, "-c", code, MOUNT], timeout=60)
+    assert r.returncode == 0, r
+    assert r.stdout == "b'hello'\n", r
+
+
+@pytest.mark.asan
+def test_directory_listing_through_a_restart_sees_each_entry_once(vos, volume):
+    d = volume / "many"
+    d.mkdir()
+    names = {f"entry-with-a-rather-long-name-{i:05d}" for i in range(3000)}
+    for n in names:
+        (d / n).write_bytes(b"")
+    code = HELPERS + """
+seen = []
+kills = 0
+with os.scandir(sys.argv[1] + "/many") as it:
+    for e in it:
+        seen.append(e.name)
+        if len(seen) in (100, 1500):   # inside glibc's first buffer, then later
+            kill_and_wait()
+            kills += 1
+print(kills, len(seen), len(set(seen)))
+print("\\n".join(sorted(seen)))
+"""
+    r = vos.run(["run", "-v", spec(volume), "--", PY, "-c", code, MOUNT], timeout=60)
+    assert r.returncode == 0, r
+    lines = r.stdout.splitlines()
+    assert lines[0] == "2 3000 3000", r
+    assert set(lines[1:]) == names
+    assert restarts(r.stderr) == 2, r
+    assert "libvos:" not in r.stderr, r
+
+
+def test_cwd_in_volume_survives_restart(vos, volume):
+    code = HELPERS + """
+os.chdir(sys.argv[1] + "/nested")
+fd = os.open("deeper/c.txt", os.O_RDONLY)
+kill_and_wait()
+print(os.getcwd())
+print(open("b.txt").read(), end="")
+print(sorted(os.listdir(".")))
+print(os.read(fd, 10))
+os.chdir("deeper")
+print(open("c.txt").read(), end="")
+"""
+    r = vos.run(["run", "-v", spec(volume), "--", PY, "-c", code, MOUNT], timeout=60)
+    assert r.returncode == 0, r
+    assert r.stdout == ("/data/nested\nbee\n['a.txt', 'b.txt', 'deeper']\nb'see\\n'\n"
+                        "see\n"), r
+
+
+def test_append_after_recovery_appends(vos, volume):
+    code = HELPERS + """
+m = sys.argv[1]
+a = os.open(f"{m}/log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+b = os.open(f"{m}/log", os.O_WRONLY | os.O_APPEND)
+os.write(a, b"one\\n")
+os.write(b, b"two\\n")
+kill_and_wait()
+os.write(a, b"three\\n")
+os.write(b, b"four\\n")
+kill_and_wait()
+os.write(b, b"five\\n")
+os.write(a, b"six\\n")
+"""
+    r = vos.run(["run", "-v", spec(volume), "--", PY, "-c", code, MOUNT], timeout=60)
+    assert r.returncode == 0, r
+    assert (volume / "log").read_text() == "one\ntwo\nthree\nfour\nfive\nsix\n"
+    assert restarts(r.stderr) == 2, r
+
+
+def test_append_write_in_flight_is_not_repeated(vos, volume):
+    """An O_APPEND write is not idempotent: in flight when the domain died,
+    it fails with EIO (it may have landed) and is not run again; the fd
+    itself recovers and later writes append."""
+    code = """
+import errno, os, sys
+fd = os.open(sys.argv[1] + "/log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+for w in (b"one\\n", b"two\\n", b"three\\n"):
+    try:
+        os.write(fd, w)
+        print("ok")
+    except OSError as e:
+        print(errno.errorcode[e.errno])
+"""
+    # request 1: credentials, 2: open, 3..5 the writes: the second one runs
+    # and its result is lost
+    r = vos.run(["run", "--inject", "storage:mid=4", "-v", spec(volume), "--", PY, "-c", code,
+                 MOUNT], timeout=60)
+    assert r.returncode == 0, r
+    assert r.stdout == "ok\nEIO\nok\n", r
+    assert (volume / "log").read_text() == "one\ntwo\nthree\n"
+
+
+def test_shared_offset_of_dup_survives(vos, volume):
+    code = HELPERS + """
+fd = os.open(sys.argv[1] + "/nested/a.txt", os.O_RDONLY)
+fd2 = os.dup(fd)
+os.read(fd, 10)
+kill_and_wait()
+print(os.lseek(fd2, 0, os.SEEK_CUR), os.read(fd, 2), os.lseek(fd2, 0, os.SEEK_CUR))
+"""
+    r = vos.run(["run", "-v", spec(volume), "--", PY, "-c", code, MOUNT], timeout=60)
+    assert r.returncode == 0, r
+    assert r.stdout == "10 b'a\\n' 12\n", r
+
+
+def test_recover_off_keeps_eio(vos, volume):
+    code = HELPERS + """
+fd = os.open(sys.argv[1] + "/hello.txt", os.O_RDONLY)
+print(os.read(fd, 5))
+kill_and_wait()
+print(err(lambda: os.read(fd, 5)), err(lambda: os.fstat(fd)), err(lambda: os.close(fd)))
+print(open(sys.argv[1] + "/hello.txt").read(5))
+"""
+    r = vos.run(["run", "-v", spec(volume), "--", PY, "-c", code, MOUNT],
+                env={"VOS_RECOVER": "0"}, timeout=60)
+    assert r.returncode == 0, r
+    assert r.stdout == "b'hello'\nEIO EIO ok\nhello\n", r
+    assert "libvos:" not in r.stderr, r
+
+
+# A server thread blocked in accept() (in flight when the net domain dies)
+# and clients in the main thread; a client retries a refused connect for a
+# bounded time (the server re-creates its socket on its next call).
+SERVER = HELPERS + """
+import socket, threading
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 0))          # port 0: the restored socket keeps the port it got
+srv.listen(8)
+port = srv.getsockname()[1]
+got = []
+def serve():
+    while True:
+        try:
+            c, _ = srv.accept()
+        except OSError as e:
+            got.append(errno.errorcode[e.errno])
+            return
+        data = c.recv(16)
+        c.sendall(data.upper())
+        c.close()
+        got.append(data.decode())
+        if data == b"stop":
+            return
+t = threading.Thread(target=serve, daemon=True)
+t.start()
+def ask(msg):
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            break
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                return "refused"
+            time.sleep(0.02)
+    s.sendall(msg)
+    r = s.recv(16)
+    s.close()
+    return r.decode()
+print(ask(b"one"))
+for word in sys.argv[1:]:
+    time.sleep(0.1)                  # the server is back in accept()
+    kill_and_wait("net")
+    print(ask(word.encode()))
+t.join(10)
+print("alive", t.is_alive(), got, srv.getsockname()[1] == port)
+"""
+
+
+@pytest.mark.asan
+def test_restored_listener_keeps_accepting(vos, volume):
+    r = vos.run(["run", "--restore-listeners", "-v", spec(volume), "--", PY, "-c", SERVER,
+                 "two", "stop"], timeout=90)
+    assert r.returncode == 0, r
+    assert r.stdout == ("ONE\nTWO\nSTOP\nalive False ['one', 'two', 'stop'] True\n"), r
+    assert r.stderr.count("vos: net domain restarted") == 2, r
+    assert "libvos:" not in r.stderr, r
+
+
+def test_listener_without_the_flag_is_reset(vos, volume):
+    code = HELPERS + """
+import socket
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen(8)
+kill_and_wait("net")
+print("accept", err(srv.accept))
+print("close", err(srv.close))
+"""
+    r = vos.run(["run", "-v", spec(volume), "--", PY, "-c", code], timeout=60)
+    assert r.returncode == 0, r
+    assert r.stdout == "accept ECONNRESET\nclose ok\n", r
+
+
+def test_listener_that_cannot_be_bound_again_is_reset_and_logged(vos, volume):
+    """The port was taken while the net domain was down: the socket fails as
+    without the option and libvos says why, once."""
+    code = HELPERS + """
+import socket
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen(8)
+port = srv.getsockname()[1]
+kill_and_wait("net")
+thief = socket.socket()
+thief.bind(("127.0.0.1", port))
+thief.listen(1)
+print("accept", err(srv.accept), err(srv.accept))
+"""
+    r = vos.run(["run", "--restore-listeners", "-v", spec(volume), "--", PY, "-c", code],
+                timeout=60)
+    assert r.returncode == 0, r
+    assert r.stdout == "accept ECONNRESET ECONNRESET\n", r
+    logs = [ln for ln in r.stderr.splitlines() if ln.startswith("libvos:")]
+    assert logs == ["libvos: cannot restore a listening socket after the net domain restarted: "
+                    "its address could not be bound again"], r
+
+
+def test_fork_each_process_recovers_its_own_view(vos, volume):
+    """A description shared across fork is recovered by each process on its
+    own, at the offset that process saw last; a child forked while the
+    parent's channel was dead recovers the inherited fd too."""
+    code = HELPERS + """
+m = sys.argv[1]
+fd = os.open(f"{m}/nested/a.txt", os.O_RDONLY)   # "a\\n" * 100
+os.read(fd, 4)
+pid = os.fork()
+if pid == 0:
+    os.read(fd, 6)                                 # shared offset: 10
+    os._exit(0)
+os.waitpid(pid, 0)
+kill_and_wait()
+pid = os.fork()
+if pid == 0:
+    # forked while the parent's channel is dead: its own recovery, from
+    # the view it inherited
+    print("child", os.lseek(fd, 0, os.SEEK_CUR), os.read(fd, 2), flush=True)
+    os._exit(0)
+os.waitpid(pid, 0)
+print("parent", os.lseek(fd, 0, os.SEEK_CUR), os.read(fd, 2))
+"""
+    r = vos.run(["run", "-v", spec(volume), "--", PY, "-c", code, MOUNT], timeout=60)
+    assert r.returncode == 0, r
+    # the parent's last report was 4 (the child moved the shared offset to
+    # 10 in the dead instance): each process resumes from what it saw
+    assert r.stdout == "child 4 b'a\\n'\nparent 4 b'a\\n'\n", r
+
+
+def test_threads_on_one_fd_through_restarts(vos, volume):
+    """Four threads pread and fstat the same fd while the storage domain is
+    killed twice: they may all find it dead at once; one reopen serves
+    them, no call fails and the data read is always right."""
+    code = HELPERS + """
+import threading
+fd = os.open(sys.argv[1] + "/random.bin", os.O_RDONLY)
+want = os.pread(fd, 1 << 20, 0)
+stop = threading.Event()
+bad, calls = [], [0] * 4
+def work(i):
+    k = 0
+    while not stop.is_set():
+        off = (k * 4099 + i * 65536) % ((1 << 20) - 512)
+        try:
+            if os.pread(fd, 512, off) != want[off:off + 512]:
+                bad.append("data")
+            os.fstat(fd)
+            calls[i] += 1
+        except OSError as e:
+            bad.append(errno.errorcode[e.errno])
+        k += 1
+ts = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+for t in ts:
+    t.start()
+for k in range(2):
+    time.sleep(0.2)
+    kill_and_wait()
+time.sleep(0.2)
+stop.set()
+for t in ts:
+    t.join(20)
+print("alive", sum(t.is_alive() for t in ts), "bad", bad, "all called", min(calls) > 0)
+"""
+    r = vos.run(["run", "-v", spec(volume), "--", PY, "-c", code, MOUNT], timeout=90)
+    assert r.returncode == 0, r
+    assert r.stdout == "alive 0 bad [] all called True\n", r
+    assert restarts(r.stderr) == 2, r
+    assert "libvos:" not in r.stderr, r

@@ -1,0 +1,334 @@
+/* fastpath: syscall sites that libvos rewrites (its fast path) and sites it
+ * must leave trapping. Prints a transcript on stdout that must be identical
+ * natively, under vos and under vos with VOS_REWRITE=0; `proof` lines go to
+ * stderr (they differ by design).
+ *
+ *   fastpath threads DIR N ITERS  N threads hammer local and forwarded calls
+ *                                 (on DIR/data) while their sites get
+ *                                 rewritten; then a fork child does the same
+ *   fastpath jit                  a syscall site in JIT code (mmap'ed)
+ *   fastpath dlopen LIB FILE      a dlopen'ed library's own syscall site
+ *                                 reads FILE; dlclose, dlopen, again
+ *   fastpath intr DIR MODE        SIGALRM during a forwarded read of a FIFO
+ *                                 at a rewritten site; MODE restart|eintr
+ *   fastpath proof                stderr: "own site rewritten: 0|1"
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Our own sites, each `mov $nr,%eax; syscall` placed where libvos can
+ * patch it (the 5 bytes inside one aligned 8-byte word). */
+long fp_getppid(void);
+long fp_pread(long fd, void *buf, long n, long off);
+long fp_read(long fd, void *buf, long n);
+__asm__(".text\n"
+	".p2align 4\n"
+	".globl fp_getppid\n"
+	"fp_getppid:\n"
+	"	mov $110, %eax\n"
+	"	syscall\n"
+	"	ret\n"
+	".p2align 4\n"
+	".globl fp_pread\n"
+	"fp_pread:\n"
+	"	mov %rcx, %r10\n"
+	"	mov $17, %eax\n"
+	"	syscall\n"
+	"	ret\n"
+	".p2align 4\n"
+	".globl fp_read\n"
+	"fp_read:\n"
+	"	mov $0, %eax\n"
+	"	syscall\n"
+	"	ret\n");
+
+#define DATA_LEN 4096
+
+static void die(const char *what)
+{
+	printf("FAIL %s: %s\n", what, strerror(errno));
+	fflush(stdout);
+	exit(1);
+}
+
+static char pattern_at(long i)
+{
+	return (char)('a' + (i * 7) % 26);
+}
+
+/* ------------------------------------------------------------ threads */
+
+struct worker {
+	pthread_t th;
+	int fd;
+	long iters;
+	pid_t ppid;
+	long errors;
+	pthread_barrier_t *start;
+};
+
+static long check_round(int fd, pid_t ppid, long i, int pfd[2])
+{
+	long errors = 0;
+	char buf[64];
+	long off = (i * 131) % (DATA_LEN - 64);
+	errors += getppid() != ppid;
+	errors += fp_getppid() != ppid;
+	errors += syscall(SYS_getppid) != ppid; /* glibc's syscall(): number in a register */
+	errors += syscall(SYS_gettid) <= 0;
+	long n = fp_pread(fd, buf, 32, off);
+	errors += n != 32;
+	for (long k = 0; n == 32 && k < 32; k++)
+		errors += buf[k] != pattern_at(off + k);
+	n = pread(fd, buf, 16, off + 1);
+	errors += n != 16 || buf[0] != pattern_at(off + 1);
+	struct stat st;
+	errors += fstat(fd, &st) != 0 || st.st_size != DATA_LEN;
+	char c = (char)i;
+	errors += write(pfd[1], &c, 1) != 1;
+	errors += fp_read(pfd[0], buf, 1) != 1 || buf[0] != c;
+	return errors;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	int pfd[2];
+	if (pipe(pfd) != 0) {
+		w->errors = -1;
+		return NULL;
+	}
+	pthread_barrier_wait(w->start);
+	for (long i = 0; i < w->iters; i++)
+		w->errors += check_round(w->fd, w->ppid, i, pfd);
+	close(pfd[0]);
+	close(pfd[1]);
+	return NULL;
+}
+
+static int cmd_threads(const char *dir, int nthreads, long iters)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/data", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		die("open");
+	char data[DATA_LEN];
+	for (long i = 0; i < DATA_LEN; i++)
+		data[i] = pattern_at(i);
+	if (write(fd, data, DATA_LEN) != DATA_LEN)
+		die("write");
+	if (nthreads < 1 || nthreads > 64)
+		nthreads = 4;
+	struct worker w[64];
+	pthread_barrier_t start;
+	pthread_barrier_init(&start, NULL, (unsigned)nthreads);
+	for (int t = 0; t < nthreads; t++) {
+		w[t] = (struct worker){.fd = fd, .iters = iters, .ppid = getppid(), .start = &start};
+		if (pthread_create(&w[t].th, NULL, worker_main, &w[t]) != 0)
+			die("pthread_create");
+	}
+	long total = 0;
+	for (int t = 0; t < nthreads; t++) {
+		pthread_join(w[t].th, NULL);
+		printf("thread %d: %ld errors\n", t, w[t].errors);
+		total += w[t].errors;
+	}
+	/* a fork child inherits the rewritten code and the volume fd */
+	int pfd[2];
+	if (pipe(pfd) != 0)
+		die("pipe");
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		long e = 0;
+		for (long i = 0; i < iters; i++)
+			e += check_round(fd, getppid(), i, pfd);
+		_exit(e == 0 ? 0 : 1);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	printf("fork child: %s\n", WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "ok" : "errors");
+	printf("total errors: %ld\n", total);
+	return total == 0 ? 0 : 1;
+}
+
+/* ------------------------------------------------------------ jit */
+
+static int cmd_jit(void)
+{
+	/* mov $39,%eax (getpid); syscall; ret */
+	static const unsigned char code[] = {0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0xc3};
+	unsigned char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				-1, 0);
+	if (p == MAP_FAILED)
+		die("mmap");
+	memcpy(p, code, sizeof code);
+	if (mprotect(p, 4096, PROT_READ | PROT_EXEC) != 0)
+		die("mprotect");
+	long (*fn)(void) = (long (*)(void))(void *)p;
+	long errors = 0;
+	for (int i = 0; i < 2000; i++)
+		errors += fn() != getpid();
+	printf("jit calls: %ld errors\n", errors);
+	printf("jit code unchanged: %s\n", memcmp(p, code, sizeof code) == 0 ? "yes" : "no");
+	/* the JIT rewrites its own code: the new call must be the one made */
+	if (mprotect(p, 4096, PROT_READ | PROT_WRITE) != 0)
+		die("mprotect");
+	p[1] = 110; /* getppid */
+	if (mprotect(p, 4096, PROT_READ | PROT_EXEC) != 0)
+		die("mprotect");
+	errors = 0;
+	for (int i = 0; i < 2000; i++)
+		errors += fn() != getppid();
+	printf("jit after its own change: %ld errors\n", errors);
+	return 0;
+}
+
+/* ------------------------------------------------------------ dlopen */
+
+static int cmd_dlopen(const char *lib, const char *file)
+{
+	int fd = open(file, O_RDONLY);
+	if (fd < 0)
+		die("open");
+	char expect[16];
+	if (pread(fd, expect, sizeof expect, 0) != (ssize_t)sizeof expect)
+		die("pread");
+	for (int round = 0; round < 2; round++) {
+		void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+		if (!h) {
+			printf("FAIL dlopen: %s\n", dlerror());
+			return 1;
+		}
+		long (*lib_pread)(long, void *, long, long) =
+			(long (*)(long, void *, long, long))dlsym(h, "lib_pread");
+		if (!lib_pread) {
+			printf("FAIL dlsym\n");
+			return 1;
+		}
+		long errors = 0;
+		for (int i = 0; i < 500; i++) {
+			char buf[16];
+			long n = lib_pread(fd, buf, sizeof buf, 0);
+			errors += n != (long)sizeof buf || memcmp(buf, expect, sizeof buf) != 0;
+		}
+		printf("dlopen round %d: %ld errors\n", round, errors);
+		dlclose(h);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ intr */
+
+static volatile sig_atomic_t handled;
+static atomic_bool reader_done;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	handled++;
+}
+
+struct poker {
+	pthread_t target;
+	int wfd;
+	bool restart;
+};
+
+static void nap_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static void *poker_main(void *arg)
+{
+	struct poker *p = arg;
+	/* signal until the reader is interrupted (eintr), or a few times and
+	 * then feed it (restart); bounded either way */
+	for (int i = 0; i < 400 && !atomic_load(&reader_done); i++) {
+		nap_ms(25);
+		pthread_kill(p->target, SIGALRM);
+		if (p->restart && i == 5 && write(p->wfd, "x", 1) != 1)
+			break;
+	}
+	return NULL;
+}
+
+static int cmd_intr(const char *dir, const char *mode)
+{
+	bool restart = strcmp(mode, "restart") == 0;
+	char path[4096];
+	snprintf(path, sizeof path, "%s/fifo", dir);
+	unlink(path);
+	if (mkfifo(path, 0600) != 0)
+		die("mkfifo");
+	int fd = open(path, O_RDWR);
+	int wfd = open(path, O_WRONLY);
+	if (fd < 0 || wfd < 0)
+		die("open fifo");
+	/* warm the site up: the first read traps and gets it rewritten */
+	char c = 0;
+	if (write(wfd, "w", 1) != 1 || fp_read(fd, &c, 1) != 1 || c != 'w')
+		die("warm-up read");
+	struct sigaction sa = {.sa_handler = on_alarm, .sa_flags = restart ? SA_RESTART : 0};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	struct poker p = {.target = pthread_self(), .wfd = wfd, .restart = restart};
+	pthread_t th;
+	if (pthread_create(&th, NULL, poker_main, &p) != 0)
+		die("pthread_create");
+	long n = fp_read(fd, &c, 1);
+	atomic_store(&reader_done, true);
+	pthread_join(th, NULL);
+	if (n == 1)
+		printf("read: 1 byte '%c', handler ran: %s\n", c, handled > 0 ? "yes" : "no");
+	else
+		printf("read: %s, handler ran: %s\n", n == -EINTR ? "EINTR" : "other error",
+		       handled > 0 ? "yes" : "no");
+	close(fd);
+	close(wfd);
+	unlink(path);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 5 && strcmp(argv[1], "threads") == 0)
+		return cmd_threads(argv[2], atoi(argv[3]), atol(argv[4]));
+	if (argc == 2 && strcmp(argv[1], "jit") == 0)
+		return cmd_jit();
+	if (argc == 4 && strcmp(argv[1], "dlopen") == 0)
+		return cmd_dlopen(argv[2], argv[3]);
+	if (argc == 4 && strcmp(argv[1], "intr") == 0)
+		return cmd_intr(argv[2], argv[3]);
+	if (argc == 2 && strcmp(argv[1], "proof") == 0) {
+		for (int i = 0; i < 3; i++)
+			fp_getppid();
+		fprintf(stderr, "own site rewritten: %d\n", *(unsigned char *)fp_getppid == 0xe9);
+		return 0;
+	}
+	fprintf(stderr, "usage: fastpath threads DIR N ITERS | jit | dlopen LIB FILE | "
+			"intr DIR MODE | proof\n");
+	return 2;
+}

@@ -1,0 +1,192 @@
+// goprog: a Go program for test_go.py. The Go runtime makes raw system
+// calls from goroutines spread over many OS threads; the transcript must be
+// identical natively and under vos.
+//
+//	goprog files DIR    concurrent file I/O in DIR
+//	goprog net DIR      TCP echo over 127.0.0.1, a log written to DIR
+package main
+
+// The cgo import makes the binary dynamically linked, so LD_PRELOAD reaches
+// it (vos run refuses static programs); the runtime still makes its own raw
+// system calls for everything below.
+
+/*
+ */
+import "C"
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+)
+
+func check(err error) {
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+}
+
+func files(dir string) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []string
+	fail := func(e string) {
+		mu.Lock()
+		errs = append(errs, e)
+		mu.Unlock()
+	}
+	for g := 0; g < 32; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			sub := filepath.Join(dir, fmt.Sprintf("g%02d", g))
+			if err := os.Mkdir(sub, 0o755); err != nil {
+				fail(err.Error())
+				return
+			}
+			for i := 0; i < 20; i++ {
+				data := bytes.Repeat([]byte{byte('a' + (g+i)%26)}, 512*(i+1))
+				name := filepath.Join(sub, fmt.Sprintf("f%02d", i))
+				if err := os.WriteFile(name, data, 0o644); err != nil {
+					fail(err.Error())
+					return
+				}
+				back, err := os.ReadFile(name)
+				if err != nil || !bytes.Equal(back, data) {
+					fail(fmt.Sprintf("%s read back wrong (%v)", name, err))
+					return
+				}
+			}
+		}(g)
+	}
+	// concurrent writers into one file, each at its own offsets
+	f, err := os.Create(filepath.Join(dir, "shared.bin"))
+	check(err)
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			buf := bytes.Repeat([]byte{byte('A' + w)}, 4096)
+			for k := 0; k < 8; k++ {
+				if _, err := f.WriteAt(buf, int64((k*16+w)*4096)); err != nil {
+					fail(err.Error())
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	check(f.Close())
+	sort.Strings(errs)
+	for _, e := range errs {
+		fmt.Println("error:", e)
+	}
+	entries, err := os.ReadDir(dir)
+	check(err)
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		sub, err := os.ReadDir(filepath.Join(dir, e.Name()))
+		check(err)
+		total := int64(0)
+		for _, s := range sub {
+			info, err := s.Info()
+			check(err)
+			total += info.Size()
+		}
+		fmt.Printf("%s: %d files, %d bytes\n", e.Name(), len(sub), total)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "shared.bin"))
+	check(err)
+	fmt.Printf("shared.bin: %d bytes, sha256 %x\n", len(data), sha256.Sum256(data))
+}
+
+func netio(dir string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				io.Copy(c, c)
+			}(c)
+		}
+	}()
+	log, err := os.Create(filepath.Join(dir, "net.log"))
+	check(err)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var lines []string
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				mu.Lock()
+				lines = append(lines, "dial: "+err.Error())
+				mu.Unlock()
+				return
+			}
+			defer c.Close()
+			r := bufio.NewReader(c)
+			got := 0
+			why := ""
+			for k := 0; k < 50; k++ {
+				msg := fmt.Sprintf("client %d message %d\n", i, k)
+				if _, err := c.Write([]byte(msg)); err != nil {
+					why = " (write: " + err.Error() + ")"
+					break
+				}
+				back, err := r.ReadString('\n')
+				if err != nil || back != msg {
+					why = fmt.Sprintf(" (read %q: %v)", back, err)
+					break
+				}
+				got++
+			}
+			mu.Lock()
+			lines = append(lines, fmt.Sprintf("client %d: %d echoes%s", i, got, why))
+			fmt.Fprintf(log, "client %d done\n", i)
+			mu.Unlock()
+		}(i)
+	}
+	wg.Wait()
+	ln.Close()
+	check(log.Close())
+	sort.Strings(lines)
+	fmt.Println(strings.Join(lines, "\n"))
+	data, err := os.ReadFile(filepath.Join(dir, "net.log"))
+	check(err)
+	fmt.Printf("net.log: %d lines\n", strings.Count(string(data), "\n"))
+}
+
+func main() {
+	runtime.GOMAXPROCS(8)
+	if len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: goprog files|net DIR")
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "files":
+		files(os.Args[2])
+	case "net":
+		netio(os.Args[2])
+	default:
+		os.Exit(2)
+	}
+}
