@@ -274,7 +274,7 @@ def main():
     ap.add_argument("--modules", help="comma-separated test modules (default: all %d)" % len(MODULES))
     ap.add_argument("--quick", action="store_true", help="the CI subset: " + ", ".join(QUICK))
     ap.add_argument("--timeout", type=float, default=600, help="seconds per module and mode (600)")
-    ap.add_argument("--jobs", "-j", type=int, default=1, help="runs at once (1)")
+    ap.add_argument("--jobs", "-j", type=int, default=2, help="runs at once (2)")
     ap.add_argument("--build", default=os.environ.get("VOS_BUILD", "build"),
                     help="build directory with vos (VOS_BUILD, default build)")
     ap.add_argument("--json", help="JSON output (default BUILD/compat/compat.json)")
@@ -303,6 +303,10 @@ def main():
     if bad:
         sys.exit(f"cpython_compat: unknown test module(s): {', '.join(bad)}")
     known = load_known(Path(args.known))
+    # started in the background, we may have SIGINT ignored, and children
+    # inherit that (test_signal's KeyboardInterrupt cases fail natively)
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     jobs = [(m, mode) for m in modules for mode in ("native", "vos")]
     print(f"cpython_compat: {len(modules)} modules, natively and under {vos}", file=sys.stderr)

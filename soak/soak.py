@@ -8,7 +8,10 @@ the applications saw. Not part of the test suite; bounded in time.
 
 Environment: SOAK_SECONDS, SOAK_KILLS, SOAK_CELLS (parallel `vos run`s, 2),
 SOAK_HANG_SECONDS (10), VOS_BUILD (build dir, default build), SOAK_SIGNAL
-(KILL; STOP exercises the hang detector instead).
+(KILL; STOP exercises the supervisor's watchdog instead), SOAK_RECOVER (1;
+0 runs the clients with VOS_RECOVER=0: no transparent recovery of files,
+every fd of a killed storage domain fails with EIO, as before issue 6's
+recovery, for comparison).
 
 Each *cell* runs rounds: one `vos run -v DIR:/soakvol --stats-json` of
 soak_client's spawner with 7 clients (append and pwrite writers that fsync
@@ -31,6 +34,12 @@ Definitions (what is counted):
   lost        a record acknowledged (write+fsync returned success, or an
               sqlite3 commit returned) that is not in the file afterwards.
   corrupt     data a reader or echo client got back that did not verify.
+  app errors  every failed call, by errno and client. With recovery (the
+              default) a file client's fds survive a storage kill, so its
+              errors are only calls in flight that could not be run again
+              (an O_APPEND write or its fsync; sqlite's files while it held a
+              lock) and opens while the domain restarts; errors per kill of
+              each domain are reported too.
   restart_ms  the supervisor's death-seen -> new instance answering, and the
               harness's kill() -> end of the first successful call (of that
               domain, started after the kill) of any client of the cell."""
@@ -138,6 +147,8 @@ class Soak:
         self.kills = {d: 0 for d in DOMS}
         self.collateral, self.hangs, self.stalls, self.lost, self.corrupt = [], [], [], [], []
         self.errors = {}
+        self.dom_errors = {d: 0 for d in DOMS}  # failed calls of the clients of each domain
+        self.unrecovered = {}  # libvos's "cannot recover fd" lines, by reason
         self.leftovers = []  # processes alive after their round's vos was reaped
         self.err_lines = {}  # soak_client.c lines of the last EIO / ECONNRESET, per mode
         self.sup_ms = {d: [] for d in DOMS}
@@ -154,7 +165,8 @@ class Soak:
         vol.mkdir(parents=True)
         (vol / "ref.bin").write_bytes(self.ref)
         area = Area(str(rd / "area"))
-        env = dict(os.environ, VOS_RESTART_MAX="64", VOS_RESTART_WINDOW_MS="1", LC_ALL="C")
+        env = dict(os.environ, VOS_RESTART_MAX="64", VOS_RESTART_WINDOW_MS="1", LC_ALL="C",
+                   VOS_RECOVER="1" if self.a.recover else "0")
         env.pop("LD_PRELOAD", None)
         specs = [f"{m}:{a}" for m, a, _ in CLIENTS]
         argv = [str(self.build / "vos"), "run", "-v", f"{vol}:{MOUNT}", "--stats-json",
@@ -179,6 +191,11 @@ class Soak:
                 r["announced"][m.group(1)] = int(m.group(2))
             if "giving up" in line:
                 r["gave_up_line"] = True
+            m = re.match(r"libvos: cannot (?:recover fd \d+ \(.*\)|restore a listening socket)"
+                         r" after the \w+ domain restarted: (.*)", line)
+            if m:
+                with self.lock:  # why an fd was not recovered (recovery.c's reasons)
+                    self.unrecovered[m.group(1)] = self.unrecovered.get(m.group(1), 0) + 1
 
     def domain_pid(self, r, d):
         vp = r["proc"].pid
@@ -358,8 +375,9 @@ class Soak:
                                         "dir": str(r["dir"])})
             self.lost.extend(lost)
             self.corrupt.extend(corrupt)
-            for i, (mode, _, _) in enumerate(CLIENTS):
+            for i, (mode, _, dom) in enumerate(CLIENTS):
                 for e, c in enumerate(ar.errnos(i)):
+                    self.dom_errors[dom] += c
                     if c:
                         name = ("sqlite3.Error" if e == SQLITE_ERR else
                                 errno.errorcode.get(e, f"errno {e}"))
@@ -487,7 +505,11 @@ class Soak:
             "client_ops": self.ops, "acknowledged_records": self.acked,
             "collateral": self.collateral, "hangs": self.hangs, "stalls": self.stalls,
             "lost": self.lost, "corrupt": self.corrupt, "leftover_processes": self.leftovers,
+            "recover": self.a.recover,
             "app_errors": dict(sorted(self.errors.items(), key=lambda kv: -kv[1])),
+            "fds_not_recovered": self.unrecovered,
+            "app_errors_per_kill": {d: round(self.dom_errors[d] / k, 2) if (k := self.kills[d])
+                                    else None for d in DOMS},
             "app_error_lines": {k: sorted(v) for k, v in sorted(self.err_lines.items())},
             "restart_ms_supervisor": {"all": dist(sup_all),
                                       **{d: dist(self.sup_ms[d]) for d in DOMS}},
@@ -509,7 +531,8 @@ class Soak:
         print(f"\nVirtuOS failure soak: {sum(k.values())} kills (storage {k['storage']}, "
               f"net {k['net']}) in {self.elapsed:.0f} s, {len(self.rounds)} rounds x "
               f"{len(CLIENTS)} clients, {self.ops} successful client calls, "
-              f"{self.acked} acknowledged records")
+              f"{self.acked} acknowledged records, file recovery "
+              f"{'on' if self.a.recover else 'off (VOS_RECOVER=0)'}")
         rows = [("collateral crashes", len(self.collateral), "0"),
                 ("hangs", len(self.hangs), "0"),
                 ("acknowledged records lost", sum(x.get("missing", 1) for x in self.lost), "0"),
@@ -527,6 +550,11 @@ class Soak:
         for d in DOMS:
             print(f"    {d:8}                         " + fmt(res["kill_to_serving_ms"][d]))
         print(f"  kills without an observed recovery before the next kill: {self.not_recovered}")
+        print("  errors per kill, by the clients of that domain: " + ", ".join(
+            f"{d} {v}" for d, v in res["app_errors_per_kill"].items()))
+        print("  fds not recovered (libvos's reasons): " + (", ".join(
+            f"{c} {w}" for w, c in sorted(self.unrecovered.items(), key=lambda kv: -kv[1]))
+            or "none"))
         print("  errors seen by applications: " + (", ".join(
             f"{n} {c}" for n, c in list(res["app_errors"].items())[:12]) or "none"))
         for what in ("collateral", "hangs", "lost", "corrupt", "leftover_processes"):
@@ -542,7 +570,7 @@ def selftest():
     """The checker must find what it is meant to find: a fabricated round
     with a missing append record, a damaged pwrite record and a missing
     sqlite row reports exactly those three losses."""
-    a = argparse.Namespace(seconds=1, kills=0, cells=0, hang_seconds=10, signal=9)
+    a = argparse.Namespace(seconds=1, kills=0, cells=0, hang_seconds=10, signal=9, recover=True)
     s = Soak(a)
     rd = s.work / "selftest"
     vol = rd / "vol"
@@ -588,6 +616,7 @@ def main():
     # SOAK_SIGNAL=STOP checks the hang detector: a stopped domain is alive,
     # so unless the system detects stuck domains, its clients wait.
     a.signal = getattr(signal, "SIG" + env("SOAK_SIGNAL", "KILL"))
+    a.recover = env("SOAK_RECOVER", "1") != "0"
     signal.signal(signal.SIGTERM, on_term)
     sys.exit(Soak(a).run())
 

@@ -79,6 +79,9 @@ enum vos_ctl_type {
 	/* native fd of a remote fd: see "A native fd" below */
 	VOS_CTL_EXPORT_FD = 90,
 	VOS_CTL_EXPORTED,
+	/* AF_UNIX socket paths in a volume: see "Unix sockets" below */
+	VOS_CTL_UNIX_ADDR = 95,
+	VOS_CTL_UNIX_DONE,
 	/* admin requests and runs: see "Admin requests" below */
 	VOS_CTL_ADMIN = 100,
 	VOS_CTL_ADMIN_REPLY,
@@ -195,6 +198,41 @@ struct vos_ctl_exported {
 	uint64_t serial;
 };
 
+/* Unix sockets at a path inside a volume (the socket stays the program's;
+ * only the path lives in the storage domain's view):
+ *   client -> VOS_CTL_UNIX_ADDR {domain (storage), op, vol, umask, path}
+ *     op BIND: + SCM_RIGHTS(the AF_UNIX socket); the domain binds it at
+ *       path (volume-relative, resolved as for open) with the client's
+ *       credentials and umask, and answers the address the kernel stored.
+ *     op LOOKUP: the domain answers an O_PATH fd of the socket inode path
+ *       names (symlinks followed beneath the volume root), which the client
+ *       connects/sends to through /proc/self/fd/N itself.
+ *   supervisor -> domain the same with client_id and serial filled in
+ *   domain -> VOS_CTL_UNIX_DONE {status, serial, path} (+ fd for LOOKUP)
+ *     status 0: path = the kernel's sun_path (BIND); VOS_RESULT_REDIRECT:
+ *     path = where the path leaves the volume (client's view, retry there);
+ *     else -errno. */
+#define VOS_UNIX_PATH_MAX 112
+enum vos_unix_op { VOS_UNIX_BIND = 1, VOS_UNIX_LOOKUP = 2 };
+struct vos_ctl_unix_addr {
+	struct vos_ctl_hdr h;
+	uint32_t domain;
+	uint32_t op;
+	int32_t vol;
+	uint32_t umask;
+	uint64_t client_id; /* supervisor -> domain only */
+	uint64_t serial;    /* supervisor -> domain only */
+	char path[VOS_UNIX_PATH_MAX];
+};
+
+struct vos_ctl_unix_done {
+	struct vos_ctl_hdr h;
+	int32_t status;
+	uint32_t pad;
+	uint64_t serial;
+	char path[VOS_UNIX_PATH_MAX];
+};
+
 /* Per-syscall counters kept by a domain (what it actually served). */
 struct vos_stat_counter {
 	uint64_t calls;
@@ -243,15 +281,22 @@ struct vos_ctl_stats {
  *     instance of a shared supervisor; "storage" is fine while there is one).
  *   KILL: SIGKILL, recorded and restarted as any death. RESTART: orderly
  *   shutdown, then a new instance at once (cause "admin restart"); clients
- *   re-attach lazily as after a crash. DOWN (shared only): every domain
- *   stops, the socket goes, the daemon exits.
+ *   re-attach lazily as after a crash; the reply comes once the new
+ *   instance answers (or fails: -EIO), the supervisor serving others
+ *   meanwhile. DOWN (shared only): every domain stops, the socket goes,
+ *   the daemon exits. STATUS and STATS show a peer that is neither root
+ *   nor the supervisor's uid its own runs and clients only, and domains
+ *   without other users' volume sources ("view": "own").
  *
  * Runs (shared supervisor socket only): `vos run` registers its program's
  * volume set, keeps the connection for the run's lifetime and spawns the
  * program itself:
  *   vos run -> VOS_CTL_RUN {flags, nvols} + nvols records, each
  *              {uint8 ro, src NUL, path NUL}, packed
- *   supervisor -> VOS_CTL_ADMIN_REPLY {status, text = the run's socket}:
+ *   supervisor -> VOS_CTL_ADMIN_REPLY {status, text = the run's socket}
+ *     once its storage instance answers (a new one is started without
+ *     holding up the supervisor; -EIO with its one-line error if it does
+ *     not start within VOS_DOMAIN_START_TIMEOUT_MS):
  *     a socket of its own per run (VOS_SOCKET of the program); it admits
  *     processes of the run's uid and descendants of the registering
  *     process (SO_PEERCRED + ancestry), and binds them to the run's storage

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,8 +40,66 @@ int admin_default_path(char *buf, size_t n, char *err, size_t errsz)
 	return 0;
 }
 
+int admin_check_dir(const char *path, char *err, size_t errsz)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const char *slash = strrchr(path, '/');
+	size_t len = slash ? (size_t)(slash - path) : 0;
+	if (len >= sizeof(dir)) {
+		snprintf(err, errsz, "vos: supervisor socket path '%s' is too long", path);
+		return -1;
+	}
+	if (!slash) {
+		dir[0] = '.';
+		len = 1;
+	} else if (len == 0) {
+		dir[0] = '/';
+		len = 1;
+	} else {
+		memcpy(dir, path, len);
+	}
+	dir[len] = '\0';
+	struct stat st;
+	if (lstat(dir, &st) < 0)
+		return 0; /* nothing there: connect says so */
+	/* anyone who can write there could have planted the socket */
+	if (!S_ISDIR(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0) ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		snprintf(err, errsz,
+			 "vos: refusing the supervisor socket %s: its directory %s must be a "
+			 "directory (not a symlink) owned by uid %u or root and writable by no "
+			 "one else",
+			 path, dir, (unsigned)geteuid());
+		return -1;
+	}
+	return 0;
+}
+
+/* The listener must be ourselves or root: another user's process could
+ * otherwise play supervisor and read our requests. */
+static int listener_trusted(int fd, const char *path, char *err, size_t errsz)
+{
+	struct ucred uc;
+	socklen_t ul = sizeof(uc);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) < 0) {
+		snprintf(err, errsz, "vos: cannot identify the supervisor at %s: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	if (uc.uid != geteuid() && uc.uid != 0) {
+		snprintf(err, errsz,
+			 "vos: refusing the supervisor at %s: it runs as uid %u, neither you (uid "
+			 "%u) nor root",
+			 path, (unsigned)uc.uid, (unsigned)geteuid());
+		return -1;
+	}
+	return 0;
+}
+
 int admin_connect(const char *path, int timeout_ms, char *err, size_t errsz)
 {
+	if (admin_check_dir(path, err, errsz) < 0)
+		return -2;
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	size_t len = strlen(path);
 	if (len == 0 || len >= sizeof(sa.sun_path)) {
@@ -79,6 +138,10 @@ int admin_connect(const char *path, int timeout_ms, char *err, size_t errsz)
 			snprintf(err, errsz, "vos: cannot connect to the supervisor at %s: %s",
 				 path, strerror(e));
 		return -1;
+	}
+	if (listener_trusted(fd, path, err, errsz) < 0) {
+		close(fd);
+		return -2;
 	}
 	return fd;
 }

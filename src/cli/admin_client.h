@@ -9,12 +9,16 @@
  *
  * JSON shape of the STATUS reply (keys are stable; new keys may appear):
  *   {"supervisor": {"pid": N, "uid": N, "mode": "shared"|"private",
- *                   "socket": "PATH", "uptime_s": F},
+ *                   "socket": "PATH", "uptime_s": F,
+ *                   "view": "full"|"own" (own: a peer neither root nor the
+ *                   supervisor's uid: its own runs and clients only, other
+ *                   users' instances with "volumes": [])},
  *    "domains": [ {"name": "storage"|"net",
  *                  "instance": "storage:ID" | "storage" | "net",
  *                  "volumes": [{"src": "DIR", "path": "/MNT", "ro": B}],
  *                  "uid": N,           (whose volume set; net: supervisor's)
- *                  "state": "running"|"restarting"|"given-up"|"stopped",
+ *                  "state": "running"|"starting"|"restarting"|"given-up"|
+ *                           "stopped",
  *                  "pid": N, "epoch": N, "restarts": N, "deaths": N,
  *                  "causes": [{"cause": "signal 9", "kind": "signal"|
  *                              "exit"|"watchdog"|"admin"|"start",
@@ -24,8 +28,13 @@
  *                  "clients": N, "calls": N, "errors": N} ... ],
  *    "clients": [ {"pid": N, "command": "comm", "uid": N, "run": N,
  *                  "domains": ["storage:ID", "net"]} ... ],
- *    "runs": [ {"id": N, "pid": N, "uid": N, "storage": "storage:ID"|null,
- *               "net": B} ... ]}
+ *    "runs": [ {"id": N, "pid": N, "uid": N, "state": "starting"|"running",
+ *               "storage": "storage:ID"|null, "net": B} ... ],
+ *    "stopped": [ the latest 16 storage instances that stopped, oldest
+ *                 first: the keys of "domains" up to "restart_ms" (state
+ *                 "stopped", pid and epoch of the last instance), plus
+ *                 "stopped_at": F (Unix time), "reason": "its last run
+ *                 ended"|"it failed to start"|"the supervisor stopped" ]}
  *   "causes" keeps the latest 16 deaths, oldest first; "calls"/"errors"
  *   are the running instance's totals (0 while it is not running).
  *
@@ -58,10 +67,17 @@
  * /tmp/vos-$UID/vos.sock. Returns 0, or -1 with a message (too long). */
 int admin_default_path(char *buf, size_t n, char *err, size_t errsz);
 
-/* Connects to the supervisor socket at `path` within timeout_ms. Returns
- * the connection (close-on-exec), or -1 with a one-line message in err:
- * "vos: no supervisor running at PATH (start one with `vos up`)" when
- * nothing listens there. */
+/* Whether the directory of socket `path` can be trusted: a directory (not
+ * a symlink) owned by us or root, writable by nobody else. 0 (also when it
+ * does not exist), or -1 with a one-line message. */
+int admin_check_dir(const char *path, char *err, size_t errsz);
+
+/* Connects to the supervisor socket at `path` within timeout_ms, refusing
+ * an untrusted directory (admin_check_dir) or a listener that is neither
+ * our uid nor root (SO_PEERCRED). Returns the connection (close-on-exec),
+ * or -1 with a one-line message in err ("vos: no supervisor running at
+ * PATH (start one with `vos up`)" when nothing listens there), or -2 with
+ * "vos: refusing the supervisor ..." when it is not to be trusted. */
 int admin_connect(const char *path, int timeout_ms, char *err, size_t errsz);
 
 /* Sends one request (op: enum vos_admin_op; target: "storage", "net",

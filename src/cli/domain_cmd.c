@@ -9,6 +9,7 @@
 #include "cli/admin_opts.h"
 #include "cli/commands.h"
 #include "cli/run_args.h"
+#include "supervisor/dom_inst.h"
 
 int cmd_domain(int argc, char **argv)
 {
@@ -25,9 +26,15 @@ int cmd_domain(int argc, char **argv)
 	if (admin_opts_path(&o, path, sizeof(path)) < 0)
 		return VOS_EXIT_USAGE;
 	char *reply = NULL;
-	/* a restart waits for the new instance: its start bound and more */
+	/* a restart is answered once the new instance answers: the old one's
+	 * stop and the new one's start bound (the supervisor's; ours is the
+	 * same unless the environments differ), and more */
+	unsigned start_ms;
+	char ignored[160];
+	if (inst_start_timeout_from_env(&start_ms, ignored, sizeof(ignored)) < 0)
+		start_ms = DOMAIN_START_TIMEOUT_MS;
 	rc = admin_call(path, kill ? VOS_ADMIN_KILL : VOS_ADMIN_RESTART, o.target,
-			3 * ADMIN_TIMEOUT_MS, &reply, err, sizeof(err));
+			(int)start_ms + 2 * ADMIN_TIMEOUT_MS, &reply, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "%s\n", err);
 		return rc == -EINVAL ? VOS_EXIT_USAGE : 1;

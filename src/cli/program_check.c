@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli/run_args.h"
+#include "supervisor/supervisor.h"
 
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 /* The kernel follows at most this many "#!" interpreters. */
@@ -228,4 +229,82 @@ static int check_loadable(const char *name, const char *path, const char *script
 int program_check_loadable(const char *name, const char *path, char *err, size_t errsz)
 {
 	return check_loadable(name, path, NULL, 0, err, errsz);
+}
+
+/* The volume whose mount point holds absolute path `name` (the deepest). */
+static const struct vos_volume *volume_of(const char *name, const struct vos_volume *vols,
+					  unsigned nvols)
+{
+	const struct vos_volume *best = NULL;
+	size_t best_len = 0;
+	for (unsigned i = 0; i < nvols; i++) {
+		size_t n = strlen(vols[i].path);
+		if (n > best_len && strncmp(name, vols[i].path, n) == 0 && name[n] == '/') {
+			best = &vols[i];
+			best_len = n;
+		}
+	}
+	return best;
+}
+
+int program_from_volume(char ***argv, const struct vos_volume *vols, unsigned nvols, char **prog,
+			char *err, size_t errsz)
+{
+	const char *name = (*argv)[0];
+	const struct vos_volume *v = name[0] == '/' ? volume_of(name, vols, nvols) : NULL;
+	if (!v)
+		return 0;
+	struct stat st;
+	char *host = NULL;
+	/* a directory volume: the file can be checked where it lives */
+	if (stat(v->src, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    asprintf(&host, "%s%s", v->src, name + strlen(v->path)) > 0) {
+		int rc = resolve_path_name(host, prog, err, errsz);
+		if (rc != 0) {
+			/* the message names the host path: name the program instead */
+			char *at = strstr(err, host);
+			char *copy = at ? strdup(err) : NULL;
+			if (copy)
+				snprintf(err, errsz, "%.*s%s%s", (int)(at - err), copy, name,
+					 copy + (at - err) + strlen(host));
+			free(copy);
+			free(host);
+			return rc;
+		}
+		free(*prog);
+		*prog = NULL;
+		unsigned char magic[SELFMAG];
+		int fd = open(host, O_RDONLY | O_CLOEXEC);
+		bool elf = fd >= 0 && read(fd, magic, SELFMAG) == SELFMAG &&
+			   memcmp(magic, ELFMAG, SELFMAG) == 0;
+		if (fd >= 0)
+			close(fd);
+		/* a script's interpreter may live in a volume too: left to exec */
+		rc = elf ? check_loadable(name, host, NULL, 0, err, errsz) : 0;
+		free(host);
+		if (rc != 0)
+			return rc;
+	}
+	size_t argc = 0;
+	while ((*argv)[argc])
+		argc++;
+	char **nargv = calloc(argc + 4, sizeof(char *));
+	*prog = strdup("/bin/sh");
+	if (!nargv || !*prog) {
+		free(nargv);
+		free(*prog);
+		*prog = NULL;
+		return fail(VOS_EXIT_INTERNAL, err, errsz, "out of memory");
+	}
+	nargv[0] = "sh";
+	nargv[1] = "-c";
+	nargv[2] = "exec \"$0\" \"$@\"";
+	for (size_t i = 0; i < argc; i++)
+		nargv[3 + i] = (*argv)[i];
+	/* kept for the life of the command, as the argv it replaces */
+	static char **kept;
+	free(kept);
+	kept = nargv;
+	*argv = nargv;
+	return 1;
 }

@@ -23,4 +23,16 @@ int program_resolve(const char *name, const char *path_env, char **out, char *er
  * message in err. Files of other formats are left to execve() to judge. */
 int program_check_loadable(const char *name, const char *path, char *err, size_t errsz);
 
+struct vos_volume;
+
+/* A program named by an absolute path under a volume's mount point runs
+ * from the volume: checked at its host path when the volume is a
+ * directory (exists, executable, not a static or secure-mode ELF), then
+ * started as `/bin/sh -c 'exec "$0" "$@"' PROGRAM ARGS...`, whose exec
+ * libvos serves from the volume. Returns 1 with *argv (an array kept until
+ * the next call) and *prog ("/bin/sh", malloc'd) replaced, 0 when the program
+ * is not in a volume, or an exit status with a message in err. */
+int program_from_volume(char ***argv, const struct vos_volume *vols, unsigned nvols, char **prog,
+			char *err, size_t errsz);
+
 #endif

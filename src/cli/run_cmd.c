@@ -71,8 +71,14 @@ static int run(struct run_args *ra)
 	char *prog = NULL;
 	struct siblings sib = {0};
 	struct sup_result *res = NULL;
-	int rc = program_resolve(ra->prog_argv[0], getenv("PATH"), &prog, err, sizeof(err));
+	/* 1: a program in a volume, started through /bin/sh (program_check.h) */
+	int rc = program_from_volume(&ra->prog_argv, ra->vols, ra->nvols, &prog, err, sizeof(err));
+	bool in_volume = rc == 1;
 	if (rc == 0)
+		rc = program_resolve(ra->prog_argv[0], getenv("PATH"), &prog, err, sizeof(err));
+	else if (in_volume)
+		rc = 0;
+	if (rc == 0 && !in_volume)
 		rc = program_check_loadable(ra->prog_argv[0], prog, err, sizeof(err));
 	if (rc == 0 && siblings_find(&sib, ra->nvols > 0 || !ra->no_net, err, sizeof(err)) < 0)
 		rc = VOS_EXIT_INTERNAL;

@@ -17,6 +17,7 @@
 
 #include "cli/admin_client.h"
 #include "cli/stats_report.h"
+#include "supervisor/dom_inst.h"
 #include "supervisor/domain_proc.h"
 #include "supervisor/isolate.h"
 #include "supervisor/program.h"
@@ -40,7 +41,9 @@ int run_shared_find(const struct run_args *ra, char *path, size_t pathsz, char *
 	int fd = admin_connect(path, FIND_TIMEOUT_MS, err, errsz);
 	if (fd >= 0)
 		return fd;
-	return ra->supervisor ? -2 : -1;
+	/* a planted supervisor is an attack to report, not a reason to go
+	 * private silently */
+	return ra->supervisor || fd == -2 ? -2 : -1;
 }
 
 /* VOS_CTL_RUN with the volume records. */
@@ -95,10 +98,15 @@ static int register_run(int fd, const char *path, const struct run_args *ra, cha
 		struct vos_ctl_admin_reply r;
 		char text[1024];
 	} rep;
-	/* starting a storage domain takes up to its start bound */
-	int n = w == (ssize_t)len ? recv_wait(fd, &rep, sizeof(rep),
-					      DOMAIN_START_TIMEOUT_MS + ADMIN_TIMEOUT_MS)
-				  : -1;
+	/* starting a storage domain takes up to its start bound (the
+	 * supervisor's; ours is the same unless the environments differ) */
+	unsigned start_ms;
+	char ignored[160];
+	if (inst_start_timeout_from_env(&start_ms, ignored, sizeof(ignored)) < 0)
+		start_ms = DOMAIN_START_TIMEOUT_MS;
+	int n = w == (ssize_t)len
+			? recv_wait(fd, &rep, sizeof(rep), (int)start_ms + ADMIN_TIMEOUT_MS)
+			: -1;
 	if (n <= (int)sizeof(rep.r) || rep.r.h.type != VOS_CTL_ADMIN_REPLY ||
 	    rep.r.h.len != (uint32_t)n || ((char *)&rep)[n - 1] != '\0') {
 		snprintf(err, errsz, "vos: the shared supervisor at %s did not accept the run%s%s",

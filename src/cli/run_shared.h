@@ -11,7 +11,8 @@
 /* The shared supervisor this run should use: connected to --supervisor's
  * socket (error if none answers), else to the default one (admin_client.h)
  * if one answers. Returns the connection, -1 when there is none (run a
- * private one), or -2 with a message in err. */
+ * private one), or -2 with a message in err (also when the default one is
+ * not to be trusted: admin_connect). */
 int run_shared_find(const struct run_args *ra, char *path, size_t pathsz, char *err, size_t errsz);
 
 /* Runs the program (prog resolved, libvos absolute) on the supervisor

@@ -27,6 +27,50 @@ static void print_time(double unix_s, char *buf, size_t n)
 	strftime(buf, n, "%H:%M:%S UTC", &tm);
 }
 
+/* "deaths: N; latest causes: ..." of an instance, if it has any. */
+static void print_causes(const struct json *d)
+{
+	const struct json *c = json_get(d, "causes");
+	if (!c || c->type != JSON_ARR || c->n == 0)
+		return;
+	printf("%-12s deaths: %.0f; latest causes:", "", json_get_num(d, "deaths", (double)c->n));
+	for (size_t k = 0; k < c->n; k++) {
+		const struct json *e = c->items[k];
+		char when[32];
+		print_time(json_get_num(e, "time", 0), when, sizeof(when));
+		const char *kind = json_get_str(e, "kind", "?");
+		int sig = (int)json_get_num(e, "signal", 0);
+		printf("%s %s", k ? ";" : "", json_get_str(e, "cause", "?"));
+		if (sig > 0 && sigabbrev_np(sig))
+			printf(" (SIG%s)", sigabbrev_np(sig));
+		if (strcmp(kind, "signal") != 0 && strcmp(kind, "exit") != 0)
+			printf(" [%s]", kind);
+		printf(" at %s", when);
+		const struct json *ms = json_get(e, "restart_ms");
+		if (ms && ms->type == JSON_NUM)
+			printf(", restarted in %.1f ms", ms->num);
+	}
+	putchar('\n');
+}
+
+/* Stopped instances kept by a shared supervisor, with their history. */
+static void print_stopped(const struct json *st)
+{
+	if (!st || st->type != JSON_ARR || st->n == 0)
+		return;
+	printf("\nstopped (latest %zu):\n%-12s %-12s %5s %8s  %s\n", st->n, "DOMAIN", "STOPPED",
+	       "EPOCH", "RESTARTS", "WHY");
+	for (size_t i = 0; i < st->n; i++) {
+		const struct json *d = st->items[i];
+		char when[32];
+		print_time(json_get_num(d, "stopped_at", 0), when, sizeof(when));
+		printf("%-12s %-12s %5.0f %8.0f  %s\n", json_get_str(d, "instance", "?"), when,
+		       json_get_num(d, "epoch", 0), json_get_num(d, "restarts", 0),
+		       json_get_str(d, "reason", "?"));
+		print_causes(d);
+	}
+}
+
 static void print_status(const struct json *j)
 {
 	const struct json *sup = json_get(j, "supervisor");
@@ -34,6 +78,9 @@ static void print_status(const struct json *j)
 	       json_get_num(sup, "pid", 0), json_get_str(sup, "mode", "?"),
 	       json_get_num(sup, "uid", 0), json_get_num(sup, "uptime_s", 0),
 	       json_get_str(sup, "socket", "?"));
+	if (strcmp(json_get_str(sup, "view", "full"), "own") == 0)
+		printf("(you see your own runs and clients, and other users' domains without their "
+		       "volumes)\n");
 	const struct json *doms = json_get(j, "domains");
 	printf("\n%-12s %-10s %-8s %5s %8s %7s %10s %7s  %s\n", "DOMAIN", "STATE", "PID", "EPOCH",
 	       "RESTARTS", "CLIENTS", "CALLS", "ERRORS", "VOLUMES");
@@ -55,29 +102,9 @@ static void print_status(const struct json *j)
 		       num(d, "pid", b[0], 32), num(d, "epoch", b[1], 32),
 		       num(d, "restarts", b[2], 32), num(d, "clients", b[3], 32),
 		       num(d, "calls", b[4], 32), num(d, "errors", b[5], 32), *vols ? vols : "-");
-		const struct json *c = json_get(d, "causes");
-		if (!c || c->type != JSON_ARR || c->n == 0)
-			continue;
-		printf("%-12s deaths: %.0f; latest causes:", "",
-		       json_get_num(d, "deaths", (double)c->n));
-		for (size_t k = 0; k < c->n; k++) {
-			const struct json *e = c->items[k];
-			char when[32];
-			print_time(json_get_num(e, "time", 0), when, sizeof(when));
-			const char *kind = json_get_str(e, "kind", "?");
-			int sig = (int)json_get_num(e, "signal", 0);
-			printf("%s %s", k ? ";" : "", json_get_str(e, "cause", "?"));
-			if (sig > 0 && sigabbrev_np(sig))
-				printf(" (SIG%s)", sigabbrev_np(sig));
-			if (strcmp(kind, "signal") != 0 && strcmp(kind, "exit") != 0)
-				printf(" [%s]", kind);
-			printf(" at %s", when);
-			const struct json *ms = json_get(e, "restart_ms");
-			if (ms && ms->type == JSON_NUM)
-				printf(", restarted in %.1f ms", ms->num);
-		}
-		putchar('\n');
+		print_causes(d);
 	}
+	print_stopped(json_get(j, "stopped"));
 	const struct json *cl = json_get(j, "clients");
 	printf("\n%-8s %-6s %-4s %-16s %s\n", "PID", "UID", "RUN", "COMMAND", "DOMAINS");
 	for (size_t i = 0; cl && cl->type == JSON_ARR && i < cl->n; i++) {

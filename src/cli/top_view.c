@@ -114,7 +114,7 @@ static void build_domain(struct top_view *v, struct top_syscall *all, unsigned *
 }
 
 /* Requests the domains of a STATS reply served for process pid, summed;
- * false if the reply has no per-client figures or none for pid. */
+ * false if the reply has no per-client figures at all. */
 static bool client_calls(const struct json *stats, int pid, uint64_t *calls)
 {
 	const struct json *doms = array(stats, "domains");
@@ -122,12 +122,10 @@ static bool client_calls(const struct json *stats, int pid, uint64_t *calls)
 	*calls = 0;
 	for (size_t i = 0; doms && i < doms->n; i++) {
 		const struct json *cl = array(doms->items[i], "clients");
-		for (size_t k = 0; cl && k < cl->n; k++) {
-			if ((int)json_get_num(cl->items[k], "pid", -1) != pid)
-				continue;
-			*calls += u64(cl->items[k], "calls");
-			found = true;
-		}
+		found |= cl != NULL;
+		for (size_t k = 0; cl && k < cl->n; k++)
+			if ((int)json_get_num(cl->items[k], "pid", -1) == pid)
+				*calls += u64(cl->items[k], "calls");
 	}
 	return found;
 }

@@ -12,6 +12,7 @@
 #include "cli/admin_client.h"
 #include "cli/commands.h"
 #include "cli/run_args.h"
+#include "cli/config_file.h"
 #include "cli/siblings.h"
 #include "supervisor/shared.h"
 
@@ -23,7 +24,8 @@
 struct up_args {
 	const char *sock;
 	const char *log;
-	bool foreground, no_net, help;
+	const char *config;
+	bool foreground, no_net, no_config, net_given, help;
 	enum sup_net_mode net_mode;
 };
 
@@ -45,9 +47,13 @@ static int parse_up(int argc, char **argv, struct up_args *a)
 			a->no_net = true;
 			continue;
 		}
-		const char *opts[] = {"--supervisor", "--log", "--net"};
+		if (strcmp(s, "--no-config") == 0) {
+			a->no_config = true;
+			continue;
+		}
+		const char *opts[] = {"--supervisor", "--log", "--net", "--config"};
 		int k = -1;
-		for (int j = 0; j < 3; j++) {
+		for (int j = 0; j < 4; j++) {
 			size_t l = strlen(opts[j]);
 			if (strncmp(s, opts[j], l) == 0 && s[l] == '=') {
 				k = j;
@@ -66,10 +72,13 @@ static int parse_up(int argc, char **argv, struct up_args *a)
 			fprintf(stderr, "vos up: unknown option '%s'; see 'vos up --help'\n", s);
 			return VOS_EXIT_USAGE;
 		}
+		a->net_given |= k == 2;
 		if (k == 0)
 			a->sock = val;
 		else if (k == 1)
 			a->log = val;
+		else if (k == 3)
+			a->config = val;
 		else if (strcmp(val, "host") == 0)
 			a->net_mode = SUP_NET_HOST;
 		else if (strcmp(val, "private") == 0)
@@ -153,6 +162,23 @@ int cmd_up(int argc, char **argv)
 	if (a.help) {
 		usage_up(stdout);
 		return 0;
+	}
+	/* the configuration file's domain options (VOS_* variables) and net
+	 * mode, as for `vos run`; flags win */
+	if (!a.no_config) {
+		struct vos_conf conf;
+		vos_conf_init(&conf);
+		if (vos_conf_load(a.config, &conf, err, sizeof(err)) < 0 ||
+		    vos_conf_apply_env(&conf, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s\n", err);
+			vos_conf_free(&conf);
+			return VOS_CONF_EXIT;
+		}
+		if (!a.net_given && !a.no_net && conf.net == VOS_CONF_NET_NONE)
+			a.no_net = true;
+		else if (!a.net_given && !a.no_net && conf.net == VOS_CONF_NET_PRIVATE)
+			a.net_mode = SUP_NET_PRIVATE;
+		vos_conf_free(&conf);
 	}
 	if (a.sock)
 		snprintf(path, sizeof(path), "%s", a.sock);

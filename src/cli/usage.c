@@ -137,7 +137,7 @@ static const char admin_opts_help[] =
 void usage_up(FILE *out)
 {
 	fputs("Usage: vos up [--foreground] [--no-net] [--net host|private] [--log FILE]\n"
-	      "              [--supervisor SOCKET]\n"
+	      "              [--supervisor SOCKET] [--config FILE | --no-config]\n"
 	      "\n"
 	      "Start the shared supervisor: a daemon listening on SOCKET (default:\n"
 	      "$VOS_SUPERVISOR, else /run/vos/vos.sock for root, $XDG_RUNTIME_DIR/vos/vos.sock,\n"
@@ -154,6 +154,8 @@ void usage_up(FILE *out)
 	      "      --net host|private   as for 'vos run' (private needs root)\n"
 	      "      --log FILE           the daemon's log (default SOCKET.log)\n"
 	      "      --supervisor SOCKET  where to listen\n"
+	      "      --config FILE        read this configuration file (domain options, net)\n"
+	      "      --no-config          read no configuration file\n"
 	      "  -h, --help               show this help\n"
 	      "\n"
 	      "A second 'vos up' on the same socket fails (status 1). A socket left by a\n"

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "domain/config.h"
+#include "vos/control.h"
 
 /* "SRC:PATH[:ro|:rw]". Split at the first ':' like `docker -v`: host paths
  * with a colon are not supported. */
@@ -36,7 +37,27 @@ static int parse_volume(char *spec, struct vos_dom_volume *v, char *err, size_t 
 	v->src = spec;
 	v->path = path;
 	v->rootfd = -1;
+	v->srcfd = -1;
 	return 0;
+}
+
+/* "I:FD": volume I is served from inherited fd FD, not opened by path. */
+static int parse_volume_fd(const char *s, struct vos_domain_config *cfg, char *err, size_t errlen)
+{
+	char *end;
+	errno = 0;
+	unsigned long i = strtoul(s, &end, 10);
+	if (errno == 0 && end != s && *end == ':' && s[0] != '-' && i < cfg->nvols &&
+	    cfg->vols[i].srcfd < 0) {
+		const char *f = end + 1;
+		long fd = strtol(f, &end, 10);
+		if (errno == 0 && end != f && *end == '\0' && fd > VOS_DOMAIN_CTL_FD && fd < 1048576) {
+			cfg->vols[i].srcfd = (int)fd;
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "bad --volume-fd '%s': expected I:FD after volume I", s);
+	return -1;
 }
 
 static int parse_workers(const char *s, unsigned *out, char *err, size_t errlen)
@@ -139,6 +160,9 @@ int vos_domain_parse_args(int argc, char **argv, struct vos_domain_config *cfg, 
 			if (parse_volume((char *)v, &cfg->vols[cfg->nvols], err, errlen) != 0)
 				return -1;
 			cfg->nvols++;
+		} else if ((v = option_value(argc, argv, &i, "--volume-fd", &missing)) != NULL) {
+			if (parse_volume_fd(v, cfg, err, errlen) != 0)
+				return -1;
 		} else if ((v = option_value(argc, argv, &i, "--workers", &missing)) != NULL) {
 			if (parse_workers(v, &cfg->workers, err, errlen) != 0)
 				return -1;

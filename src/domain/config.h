@@ -24,6 +24,7 @@ struct vos_dom_volume {
 	const char *path; /* the client's mount point, informational */
 	bool ro;
 	int rootfd; /* O_PATH|O_DIRECTORY, opened once by main; -1 until then */
+	int srcfd;  /* --volume-fd: the source opened by the supervisor, or -1 */
 };
 
 /* Which call set this process serves (argv[1]). */

@@ -263,6 +263,14 @@ static int add_role(scmp_filter_ctx ctx, enum vos_domain_role role)
 	if (role != VOS_ROLE_NET) {
 		for (size_t i = 0; r == 0 && i < COUNT(allowed); i++)
 			r = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, allowed[i], 0, NULL);
+		/* unix_ops.c: a client's AF_UNIX socket bound at a volume path,
+		 * after checking its family (SO_DOMAIN) */
+		const struct scmp_arg_cmp sodom[] = {SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
+						     SCMP_A2(SCMP_CMP_EQ, SO_DOMAIN)};
+		if (r == 0)
+			r = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SYS_getsockopt, 2, sodom);
+		if (r == 0)
+			r = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SYS_bind, 0, NULL);
 		return r;
 	}
 	for (size_t i = 0; r == 0 && i < COUNT(net_calls); i++)

@@ -13,6 +13,7 @@
 #include "domain/fd_export.h"
 #include "domain/log.h"
 #include "domain/shadow.h"
+#include "domain/unix_ops.h"
 
 /* More fds than a message carries are accepted only to be closed. */
 #define MAX_FDS 8
@@ -143,6 +144,34 @@ static void export_fd(struct control *c, const union ctl_msg *m)
 		close(fd);
 }
 
+/* VOS_CTL_UNIX_ADDR (unix_ops.h): the reply carries an fd for a lookup. */
+static void unix_addr(struct control *c, const union ctl_msg *m, int sockfd)
+{
+	struct vos_ctl_unix_addr req;
+	memcpy(&req, m, sizeof(req));
+	struct vos_ctl_unix_done r;
+	int fd = vos_unix_addr(*find_shadow(c, req.client_id), &req, sockfd, &r);
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = {.iov_base = &r, .iov_len = sizeof(r)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (fd >= 0) {
+		mh.msg_control = cbuf.buf;
+		mh.msg_controllen = sizeof(cbuf.buf);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	if (sendmsg(c->fd, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(r))
+		vos_dlog("control reply lost: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 static void remove_all(struct control *c)
 {
 	while (c->shadows != NULL)
@@ -196,6 +225,12 @@ static bool handle(struct control *c, const union ctl_msg *m, ssize_t n, int *fd
 	case VOS_CTL_EXPORT_FD:
 		if (vos_ctl_hdr_ok(&m->h, n, type, sizeof(struct vos_ctl_export_fd))) {
 			export_fd(c, m);
+			type = 0;
+		}
+		break;
+	case VOS_CTL_UNIX_ADDR:
+		if (vos_ctl_hdr_ok(&m->h, n, type, sizeof(struct vos_ctl_unix_addr))) {
+			unix_addr(c, m, nfds == 1 ? fds[0] : -1);
 			type = 0;
 		}
 		break;

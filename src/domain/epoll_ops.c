@@ -27,8 +27,8 @@
 #include "domain/log.h"
 #include "vos/protocol.h"
 
-#define MAX_REGS 65536 /* domain-wide; beyond it a wait cannot be armed (ENOMEM) */
-#define MAX_SHADOW_REGS 1024 /* per client: a hostile one cannot take them all */
+#define MAX_REGS	65536 /* domain-wide; beyond it a wait cannot be armed (ENOMEM) */
+#define MAX_SHADOW_REGS 1024  /* per client: a hostile one cannot take them all */
 
 enum reg_kind { REG_FREE = 0, REG_EPOLL, REG_ARM };
 

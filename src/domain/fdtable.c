@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "domain/fdtable.h"
+#include "domain/file_pos.h"
 
 #define INITIAL_SLOTS 64u
 
@@ -101,6 +102,9 @@ static struct vos_file *file_new(int realfd, int vol)
 	f->clone = NULL;
 	atomic_init(&f->refs, 1);
 	atomic_init(&f->dio_cache, 0);
+	/* a default mutex needs no destroy before free() */
+	pthread_mutex_init(&f->pos_lock, NULL);
+	atomic_init(&f->pos, -1);
 	return f;
 }
 
@@ -157,6 +161,7 @@ static int clone_slot(struct vos_fdtable *dst, uint32_t i, struct vos_file *f)
 			close(fd);
 			return -ENOMEM;
 		}
+		vos_pos_untrack(f); /* another shadow moves its offset now */
 	} else {
 		atomic_fetch_add_explicit(&f->clone->refs, 1, memory_order_relaxed);
 	}

@@ -25,6 +25,9 @@ struct vos_file {
 	/* whether the file is O_DIRECT, as last read by storage_ops (0:
 	 * unknown; see dio_flag there) */
 	_Atomic uint64_t dio_cache;
+	/* the file offset while tracked, else -1 (domain/file_pos.h) */
+	pthread_mutex_t pos_lock;
+	_Atomic int64_t pos;
 	/* vos_fdtable_clone's copy of this file while it runs (under the
 	 * table's lock), else NULL */
 	struct vos_file *clone;

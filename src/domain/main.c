@@ -25,6 +25,7 @@
 #include "domain/log.h"
 #include "domain/namespaces.h"
 #include "domain/net_ops.h"
+#include "domain/start_gate.h"
 #include "domain/stats.h"
 #include "domain/volumes.h"
 #include "domain/worker.h"
@@ -107,6 +108,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vos-domain: supervisor gone at start-up (%s)\n", strerror(-r));
 		return 1;
 	}
+	vos_start_gate(cfg.role == VOS_ROLE_NET ? "net" : "storage"); /* tests only */
 	if (check_control_fd() != 0)
 		return usage_error("fd 3 is not the supervisor's control socket (SOCK_SEQPACKET); "
 				   "vos-domain is started by vosd");

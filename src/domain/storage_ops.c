@@ -21,6 +21,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "domain/file_pos.h"
 #include "domain/resolve.h"
 #include "domain/storage_ops.h"
 #include "vos/protocol.h"
@@ -362,6 +363,10 @@ static int64_t op_io(struct vos_shadow *sh, struct vos_chan_server *s, const int
 		int rwf = (int)a[4];
 		struct iovec iov = {buf, n};
 		off_t at = (k == IO_PREAD || k == IO_PWRITE) ? a[3] : -1;
+		/* the offset moves by x at a read or write at it, except that an
+		 * RWF_APPEND write (or preadv2/pwritev2 at -1) moves it elsewhere */
+		bool exact = k == IO_READ || (k == IO_WRITE && !(rwf & RWF_APPEND));
+		bool tracked = exact && vos_pos_begin(f);
 		switch (rwf != 0 ? -1 : (int)k) {
 		case -1:
 			x = (k == IO_READ || k == IO_PREAD) ? preadv2(f->fd, &iov, 1, at, rwf)
@@ -380,6 +385,10 @@ static int64_t op_io(struct vos_shadow *sh, struct vos_chan_server *s, const int
 			x = pwrite(f->fd, buf, n, a[3]);
 			break;
 		}
+		if (tracked)
+			vos_pos_moved(f, x);
+		else if (!exact && at < 0)
+			vos_pos_untrack(f);
 		r = ret_errno(x);
 	}
 	vos_file_put(f);
@@ -394,9 +403,13 @@ static int64_t op_fd_scalar(struct vos_shadow *sh, uint16_t op, const int64_t *a
 		return -EBADF;
 	long x;
 	switch (op) {
-	case VOS_OP_LSEEK:
+	case VOS_OP_LSEEK: {
+		bool tracked = vos_pos_begin(f);
 		x = lseek(f->fd, a[1], (int)a[2]);
+		if (tracked)
+			vos_pos_moved_to(f, x);
 		break;
+	}
 	case VOS_OP_FTRUNCATE:
 		x = ftruncate(f->fd, a[1]);
 		break;
@@ -416,6 +429,7 @@ static int64_t op_fd_scalar(struct vos_shadow *sh, uint16_t op, const int64_t *a
 		} else if ((int)a[1] == F_SETFL) {
 			/* before and after: a reader between the two re-reads */
 			atomic_fetch_add_explicit(&setfl_generation, 1, memory_order_acq_rel);
+			vos_pos_untrack(f); /* O_APPEND may be set */
 			x = fcntl(f->fd, F_SETFL, (int)a[2]);
 			atomic_fetch_add_explicit(&setfl_generation, 1, memory_order_acq_rel);
 		} else {
@@ -470,6 +484,10 @@ static int64_t op_copy_file_range(struct vos_shadow *sh, const int64_t *a)
 	ssize_t x = copy_file_range(in->fd, xin ? &oin : NULL, out->fd, xout ? &oout : NULL,
 				    (size_t)a[4], (unsigned)a[5]);
 	int64_t r = ret_errno(x);
+	if (!xin)
+		vos_pos_untrack(in); /* moved by the copy: lseek for the report */
+	if (!xout)
+		vos_pos_untrack(out);
 	vos_file_put(out);
 	vos_file_put(in);
 	return r;
@@ -1308,9 +1326,9 @@ static int64_t file_pos(struct vos_shadow *sh, int64_t rfd)
 	if (f == NULL)
 		return -1;
 	/* a socket (net domain) or epoll fd: no offset, no lseek per call */
-	off_t p = f->vol < 0 ? -1 : lseek(f->fd, 0, SEEK_CUR);
+	int64_t p = f->vol < 0 ? -1 : vos_pos_get(f);
 	vos_file_put(f);
-	return p < 0 ? -1 : p;
+	return p;
 }
 
 /* What a client needs to reopen its files after a restart (protocol.h,
@@ -1326,6 +1344,10 @@ static void report(struct vos_shadow *sh, struct vos_chan_server *s, const struc
 		struct vos_file *f = vos_fdtable_get(&sh->fds, r);
 		struct stat st;
 		bool ok = f != NULL && fstat(f->fd, &st) == 0;
+		/* a new description at 0: its offset is followed without lseek */
+		if (ok && req->op == VOS_OP_OPENAT && S_ISREG(st.st_mode) &&
+		    !(req->args[3] & O_APPEND))
+			vos_pos_track(f);
 		if (f)
 			vos_file_put(f);
 		out[3] = ok ? (int64_t)st.st_mode : -1;
@@ -1333,9 +1355,11 @@ static void report(struct vos_shadow *sh, struct vos_chan_server *s, const struc
 		out[5] = ok ? (int64_t)st.st_dev : -1;
 		break;
 	}
+	case VOS_OP_LSEEK:
+		out[5] = r; /* its result is the new offset */
+		break;
 	case VOS_OP_READ:
 	case VOS_OP_WRITE:
-	case VOS_OP_LSEEK:
 	case VOS_OP_GETDENTS64:
 		out[5] = file_pos(sh, req->args[0]);
 		break;

@@ -175,8 +175,36 @@ static int open_image(struct vos_dom_volume *v, int imgfd, const struct stat *st
 	return 0;
 }
 
+/* A source the supervisor opened with the registering user's credentials:
+ * served as it is, never reopened by path (a path may have been swapped
+ * since it was checked). A directory is used as the root; an image must
+ * have been opened for writing unless read-only. */
+static int open_inherited(struct vos_dom_volume *v)
+{
+	int fd = v->srcfd;
+	struct stat st;
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fstat(fd, &st) != 0)
+		return vol_error(v, "the supervisor's source fd", errno);
+	if (S_ISDIR(st.st_mode)) {
+		v->rootfd = fd;
+		return 0;
+	}
+	int r;
+	if (!S_ISREG(st.st_mode))
+		r = vol_error(v, "neither a directory nor a disk image file", 0);
+	else if ((fl & O_PATH) || (!v->ro && (fl & O_ACCMODE) != O_RDWR))
+		r = vol_error(v, "the supervisor's image fd has the wrong access mode", 0);
+	else
+		r = open_image(v, fd, &st);
+	close(fd);
+	return r;
+}
+
 static int open_one(struct vos_dom_volume *v)
 {
+	if (v->srcfd >= 0)
+		return open_inherited(v);
 	int fd = open(v->src, O_PATH | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) != 0) {

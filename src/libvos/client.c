@@ -342,6 +342,8 @@ bool vos_link_serves(int domain, uint32_t epoch)
 
 /* Sends one control message and receives the reply (with an optional fd).
  * Returns the reply length or -errno; *fd_out is -1 when none came. */
+static long ctl_roundtrip_recv(int fd, void *reply, size_t rlen, int *fd_out);
+
 static long ctl_roundtrip(int fd, const void *msg, size_t len, void *reply, size_t rlen,
 			  int *fd_out)
 {
@@ -349,6 +351,14 @@ static long ctl_roundtrip(int fd, const void *msg, size_t len, void *reply, size
 	long r = vos_sys4(SYS_sendto, fd, (long)msg, (long)len, MSG_NOSIGNAL);
 	if (r != (long)len)
 		return r < 0 ? r : -EPROTO;
+	return ctl_roundtrip_recv(fd, reply, rlen, fd_out);
+}
+
+/* The answer half of a round trip, with its fd if any. */
+static long ctl_roundtrip_recv(int fd, void *reply, size_t rlen, int *fd_out)
+{
+	*fd_out = -1;
+	long r;
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
@@ -474,6 +484,40 @@ int vos_export_fd(int domain, int rfd, int *accmode)
 	}
 	*accmode = rep.accmode;
 	return fd;
+}
+
+long vos_ctl_request_fd(const void *msg, size_t len, int sendfd, void *reply, size_t rlen,
+			int *fd_out)
+{
+	*fd_out = -1;
+	lock_conn();
+	long r = conn_fd < 0 ? -ENODEV : 0;
+	if (r == 0 && sendfd >= 0) {
+		/* the request goes with the fd; the answer is read as usual */
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} cbuf;
+		memset(&cbuf, 0, sizeof(cbuf));
+		struct iovec iov = {.iov_base = (void *)msg, .iov_len = len};
+		struct msghdr mh = {.msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = cbuf.buf,
+				    .msg_controllen = sizeof(cbuf.buf)};
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &sendfd, sizeof(int));
+		r = vos_sys3(SYS_sendmsg, conn_fd, (long)&mh, MSG_NOSIGNAL);
+		r = r == (long)len ? 0 : r < 0 ? r : -EPROTO;
+		if (r == 0)
+			r = ctl_roundtrip_recv(conn_fd, reply, rlen, fd_out);
+	} else if (r == 0) {
+		r = ctl_roundtrip(conn_fd, msg, len, reply, rlen, fd_out);
+	}
+	unlock_conn();
+	return r;
 }
 
 void vos_fork_child_adopt(struct vos_fork_prep *p)

@@ -63,11 +63,13 @@ struct member {
 	int fd;
 	int domain;
 	uint32_t epoch; /* low 16 bits, as in the fd table */
+	uint32_t events;
 	uint64_t data;
 };
 
 static struct ep_rec recs[MAX_EP];
 static struct member members[MAX_MEMBERS];
+static int members_hw;	  /* no member at or above this index */
 static _Atomic int nrecs; /* records in use: 0 = nothing to do */
 static _Atomic int rec_lock;
 static bool recs_ready;
@@ -256,7 +258,7 @@ static int ngraves;
 
 static void rec_forget(struct ep_rec *r)
 {
-	for (int i = 0; i < MAX_MEMBERS; i++)
+	for (int i = 0; i < members_hw; i++)
 		if (members[i].ep == r->fd)
 			members[i].ep = -1;
 	for (int d = 0; d < VOS_DOMAIN_COUNT; d++)
@@ -267,7 +269,7 @@ static void rec_forget(struct ep_rec *r)
 	atomic_fetch_sub(&nrecs, 1);
 }
 
-static int64_t forward(struct vos_call *c, void (*prep)(struct vos_call *, void *),
+static int64_t forward(struct vos_call *c, uint32_t epoch, void (*prep)(struct vos_call *, void *),
 		       void (*fin)(struct vos_call *, void *, int64_t), void *ctx);
 
 /* Called without rec_lock held. */
@@ -287,33 +289,49 @@ static void bury(void)
 				     .op = VOS_OP_CLOSE,
 				     .sysnr = SYS_close,
 				     .args = {g.rfd}};
-		forward(&c, NULL, NULL, NULL);
+		forward(&c, g.epoch, NULL, NULL, NULL);
 	}
 }
 
 static struct member *member_find(int ep, int fd)
 {
-	for (int i = 0; i < MAX_MEMBERS; i++)
+	for (int i = 0; i < members_hw; i++)
 		if (members[i].ep == ep && members[i].fd == fd)
 			return &members[i];
 	return NULL;
 }
 
-static void member_set(int ep, const struct vos_remote_fd *rf, uint64_t data)
+/* A free member slot: a free one below the high-water mark, a new one,
+ * or (full) one naming an fd that is no longer that remote fd. */
+static struct member *member_slot(void)
 {
-	struct member *m = member_find(ep, rf->fd);
-	for (int i = 0; i < MAX_MEMBERS && m == NULL; i++) {
+	for (int i = 0; i < members_hw; i++)
+		if (members[i].ep < 0)
+			return &members[i];
+	if (members_hw < MAX_MEMBERS)
+		return &members[members_hw++];
+	for (int i = 0; i < MAX_MEMBERS; i++) {
 		struct member *c = &members[i];
 		struct vos_remote_fd now;
-		/* free, or naming an fd that is no longer that remote fd */
-		if (c->ep < 0 || !vos_fd_lookup(c->fd, &now) || now.domain != c->domain ||
-		    now.epoch != c->epoch)
-			m = c;
+		if (!vos_fd_lookup(c->fd, &now) || now.domain != c->domain || now.epoch != c->epoch)
+			return c;
 	}
+	return NULL;
+}
+
+static void member_set(int ep, const struct vos_remote_fd *rf, uint32_t events, uint64_t data)
+{
+	struct member *m = member_find(ep, rf->fd);
+	if (m == NULL)
+		m = member_slot();
 	if (m == NULL)
 		return; /* only dead-domain reporting misses it */
-	*m = (struct member){
-		.ep = ep, .fd = rf->fd, .domain = rf->domain, .epoch = rf->epoch, .data = data};
+	*m = (struct member){.ep = ep,
+			     .fd = rf->fd,
+			     .domain = rf->domain,
+			     .epoch = rf->epoch,
+			     .events = events,
+			     .data = data};
 }
 
 /* ------------------------------------------------------------- helpers */
@@ -376,19 +394,20 @@ static bool rec_valid(struct ep_rec *r)
 	return false;
 }
 
-static int64_t forward(struct vos_call *c, void (*prep)(struct vos_call *, void *),
+/* A call naming a remote number of instance `epoch` (0: none, a new
+ * instance is made): never carried to another instance (vos_forward
+ * checks the guard), where the number would mean another file. */
+static int64_t forward(struct vos_call *c, uint32_t epoch, void (*prep)(struct vos_call *, void *),
 		       void (*fin)(struct vos_call *, void *, int64_t), void *ctx)
 {
-	vos_fd_guard_reset(); /* epochs of our instances are checked by us */
+	if (epoch != 0)
+		vos_fd_guard_set(c->domain, epoch);
+	else
+		vos_fd_guard_reset();
 	return vos_forward(c, prep, fin, ctx);
 }
 
 /* ------------------------------------------------------------ epoll_ctl */
-
-#define EP_OK_EVENTS                                                                               \
-	(EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDNORM | EPOLLRDBAND |         \
-	 EPOLLWRNORM | EPOLLWRBAND | EPOLLMSG | EPOLLRDHUP | EPOLLEXCLUSIVE | EPOLLWAKEUP |        \
-	 EPOLLONESHOT | EPOLLET)
 
 static bool do_ctl(long a[6], long *result)
 {
@@ -466,7 +485,7 @@ static bool do_ctl(long a[6], long *result)
 		}
 		struct vos_call c = {
 			.domain = d, .op = VOS_OP_EPOLL_CREATE, .sysnr = SYS_epoll_ctl};
-		int64_t x = forward(&c, NULL, NULL, NULL);
+		int64_t x = forward(&c, rf.epoch, NULL, NULL, NULL); /* in rf's instance */
 		if (x < 0) {
 			*result = x == -ENOSYS ? -EPERM : x;
 			return true;
@@ -490,7 +509,7 @@ static bool do_ctl(long a[6], long *result)
 			     .op = VOS_OP_EPOLL_CTL,
 			     .sysnr = SYS_epoll_ctl,
 			     .args = {rfd, op, rf.rfd, events, (int64_t)data}};
-	int64_t x = forward(&c, NULL, NULL, NULL);
+	int64_t x = forward(&c, rf.epoch, NULL, NULL, NULL);
 	if (x == 0) {
 		lock(&rec_lock);
 		if (op == EPOLL_CTL_DEL) {
@@ -498,7 +517,7 @@ static bool do_ctl(long a[6], long *result)
 			if (m)
 				m->ep = -1;
 		} else {
-			member_set(ep, &rf, data);
+			member_set(ep, &rf, events, data);
 		}
 		unlock(&rec_lock);
 	}
@@ -539,7 +558,7 @@ static int report_dead(int ep, int d, struct epoll_event *out, int room)
 {
 	int n = 0;
 	lock(&rec_lock);
-	for (int i = 0; i < MAX_MEMBERS && n < room; i++) {
+	for (int i = 0; i < members_hw && n < room; i++) {
 		struct member *m = &members[i];
 		struct vos_remote_fd rf;
 		if (m->ep != ep || m->domain != d || !vos_fd_lookup(m->fd, &rf) || rf.domain != d ||
@@ -551,6 +570,60 @@ static int report_dead(int ep, int d, struct epoll_event *out, int room)
 	}
 	unlock(&rec_lock);
 	return n;
+}
+
+/* Members whose fd lives again in a new instance of d (a listening socket
+ * re-created after a restart, listeners.c): added to E's instance there
+ * with their events and data, as if the application had done it. */
+static void rehome(int ep, int d, long sysnr)
+{
+	struct {
+		int fd;
+		int32_t rfd;
+		uint32_t epoch, events;
+		uint64_t data;
+	} mv[16];
+	int nmv = 0;
+	lock(&rec_lock);
+	for (int i = 0; i < members_hw && nmv < 16; i++) {
+		struct member *m = &members[i];
+		struct vos_remote_fd rf;
+		if (m->ep == ep && m->domain == d && vos_fd_lookup(m->fd, &rf) && !rf.stale &&
+		    !rf.dead && rf.domain == d && rf.epoch != m->epoch)
+			mv[nmv++] = (typeof(mv[0])){m->fd, rf.rfd, rf.epoch, m->events, m->data};
+	}
+	struct ep_rec *r = rec_find(ep);
+	bool fresh = r && (r->rfd[d] < 0 || !vos_link_serves(d, r->epoch[d] & 0xffff));
+	unlock(&rec_lock);
+	if (nmv == 0 || r == NULL)
+		return;
+	if (fresh) {
+		struct vos_call c = {.domain = d, .op = VOS_OP_EPOLL_CREATE, .sysnr = sysnr};
+		int64_t x = forward(&c, mv[0].epoch, NULL, NULL, NULL);
+		if (x < 0)
+			return;
+		lock(&rec_lock);
+		r->rfd[d] = (int32_t)x;
+		r->epoch[d] = vos_link_epoch(d);
+		r->marked[d] = false;
+		r->watched[d] = true;
+		unlock(&rec_lock);
+	}
+	if (!r->marked[d])
+		r->marked[d] = add_markers(r->relay, d);
+	for (int i = 0; i < nmv; i++) {
+		struct vos_call c = {.domain = d,
+				     .op = VOS_OP_EPOLL_CTL,
+				     .sysnr = sysnr,
+				     .args = {r->rfd[d], EPOLL_CTL_ADD, mv[i].rfd, mv[i].events,
+					      (int64_t)mv[i].data}};
+		int64_t x = forward(&c, mv[i].epoch, NULL, NULL, NULL);
+		lock(&rec_lock);
+		struct member *m = member_find(ep, mv[i].fd);
+		if (m && (x == 0 || x == -EEXIST))
+			m->epoch = mv[i].epoch;
+		unlock(&rec_lock);
+	}
 }
 
 /* Ready events of E's remote instances, without waiting, and its members
@@ -577,7 +650,7 @@ static long fetch_remote(int ep, struct epoll_event *out, int room, long sysnr)
 					     .args = {rfd, 0, want, watch},
 					     .data_len =
 						     (size_t)want * sizeof(struct vos_epoll_event)};
-			int64_t x = forward(&c, fetch_prepare, fetch_finish, &f);
+			int64_t x = forward(&c, epoch, fetch_prepare, fetch_finish, &f);
 			if (x == -EIO) {
 				dead = true;
 			} else if (x < 0) {
@@ -596,6 +669,7 @@ static long fetch_remote(int ep, struct epoll_event *out, int room, long sysnr)
 		}
 		if (!dead || n >= room)
 			continue;
+		rehome(ep, d, sysnr);
 		int k = report_dead(ep, d, out + n, room - n);
 		n += k;
 		lock(&rec_lock);
@@ -753,7 +827,7 @@ int vos_epoll_exec_item(int i, char *key, long long v[5])
 		return 1;
 	}
 	i -= MAX_EP * VOS_DOMAIN_COUNT;
-	if (i >= MAX_MEMBERS)
+	if (i >= members_hw)
 		return -1;
 	const struct member *m = &members[i];
 	if (m->ep < 0)
@@ -765,6 +839,15 @@ int vos_epoll_exec_item(int i, char *key, long long v[5])
 	v[3] = m->epoch;
 	v[4] = (long long)m->data;
 	return 1;
+}
+
+void vos_epoll_exec_failed(void)
+{
+	if (atomic_load_explicit(&nrecs, memory_order_acquire) == 0 || !recs_ready)
+		return;
+	for (int i = 0; i < MAX_EP; i++)
+		if (recs[i].fd >= 0)
+			vos_sys3(SYS_fcntl, recs[i].relay, F_SETFD, FD_CLOEXEC);
 }
 
 void vos_epoll_exec_adopt(char key, const long long v[5])
@@ -792,15 +875,14 @@ void vos_epoll_exec_adopt(char key, const long long v[5])
 			r->watched[d] = true; /* same shadow, same registration */
 		}
 	} else if (key == 'm' && v[2] >= 0 && v[2] < VOS_DOMAIN_COUNT) {
-		for (int i = 0; i < MAX_MEMBERS; i++)
-			if (members[i].ep < 0) {
-				members[i] = (struct member){.ep = (int)v[0],
-							     .fd = (int)v[1],
-							     .domain = (int)v[2],
-							     .epoch = (uint32_t)v[3],
-							     .data = (uint64_t)v[4]};
-				break;
-			}
+		struct member *m = member_slot();
+		if (m != NULL)
+			*m = (struct member){.ep = (int)v[0],
+					     .fd = (int)v[1],
+					     .domain = (int)v[2],
+					     .epoch = (uint32_t)v[3],
+					     .events = EPOLLIN, /* not carried */
+					     .data = (uint64_t)v[4]};
 	}
 	unlock(&rec_lock);
 }

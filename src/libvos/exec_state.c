@@ -7,6 +7,7 @@
  *
  *   VOS_INHERIT=1;c=CONN;d=DOM,MEMFD,NSLOTS,DATA_SIZE,PID,EPOCH;f=FD,DOM,RFD;x=DOM,RFD;k=DOM,TOKEN
  *   (+ e=EPFD,RELAY,DOM,RFD,EPOCH;m=EPFD,FD,DOM,EPOCH,DATA: epoll_calls.c)
+ *   (+ r=FD,... and l=FD,...: recovery records, recovery.c, listeners.c)
  *
  * (d, f, x and k repeat; f are inherited fds, x remote fds whose placeholder
  * was close-on-exec and that the new image closes in the domain, k shadow
@@ -76,6 +77,23 @@ static bool starts_with(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* Recovery records (recovery.c, listeners.c) of fd, kept by the new image
+ * (dead: not handed on as f=, a call there may recover it), leaving room
+ * for the fields after them; dropped when they do not fit. */
+static bool put_records(struct buf *b, int fd, bool dead)
+{
+	long fl = vos_sys2(SYS_fcntl, fd, F_GETFD);
+	size_t reserve = VOS_PATH_MAX + 256; /* k= and w= */
+	if (fl < 0 || (fl & FD_CLOEXEC) || b->overflow || b->len + reserve >= b->cap)
+		return false;
+	char *at = b->p + b->len;
+	size_t n = vos_rec_exec_item(fd, dead, at, b->cap - reserve - b->len);
+	if (n == 0)
+		n = vos_lst_exec_item(fd, dead, at, b->cap - reserve - b->len);
+	b->len += n;
+	return n > 0;
+}
+
 /* Writes the state string into b; returns false if there is nothing to pass. */
 static bool build_state(struct buf *b, struct vos_link_info links[VOS_DOMAIN_COUNT], bool have[])
 {
@@ -116,8 +134,13 @@ static bool build_state(struct buf *b, struct vos_link_info links[VOS_DOMAIN_COU
 	int hw = vos_fd_high_water();
 	for (int fd = 0; fd < hw; fd++) {
 		struct vos_remote_fd rf;
-		if (!vos_fd_lookup(fd, &rf) || rf.stale || rf.domain >= VOS_DOMAIN_COUNT ||
-		    !have[rf.domain])
+		if (!vos_fd_lookup(fd, &rf) || rf.domain >= VOS_DOMAIN_COUNT)
+			continue;
+		if (rf.dead) {
+			any |= put_records(b, fd, true);
+			continue;
+		}
+		if (rf.stale || !have[rf.domain])
 			continue;
 		if (prep && !vos_fd_set_before(fd, prep->gen))
 			continue; /* opened after the duplicate was made: not in it */
@@ -130,6 +153,7 @@ static bool build_state(struct buf *b, struct vos_link_info links[VOS_DOMAIN_COU
 		put_num(b, rf.domain);
 		put(b, ",");
 		put_num(b, rf.rfd);
+		put_records(b, fd, false);
 	}
 	/* epoll fds with remote members (epoll_calls.c) */
 	long long ev[5];
@@ -282,6 +306,7 @@ long vos_exec_with_state(long nr, long a[6])
 			if (have[d])
 				set_cloexec(links[d].memfd, true);
 	}
+	vos_epoll_exec_failed();
 	vos_sys2(SYS_munmap, area, (long)area_size);
 	return r;
 }
@@ -324,7 +349,7 @@ void vos_exec_state_adopt(void)
 		if (p[2] != '=')
 			break;
 		p += 3;
-		long long v[6];
+		long long v[10];
 		if (key == 'w') {
 			if (p[0] == '/')
 				vos_vcwd_set(p);
@@ -357,6 +382,14 @@ void vos_exec_state_adopt(void)
 		} else if ((key == 'e' || key == 'm') && parse_longs(&p, v, 5)) {
 			if (v[2] >= 0 && v[2] < VOS_DOMAIN_COUNT && linked[v[2]])
 				vos_epoll_exec_adopt(key, v);
+		} else if ((key == 'r' || key == 'l') && parse_longs(&p, v, 10) && *p == ',') {
+			/* recovery records (recovery.c, listeners.c) */
+			p = key == 'r' ? vos_rec_exec_adopt(v, p + 1)
+				       : vos_lst_exec_adopt(v, p + 1);
+			if (!p) {
+				vos_log("malformed VOS_INHERIT; remote fds were not inherited");
+				break;
+			}
 		} else if (key == 'x' && parse_longs(&p, v, 2)) {
 			if (v[0] >= 0 && v[0] < VOS_DOMAIN_COUNT && linked[v[0]]) {
 				struct vos_call c = {.domain = (int)v[0],

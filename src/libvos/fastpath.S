@@ -1,6 +1,6 @@
 /* vos_fast_entry: where every rewritten syscall site's trampoline slot jumps
- * (see rewrite.c). In the `vos_exempt` section, so its syscall instruction
- * is never trapped.
+ * (see rewrite.c). In the `vos_exempt` section, so its syscall instructions
+ * are never trapped.
  *
  * On entry: rsp = the application's rsp - 128 (red zone stepped over),
  * rax = the syscall number, rdi rsi rdx r10 r8 r9 = its arguments,
@@ -12,24 +12,58 @@
  * the CPU has them; stored by hand: xsavec costs ~150 ns here), except the
  * flags. x87 and MXCSR state is left alone: libvos does not change it.
  *
+ * The application's stack may be tiny (a goroutine's): it only gets the
+ * red zone and a 40-byte frame. C runs on a per-thread private stack
+ * (vos_fast_stack, set up by the trap path); without one, or while it is in
+ * use (a handler of a synchronous fault nested in C), the call takes the
+ * trap path.
+ *
  * vos_fast_call answers:
- *   NATIVE  run the call here, natively, with the application's mask; a
- *           restarted call (SA_RESTART, restart_syscall) re-executes this
- *           syscall instruction with the registers as they were;
- *   DONE    rax = the result (served by a domain or emulated);
- *   SLOW    the call needs the trap path: jump to the site's own syscall
- *           instruction with the registers as they were.
- * and execution continues after the site (resume) in all but SLOW. */
+ *   NATIVE   run the call here, natively, on the application's stack and
+ *            mask; a restarted call (SA_RESTART, restart_syscall)
+ *            re-executes this syscall instruction with the same registers;
+ *   DONE     rax = the result (served by a domain or emulated);
+ *   SLOW     the call needs the trap path: jump to the site's own syscall
+ *            instruction with the registers as they were;
+ *   RESTART  run the call again (after the handlers of the signals that
+ *            interrupted it);
+ * and stores the signals it deferred: they are unblocked back on the
+ * application's stack, so their handlers run there, before it resumes. */
 	.section vos_exempt,"ax",@progbits
 	.globl vos_fast_entry
 	.hidden vos_fast_entry
 	.hidden vos_fast_call
 	.hidden vos_vec_level
+	.hidden vos_fast_stack
 	.type vos_fast_entry,@function
+
+/* the frame on the application's stack, from rsp after the prologue */
+#define A_DEFERRED 0
+#define A_VALUE	   8
+#define A_ACTION   16
+#define A_RBP	   24
+#define A_SLOT	   32
+#define A_SIZE	   40
+
 	.p2align 4
 vos_fast_entry:
-	push %r11		/* slot data */
-	push %rbp
+	push %r11		/* A_SLOT */
+	push %rbp		/* A_RBP */
+	sub $24, %rsp		/* A_ACTION, A_VALUE, A_DEFERRED */
+	movq $0, A_DEFERRED(%rsp)
+	mov %rsp, %rbp		/* the application-side frame */
+	mov vos_fast_stack@gottpoff(%rip), %rcx
+	/* atomically: a raw clone child runs on its parent's TLS until it
+	 * sets its own, and must not share the stack */
+	mov $1, %r11d
+	xchg %r11, %fs:8(%rcx)	/* busy */
+	test %r11, %r11
+	jnz .Lno_stack
+	mov %fs:(%rcx), %r11	/* top */
+	test %r11, %r11
+	jz .Lunbusy
+	mov %r11, %rsp		/* onto the private stack */
+	push %rbp		/* -0: the application-side frame */
 	mov %rsp, %rbp
 	push %r9		/* -8:  a[5] */
 	push %r8		/* -16: a[4] */
@@ -38,8 +72,7 @@ vos_fast_entry:
 	push %rsi		/* -40: a[1] */
 	push %rdi		/* -48: a[0] */
 	push %rax		/* -56: nr */
-	sub $16, %rsp		/* -64: value, -72: action */
-	sub $2176, %rsp		/* vector registers, 64-byte aligned */
+	sub $2184, %rsp		/* vector registers, 64-byte aligned */
 	and $-64, %rsp
 	cmpb $1, vos_vec_level(%rip)
 	jb 10f
@@ -62,9 +95,12 @@ vos_fast_entry:
 	cld
 	mov -56(%rbp), %rdi
 	lea -48(%rbp), %rsi
+	mov (%rbp), %rdx
+	add $A_DEFERRED, %rdx
 	call vos_fast_call
-	mov %rax, -72(%rbp)
-	mov %rdx, -64(%rbp)
+	mov (%rbp), %rcx
+	mov %rax, A_ACTION(%rcx)
+	mov %rdx, A_VALUE(%rcx)
 	cmpb $1, vos_vec_level(%rip)
 	jb 20f
 	je 21f
@@ -89,20 +125,42 @@ vos_fast_entry:
 	mov -24(%rbp), %r10
 	mov -16(%rbp), %r8
 	mov -8(%rbp), %r9
-	mov -72(%rbp), %rcx
 	mov -56(%rbp), %rax
+	mov (%rbp), %rsp	/* back on the application's stack */
+	mov %rsp, %rbp
+	mov vos_fast_stack@gottpoff(%rip), %rcx
+	movq $0, %fs:8(%rcx)	/* not busy: handlers may use it */
+	cmpq $0, A_DEFERRED(%rsp)
+	je 1f
+	/* rt_sigprocmask(SIG_UNBLOCK, &deferred, NULL, 8): the handlers of
+	 * the signals deferred during the call run as it returns, here */
+	push %rax
+	push %rdi
+	push %rsi
+	push %rdx
+	push %r10
+	mov $14, %eax
+	mov $1, %edi
+	lea 40+A_DEFERRED(%rsp), %rsi
+	xor %edx, %edx
+	mov $8, %r10d
+	syscall
+	pop %r10
+	pop %rdx
+	pop %rsi
+	pop %rdi
+	pop %rax
+1:	mov A_ACTION(%rsp), %rcx
 	cmp $1, %rcx
-	cmove -64(%rbp), %rax
-	leave			/* rsp -> slot data */
-	test %rcx, %rcx
-	jz 1f
-	pop %r11
-	lea 128(%rsp), %rsp
+	je .Ldone
 	cmp $2, %rcx
-	je 2f
-	jmp *(%r11)		/* DONE: resume after the site */
-2:	jmp *8(%r11)		/* SLOW: the site's syscall instruction traps */
-1:	xor %r11d, %r11d	/* NATIVE; r11 != 0 once started (sigdefer.c) */
+	je .Lslow
+	cmp $3, %rcx
+	je .Lrestart
+	/* NATIVE */
+	mov A_RBP(%rsp), %rbp
+	add $A_SLOT, %rsp	/* rsp -> slot data */
+	xor %r11d, %r11d	/* r11 != 0 once started (sigdefer.c) */
 	.globl vos_fast_native_insn
 	.hidden vos_fast_native_insn
 vos_fast_native_insn:
@@ -110,6 +168,25 @@ vos_fast_native_insn:
 	pop %rcx
 	lea 128(%rsp), %rsp
 	jmp *(%rcx)
+.Ldone:
+	mov A_VALUE(%rsp), %rax
+	mov A_RBP(%rsp), %rbp
+	mov A_SLOT(%rsp), %rcx
+	lea A_SIZE+128(%rsp), %rsp
+	jmp *(%rcx)		/* resume after the site */
+.Lrestart:
+	mov A_RBP(%rsp), %rbp
+	mov A_SLOT(%rsp), %r11
+	add $A_SIZE, %rsp
+	jmp vos_fast_entry
+.Lunbusy:
+	movq $0, %fs:8(%rcx)
+.Lno_stack:
+.Lslow:
+	mov A_RBP(%rsp), %rbp
+	mov A_SLOT(%rsp), %r11
+	lea A_SIZE+128(%rsp), %rsp
+	jmp *8(%r11)		/* the site's syscall instruction traps */
 	.size vos_fast_entry, .-vos_fast_entry
 	ud2
 

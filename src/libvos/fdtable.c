@@ -44,6 +44,13 @@ void vos_fd_guard_reset(void)
 	guard.set = false;
 }
 
+void vos_fd_guard_set(int domain, uint32_t epoch)
+{
+	guard.domain = domain;
+	guard.epoch = epoch & 0xffff;
+	guard.set = true;
+}
+
 bool vos_fd_guard(int domain, uint32_t *epoch)
 {
 	if (!guard.set || guard.domain != domain)
@@ -114,16 +121,27 @@ bool vos_fd_replace(int fd, uint64_t expect, int domain, int rfd)
 						       memory_order_acq_rel, memory_order_acquire);
 }
 
-void vos_fd_set(int fd, int domain, int rfd)
+static void set_entry(int fd, uint64_t e)
 {
 	vos_rec_release(fd); /* a new description: the opener records it */
 	vos_lst_release(fd);
-	atomic_store_explicit(&table[fd], make_entry(fd, domain, rfd), memory_order_release);
+	atomic_store_explicit(&table[fd], e, memory_order_release);
 	int hw = atomic_load_explicit(&high_water, memory_order_relaxed);
 	while (fd + 1 > hw &&
 	       !atomic_compare_exchange_weak_explicit(&high_water, &hw, fd + 1,
 						      memory_order_relaxed, memory_order_relaxed))
 		;
+}
+
+void vos_fd_set(int fd, int domain, int rfd)
+{
+	set_entry(fd, make_entry(fd, domain, rfd));
+}
+
+void vos_fd_set_dead(int fd, int domain)
+{
+	if (fd >= 0 && fd < VOS_FDTABLE_SIZE)
+		set_entry(fd, make_entry(fd, domain, -1) | ENT_STALE | ENT_DEAD);
 }
 
 void vos_fd_clear(int fd)

@@ -184,6 +184,13 @@ void vos_thread_child_setup(uint64_t app_sigmask, int64_t spawn)
 	/* first in a vfork-like child: claim the record its parent reserved */
 	if (spawn >= 0 && spawn < MAX_SPAWNS)
 		atomic_store(&spawns[spawn].tid, vos_gettid());
+	if (spawn >= 0) {
+		/* CLONE_VFORK keeps the parent's alternate signal stack, where
+		 * the parent waits inside our SIGSYS handler (SA_ONSTACK): the
+		 * child's own traps would overwrite that frame */
+		stack_t off = {.ss_flags = SS_DISABLE};
+		vos_sys2(SYS_sigaltstack, (long)&off, 0);
+	}
 	if (arm_current_thread() != 0)
 		vos_log("cannot arm syscall interception in a new thread");
 	app_sigmask &= ~SIGBIT(SIGSYS);
@@ -201,6 +208,7 @@ static void after_fork_child(struct vos_fork_prep *prep)
 {
 	arm_current_thread();
 	vos_rewrite_after_fork();
+	vos_sig_after_fork();
 	vos_vcwd_after_fork();
 	vos_client_after_fork();
 	/* Remote fds belong to the parent's shadow until the child claims the
@@ -229,7 +237,8 @@ static long do_rt_sigaction(long a[6])
 		return 0;
 	}
 	/* sigdefer.c: the application's handler behind our wrapper */
-	return vos_sig_action(sig, (const struct vos_ksigaction *)act, (struct vos_ksigaction *)old);
+	return vos_sig_action(sig, (const struct vos_ksigaction *)act,
+			      (struct vos_ksigaction *)old);
 }
 
 /* The thread's mask while this handler runs is everything-blocked; the mask
@@ -506,6 +515,7 @@ bool vos_dispatch(long nr, long a[6], ucontext_t *uc, long *result)
 		return true;
 	case SYS_exit:
 		vos_thread_exiting();
+		vos_fast_stack_release();
 		return false;
 	case SYS_exit_group:
 		vos_rewrite_report();
@@ -662,7 +672,6 @@ static bool may_block(long nr)
 	case SYS_epoll_pwait2:
 	case SYS_nanosleep:
 	case SYS_clock_nanosleep:
-	case SYS_close:
 		return true;
 	default:
 		return restartable(nr);
@@ -739,35 +748,33 @@ static void sigsys_handler(int sig, siginfo_t *si, void *ucv)
 	}
 	/* next time this site may not trap at all (rewrite.c) */
 	vos_rewrite_site(site, nr, needs_trap(nr));
+	vos_fast_stack_setup(); /* once per thread */
 }
 
 /* The fast path (fastpath.S calls this from a rewritten site, no trap):
  * the same serve() as the trap path. Instead of the trap path's blocked
  * mask, signals that arrive while it runs are deferred (sigdefer.c): they
  * stay pending and blocked, so the forwarded wait sees them exactly as on
- * the trap path, and their handlers run when they are unblocked here, after
- * the call was served and before the application resumes. A restart
- * re-runs the call after those handlers, as the trap path's rewound syscall
- * instruction does. No signal-mask system call unless a signal came. */
-struct vos_fast_ret vos_fast_call(long nr, const long args[6])
+ * the trap path; fastpath.S unblocks them once back on the application's
+ * stack, so their handlers run after the call was served and before the
+ * application resumes. A restart re-runs the call after those handlers, as
+ * the trap path's rewound syscall instruction does. No signal-mask system
+ * call unless a signal came. */
+struct vos_fast_ret vos_fast_call(long nr, const long args[6], uint64_t *deferred)
 {
 	struct vos_fast_ret r = {VOS_FAST_SLOW, 0};
 	if (needs_trap(nr))
 		return r;
 	vos_rewrite_count_fast();
-	for (;;) {
-		long a[6];
-		memcpy(a, args, sizeof a);
-		vos_defer_enter();
-		enum serve_outcome o = serve(nr, a, NULL, NULL, &r.value);
-		uint64_t deferred = vos_defer_leave();
-		if (deferred) /* their handlers run as this returns */
-			vos_sys4(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&deferred, 0, 8);
-		if (o == SERVED_RESTART)
-			continue;
-		r.action = o == SERVED ? VOS_FAST_DONE : VOS_FAST_NATIVE;
-		return r;
-	}
+	long a[6];
+	memcpy(a, args, sizeof a);
+	vos_defer_enter();
+	enum serve_outcome o = serve(nr, a, NULL, NULL, &r.value);
+	*deferred = vos_defer_leave();
+	r.action = o == SERVED_RESTART ? VOS_FAST_RESTART
+		   : o == SERVED       ? VOS_FAST_DONE
+				       : VOS_FAST_NATIVE;
+	return r;
 }
 
 /* Handlers installed before us (by other constructors) would return through

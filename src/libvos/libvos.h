@@ -48,6 +48,9 @@ struct vos_remote_fd {
 };
 bool vos_fd_lookup(long fd, struct vos_remote_fd *out) VOS_HIDDEN;
 void vos_fd_set(int fd, int domain, int rfd) VOS_HIDDEN;
+/* fd stands for a remote fd of a dead instance of `domain` (execve hands
+ * on one that recovery may reopen). */
+void vos_fd_set_dead(int fd, int domain) VOS_HIDDEN;
 void vos_fd_clear(int fd) VOS_HIDDEN;
 /* Absolute path a remote fd was opened with (NULL if unknown). */
 void vos_fd_set_path(int fd, const char *abs) VOS_HIDDEN;
@@ -60,6 +63,9 @@ void vos_fd_bury_dead(void) VOS_HIDDEN;
  * thread's current call looked up last, if any; reset at each trap. */
 bool vos_fd_guard(int domain, uint32_t *epoch) VOS_HIDDEN;
 void vos_fd_guard_reset(void) VOS_HIDDEN;
+/* The same for a remote number that is not an fd of the table (an epoll
+ * instance of epoll_calls.c), of instance `epoch`. */
+void vos_fd_guard_set(int domain, uint32_t epoch) VOS_HIDDEN;
 /* Child side of fork: entries of `domain` that were usable in the parent and
  * set before generation `gen` (when the duplicate was requested) become
  * usable again. */
@@ -92,6 +98,13 @@ bool vos_recover_fd(long fd, struct vos_remote_fd *rf) VOS_HIDDEN;
  * the middle may run again (idempotent, not an O_APPEND write...). */
 bool vos_rec_retry_call(long nr, const long a[6]) VOS_HIDDEN;
 void vos_recovery_after_fork(void) VOS_HIDDEN; /* also listeners' */
+/* execve (exec_state.c): fd's record as one VOS_INHERIT item ";r=..." at
+ * out (cap bytes), its length, 0 when none or it does not fit; dead: fd's
+ * instance died (it is not handed on as f=). The new image's side: the
+ * item's ten numbers and what follows their last comma; returns the end of
+ * the item, NULL when malformed. */
+size_t vos_rec_exec_item(int fd, bool dead, char *out, size_t cap) VOS_HIDDEN;
+const char *vos_rec_exec_adopt(const long long v[10], const char *rest) VOS_HIDDEN;
 
 /* ---- listening sockets re-created after a net-domain restart (listeners.c;
  * opt-in: VOS_RESTORE_LISTENERS=1, `vos run --restore-listeners`) */
@@ -107,6 +120,9 @@ void vos_lst_release(int fd) VOS_HIDDEN;
  * one. True with *rf the live entry. */
 bool vos_lst_restore(long fd, struct vos_remote_fd *rf) VOS_HIDDEN;
 void vos_lst_after_fork(void) VOS_HIDDEN;
+/* The same across execve for listener records (";l=..."). */
+size_t vos_lst_exec_item(int fd, bool dead, char *out, size_t cap) VOS_HIDDEN;
+const char *vos_lst_exec_adopt(const long long v[10], const char *rest) VOS_HIDDEN;
 
 /* ---- connection to the supervisor and the channel (client.c) */
 /* Returns the attached channel for a domain, connecting on first use, or
@@ -150,6 +166,13 @@ void vos_fork_child_adopt(struct vos_fork_prep *p) VOS_HIDDEN;
  * domain's placement). VOS_CTL_EXPORT_FD in vos/control.h. */
 int vos_export_fd(int domain, int rfd, int *accmode) VOS_HIDDEN;
 int vos_fork_claim(int domain, uint64_t token) VOS_HIDDEN;
+/* One request on the supervisor connection, with fd sendfd attached when
+ * >= 0; the answer's length (or -errno) and its fd in *fd_out (or -1). */
+long vos_ctl_request_fd(const void *msg, size_t len, int sendfd, void *reply, size_t rlen,
+			int *fd_out) VOS_HIDDEN;
+/* AF_UNIX socket calls on local sockets at paths inside a volume
+ * (unix_calls.c): same contract as vos_net_call. */
+bool vos_unix_call(long nr, long a[6], long *result) VOS_HIDDEN;
 /* A vfork-like child running on its parent's memory (intercept.c). */
 struct vos_spawn {
 	_Atomic int tid;	    /* 0 free, -1 reserved by the parent, else the child */
@@ -207,6 +230,7 @@ bool vos_fs_call(long nr, long a[6], long *result) VOS_HIDDEN;
  * set when handled (never VOS_RUN_NATIVE), false to run the call natively. */
 bool vos_net_call(long nr, long a[6], long *result) VOS_HIDDEN;	  /* net_calls.c */
 bool vos_poll_call(long nr, long a[6], long *result) VOS_HIDDEN;  /* poll_calls.c */
+bool vos_creds_call(long nr, long a[6], long *result) VOS_HIDDEN; /* creds.c */
 /* epoll over remote fds (epoll_calls.c), reached through vos_poll_call. */
 bool vos_epoll_call(long nr, long a[6], long *result) VOS_HIDDEN;
 /* The wake eventfd (edge-triggered, never read) and a pidfd of the live
@@ -220,6 +244,7 @@ void vos_epoll_after_fork(void) VOS_HIDDEN;
  * none at i, -1 past the end; and the new image's side. */
 int vos_epoll_exec_item(int i, char *key, long long v[5]) VOS_HIDDEN;
 void vos_epoll_exec_adopt(char key, const long long v[5]) VOS_HIDDEN;
+void vos_epoll_exec_failed(void) VOS_HIDDEN; /* relays close-on-exec again */
 /* The mask a wait runs under (poll_calls.c): ppoll/pselect6/epoll_pwait's
  * own (SIGSYS never blocked) while the call lasts, else the application's. */
 struct vos_wait_mask {
@@ -228,7 +253,6 @@ struct vos_wait_mask {
 };
 void vos_wait_mask_begin(struct vos_wait_mask *w, const uint64_t *given) VOS_HIDDEN;
 void vos_wait_mask_end(struct vos_wait_mask *w, long result) VOS_HIDDEN;
-bool vos_creds_call(long nr, long a[6], long *result) VOS_HIDDEN; /* creds.c */
 /* Send the process's credentials on a channel being attached (creds.c). */
 void vos_creds_push(struct vos_chan_client *ch, long sysnr) VOS_HIDDEN;
 /* Whether (dirfd, path) names something in a volume (err set on bad input). */

@@ -17,7 +17,8 @@
  * re-creating or binding fails (the address is taken meanwhile...), BPF
  * filters and options larger than 16 bytes were set. A listener shared
  * with a forked process is restored by each process on its own: without
- * SO_REUSEPORT the second bind fails.
+ * SO_REUSEPORT the second bind fails. Records cross execve in VOS_INHERIT
+ * (vos_lst_exec_item, exec_state.c).
  *
  * Runs inside the SIGSYS handler: fixed tables, no malloc. */
 #include <errno.h>
@@ -318,4 +319,137 @@ bool vos_lst_restore(long fd_arg, struct vos_remote_fd *rf)
 	}
 	unlock();
 	return ok && vos_fd_lookup(fd, rf) && !rf->stale;
+}
+
+/* ------------------------------------------------------------ execve */
+
+#define XL_UNRESTORABLE 1
+#define XL_FAILED	2
+
+static const char hexdig[] = "0123456789abcdef";
+
+static size_t put_num(char *buf, size_t at, size_t cap, long long v)
+{
+	char tmp[24];
+	int i = (int)sizeof(tmp);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	do {
+		tmp[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		tmp[--i] = '-';
+	size_t n = sizeof(tmp) - (size_t)i;
+	if (at + n >= cap)
+		return cap; /* does not fit: the caller drops the item */
+	memcpy(buf + at, tmp + i, n);
+	return at + n;
+}
+
+static size_t put_hex(char *buf, size_t at, size_t cap, const void *src, size_t len)
+{
+	const uint8_t *b = src;
+	if (at + 2 * len >= cap)
+		return cap;
+	for (size_t i = 0; i < len; i++) {
+		buf[at++] = hexdig[b[i] >> 4];
+		buf[at++] = hexdig[b[i] & 15];
+	}
+	return at;
+}
+
+/* ;l=FD,IDX,DEAD,FAMILY,TYPE,PROTO,BACKLOG,FLAGS,ADDRLEN,NOPTS,HEX: the
+ * address then the options (struct lopt) in hex. */
+size_t vos_lst_exec_item(int fd, bool dead, char *out, size_t cap)
+{
+	struct lrec *r = of(fd);
+	if (!r || !vos_listeners_enabled() || cap < 4)
+		return 0;
+	lock();
+	long long v[10] = {
+		fd,	    (long long)(r - lrecs),
+		dead,	    r->family,
+		r->type,    r->proto,
+		r->backlog, (r->unrestorable ? XL_UNRESTORABLE : 0) | (r->failed ? XL_FAILED : 0),
+		r->addrlen, r->nopts};
+	memcpy(out, ";l=", 3);
+	size_t at = 3;
+	for (int i = 0; i < 10 && at < cap; i++) {
+		at = put_num(out, at, cap, v[i]);
+		if (at + 1 < cap)
+			out[at++] = ',';
+		else
+			at = cap;
+	}
+	if (at < cap)
+		at = put_hex(out, at, cap, r->addr, r->addrlen);
+	if (at < cap)
+		at = put_hex(out, at, cap, r->opts, r->nopts * sizeof(r->opts[0]));
+	unlock();
+	if (at >= cap)
+		return 0;
+	out[at] = '\0';
+	return at;
+}
+
+static const char *get_hex(const char *p, void *dst, size_t len)
+{
+	uint8_t *b = dst;
+	for (size_t i = 0; i < len; i++) {
+		int d[2];
+		for (int k = 0; k < 2; k++) {
+			char c = *p++;
+			d[k] = c >= '0' && c <= '9'   ? c - '0'
+			       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+						      : -1;
+			if (d[k] < 0)
+				return NULL;
+		}
+		b[i] = (uint8_t)(d[0] << 4 | d[1]);
+	}
+	return p;
+}
+
+const char *vos_lst_exec_adopt(const long long v[10], const char *rest)
+{
+	long long fd = v[0], idx = v[1];
+	if (fd < 0 || fd >= VOS_FDTABLE_SIZE || idx <= 0 || idx >= NLREC || v[8] < 0 ||
+	    v[8] > VOS_NET_ADDR_MAX || v[9] < 0 || v[9] > MAX_OPTS)
+		return NULL;
+	struct lrec tmp;
+	const char *p = get_hex(rest, tmp.addr, (size_t)v[8]);
+	if (p)
+		p = get_hex(p, tmp.opts, (size_t)v[9] * sizeof(tmp.opts[0]));
+	if (!p || (*p != ';' && *p != '\0'))
+		return NULL;
+	for (long long k = 0; k < v[9]; k++)
+		if (tmp.opts[k].len > OPT_MAX)
+			return NULL;
+	if (!vos_listeners_enabled() || vos_sys2(SYS_fcntl, fd, F_GETFD) < 0)
+		return p;
+	struct vos_remote_fd rf;
+	if (v[2]) {
+		if (vos_fd_lookup(fd, &rf))
+			return p;
+		vos_fd_set_dead((int)fd, VOS_DOMAIN_NET); /* the first call restores it */
+	} else if (!vos_fd_lookup(fd, &rf) || rf.domain != VOS_DOMAIN_NET) {
+		return p;
+	}
+	/* same index as in the old image: dups share the record again */
+	vos_lst_release((int)fd);
+	struct lrec *r = &lrecs[idx];
+	if (atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed) == 0) {
+		r->family = (int32_t)v[3];
+		r->type = (int32_t)v[4];
+		r->proto = (int32_t)v[5];
+		r->backlog = (int32_t)v[6];
+		r->unrestorable = (v[7] & XL_UNRESTORABLE) != 0;
+		r->failed = (v[7] & XL_FAILED) != 0;
+		r->addrlen = (uint32_t)v[8];
+		memcpy(r->addr, tmp.addr, r->addrlen);
+		r->nopts = (uint32_t)v[9];
+		memcpy(r->opts, tmp.opts, r->nopts * sizeof(r->opts[0]));
+	}
+	atomic_store_explicit(&fd_lrec[fd], (uint16_t)idx, memory_order_release);
+	return p;
 }

@@ -978,7 +978,8 @@ bool vos_net_call(long nr, long a[6], long *result)
 		return false;
 	struct vos_remote_fd rf;
 	if (!vos_fd_lookup(a[0], &rf))
-		return false; /* a local fd: the kernel answers */
+		return vos_unix_call(nr, a, result); /* a local fd: the kernel answers, except
+							for unix paths in volumes */
 	if (nr == SYS_ioctl && rf.domain != VOS_DOMAIN_NET)
 		return false; /* a volume fd's ioctl: fs_calls.c answers */
 	if (rf.dead && rf.domain == VOS_DOMAIN_NET && !vos_in_vfork_child())

@@ -20,8 +20,9 @@
  * (flock, OFD or POSIX: the lock died with the domain), it is not a regular
  * file or directory, the reopen fails. Each process recovers on its own,
  * with its own last view of the offset: a description shared across fork
- * becomes one per process. fds inherited across execve have no record and
- * are not recovered. VOS_RECOVER=0 turns recovery off.
+ * becomes one per process. Records cross execve in VOS_INHERIT
+ * (vos_rec_exec_item, exec_state.c), with the fd's path, so an exec'd image
+ * recovers its inherited fds too. VOS_RECOVER=0 turns recovery off.
  *
  * Runs inside the SIGSYS handler: fixed tables, no malloc, raw syscalls. */
 #include <errno.h>
@@ -471,4 +472,118 @@ bool vos_rec_retry_call(long nr, const long a[6])
 	default:
 		return false;
 	}
+}
+
+/* ------------------------------------------------------------ execve */
+
+/* Record state bits in a VOS_INHERIT item. */
+#define XS_POSIX  1
+#define XS_DESC	  2
+#define XS_FAILED 4
+
+static size_t put_num(char *buf, size_t at, size_t cap, long long v)
+{
+	char tmp[24];
+	int i = (int)sizeof(tmp);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	do {
+		tmp[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		tmp[--i] = '-';
+	size_t n = sizeof(tmp) - (size_t)i;
+	if (at + n >= cap)
+		return cap; /* does not fit: the caller drops the item */
+	memcpy(buf + at, tmp + i, n);
+	return at + n;
+}
+
+size_t vos_rec_exec_item(int fd, bool dead, char *out, size_t cap)
+{
+	struct rec *r = rec_of(fd);
+	if (!r || !vos_recovery_enabled())
+		return 0;
+	const char *path = vos_fd_path(fd);
+	size_t plen = path ? strlen(path) : 0;
+	struct vos_remote_fd rf;
+	if (!dead && r->kind != REC_OTHER && !vos_in_vfork_child() && vos_fd_lookup(fd, &rf) &&
+	    !rf.stale) {
+		/* the offset now: a forked child sharing the description may
+		 * have moved it since our last report (a shell's `cmd <&3`) */
+		int64_t pos = call(VOS_OP_LSEEK, SYS_lseek, rf.rfd, 0, SEEK_CUR, NULL);
+		vos_rec_note_pos(fd, pos);
+	}
+	int state = (atomic_load_explicit(&r->lock_posix, memory_order_relaxed) ? XS_POSIX : 0) |
+		    (atomic_load_explicit(&r->lock_desc, memory_order_relaxed) ? XS_DESC : 0) |
+		    (r->failed ? XS_FAILED : 0);
+	long long v[10] = {fd,
+			   (long long)(r - recs),
+			   dead,
+			   r->kind,
+			   atomic_load_explicit(&r->flags, memory_order_relaxed),
+			   state,
+			   r->dev,
+			   r->ino,
+			   atomic_load_explicit(&r->pos, memory_order_relaxed),
+			   (long long)plen};
+	if (cap < 4)
+		return 0;
+	size_t at = put_str(out, 0, cap, ";r=");
+	for (int i = 0; i < 10; i++) {
+		at = put_num(out, at, cap, v[i]);
+		if (at + 1 >= cap)
+			return 0;
+		out[at++] = ',';
+	}
+	if (at + plen >= cap)
+		return 0;
+	memcpy(out + at, path, plen);
+	at += plen;
+	out[at] = '\0';
+	return at;
+}
+
+const char *vos_rec_exec_adopt(const long long v[10], const char *rest)
+{
+	long long fd = v[0], idx = v[1], plen = v[9];
+	if (fd < 0 || fd >= VOS_FDTABLE_SIZE || idx <= 0 || idx >= NREC || plen < 0 ||
+	    plen >= VOS_PATH_MAX || strnlen(rest, (size_t)plen) != (size_t)plen ||
+	    (rest[plen] != ';' && rest[plen] != '\0') || v[3] < REC_OTHER || v[3] > REC_DIR)
+		return NULL;
+	if (!vos_recovery_enabled() || vos_sys2(SYS_fcntl, fd, F_GETFD) < 0)
+		return rest + plen; /* no placeholder: nothing to recover */
+	struct vos_remote_fd rf;
+	if (v[2]) {
+		/* died before the exec: the first call here recovers it */
+		if (vos_fd_lookup(fd, &rf))
+			return rest + plen;
+		vos_fd_set_dead((int)fd, VOS_DOMAIN_STORAGE);
+	} else if (!vos_fd_lookup(fd, &rf) || rf.domain != VOS_DOMAIN_STORAGE) {
+		return rest + plen; /* its f= item was refused */
+	}
+	/* same index as in the old image: fds that shared a description share
+	 * it again (the table is empty before the adoption) */
+	vos_rec_release((int)fd);
+	struct rec *r = &recs[idx];
+	if (atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed) == 0) {
+		r->kind = (uint8_t)v[3];
+		atomic_store_explicit(&r->flags, (int32_t)v[4], memory_order_relaxed);
+		atomic_store_explicit(&r->lock_posix, (v[5] & XS_POSIX) != 0, memory_order_relaxed);
+		atomic_store_explicit(&r->lock_desc, (v[5] & XS_DESC) != 0, memory_order_relaxed);
+		r->failed = (v[5] & XS_FAILED) != 0;
+		r->dev = v[6];
+		r->ino = v[7];
+		atomic_store_explicit(&r->pos, v[8], memory_order_relaxed);
+	}
+	atomic_store_explicit(&fd_rec[fd], (uint32_t)idx, memory_order_release);
+	if ((uint32_t)idx + 1 > atomic_load_explicit(&rec_high, memory_order_relaxed))
+		atomic_store_explicit(&rec_high, (uint32_t)idx + 1, memory_order_relaxed);
+	if (plen > 0 && rest[0] == '/') {
+		static char path[VOS_PATH_MAX]; /* the constructor: one thread */
+		memcpy(path, rest, (size_t)plen);
+		path[plen] = '\0';
+		vos_fd_set_path((int)fd, path);
+	}
+	return rest + plen;
 }

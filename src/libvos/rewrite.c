@@ -43,8 +43,17 @@ extern char vos_fast_entry[] VOS_HIDDEN;
  * (0 xmm0-15, 1 ymm0-15, 2 zmm0-31 and k0-7). */
 unsigned char vos_vec_level VOS_HIDDEN;
 
+/* Read by fastpath.S (%fs-relative): top of this thread's private stack
+ * (0: none yet), and whether a fast-path call is running on it. */
+struct fast_stack {
+	uintptr_t top;
+	uintptr_t busy;
+};
+__thread struct fast_stack vos_fast_stack VOS_HIDDEN;
+#define FAST_STACK_SIZE (128UL << 10)
+
 static bool enabled;
-static bool debug;
+static int debug; /* VOS_DEBUG: 1 counters at exit, 2 also every site */
 static atomic_flag lock = ATOMIC_FLAG_INIT;
 static _Atomic unsigned long n_rewritten, n_refused, n_fast;
 
@@ -69,7 +78,8 @@ static const unsigned char mov_r9_rsp8[5] = {0x4c, 0x8b, 0x4c, 0x24, 0x08};
 bool vos_rewrite_init(void)
 {
 	const char *s = getenv("VOS_REWRITE");
-	debug = getenv("VOS_DEBUG") != NULL;
+	const char *dbg = getenv("VOS_DEBUG");
+	debug = !dbg ? 0 : dbg[0] == '2' ? 2 : 1;
 	/* default on; VOS_REWRITE=0 keeps every call on the trap path */
 	if (s && s[0] == '0' && s[1] == '\0')
 		return false;
@@ -88,6 +98,31 @@ bool vos_rewrite_init(void)
 	vos_vec_level = avx512 ? 2 : avx ? 1 : 0;
 	enabled = true;
 	return true;
+}
+
+void vos_fast_stack_setup(void)
+{
+	if (!enabled || vos_fast_stack.top)
+		return;
+	/* a guard page below */
+	long m = vos_raw_syscall6(SYS_mmap, 0, FAST_STACK_SIZE + PAGE, PROT_NONE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m < 0 && m > -4096)
+		return;
+	if (vos_sys3(SYS_mprotect, m + (long)PAGE, FAST_STACK_SIZE, PROT_READ | PROT_WRITE) != 0) {
+		vos_sys2(SYS_munmap, m, FAST_STACK_SIZE + PAGE);
+		return;
+	}
+	vos_fast_stack.top = (uintptr_t)m + PAGE + FAST_STACK_SIZE;
+}
+
+void vos_fast_stack_release(void)
+{
+	uintptr_t top = vos_fast_stack.top;
+	if (!top || vos_fast_stack.busy)
+		return;
+	vos_fast_stack.top = 0;
+	vos_sys2(SYS_munmap, (long)(top - FAST_STACK_SIZE - PAGE), FAST_STACK_SIZE + PAGE);
 }
 
 void vos_rewrite_after_fork(void)
@@ -111,6 +146,33 @@ static void put_num(char *buf, size_t *p, unsigned long v)
 	} while (v);
 	while (n)
 		buf[(*p)++] = tmp[--n];
+}
+
+static void put_hex(char *buf, size_t *p, uintptr_t v)
+{
+	static const char digits[] = "0123456789abcdef";
+	buf[(*p)++] = '0', buf[(*p)++] = 'x';
+	for (int sh = 44; sh >= 0; sh -= 4)
+		buf[(*p)++] = digits[(v >> sh) & 15];
+}
+
+/* VOS_DEBUG=2: one line per decided site */
+static void log_site(uintptr_t sc, long nr, size_t len, bool done)
+{
+	char buf[128];
+	size_t p = 0;
+	static const char a[] = "rewrite: syscall at ", b[] = " nr ", c[] = " form ";
+	memcpy(buf + p, a, sizeof a - 1), p += sizeof a - 1;
+	put_hex(buf, &p, sc);
+	memcpy(buf + p, b, sizeof b - 1), p += sizeof b - 1;
+	put_num(buf, &p, (unsigned long)nr);
+	memcpy(buf + p, c, sizeof c - 1), p += sizeof c - 1;
+	put_num(buf, &p, len);
+	static const char ok[] = ": rewritten", no[] = ": left trapping";
+	memcpy(buf + p, done ? ok : no, done ? sizeof ok - 1 : sizeof no - 1);
+	p += done ? sizeof ok - 1 : sizeof no - 1;
+	buf[p] = '\0';
+	vos_log(buf);
 }
 
 void vos_rewrite_report(void)
@@ -254,26 +316,125 @@ static bool mapping_ok(uintptr_t lo, uintptr_t hi)
 	return q.found && q.ok && strcmp(q.site_id, q.self_id) != 0;
 }
 
+/* ---- what is displaced, and how the jump is written
+ *
+ * A form is the `len` bytes before the syscall instruction that a slot runs
+ * instead. The jump overwrites bytes 0-4 of the site. Another thread can be
+ * at any instruction boundary: 0 (it runs the old or the new bytes: one
+ * atomic store), `len` (the syscall, unchanged, traps), or, in a form with
+ * a boundary at 4 (`keep4`), at 4: that byte must stay what it was, so the
+ * jump's last byte must equal it and only bytes 0-3 are written. */
+struct form {
+	size_t len;
+	bool keep4;
+};
+
+/* PATCH_SHORT: a 2-byte `jmp rel8` at the site to a landing pad, a 5-byte
+ * `jmp rel32` written into dead padding after the wrapper's `ret`. */
+enum patch_mode { PATCH_NONE, PATCH_5, PATCH_4, PATCH_SHORT };
+
+/* PATCH_5: bytes 0-4 in one aligned 8- or 16-byte word; PATCH_4: bytes 0-3
+ * in one aligned 8-byte word, byte 4 kept (a keep4 form, or a site at
+ * offset 12 of a 16-byte word, where 5 bytes straddle two). */
+static enum patch_mode patch_mode(uintptr_t site, const struct form *f)
+{
+	if (f->len < 5)
+		return PATCH_NONE;
+	if (f->keep4)
+		return (site & 7) <= 4 ? PATCH_4 : PATCH_NONE;
+	if ((site & 7) <= 3 || (site & 15) <= 11)
+		return PATCH_5;
+	return (site & 7) == 4 ? PATCH_4 : PATCH_NONE;
+}
+
+/* Length of one padding instruction at p (at most max bytes), or 0:
+ * int3, or a NOP as assemblers emit them (66 prefixes, cs, 0f 1f with a
+ * zero displacement). */
+static size_t pad_len(const unsigned char *p, size_t max)
+{
+	if (p[0] == 0xcc || p[0] == 0x90)
+		return 1;
+	size_t i = 0;
+	while (i < max && p[i] == 0x66)
+		i++;
+	if (i < max && p[i] == 0x90)
+		return i + 1;
+	if (i < max && p[i] == 0x2e)
+		i++;
+	if (i + 3 > max || p[i] != 0x0f || p[i + 1] != 0x1f)
+		return 0;
+	size_t len = i + 3;
+	switch (p[i + 2]) {
+	case 0x00:
+		break;
+	case 0x40:
+		len += 1;
+		break;
+	case 0x44:
+		len += 2;
+		break;
+	case 0x80:
+		len += 4;
+		break;
+	case 0x84:
+		len += 5;
+		break;
+	default:
+		return 0;
+	}
+	if (len > max)
+		return 0;
+	for (size_t k = i + 3; k < len; k++)
+		if (p[k] != 0)
+			return 0;
+	return len;
+}
+
+/* A landing pad for the syscall at sc: decoding forward from it, glibc's
+ * wrapper epilogue `[cmp $-4096(or -4095),%rax; ja rel8;] ret`, then
+ * padding up to the next 16-byte boundary, at least 5 bytes, in the same
+ * page. Code after an unconditional `ret` up to an aligned boundary is
+ * alignment filler that nothing jumps into (the ja, checked, goes past it).
+ * Returns its address or 0. */
+static uintptr_t find_pad(uintptr_t sc)
+{
+	static const unsigned char cmp[5] = {0x48, 0x3d, 0xf0, 0xff, 0xff};
+	const unsigned char *p = (const unsigned char *)sc + 2;
+	uintptr_t page_end = (sc & ~(PAGE - 1)) + PAGE, ja_target = 0;
+	if ((uintptr_t)p + 9 <= page_end && p[0] == 0x48 && p[1] == 0x3d &&
+	    (p[2] == 0x00 || p[2] == 0x01) && memcmp(p + 3, cmp + 2, 3) == 0 && p[6] == 0x77) {
+		ja_target = (uintptr_t)p + 8 + (uintptr_t)(long)(int8_t)p[7];
+		p += 8;
+	}
+	if ((uintptr_t)p >= page_end || *p != 0xc3)
+		return 0;
+	uintptr_t pad = (uintptr_t)p + 1, end = (pad + 15) & ~15UL;
+	if (end - pad < 5 || end > page_end || (ja_target >= pad && ja_target < end))
+		return 0;
+	for (uintptr_t q = pad; q < end;) {
+		size_t n = pad_len((const unsigned char *)q, end - q);
+		if (!n)
+			return 0;
+		q += n;
+	}
+	return pad;
+}
+
 /* ---- trampoline slots within reach of a site */
 
-/* Where a slot for `site` may start. Anywhere a rel32 reaches when the 5
- * bytes lie in one aligned 8- or 16-byte word. When they straddle two 16-byte
- * words (offset 12 in one), only where the jump's last byte equals the byte
- * already there (the mov's top immediate byte, 0 for every syscall number):
- * then just 4 bytes change, all in one aligned 8-byte word. */
-static bool slot_window(uintptr_t site, uintptr_t *lo, uintptr_t *hi)
+/* Where a slot for `site` may start: anywhere a rel32 reaches, or, for
+ * PATCH_4, only where the jump's last byte (the top byte of rel32) equals
+ * the byte kept at site + 4: a 16 MiB window. */
+static void slot_window(uintptr_t site, enum patch_mode m, uintptr_t *lo, uintptr_t *hi)
 {
-	if ((site & 7) <= 3 || (site & 15) <= 11) {
+	if (m == PATCH_5 || m == PATCH_SHORT) { /* site: the pad for PATCH_SHORT */
 		*lo = site + 5 - REACH;
 		*hi = site + 5 + REACH;
-		return true;
+		return;
 	}
-	if ((site & 15) != 12)
-		return false;
 	long top = (int8_t)((const unsigned char *)site)[4];
 	*lo = site + 5 + (uintptr_t)(top * (1L << 24));
 	*hi = *lo + (1UL << 24);
-	return true;
 }
 
 static bool try_map(uintptr_t hint)
@@ -309,11 +470,10 @@ static uintptr_t map_in(uintptr_t site, uintptr_t lo, uintptr_t hi)
 	return 0;
 }
 
-static uintptr_t slot_for(uintptr_t site)
+static uintptr_t slot_for(uintptr_t site, enum patch_mode m)
 {
 	uintptr_t lo, hi;
-	if (!slot_window(site, &lo, &hi))
-		return 0;
+	slot_window(site, m, &lo, &hi);
 	struct pool_page *pg = NULL;
 	for (int i = 0; i < npool && !pg; i++) {
 		uintptr_t next = pool[i].base + SLOT_SIZE * pool[i].used;
@@ -343,25 +503,26 @@ static void put64(unsigned char *p, uint64_t v)
 	memcpy(p, &v, 8);
 }
 
-/* Slot layout:
- *   0  I (the displaced 5 bytes)
- *   5  lea -0x80(%rsp),%rsp      step over the red zone
- *  10  lea 32(slot)(%rip),%r11   the slot's data for vos_fast_entry
- *  17  jmp *48(slot)(%rip)
- *  32  resume: site + 7 ; 40 slow: site + 5 (the syscall, traps) ; 48 entry */
-static bool fill_slot(uintptr_t slot, uintptr_t site)
+/* Slot layout (D: the form's length):
+ *   0     the displaced D bytes
+ *   D     lea -0x80(%rsp),%rsp      step over the red zone
+ *   D+5   lea 32(slot)(%rip),%r11   the slot's data for vos_fast_entry
+ *   D+12  jmp *48(slot)(%rip)
+ *   32 resume: site + D + 2 ; 40 slow: site + D (the syscall, traps) ;
+ *   48 entry */
+static bool fill_slot(uintptr_t slot, uintptr_t site, size_t d)
 {
 	unsigned char code[SLOT_SIZE];
 	memset(code, 0xcc, sizeof code);
-	memcpy(code, (const void *)site, 5);
+	memcpy(code, (const void *)site, d);
 	static const unsigned char lea_rsp[5] = {0x48, 0x8d, 0x64, 0x24, 0x80};
-	memcpy(code + 5, lea_rsp, 5);
-	code[10] = 0x4c, code[11] = 0x8d, code[12] = 0x1d;
-	put32(code + 13, 32 - 17);
-	code[17] = 0xff, code[18] = 0x25;
-	put32(code + 19, 48 - 23);
-	put64(code + 32, site + 7);
-	put64(code + 40, site + 5);
+	memcpy(code + d, lea_rsp, 5);
+	code[d + 5] = 0x4c, code[d + 6] = 0x8d, code[d + 7] = 0x1d;
+	put32(code + d + 8, (int32_t)(32 - (d + 12)));
+	code[d + 12] = 0xff, code[d + 13] = 0x25;
+	put32(code + d + 14, (int32_t)(48 - (d + 18)));
+	put64(code + 32, site + d + 2);
+	put64(code + 40, site + d);
 	put64(code + 48, (uintptr_t)vos_fast_entry);
 	uintptr_t page = slot & ~(PAGE - 1);
 	/* never writable without exec: other slots of the page may be running */
@@ -372,26 +533,21 @@ static bool fill_slot(uintptr_t slot, uintptr_t site)
 	return true;
 }
 
-/* Replaces the 5 bytes at `site` by `jmp rel32` with one atomic store
- * (slot_window chose the slot so that this is possible). */
-static bool patch_site(uintptr_t site, uintptr_t slot)
+/* Writes `jmp rel32` over the site with one atomic store (slot_for chose
+ * the slot so that this is possible in mode m). */
+static bool patch_site(uintptr_t site, uintptr_t slot, enum patch_mode m)
 {
 	unsigned char jmp[5] = {0xe9};
 	put32(jmp + 1, (int32_t)(long)(slot - (site + 5)));
+	if (m == PATCH_4 && jmp[4] != ((const unsigned char *)site)[4])
+		return false;
 	uintptr_t page = site & ~(PAGE - 1);
-	bool q8 = (site & 7) <= 3, q16 = (site & 15) <= 11;
-	size_t n = 5;
-	if (!q8 && !q16) {
-		if ((site & 15) != 12 || jmp[4] != ((const unsigned char *)site)[4])
-			return false;
-		n = 4, q8 = true; /* the fifth byte stays as it is */
-	}
 	if (vos_sys3(SYS_mprotect, (long)page, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC) != 0)
 		return false;
-	if (q8) {
+	if (m == PATCH_4 || (site & 7) <= 3) {
 		uint64_t *w = (uint64_t *)(site & ~7UL);
 		uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
-		memcpy((unsigned char *)&v + (site & 7), jmp, n);
+		memcpy((unsigned char *)&v + (site & 7), jmp, m == PATCH_4 ? 4 : 5);
 		__atomic_store_n(w, v, __ATOMIC_SEQ_CST);
 	} else {
 		unsigned __int128 *w = (unsigned __int128 *)(site & ~15UL);
@@ -415,46 +571,101 @@ static bool patch_site(uintptr_t site, uintptr_t slot)
 	return true;
 }
 
-/* The 5 bytes before the syscall: an instruction a slot can run instead. */
-static bool displaceable(const unsigned char *i, long nr, bool trap_only)
+/* The 2-byte `jmp rel8` at the site (one atomic store: both bytes in one
+ * aligned 8-byte word; threads are only ever at the site or at the syscall,
+ * both outside the 3 stale bytes left between), after the pad's jump. */
+static bool patch_short(uintptr_t site, uintptr_t pad, uintptr_t slot)
 {
-	/* a prefix byte before it would change its meaning (or be the tail of
-	 * another instruction: refused all the same) */
+	long rel = (long)(pad - (site + 2));
+	if ((site & 7) == 7 || rel < -128 || rel > 127 ||
+	    (site & ~(PAGE - 1)) != (pad & ~(PAGE - 1)))
+		return false;
+	unsigned char jmp[5] = {0xe9};
+	put32(jmp + 1, (int32_t)(long)(slot - (pad + 5)));
+	uintptr_t page = site & ~(PAGE - 1);
+	if (vos_sys3(SYS_mprotect, (long)page, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC) != 0)
+		return false;
+	memcpy((void *)pad, jmp, 5); /* dead until the short jump exists */
+	uint64_t *w = (uint64_t *)(site & ~7UL);
+	uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
+	unsigned char sj[2] = {0xeb, (unsigned char)(int8_t)rel};
+	memcpy((unsigned char *)&v + (site & 7), sj, 2);
+	__atomic_store_n(w, v, __ATOMIC_SEQ_CST);
+	vos_sys3(SYS_mprotect, (long)page, PAGE, PROT_READ | PROT_EXEC);
+	return true;
+}
+
+/* The bytes before the syscall instruction at `sc`: a form a slot can run
+ * instead, or len 0. Forms: `mov $imm32,%eax` (b8 imm32; the immediate must
+ * be the number the call trapped with), `mov 0x8(%rsp),%r9` (glibc's
+ * syscall(): the number is in rax already), `mov 0x8(%rsp),%edi; xor
+ * %eax,%eax` (glibc's read with threads; a boundary at 4), `xor %eax,%eax`
+ * (read without threads: only with a short jump). */
+static struct form match_form(const unsigned char *sc, long nr, bool trap_only)
+{
+	/* a prefix byte before the first instruction would change its meaning
+	 * (or be the tail of another instruction: refused all the same) */
 	static const unsigned char prefixes[] = {0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65,
 						 0x66, 0x67, 0xf0, 0xf2, 0xf3};
+	static const unsigned char read_mt[6] = {0x8b, 0x7c, 0x24, 0x08, 0x31, 0xc0};
+	struct form none = {0, false};
+	const unsigned char *i = sc - 6;
+	if (memcmp(i, read_mt, 6) == 0 && nr == 0 && !trap_only) {
+		if ((i[-1] >= 0x40 && i[-1] <= 0x4f) || memchr(prefixes, i[-1], sizeof prefixes))
+			return none;
+		return (struct form){6, true};
+	}
+	i = sc - 5;
 	if ((i[-1] >= 0x40 && i[-1] <= 0x4f) || memchr(prefixes, i[-1], sizeof prefixes))
-		return false;
+		return none;
 	if (i[0] == 0xb8) {
 		uint32_t imm;
 		memcpy(&imm, i + 1, 4);
-		/* the number the call trapped with came from this mov */
-		return !trap_only && imm == (uint64_t)nr;
+		bool ok = !trap_only && imm == (uint64_t)nr;
+		return ok ? (struct form){5, false} : none;
 	}
-	return memcmp(i, mov_r9_rsp8, 5) == 0;
+	if (memcmp(i, mov_r9_rsp8, 5) == 0)
+		return (struct form){5, false};
+	i = sc - 2;
+	if (i[0] == 0x31 && i[1] == 0xc0 && nr == 0 && !trap_only &&
+	    !((i[-1] >= 0x40 && i[-1] <= 0x4f) || memchr(prefixes, i[-1], sizeof prefixes)))
+		return (struct form){2, false};
+	return none;
 }
 
 void vos_rewrite_site(uintptr_t rip_after, long nr, bool trap_only)
 {
-	if (!enabled || rip_after < PAGE)
-		return;
-	uintptr_t site = rip_after - 7;
-	if ((site & 15) > 12 || atomic_flag_test_and_set(&lock))
-		return; /* cannot be patched atomically, or another thread is at it */
-	struct site *e = table_find(site, true);
+	if (!enabled || rip_after < PAGE || atomic_flag_test_and_set(&lock))
+		return;		      /* another thread is at it: this one traps again next time */
+	uintptr_t sc = rip_after - 2; /* the syscall instruction: the table's key */
+	struct site *e = table_find(sc, true);
 	if (e && e->state == SITE_FREE) {
 		e->state = SITE_REFUSED;
-		/* [site - 1, site + 7): the byte before the instruction too */
-		if (mapping_ok(site - 1, rip_after)) {
-			const unsigned char *b = (const unsigned char *)site;
-			uintptr_t slot;
-			if (b[5] == 0x0f && b[6] == 0x05 && displaceable(b, nr, trap_only) &&
-			    (slot = slot_for(site)) != 0 && fill_slot(slot, site) &&
-			    patch_site(site, slot)) {
+		/* the longest form and the byte before it, in one r-x mapping */
+		struct form f = {0, false};
+		if (mapping_ok(sc - 7, rip_after)) {
+			const unsigned char *b = (const unsigned char *)sc;
+			if (b[0] == 0x0f && b[1] == 0x05)
+				f = match_form(b, nr, trap_only);
+			uintptr_t site = sc - f.len, slot = 0, pad = 0;
+			enum patch_mode m = f.len ? patch_mode(site, &f) : PATCH_NONE;
+			if (f.len && m == PATCH_NONE && (site & 7) != 7 && (pad = find_pad(sc)))
+				m = PATCH_SHORT;
+			bool done = false;
+			if (m == PATCH_SHORT)
+				done = (slot = slot_for(pad, m)) != 0 &&
+				       fill_slot(slot, site, f.len) && patch_short(site, pad, slot);
+			else if (m != PATCH_NONE)
+				done = (slot = slot_for(site, m)) != 0 &&
+				       fill_slot(slot, site, f.len) && patch_site(site, slot, m);
+			if (done) {
 				e->state = SITE_REWRITTEN;
 				e->slot = slot;
 			}
 		}
 		atomic_fetch_add(e->state == SITE_REWRITTEN ? &n_rewritten : &n_refused, 1);
+		if (debug > 1)
+			log_site(sc, nr, f.len, e->state == SITE_REWRITTEN);
 	}
 	atomic_flag_clear(&lock);
 }

@@ -22,14 +22,20 @@ void vos_rewrite_report(void);
 /* Counts a call served by the fast path (debug counters only). */
 void vos_rewrite_count_fast(void);
 
+/* The private stack vos_fast_entry runs C on (per thread, made by the
+ * trap path: the application's stack may be a goroutine's few KiB). */
+void vos_fast_stack_setup(void);
+void vos_fast_stack_release(void); /* the thread exits */
+
 /* What the trampoline does after vos_fast_call (values fixed by fastpath.S). */
-enum { VOS_FAST_NATIVE = 0, VOS_FAST_DONE = 1, VOS_FAST_SLOW = 2 };
+enum { VOS_FAST_NATIVE = 0, VOS_FAST_DONE = 1, VOS_FAST_SLOW = 2, VOS_FAST_RESTART = 3 };
 struct vos_fast_ret {
 	long action;
 	long value; /* the result for VOS_FAST_DONE */
 };
 /* intercept.c: the C side of the fast path, with the application's
- * argument registers in a[] (never written). */
-struct vos_fast_ret vos_fast_call(long nr, const long a[6]);
+ * argument registers in a[] (never written); the signals it deferred go to
+ * *deferred (fastpath.S unblocks them on the application's stack). */
+struct vos_fast_ret vos_fast_call(long nr, const long a[6], uint64_t *deferred);
 
 #endif

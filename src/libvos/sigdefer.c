@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
@@ -43,6 +44,8 @@ static bool wrapping;
 /* The application's dispositions (valid where known[sig]). */
 static struct vos_ksigaction app_act[65];
 static bool known[65];
+/* sigaction from several threads at once: one at a time, as in the kernel */
+static atomic_flag table_lock = ATOMIC_FLAG_INIT;
 
 static __thread int tls_depth;
 static __thread uint64_t tls_deferred;
@@ -75,6 +78,11 @@ uint64_t vos_defer_pending(void)
 	return tls_deferred;
 }
 
+void vos_sig_after_fork(void)
+{
+	atomic_flag_clear(&table_lock);
+}
+
 void vos_defer_reset(void)
 {
 	tls_depth = 0;
@@ -99,6 +107,30 @@ static struct vos_ksigaction kernel_view(const struct vos_ksigaction *app)
 	return k;
 }
 
+static long action_locked(int sig, const struct vos_ksigaction *act, struct vos_ksigaction *prev)
+{
+	long r = vos_sys4(SYS_rt_sigaction, sig, 0, (long)prev, 8);
+	if (r != 0)
+		return r;
+	if (known[sig])
+		*prev = app_act[sig];
+	if (!act)
+		return 0;
+	if (sig == SIGKILL || sig == SIGSTOP)
+		return -EINVAL;
+	/* the table first: a delivery racing this sees the new handler */
+	bool was_known = known[sig];
+	app_act[sig] = *act;
+	known[sig] = true;
+	struct vos_ksigaction k = kernel_view(act);
+	r = vos_sys4(SYS_rt_sigaction, sig, (long)&k, 0, 8);
+	if (r != 0) {
+		app_act[sig] = *prev;
+		known[sig] = was_known;
+	}
+	return r;
+}
+
 long vos_sig_action(int sig, const struct vos_ksigaction *act, struct vos_ksigaction *old)
 {
 	if (sig < 1 || sig > 64)
@@ -106,27 +138,13 @@ long vos_sig_action(int sig, const struct vos_ksigaction *act, struct vos_ksigac
 	struct vos_ksigaction prev, next;
 	if (act)
 		next = *act; /* read before `old` is written: they may alias */
-	long r = vos_sys4(SYS_rt_sigaction, sig, 0, (long)&prev, 8);
-	if (r != 0)
-		return r;
-	if (known[sig])
-		prev = app_act[sig];
-	if (act) {
-		if (sig == SIGKILL || sig == SIGSTOP)
-			return -EINVAL;
-		/* the table first: a delivery racing this sees the new handler */
-		app_act[sig] = next;
-		known[sig] = true;
-		struct vos_ksigaction k = kernel_view(&next);
-		r = vos_sys4(SYS_rt_sigaction, sig, (long)&k, 0, 8);
-		if (r != 0) {
-			app_act[sig] = prev;
-			return r;
-		}
-	}
-	if (old)
+	while (atomic_flag_test_and_set_explicit(&table_lock, memory_order_acquire))
+		vos_sys0(SYS_sched_yield);
+	long r = action_locked(sig, act ? &next : NULL, &prev);
+	atomic_flag_clear_explicit(&table_lock, memory_order_release);
+	if (r == 0 && old)
 		*old = prev;
-	return 0;
+	return r;
 }
 
 void vos_sig_adopt_all(void)

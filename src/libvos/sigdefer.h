@@ -22,6 +22,8 @@ void vos_sig_wrap_enable(void);
  * application's disposition; `old` (may be NULL) gets the previous one as
  * the application set it. Returns 0 or -errno. */
 long vos_sig_action(int sig, const struct vos_ksigaction *act, struct vos_ksigaction *old);
+/* fork child: the table's lock may have been held by another thread. */
+void vos_sig_after_fork(void);
 /* Handlers installed before libvos (other constructors): put behind ours. */
 void vos_sig_adopt_all(void);
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "supervisor/ctl_io.h"
@@ -95,31 +96,27 @@ static unsigned inst_clients(const struct admin_view *v, const struct dom_inst *
 	return n;
 }
 
-static void status_domain(FILE *f, const struct admin_view *v, struct dom_inst *in)
+static void json_vols(FILE *f, const struct vos_volume *vols, unsigned n)
 {
-	char name[48];
-	admin_inst_name(in, name, sizeof(name));
-	fputs("{\"name\":", f);
-	json_str(f, in->d.name);
-	fputs(",\"instance\":", f);
-	json_str(f, name);
 	fputs(",\"volumes\":[", f);
-	for (unsigned i = 0; i < in->nvols; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		fputs(i ? ",{\"src\":" : "{\"src\":", f);
-		json_str(f, in->vols[i].src);
+		json_str(f, vols[i].src);
 		fputs(",\"path\":", f);
-		json_str(f, in->vols[i].path);
-		fprintf(f, ",\"ro\":%s}", in->vols[i].ro ? "true" : "false");
+		json_str(f, vols[i].path);
+		fprintf(f, ",\"ro\":%s}", vols[i].ro ? "true" : "false");
 	}
-	fprintf(f,
-		"],\"uid\":%u,\"state\":\"%s\",\"pid\":%d,\"epoch\":%u,\"restarts\":%u,"
-		"\"deaths\":%u,\"causes\":[",
-		(unsigned)in->uid, inst_state(in), in->d.alive ? (int)in->d.pid : 0, in->d.epoch,
-		in->restarts, in->deaths);
-	unsigned first = in->nrecent > INST_RECENT ? in->nrecent - INST_RECENT : 0;
+	fputc(']', f);
+}
+
+/* ,"causes":[...],"restart_ms":F: the latest deaths, oldest first. */
+static void json_causes(FILE *f, const struct inst_cause *recent, unsigned nrecent)
+{
+	fputs(",\"causes\":[", f);
+	unsigned first = nrecent > INST_RECENT ? nrecent - INST_RECENT : 0;
 	double last_ms = -1;
-	for (unsigned k = first; k < in->nrecent; k++) {
-		const struct inst_cause *c = &in->recent[k % INST_RECENT];
+	for (unsigned k = first; k < nrecent; k++) {
+		const struct inst_cause *c = &recent[k % INST_RECENT];
 		fputs(k > first ? ",{\"cause\":" : "{\"cause\":", f);
 		json_str(f, c->text);
 		fprintf(f,
@@ -133,12 +130,88 @@ static void status_domain(FILE *f, const struct admin_view *v, struct dom_inst *
 	}
 	fputs("],\"restart_ms\":", f);
 	json_ms(f, last_ms);
+}
+
+/* Volume sources are the business of their user (and root's). */
+static bool may_see(bool full, uid_t peer, uid_t owner)
+{
+	return full || peer == owner;
+}
+
+static void status_domain(FILE *f, const struct admin_view *v, struct dom_inst *in, bool full,
+			  uid_t peer)
+{
+	char name[48];
+	admin_inst_name(in, name, sizeof(name));
+	fputs("{\"name\":", f);
+	json_str(f, in->d.name);
+	fputs(",\"instance\":", f);
+	json_str(f, name);
+	json_vols(f, in->vols, may_see(full, peer, in->uid) ? in->nvols : 0);
+	fprintf(f,
+		",\"uid\":%u,\"state\":\"%s\",\"pid\":%d,\"epoch\":%u,\"restarts\":%u,"
+		"\"deaths\":%u",
+		(unsigned)in->uid, inst_state(in), in->d.alive ? (int)in->d.pid : 0, in->d.epoch,
+		in->restarts, in->deaths);
+	json_causes(f, in->recent, in->nrecent);
 	struct vos_stats *st = inst_stats(in);
 	uint64_t calls, errors, ns;
 	totals(st, &calls, &errors, &ns);
 	free(st);
 	fprintf(f, ",\"clients\":%u,\"calls\":%llu,\"errors\":%llu}", inst_clients(v, in),
 		(unsigned long long)calls, (unsigned long long)errors);
+}
+
+static void status_hist(FILE *f, const struct inst_hist *h, bool full, uid_t peer)
+{
+	fputs("{\"name\":", f);
+	json_str(f, h->name);
+	fputs(",\"instance\":", f);
+	json_str(f, h->instance);
+	json_vols(f, h->vols, may_see(full, peer, h->uid) ? h->nvols : 0);
+	fprintf(f,
+		",\"uid\":%u,\"state\":\"stopped\",\"pid\":%d,\"epoch\":%u,\"restarts\":%u,"
+		"\"deaths\":%u",
+		(unsigned)h->uid, h->pid, h->epoch, h->restarts, h->deaths);
+	json_causes(f, h->recent, h->nrecent);
+	fprintf(f, ",\"stopped_at\":%.3f,\"reason\":", h->stopped);
+	json_str(f, h->reason);
+	fputc('}', f);
+}
+
+static double unix_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void admin_hist_record(struct inst_hist *h, const struct dom_inst *in, struct vos_volume *vols,
+		       const char *reason)
+{
+	memset(h, 0, sizeof(*h));
+	snprintf(h->name, sizeof(h->name), "%s", in->d.name);
+	admin_inst_name(in, h->instance, sizeof(h->instance));
+	h->uid = in->uid;
+	h->nvols = in->nvols <= VOS_MAX_VOLUMES ? in->nvols : VOS_MAX_VOLUMES;
+	memcpy(h->vols, vols, h->nvols * sizeof(*vols));
+	h->pid = (int)in->d.pid;
+	h->epoch = in->d.epoch;
+	h->restarts = in->restarts;
+	h->deaths = in->deaths;
+	memcpy(h->recent, in->recent, sizeof(h->recent));
+	h->nrecent = in->nrecent;
+	h->stopped = unix_now();
+	snprintf(h->reason, sizeof(h->reason), "%s", reason);
+}
+
+void admin_hist_free(struct inst_hist *h)
+{
+	for (unsigned i = 0; i < h->nvols; i++) {
+		free(h->vols[i].src);
+		free(h->vols[i].path);
+	}
+	h->nvols = 0;
 }
 
 static void comm_of(pid_t pid, char *buf, size_t n)
@@ -154,7 +227,7 @@ static void comm_of(pid_t pid, char *buf, size_t n)
 	fclose(f);
 }
 
-static char *status_json(const struct admin_view *v)
+static char *status_json(const struct admin_view *v, bool full, uid_t peer)
 {
 	char *out = NULL;
 	size_t len = 0;
@@ -165,17 +238,25 @@ static char *status_json(const struct admin_view *v)
 		"{\"supervisor\":{\"pid\":%d,\"uid\":%u,\"mode\":\"%s\",\"socket\":", (int)getpid(),
 		(unsigned)geteuid(), v->mode);
 	json_str(f, v->sock);
-	fprintf(f, ",\"uptime_s\":%.3f},\"domains\":[",
-		(double)(sup_mono_ms() - v->start_ms) / 1e3);
+	fprintf(f, ",\"uptime_s\":%.3f,\"view\":\"%s\"},\"domains\":[",
+		(double)(sup_mono_ms() - v->start_ms) / 1e3, full ? "full" : "own");
 	for (size_t i = 0; i < v->ninsts; i++) {
 		if (i)
 			fputc(',', f);
-		status_domain(f, v, v->insts[i]);
+		status_domain(f, v, v->insts[i], full, peer);
+	}
+	fputs("],\"stopped\":[", f);
+	for (size_t i = 0; i < v->nhist; i++) {
+		if (i)
+			fputc(',', f);
+		status_hist(f, &v->hist[i], full, peer);
 	}
 	fputs("],\"clients\":[", f);
 	bool first = true;
 	for (size_t i = 0; i < v->ntables; i++) {
 		const struct admin_table *at = &v->tables[i];
+		if (!may_see(full, peer, at->run_uid))
+			continue;
 		for (const struct client *c = at->t->head; c; c = c->next) {
 			if (c->admin)
 				continue;
@@ -203,10 +284,15 @@ static char *status_json(const struct admin_view *v)
 		}
 	}
 	fputs("],\"runs\":[", f);
+	first = true;
 	for (size_t i = 0; i < v->ntables; i++) {
 		const struct admin_table *at = &v->tables[i];
-		fprintf(f, "%s{\"id\":%llu,\"pid\":%d,\"uid\":%u,\"storage\":", i ? "," : "",
-			(unsigned long long)at->run, (int)at->run_pid, (unsigned)at->run_uid);
+		if (!may_see(full, peer, at->run_uid))
+			continue;
+		fprintf(f, "%s{\"id\":%llu,\"pid\":%d,\"uid\":%u,\"state\":\"%s\",\"storage\":",
+			first ? "" : ",", (unsigned long long)at->run, (int)at->run_pid,
+			(unsigned)at->run_uid, at->starting ? "starting" : "running");
+		first = false;
 		if (at->storage) {
 			char name[48];
 			admin_inst_name(at->storage, name, sizeof(name));
@@ -227,23 +313,32 @@ static char *status_json(const struct admin_view *v)
 /* ,"clients":[{"id","pid","calls"}]: requests served per client (vos top);
  * pid 0 when no client of ours has that channel (any more). */
 static void stats_clients_json(FILE *f, const struct admin_view *v, const struct dom_inst *in,
-			       const struct vos_stats *st)
+			       const struct vos_stats *st, bool full, uid_t peer)
 {
 	fputs(",\"clients\":[", f);
+	bool first = true;
 	for (uint32_t k = 0; k < st->nclients && k < VOS_STATS_MAX_CLIENTS; k++) {
 		pid_t pid = 0;
+		bool seen = full;
 		for (size_t i = 0; i < v->ntables && !pid; i++)
 			for (const struct client *c = v->tables[i].t->head; c && !pid; c = c->next)
-				if (c->ch[in->id] && c->ch[in->id]->id == st->clients[k].client_id)
+				if (c->ch[in->id] &&
+				    c->ch[in->id]->id == st->clients[k].client_id) {
 					pid = c->pid;
-		fprintf(f, "%s{\"id\":%llu,\"pid\":%d,\"calls\":%llu}", k ? "," : "",
+					seen = seen || may_see(full, peer, v->tables[i].run_uid);
+				}
+		/* another user's processes are none of this peer's business */
+		if (!seen)
+			continue;
+		fprintf(f, "%s{\"id\":%llu,\"pid\":%d,\"calls\":%llu}", first ? "" : ",",
 			(unsigned long long)st->clients[k].client_id, (int)pid,
 			(unsigned long long)st->clients[k].calls);
+		first = false;
 	}
 	fputc(']', f);
 }
 
-static char *stats_json(const struct admin_view *v)
+static char *stats_json(const struct admin_view *v, bool full, uid_t peer)
 {
 	char *out = NULL;
 	size_t len = 0;
@@ -292,7 +387,7 @@ static char *stats_json(const struct admin_view *v)
 				first = false;
 			}
 			fputc('}', f);
-			stats_clients_json(f, v, in, st);
+			stats_clients_json(f, v, in, st, full, peer);
 			free(st);
 		}
 		fputc('}', f);
@@ -359,8 +454,20 @@ static struct dom_inst *find_target(const struct admin_view *v, const char *targ
 	return NULL;
 }
 
+int admin_reply_restart(int fd, const struct dom_inst *in)
+{
+	char name[48], msg[256];
+	admin_inst_name(in, name, sizeof(name));
+	if (!in->start_ok)
+		return admin_reply(fd, -EIO,
+				   in->start_err[0] ? in->start_err : "vos: restart failed");
+	snprintf(msg, sizeof(msg), "restarted the %s domain (pid %d, epoch %u)", name,
+		 (int)in->d.pid, in->d.epoch);
+	return admin_reply(fd, 0, msg);
+}
+
 bool admin_serve(const struct admin_view *v, int fd, uid_t uid, const struct vos_ctl_admin *req,
-		 bool *down)
+		 struct admin_outcome *out)
 {
 	char msg[512];
 	char target[sizeof(req->target) + 1];
@@ -371,8 +478,10 @@ bool admin_serve(const struct admin_view *v, int fd, uid_t uid, const struct vos
 	int status = 0;
 	bool changes = req->op == VOS_ADMIN_KILL || req->op == VOS_ADMIN_RESTART ||
 		       req->op == VOS_ADMIN_DOWN;
-	*down = false;
-	if (changes && uid != 0 && uid != geteuid()) {
+	bool full = uid == 0 || uid == geteuid();
+	out->down = false;
+	out->wait = NULL;
+	if (changes && !full) {
 		snprintf(msg, sizeof(msg),
 			 "vos: permission denied: only root or uid %u (the supervisor's) may %s",
 			 (unsigned)geteuid(),
@@ -384,7 +493,8 @@ bool admin_serve(const struct admin_view *v, int fd, uid_t uid, const struct vos
 	switch (req->op) {
 	case VOS_ADMIN_STATUS:
 	case VOS_ADMIN_STATS:
-		text = req->op == VOS_ADMIN_STATUS ? status_json(v) : stats_json(v);
+		text = req->op == VOS_ADMIN_STATUS ? status_json(v, full, uid)
+						   : stats_json(v, full, uid);
 		if (!text) {
 			status = -ENOMEM;
 			snprintf(msg, sizeof(msg), "vos: out of memory");
@@ -413,8 +523,8 @@ bool admin_serve(const struct admin_view *v, int fd, uid_t uid, const struct vos
 		} else if (inst_restart_now(in, msg, sizeof(msg)) < 0) {
 			status = -EIO;
 		} else {
-			snprintf(msg, sizeof(msg), "restarted the %s domain (pid %d, epoch %u)",
-				 name, (int)in->d.pid, in->d.epoch);
+			out->wait = in; /* answered once the new instance answers */
+			return true;
 		}
 		break;
 	case VOS_ADMIN_DOWN:
@@ -426,7 +536,7 @@ bool admin_serve(const struct admin_view *v, int fd, uid_t uid, const struct vos
 				"its program");
 			break;
 		}
-		*down = true;
+		out->down = true;
 		snprintf(msg, sizeof(msg), "stopping the supervisor (pid %d)", (int)getpid());
 		break;
 	default:

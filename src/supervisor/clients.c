@@ -17,8 +17,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "supervisor/accept_guard.h"
 #include "supervisor/ctl_io.h"
 #include "supervisor/fd_export.h"
+#include "supervisor/unix_relay.h"
 #include "vos/control.h"
 
 /* Bound on concurrently connected clients: each may own a channel region. */
@@ -38,14 +40,30 @@ static bool may_attach(const struct client_table *t, const struct ucred *cred)
 	return cred->uid == uid || lineage_descends_from(cred->pid, anc);
 }
 
+/* Beyond the bounds: the attach is answered -EMFILE (libvos reports it)
+ * rather than left to guess from a closed connection. */
+static void refuse_full(int fd)
+{
+	struct vos_ctl_attach a;
+	memset(&a, 0, sizeof(a));
+	vos_ctl_hdr_init(&a.h, VOS_CTL_ATTACH, sizeof(a));
+	a.status = -EMFILE;
+	sup_ctl_send(fd, &a, sizeof(a), -1);
+	close(fd);
+}
+
 struct client *clients_accept(struct client_table *t, int listenfd)
 {
-	int fd = accept4(listenfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int fd = accept_guarded(listenfd, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return NULL;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	if (t->count >= MAX_CLIENTS || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+	if (t->count >= MAX_CLIENTS || (t->limited && t->count >= t->max_clients)) {
+		refuse_full(fd);
+		return NULL;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
 	    len != sizeof(cred) || !may_attach(t, &cred)) {
 		close(fd);
 		return NULL;
@@ -268,7 +286,7 @@ static bool serve_fork(struct client_table *t, struct client *c, sup_domains dom
 		rc = -ENODEV;
 	else if (!c->ch[m->domain] || c->ch[m->domain]->dead)
 		rc = -ENOENT; /* no shadow to duplicate */
-	else if (t->npending >= MAX_PENDING)
+	else if (t->npending >= MAX_PENDING || (t->limited && t->npending >= t->max_pending))
 		rc = -EAGAIN;
 	else
 		rc = new_token(t, &token);
@@ -363,12 +381,19 @@ bool client_serve(struct client_table *t, struct client *c, sup_domains doms)
 		struct vos_ctl_admin admin;
 		char raw[256];
 	} m;
-	ssize_t n = sup_ctl_recv(c->fd, &m, sizeof(m), NULL, 0, -1);
+	int fd = -1; /* only a unix-socket bind carries one (unix_relay.h) */
+	ssize_t n = sup_ctl_recv(c->fd, &m, sizeof(m), &fd, 0, -1);
+	if (fd >= 0 && (n < (ssize_t)sizeof(m.h) || m.h.type != VOS_CTL_UNIX_ADDR)) {
+		close(fd);
+		fd = -1;
+	}
 	if (n == -EAGAIN)
 		return true;
 	if (n < (ssize_t)sizeof(m.h))
 		return false; /* EOF, error, oversized or runt */
 	switch (m.h.type) {
+	case VOS_CTL_UNIX_ADDR:
+		return unix_relay_serve(c, doms, &m.h, n, fd);
 	case VOS_CTL_HELLO:
 		return vos_ctl_hdr_ok(&m.h, n, VOS_CTL_HELLO, sizeof(m.hello)) &&
 		       serve_hello(t, c, doms, &m.hello);

@@ -38,6 +38,9 @@ struct client {
 	gid_t gid;
 	struct chan *ch[VOS_DOMAIN_COUNT]; /* one per domain, NULL = none */
 	bool admin; /* sent an admin request: a `vos status`, not a program */
+	/* a RESTART of this domain instance (struct dom_inst) waits for its
+	 * answer (admin.h, admin_outcome.wait), or NULL */
+	const void *admin_wait;
 };
 
 struct client_table {
@@ -48,6 +51,10 @@ struct client_table {
 	uint64_t last_serial;
 	unsigned count;
 	unsigned npending;
+	/* a user's share across runs (shared supervisor), when limited:
+	 * connections and pending channels this table may hold now */
+	bool limited;
+	unsigned max_clients, max_pending;
 	/* admission (default when !admit_set: our uid, our descendants) */
 	bool admit_set;
 	uid_t admit_uid;

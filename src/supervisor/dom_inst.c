@@ -82,11 +82,36 @@ static void unwatch_ctl(struct dom_inst *in)
 		epoll_ctl(in->epfd, EPOLL_CTL_DEL, in->d.ctlfd, NULL);
 }
 
+static int start_bound(const struct dom_inst *in)
+{
+	return in->start_ms ? (int)in->start_ms : DOMAIN_START_TIMEOUT_MS;
+}
+
+int inst_start_timeout_from_env(unsigned *out, char *err, size_t errsz)
+{
+	const char *v = getenv("VOS_DOMAIN_START_TIMEOUT_MS");
+	*out = DOMAIN_START_TIMEOUT_MS;
+	if (!v)
+		return 0;
+	char *end = NULL;
+	errno = 0;
+	unsigned long n = (*v >= '0' && *v <= '9') ? strtoul(v, &end, 10) : ~0ul;
+	if (errno || n == ~0ul || (end && *end) || n < 1000 || n > 600000) {
+		snprintf(err, errsz,
+			 "vos: bad VOS_DOMAIN_START_TIMEOUT_MS '%s': expected 1000..600000 "
+			 "milliseconds",
+			 v);
+		return -1;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
 int inst_start(struct dom_inst *in, char *err, size_t errsz)
 {
 	if (inst_spawn(in, err, errsz) < 0)
 		return -1;
-	int rc = domain_wait_ready(&in->d, DOMAIN_START_TIMEOUT_MS);
+	int rc = domain_wait_ready(&in->d, start_bound(in));
 	if (rc == 0 && inst_watch(in) < 0)
 		rc = -errno;
 	if (rc == 0)
@@ -98,13 +123,46 @@ int inst_start(struct dom_inst *in, char *err, size_t errsz)
 	char how[48];
 	domain_describe_exit(&in->d, how, sizeof(how));
 	if (rc == -ETIMEDOUT)
-		snprintf(err, errsz, "vos: the %s domain did not start within %d s", in->d.name,
-			 DOMAIN_START_TIMEOUT_MS / 1000);
+		snprintf(err, errsz, "vos: the %s domain did not start within %.1f s", in->d.name,
+			 start_bound(in) / 1e3);
 	else
 		snprintf(err, errsz,
 			 "vos: the %s domain failed to start (%s); see the supervisor's log",
 			 in->d.name, how);
 	return -1;
+}
+
+/* Spawns and sends the first request (statistics); its answer, read by
+ * inst_on_ctl, means the instance is ready. Nothing is waited for. */
+static int begin_starting(struct dom_inst *in, bool first, char *err, size_t errsz)
+{
+	struct domain_proc *d = &in->d;
+	if (inst_spawn(in, err, errsz) < 0)
+		return -1;
+	d->alive = false; /* admits nobody before it answers */
+	struct vos_ctl_hdr req;
+	vos_ctl_hdr_init(&req, VOS_CTL_STATS_REQ, sizeof(req));
+	int rc = sup_ctl_send(d->ctlfd, &req, sizeof(req), -1);
+	if (rc < 0 || inst_watch(in) < 0) {
+		snprintf(err, errsz, "vos: cannot start the %s domain: %s", d->name,
+			 strerror(rc < 0 ? -rc : errno));
+		unwatch_ctl(in);
+		if (d->pidfd >= 0 && in->epfd >= 0)
+			epoll_ctl(in->epfd, EPOLL_CTL_DEL, d->pidfd, NULL);
+		domain_shutdown(d, 0);
+		return -1;
+	}
+	d->restarting = true;
+	in->phase = INST_STARTING;
+	in->first = first;
+	in->phase_end = sup_mono_ms() + start_bound(in);
+	return 0;
+}
+
+int inst_start_async(struct dom_inst *in, char *err, size_t errsz)
+{
+	in->start_ended = false;
+	return begin_starting(in, true, err, errsz);
 }
 
 static double unix_now(void)
@@ -171,11 +229,111 @@ static void died(struct dom_inst *in, const char *cause)
 	in->gave_up = delay < 0 && in->pol->max_deaths > 0;
 }
 
+/* The end of a STARTING phase. A failed first start leaves nothing
+ * running and records no death; a failed restart is one more death (the
+ * policy decides on the next). */
+static void start_finished(struct dom_inst *in, bool ok, const char *why)
+{
+	struct domain_proc *d = &in->d;
+	in->phase = INST_IDLE;
+	in->start_ended = true;
+	in->start_ok = ok;
+	in->start_err[0] = '\0';
+	if (ok) {
+		d->alive = true;
+		d->restarting = false;
+		in->next_ping = 0;
+		if (in->first)
+			return;
+		double ms = (double)(sup_mono_ms() - in->detect_ms);
+		if (in->restarts < INST_RECORDS)
+			in->restart_ms[in->restarts] = ms;
+		in->restarts++;
+		if (in->nrecent > 0)
+			in->recent[(in->nrecent - 1) % INST_RECENT].restart_ms = ms;
+		fprintf(stderr, "vos: %s domain restarted (pid %d, epoch %u)\n", d->name,
+			(int)d->pid, d->epoch);
+		return;
+	}
+	d->alive = false;
+	if (in->first) {
+		d->restarting = false;
+		snprintf(in->start_err, sizeof(in->start_err),
+			 "vos: the %s domain failed to start (%s); see the supervisor's log",
+			 d->name, why);
+		fprintf(stderr, "%s\n", in->start_err);
+		return;
+	}
+	snprintf(in->start_err, sizeof(in->start_err),
+		 "vos: the restarted %s domain failed to start (%s)", d->name, why);
+	fprintf(stderr, "%s\n", in->start_err);
+	in->next_kind = "start";
+	died(in, why);
+}
+
+/* STARTING past its bound: killed (a bounded wait), then failed. */
+static void start_timed_out(struct dom_inst *in)
+{
+	char why[64];
+	unwatch_ctl(in);
+	if (in->d.pidfd >= 0 && in->epfd >= 0)
+		epoll_ctl(in->epfd, EPOLL_CTL_DEL, in->d.pidfd, NULL);
+	domain_shutdown(&in->d, 0);
+	snprintf(why, sizeof(why), "it did not answer within %.1f s", start_bound(in) / 1e3);
+	start_finished(in, false, why);
+}
+
+/* A new instance (next epoch) is started, not waited for; a failure to
+ * spawn counts as another death. */
+static void respawn(struct dom_inst *in)
+{
+	char err[512];
+	in->scheduled = false;
+	in->d.epoch++;
+	in->start_ended = false;
+	if (begin_starting(in, false, err, sizeof(err)) == 0)
+		return;
+	fprintf(stderr, "%s\n", err);
+	in->d.restarting = false;
+	in->phase = INST_IDLE;
+	in->start_ended = true;
+	in->start_ok = false;
+	snprintf(in->start_err, sizeof(in->start_err), "%.180s", err);
+	in->next_kind = "start";
+	died(in, "cannot start");
+}
+
+/* STOPPING (admin restart): once the old process is reaped, or given up
+ * on, the new one starts. */
+static void stop_progress(struct dom_inst *in, bool give_up)
+{
+	struct domain_proc *d = &in->d;
+	domain_close_ctl(d);
+	if (!domain_try_reap(d)) {
+		if (!give_up)
+			return; /* its pidfd or the bound will tell */
+		fprintf(stderr, "vos: the %s domain (pid %d) did not exit; starting anyway\n",
+			d->name, (int)d->pid);
+		if (d->pidfd >= 0) {
+			if (in->epfd >= 0)
+				epoll_ctl(in->epfd, EPOLL_CTL_DEL, d->pidfd, NULL);
+			close(d->pidfd);
+			d->pidfd = -1;
+		}
+	}
+	in->phase = INST_IDLE;
+	respawn(in);
+}
+
 void inst_failed(struct dom_inst *in)
 {
 	struct domain_proc *d = &in->d;
 	if (d->pid < 0)
 		return;
+	if (in->phase == INST_STOPPING) {
+		stop_progress(in, false);
+		return;
+	}
 	if (d->alive) {
 		d->alive = false;
 		in->detect_ms = sup_mono_ms();
@@ -196,14 +354,31 @@ void inst_failed(struct dom_inst *in)
 	}
 	char how[48];
 	domain_describe_exit(d, how, sizeof(how));
+	if (in->phase == INST_STARTING) {
+		start_finished(in, false, how);
+		return;
+	}
 	fprintf(stderr, "vos: %s domain died (%s)\n", d->name, how);
 	died(in, how);
 }
 
-/* A control socket is readable while no request is outstanding: EOF (the
- * domain died) or a late answer to a request that timed out. */
+/* A control socket is readable. STARTING: the answer to the first request
+ * means ready. Otherwise no request is outstanding: EOF (the domain died)
+ * or a late answer to a request that timed out. */
 void inst_on_ctl(struct dom_inst *in)
 {
+	if (in->phase == INST_STARTING) {
+		struct vos_ctl_stats *m = malloc(sizeof(*m));
+		ssize_t n = m ? sup_ctl_recv(in->d.ctlfd, m, sizeof(*m), NULL, 0, -1) : -ENOMEM;
+		bool ready = n == (ssize_t)sizeof(*m) &&
+			     vos_ctl_hdr_ok(&m->h, n, VOS_CTL_STATS, sizeof(*m));
+		free(m);
+		if (ready)
+			start_finished(in, true, NULL);
+		else if (n == 0 || (n < 0 && n != -EAGAIN && n != -EMSGSIZE && n != -ENOMEM))
+			inst_failed(in);
+		return;
+	}
 	char buf[64];
 	ssize_t n = sup_ctl_recv(in->d.ctlfd, buf, sizeof(buf), NULL, 0, -1);
 	if (n == -EAGAIN || n == -EMSGSIZE || n > 0)
@@ -211,43 +386,11 @@ void inst_on_ctl(struct dom_inst *in)
 	inst_failed(in);
 }
 
-/* A new instance (next epoch), waited for (bounded); a failure to start
- * counts as another death. */
+/* A scheduled restart: the new instance starts; the loop sees it answer. */
 static void restart(struct dom_inst *in)
 {
-	struct domain_proc *d = &in->d;
-	char err[512];
-	d->restarting = false;
-	in->scheduled = false;
-	d->epoch++;
-	if (inst_spawn(in, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
-		in->next_kind = "start";
-		died(in, "cannot start");
-		return;
-	}
-	int rc = domain_wait_ready(d, DOMAIN_START_TIMEOUT_MS);
-	if (rc == 0 && inst_watch(in) < 0)
-		rc = -errno;
-	if (rc != 0) {
-		unwatch_ctl(in);
-		domain_shutdown(d, DOMAIN_REPLY_TIMEOUT_MS);
-		char how[48];
-		domain_describe_exit(d, how, sizeof(how));
-		fprintf(stderr, "vos: the restarted %s domain failed to start (%s)\n", d->name,
-			how);
-		in->next_kind = "start";
-		died(in, how);
-		return;
-	}
-	double ms = (double)(sup_mono_ms() - in->detect_ms);
-	if (in->restarts < INST_RECORDS)
-		in->restart_ms[in->restarts] = ms;
-	in->restarts++;
-	if (in->nrecent > 0)
-		in->recent[(in->nrecent - 1) % INST_RECENT].restart_ms = ms;
-	fprintf(stderr, "vos: %s domain restarted (pid %d, epoch %u)\n", d->name, (int)d->pid,
-		d->epoch);
+	in->d.restarting = false;
+	respawn(in);
 }
 
 /* Pings a live instance every deadline/2; silence past the deadline is a
@@ -281,8 +424,31 @@ static int watchdog(struct dom_inst *in)
 	return (int)(in->next_ping - now);
 }
 
+/* Bounds of the STOPPING and STARTING phases. Returns ms to the next
+ * check. */
+static int phase_tick(struct dom_inst *in)
+{
+	int64_t left = in->phase_end - sup_mono_ms();
+	if (left > 0)
+		return (int)left;
+	if (in->phase == INST_STARTING) {
+		start_timed_out(in);
+	} else if (!in->d.killed) {
+		fprintf(stderr, "vos: the %s domain did not stop within %d ms; killing it\n",
+			in->d.name, DOMAIN_REPLY_TIMEOUT_MS);
+		in->d.killed = true;
+		domain_kill(&in->d);
+		in->phase_end = sup_mono_ms() + DOMAIN_REPLY_TIMEOUT_MS;
+	} else {
+		stop_progress(in, true);
+	}
+	return 0;
+}
+
 int inst_tick(struct dom_inst *in)
 {
+	if (in->phase != INST_IDLE)
+		return phase_tick(in);
 	int timeout = -1;
 	if (in->d.restarting && in->scheduled) {
 		int64_t left = in->restart_at - sup_mono_ms();
@@ -309,7 +475,7 @@ void inst_kill(struct dom_inst *in)
 int inst_restart_now(struct dom_inst *in, char *err, size_t errsz)
 {
 	struct domain_proc *d = &in->d;
-	if (!d->alive) {
+	if (!d->alive || in->phase != INST_IDLE) {
 		snprintf(err, errsz, "vos: the %s domain is %s; nothing to restart", d->name,
 			 inst_state(in));
 		return -1;
@@ -319,24 +485,25 @@ int inst_restart_now(struct dom_inst *in, char *err, size_t errsz)
 	if (in->channels_dead)
 		in->channels_dead(in, in->ctx);
 	unwatch_ctl(in);
-	domain_shutdown(d, DOMAIN_REPLY_TIMEOUT_MS);
+	if (d->ctlfd >= 0) {
+		struct vos_ctl_hdr m;
+		vos_ctl_hdr_init(&m, VOS_CTL_SHUTDOWN, sizeof(m));
+		sup_ctl_send(d->ctlfd, &m, sizeof(m), -1);
+	}
 	in->next_kind = "admin";
 	if (in->deaths < INST_RECORDS)
 		snprintf(in->causes[in->deaths], sizeof(in->causes[0]), "admin restart");
 	in->deaths++;
+	in->died = true;
 	record_cause(in, "admin restart");
-	d->epoch++;
-	if (inst_start(in, err, errsz) < 0) {
-		died(in, "cannot start");
-		return -1;
-	}
-	double ms = (double)(sup_mono_ms() - in->detect_ms);
-	if (in->restarts < INST_RECORDS)
-		in->restart_ms[in->restarts] = ms;
-	in->restarts++;
-	in->recent[(in->nrecent - 1) % INST_RECENT].restart_ms = ms;
-	fprintf(stderr, "vos: %s domain restarted on request (pid %d, epoch %u)\n", d->name,
-		(int)d->pid, d->epoch);
+	d->restarting = true;
+	d->killed = false;
+	in->scheduled = false;
+	in->start_ended = false;
+	in->phase = INST_STOPPING;
+	in->phase_end = sup_mono_ms() + DOMAIN_REPLY_TIMEOUT_MS;
+	fprintf(stderr, "vos: restarting the %s domain on request (pid %d)\n", d->name,
+		(int)d->pid);
 	return 0;
 }
 
@@ -345,6 +512,7 @@ bool inst_stop(struct dom_inst *in, int timeout_ms)
 	in->no_restart = true;
 	in->d.restarting = false;
 	in->scheduled = false;
+	in->phase = INST_IDLE;
 	if (in->d.pid < 0)
 		return true;
 	unwatch_ctl(in);
@@ -357,6 +525,8 @@ const char *inst_state(const struct dom_inst *in)
 {
 	if (in->d.alive)
 		return "running";
+	if (in->phase == INST_STARTING && in->first)
+		return "starting";
 	if (in->d.restarting)
 		return "restarting";
 	if (in->gave_up)

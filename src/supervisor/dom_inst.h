@@ -50,6 +50,7 @@ struct dom_inst {
 	const sigset_t *child_mask;
 	const struct restart_policy *pol;
 	unsigned deadline_ms;		 /* watchdog; 0 = off */
+	unsigned start_ms;		 /* bound of a start; 0 = DOMAIN_START_TIMEOUT_MS */
 	const struct vos_inject *inject; /* or NULL */
 	char inject_buf[VOS_INJECT_SPEC_MAX];
 	int epfd;
@@ -74,6 +75,18 @@ struct dom_inst {
 	bool scheduled;
 	int64_t restart_at;
 	int64_t next_ping; /* 0 = not scheduled */
+
+	/* A start or an admin restart in progress, served by the event loop
+	 * (never waited for in it): STOPPING the old process (admin
+	 * restart), then STARTING the new one until it answers its first
+	 * request. d.restarting is set meanwhile (HELLO gets -EAGAIN). */
+	enum { INST_IDLE, INST_STOPPING, INST_STARTING } phase;
+	int64_t phase_end; /* bound of the phase (sup_mono_ms) */
+	bool first;	   /* STARTING: the instance's first start (no restart) */
+	/* A start ended (set here, cleared by the owner, which answers
+	 * whoever waits for it): start_ok, or the reason in start_err. */
+	bool start_ended, start_ok;
+	char start_err[192];
 };
 
 /* Sets the fields every instance needs; the rest is zero. */
@@ -93,6 +106,16 @@ int inst_watch(struct dom_inst *in);
  * or -1 with a message and nothing left running. */
 int inst_start(struct dom_inst *in, char *err, size_t errsz);
 
+/* Starts without waiting: the event loop sees it answer (start_ended,
+ * start_ok) or fail within its bound (start_ended, start_err; nothing
+ * left running, no death recorded). 0, or -1 with a message (nothing
+ * started). */
+int inst_start_async(struct dom_inst *in, char *err, size_t errsz);
+
+/* VOS_DOMAIN_START_TIMEOUT_MS (default DOMAIN_START_TIMEOUT_MS; 1000 ..
+ * 600000). 0 or -1 with a message. */
+int inst_start_timeout_from_env(unsigned *out, char *err, size_t errsz);
+
 /* Event handlers: the control socket is readable / the process exited. */
 void inst_on_ctl(struct dom_inst *in);
 void inst_failed(struct dom_inst *in);
@@ -104,14 +127,17 @@ int inst_tick(struct dom_inst *in);
 /* Fault injection: SIGKILL (recorded and restarted as any death). */
 void inst_kill(struct dom_inst *in);
 
-/* Orderly replacement: channels fail, the process stops, a new instance
- * starts at once. 0 or -1 with a message. */
+/* Orderly replacement, begun here and completed by the event loop:
+ * channels fail, the process is asked to stop (killed past its bound), a
+ * new instance starts at once; start_ended tells how it went. 0, or -1
+ * with a message (not running, or already restarting). */
 int inst_restart_now(struct dom_inst *in, char *err, size_t errsz);
 
 /* Stops for good (no restart). Returns true if the process was reaped. */
 bool inst_stop(struct dom_inst *in, int timeout_ms);
 
-/* "running", "restarting", "given-up" or "stopped". */
+/* "running", "starting" (first start), "restarting", "given-up" or
+ * "stopped". */
 const char *inst_state(const struct dom_inst *in);
 
 #endif

@@ -20,45 +20,65 @@
  * kernel; do not wait forever for that either. */
 #define KILL_WAIT_MS 2000
 
-/* `exe ROLE [--inject SPEC] [--volume SRC:PATH[:ro]]...`; the role is
- * the domain's name. The volume strings are at argv[3 + 2 * i]: --inject
- * goes after them. */
+/* `exe ROLE [--volume SRC:PATH[:ro]]... [--inject SPEC]
+ * [--volume-fd I:FD]...`; the role is the domain's name. The volume
+ * strings are at argv[3 + 2 * i]; a volume whose source the supervisor
+ * opened (has_fd) is served from fd srcfds[i] (--volume-fd), never by
+ * path. */
 static char **build_argv(const char *exe, const char *role, const struct vos_volume *vols,
-			 unsigned nvols, const char *inject)
+			 unsigned nvols, const char *inject, const int *srcfds)
 {
-	char **argv = calloc(2 * (size_t)nvols + 5, sizeof(char *));
+	char **argv = calloc(4 * (size_t)nvols + 5, sizeof(char *));
 	if (!argv)
 		return NULL;
 	argv[0] = (char *)exe;
 	argv[1] = (char *)role;
+	unsigned k = 2 + 2 * nvols;
 	if (inject) {
-		argv[2 + 2 * nvols] = (char *)"--inject";
-		argv[3 + 2 * nvols] = (char *)inject;
+		argv[k++] = (char *)"--inject";
+		argv[k++] = (char *)inject;
 	}
 	for (unsigned i = 0; i < nvols; i++) {
 		argv[2 + 2 * i] = (char *)"--volume";
 		if (asprintf(&argv[3 + 2 * i], "%s:%s%s", vols[i].src, vols[i].path,
-			     vols[i].ro ? ":ro" : "") < 0) {
-			for (unsigned j = 0; j < i; j++)
-				free(argv[3 + 2 * j]);
-			free(argv);
-			return NULL;
-		}
+			     vols[i].ro ? ":ro" : "") < 0)
+			goto fail;
+		if (srcfds[i] < 0)
+			continue;
+		argv[k++] = (char *)"--volume-fd";
+		if (asprintf(&argv[k++], "%u:%d", i, srcfds[i]) < 0)
+			goto fail;
 	}
 	return argv;
+fail:
+	for (unsigned j = 3; j < 4 * nvols + 5; j++)
+		if (argv[j] && argv[j - 1] &&
+		    (j < 2 + 2 * nvols ? j % 2 == 1 : strcmp(argv[j - 1], "--volume-fd") == 0))
+			free(argv[j]);
+	free(argv);
+	return NULL;
 }
 
+/* Frees argv and closes our copies of the source fds it names (the child
+ * has its own). */
 static void free_argv(char **argv, unsigned nvols)
 {
 	for (unsigned i = 0; argv && i < nvols; i++)
 		free(argv[3 + 2 * i]);
+	for (unsigned j = 3 + 2 * nvols; argv && argv[j]; j++) {
+		if (strcmp(argv[j - 1], "--volume-fd") != 0)
+			continue;
+		close(atoi(strchr(argv[j], ':') + 1));
+		free(argv[j]);
+	}
 	free(argv);
 }
 
 /* In the forked child: only async-signal-safe calls. Reports an exec
  * failure as an errno value on errw. */
 static void __attribute__((noreturn)) exec_child(const char *exe, char **argv, int ctl, int errw,
-						 int netns, pid_t parent, const sigset_t *mask)
+						 int netns, pid_t parent, const sigset_t *mask,
+						 const int *srcfds, unsigned nvols)
 {
 	int e;
 
@@ -88,6 +108,9 @@ static void __attribute__((noreturn)) exec_child(const char *exe, char **argv, i
 		goto fail;
 	if (close_range(VOS_DOMAIN_CTL_FD + 1, ~0u, CLOSE_RANGE_CLOEXEC) < 0)
 		goto fail;
+	for (unsigned i = 0; i < nvols; i++)
+		if (srcfds[i] >= 0 && fcntl(srcfds[i], F_SETFD, 0) < 0)
+			goto fail;
 	sigprocmask(SIG_SETMASK, mask, NULL);
 	execv(exe, argv);
 fail:
@@ -101,14 +124,32 @@ int domain_spawn(struct domain_proc *d, const char *exe, const struct vos_volume
 		 unsigned nvols, int netns_fd, const sigset_t *child_mask, char *err, size_t errsz)
 {
 	int sv[2], ep[2];
-	char **argv = build_argv(exe, d->name, vols, nvols, d->inject);
+	/* above the fds the child moves into place (ctl, stdio) */
+	int srcfds[VOS_MAX_VOLUMES];
+	bool fds_ok = nvols <= VOS_MAX_VOLUMES;
+	for (unsigned i = 0; i < nvols && fds_ok; i++) {
+		srcfds[i] = vols[i].has_fd
+				    ? fcntl(vols[i].fd, F_DUPFD_CLOEXEC, VOS_DOMAIN_CTL_FD + 1)
+				    : -1;
+		if (vols[i].has_fd && srcfds[i] < 0) {
+			for (unsigned j = 0; j < i; j++)
+				if (srcfds[j] >= 0)
+					close(srcfds[j]);
+			fds_ok = false;
+		}
+	}
+	char **argv = fds_ok ? build_argv(exe, d->name, vols, nvols, d->inject, srcfds) : NULL;
+	if (!argv && fds_ok)
+		for (unsigned i = 0; i < nvols; i++)
+			if (srcfds[i] >= 0)
+				close(srcfds[i]);
 
 	d->pid = -1;
 	d->pidfd = d->ctlfd = d->intr_fd = -1;
 	d->alive = d->broken = d->hung = d->killed = false;
 	d->exit_code = d->exit_status = 0;
 	if (!argv) {
-		snprintf(err, errsz, "vos: out of memory");
+		snprintf(err, errsz, "vos: out of memory (or fds) for the %s domain", d->name);
 		return -1;
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -127,7 +168,7 @@ int domain_spawn(struct domain_proc *d, const char *exe, const struct vos_volume
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0)
-		exec_child(exe, argv, sv[1], ep[1], netns_fd, parent, child_mask);
+		exec_child(exe, argv, sv[1], ep[1], netns_fd, parent, child_mask, srcfds, nvols);
 	int fork_errno = errno;
 	close(sv[1]);
 	close(ep[1]);

@@ -11,11 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "supervisor/accept_guard.h"
 #include "supervisor/admin.h"
 #include "supervisor/clients.h"
 #include "supervisor/ctl_io.h"
@@ -31,9 +33,20 @@ enum { EV_LISTEN = 1, EV_SIGNAL, EV_SMALL_END = 4096 };
 #define TAG_RUN_LISTEN 4u
 #define TAG_ADMIN      5u
 
-/* Bounds: admin connections open at once, runs at once. */
-#define MAX_ADMIN 256
-#define MAX_RUNS  1024
+/* Bounds: admin connections open at once, runs at once; a peer that is
+ * not root nor our uid gets a share of each, so one user cannot lock the
+ * others out (root and our uid keep a reserve beyond the total). */
+#define MAX_ADMIN	  256
+#define MAX_ADMIN_PER_UID 32
+#define ADMIN_RESERVE	  32
+#define MAX_RUNS	  1024
+#define MAX_RUNS_PER_UID  128
+/* ... and of client connections and unclaimed forked channels over all its
+ * runs (each is an fd or a region: one user must not exhaust ours). */
+#define MAX_CLIENTS_PER_UID 1024
+#define MAX_PENDING_PER_UID 256
+/* Stopped storage instances kept for `vos status`. */
+#define SHARED_HISTORY 16
 /* Largest run registration accepted (32 volumes of long paths). */
 #define RUN_MSG_MAX (64 * 1024)
 
@@ -42,7 +55,9 @@ struct sinst {
 	struct dom_inst in; /* first: an instance pointer is a sinst pointer */
 	struct vos_volume vols[VOS_MAX_VOLUMES];
 	unsigned nvols;
-	unsigned refs; /* runs using it */
+	unsigned refs;	    /* runs using it */
+	bool first_pending; /* runs wait for its first start (settle answers them) */
+	char why_stop[64];  /* for the history: why it stops */
 	struct sinst *next;
 };
 
@@ -58,6 +73,7 @@ struct run {
 	sup_domains doms;
 	struct sinst *storage; /* or NULL */
 	bool net;
+	bool ready; /* answered: its socket exists (else it waits for its storage) */
 	/* statistics when the run registered, per domain */
 	bool have_base[VOS_DOMAIN_COUNT];
 	uint32_t base_epoch[VOS_DOMAIN_COUNT];
@@ -67,6 +83,7 @@ struct run {
 
 struct aconn {
 	struct aconn *next;
+	struct dom_inst *wait; /* a RESTART waits for this instance's new start */
 	int fd;
 	pid_t pid;
 	uid_t uid;
@@ -91,6 +108,9 @@ struct shared {
 	struct aconn *admins;
 	unsigned nadmins;
 	bool stop;
+	unsigned start_bound_ms;	       /* of a domain start */
+	struct inst_hist hist[SHARED_HISTORY]; /* stopped storage instances, oldest first */
+	size_t nhist;
 	/* runs' sockets go next to ours: whoever reached ours reaches them */
 	char sockdir[256];
 };
@@ -109,6 +129,7 @@ static void inst_common(struct shared *s, struct dom_inst *in)
 	in->child_mask = &s->child_mask;
 	in->pol = &s->pol;
 	in->deadline_ms = s->deadline_ms;
+	in->start_ms = s->start_bound_ms;
 	in->epfd = s->epfd;
 	in->ctx = s;
 }
@@ -125,15 +146,42 @@ static void channels_dead(struct dom_inst *in, void *ctx)
 
 static bool same_set(const struct sinst *si, uid_t uid, const struct vos_volume *v, unsigned n)
 {
-	if (si->in.uid != uid || si->nvols != n || si->in.no_restart)
+	/* one that is gone for good (gave up) serves no new run */
+	if (si->in.uid != uid || si->nvols != n || si->in.no_restart || si->in.gave_up ||
+	    (!si->in.d.alive && !si->in.d.restarting))
 		return false;
 	for (unsigned i = 0; i < n; i++)
 		if (strcmp(si->vols[i].src, v[i].src) != 0 ||
-		    strcmp(si->vols[i].path, v[i].path) != 0 || si->vols[i].ro != v[i].ro)
+		    strcmp(si->vols[i].path, v[i].path) != 0 || si->vols[i].ro != v[i].ro ||
+		    si->vols[i].dev != v[i].dev || si->vols[i].ino != v[i].ino)
 			return false;
 	return true;
 }
 
+/* Someone waits for an instance that goes: tell them, take their next
+ * request again. */
+static void admin_unwait(struct shared *s, struct aconn *a)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)(uintptr_t)a | TAG_ADMIN};
+	a->wait = NULL;
+	epoll_ctl(s->epfd, EPOLL_CTL_MOD, a->fd, &ev);
+}
+
+static void hist_push(struct shared *s, struct sinst *si)
+{
+	if (s->nhist == SHARED_HISTORY) {
+		admin_hist_free(&s->hist[0]);
+		memmove(s->hist, s->hist + 1, sizeof(s->hist[0]) * (SHARED_HISTORY - 1));
+		s->nhist--;
+	}
+	/* the volume strings go with the record, the fds not */
+	run_vols_close_fds(si->vols, si->nvols);
+	admin_hist_record(&s->hist[s->nhist++], &si->in, si->vols,
+			  si->why_stop[0] ? si->why_stop : "its last run ended");
+	si->nvols = 0;
+}
+
+/* Stops an instance no run uses (bounded), keeps its record. */
 static void sinst_free(struct shared *s, struct sinst *si)
 {
 	for (struct sinst **pp = &s->storage; *pp; pp = &(*pp)->next) {
@@ -142,14 +190,26 @@ static void sinst_free(struct shared *s, struct sinst *si)
 			break;
 		}
 	}
+	for (struct aconn *a = s->admins; a; a = a->next) {
+		if (a->wait != &si->in)
+			continue;
+		admin_reply(a->fd, -EIO, "vos: the domain stopped (its last run ended)");
+		admin_unwait(s, a);
+	}
+	char name[48];
+	admin_inst_name(&si->in, name, sizeof(name));
 	inst_stop(&si->in, DOMAIN_REPLY_TIMEOUT_MS);
+	fprintf(stderr, "vos: %s domain stopped (%s)\n", name,
+		si->why_stop[0] ? si->why_stop : "its last run ended");
+	hist_push(s, si);
 	run_vols_free(si->vols, si->nvols);
 	free(si);
 }
 
-/* The storage instance serving this volume set to `uid`, started if
- * needed (bounded wait), with a reference for the caller; or NULL with a
- * message. Takes ownership of the volume strings. */
+/* The storage instance serving this volume set to `uid`, with a reference
+ * for the caller: an existing one, or a new one being started (the
+ * caller's run waits for it: first_pending); or NULL with a message.
+ * Takes ownership of the volume strings. */
 static struct sinst *storage_get(struct shared *s, uid_t uid, struct vos_volume *v, unsigned n,
 				 char *err, size_t errsz)
 {
@@ -175,14 +235,15 @@ static struct sinst *storage_get(struct shared *s, uid_t uid, struct vos_volume 
 	si->in.nvols = n;
 	si->in.uid = uid;
 	si->in.serial = ++s->last_serial;
-	if (inst_start(&si->in, err, errsz) < 0) {
+	if (inst_start_async(&si->in, err, errsz) < 0) {
 		run_vols_free(si->vols, n);
 		free(si);
 		return NULL;
 	}
-	fprintf(stderr, "vos: storage:%u domain started (pid %d) for uid %u\n", si->in.serial,
+	fprintf(stderr, "vos: storage:%u domain starting (pid %d) for uid %u\n", si->in.serial,
 		(int)si->in.d.pid, (unsigned)uid);
 	si->refs = 1;
+	si->first_pending = true;
 	si->next = s->storage;
 	s->storage = si;
 	return si;
@@ -199,7 +260,7 @@ static void check_broken(struct shared *s)
 
 /* ---- admin view ---- */
 
-static bool serve_admin(struct shared *s, int fd, uid_t uid, const struct vos_ctl_admin *req)
+static bool serve_admin(struct shared *s, struct aconn *a, const struct vos_ctl_admin *req)
 {
 	size_t ni = 1, nt = 0;
 	for (struct sinst *si = s->storage; si; si = si->next)
@@ -209,7 +270,7 @@ static bool serve_admin(struct shared *s, int fd, uid_t uid, const struct vos_ct
 	if (!insts || !tabs) {
 		free(insts);
 		free(tabs);
-		return admin_reply(fd, -ENOMEM, "vos: out of memory") == 0;
+		return admin_reply(a->fd, -ENOMEM, "vos: out of memory") == 0;
 	}
 	ni = 0;
 	if (s->net.started)
@@ -222,7 +283,8 @@ static bool serve_admin(struct shared *s, int fd, uid_t uid, const struct vos_ct
 						  .run_pid = r->pid,
 						  .run_uid = r->uid,
 						  .storage = r->storage ? &r->storage->in : NULL,
-						  .net = r->net};
+						  .net = r->net,
+						  .starting = !r->ready};
 	struct admin_view v = {.mode = "shared",
 			       .sock = s->cfg->sock,
 			       .start_ms = s->start_ms,
@@ -230,13 +292,22 @@ static bool serve_admin(struct shared *s, int fd, uid_t uid, const struct vos_ct
 			       .ninsts = ni,
 			       .tables = tabs,
 			       .ntables = nt,
-			       .can_down = true};
-	bool down = false;
-	bool ok = admin_serve(&v, fd, uid, req, &down);
+			       .can_down = true,
+			       .hist = s->hist,
+			       .nhist = s->nhist};
+	struct admin_outcome out;
+	bool ok = admin_serve(&v, a->fd, a->uid, req, &out);
 	free(insts);
 	free(tabs);
-	if (down)
+	if (out.down)
 		s->stop = true;
+	if (ok && out.wait) {
+		/* answered by settle(); meanwhile only its hang-up is of interest */
+		struct epoll_event ev = {.events = 0,
+					 .data.u64 = (uint64_t)(uintptr_t)a | TAG_ADMIN};
+		a->wait = out.wait;
+		epoll_ctl(s->epfd, EPOLL_CTL_MOD, a->fd, &ev);
+	}
 	check_broken(s);
 	return ok;
 }
@@ -260,11 +331,9 @@ static void run_end(struct shared *s, struct run *r)
 	close(r->conn);
 	for (unsigned d = 0; d < VOS_DOMAIN_COUNT; d++)
 		free(r->base[d]);
-	if (r->storage && --r->storage->refs == 0) {
-		fprintf(stderr, "vos: storage:%u domain stopped (its last run ended)\n",
-			r->storage->in.serial);
-		sinst_free(s, r->storage);
-	}
+	/* an instance no run uses any more goes in settle() */
+	if (r->storage)
+		r->storage->refs--;
 	free(r);
 }
 
@@ -335,6 +404,36 @@ static bool run_stats(struct shared *s, struct run *r)
 	return ok;
 }
 
+/* The run's domains are up: its socket, its baseline, the answer. */
+static void run_ready(struct shared *s, struct run *r)
+{
+	char msg[512];
+	if (rundir_create_in(&r->rd, s->sockdir, msg, sizeof(msg)) < 0 ||
+	    watch(s, r->rd.listenfd, (uint64_t)(uintptr_t)r | TAG_RUN_LISTEN) < 0) {
+		admin_reply(r->conn, -EIO, "vos: cannot create the run's socket");
+		run_end(s, r);
+		return;
+	}
+	run_baseline(s, r);
+	r->ready = true;
+	char storage[48] = "none";
+	if (r->storage)
+		admin_inst_name(&r->storage->in, storage, sizeof(storage));
+	fprintf(stderr, "vos: run %llu registered by pid %d uid %u (storage: %s, net: %s)\n",
+		(unsigned long long)r->id, (int)r->pid, (unsigned)r->uid, storage,
+		r->net ? "yes" : "no");
+	if (admin_reply(r->conn, 0, r->rd.sock) < 0)
+		run_end(s, r);
+}
+
+static unsigned runs_of(const struct shared *s, uid_t uid)
+{
+	unsigned n = 0;
+	for (const struct run *r = s->runs; r; r = r->next)
+		n += r->uid == uid;
+	return n;
+}
+
 /* A VOS_CTL_RUN on admin connection a: on success the connection becomes
  * the run's (a is freed by the caller either way). Returns false if the
  * connection must be closed. */
@@ -351,12 +450,13 @@ static bool serve_run(struct shared *s, struct aconn *a, const struct vos_ctl_ru
 			 (unsigned)geteuid());
 		return admin_reply(a->fd, -EPERM, msg) == 0;
 	}
-	if (s->nruns >= MAX_RUNS)
+	bool priv = a->uid == 0 || a->uid == geteuid();
+	if (s->nruns >= MAX_RUNS || (!priv && runs_of(s, a->uid) >= MAX_RUNS_PER_UID))
 		return admin_reply(a->fd, -EAGAIN, "vos: too many runs on this supervisor") == 0;
 	int nv = run_vols_parse(m, n, vols);
 	if (nv < 0)
 		return false;
-	int rc = run_vols_check(a->pid, a->uid, a->gid, vols, (unsigned)nv, msg, sizeof(msg));
+	int rc = run_vols_open(a->fd, a->uid, a->gid, vols, (unsigned)nv, msg, sizeof(msg));
 	if (rc < 0) {
 		run_vols_free(vols, (unsigned)nv);
 		return admin_reply(a->fd, rc, msg) == 0;
@@ -389,31 +489,23 @@ static bool serve_run(struct shared *s, struct aconn *a, const struct vos_ctl_ru
 	r->clients.admit_set = true;
 	r->clients.admit_uid = a->uid;
 	r->clients.admit_pid = a->pid;
-	if (rundir_create_in(&r->rd, s->sockdir, msg, sizeof(msg)) < 0 ||
-	    watch(s, r->rd.listenfd, (uint64_t)(uintptr_t)r | TAG_RUN_LISTEN) < 0) {
-		if (r->rd.listenfd >= 0)
-			rundir_remove(&r->rd);
-		if (r->storage && --r->storage->refs == 0)
-			sinst_free(s, r->storage);
-		free(r);
-		return admin_reply(a->fd, -EIO, "vos: cannot create the run's socket") == 0;
-	}
+	/* from now on the connection is the run's: its EOF ends it, even
+	 * while it waits for its storage instance */
 	struct epoll_event ev = {.events = EPOLLIN,
 				 .data.u64 = (uint64_t)(uintptr_t)r | TAG_RUN_CONN};
-	epoll_ctl(s->epfd, EPOLL_CTL_MOD, a->fd, &ev);
-	run_baseline(s, r);
+	if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, a->fd, &ev) < 0) {
+		/* still tagged as the admin connection, which must not go */
+		if (r->storage)
+			r->storage->refs--; /* settle() stops it if unused */
+		free(r);
+		return admin_reply(a->fd, -ENOMEM, "vos: out of memory") == 0;
+	}
 	r->next = s->runs;
 	s->runs = r;
 	s->nruns++;
 	*taken = true;
-	char storage[48] = "none";
-	if (r->storage)
-		admin_inst_name(&r->storage->in, storage, sizeof(storage));
-	fprintf(stderr, "vos: run %llu registered by pid %d uid %u (storage: %s, net: %s)\n",
-		(unsigned long long)r->id, (int)r->pid, (unsigned)r->uid, storage,
-		r->net ? "yes" : "no");
-	if (admin_reply(a->fd, 0, r->rd.sock) < 0)
-		run_end(s, r);
+	if (!r->storage || !r->storage->first_pending)
+		run_ready(s, r);
 	return true;
 }
 
@@ -423,8 +515,8 @@ static void on_run_conn(struct shared *s, struct run *r)
 	ssize_t n = sup_ctl_recv(r->conn, &h, sizeof(h), NULL, 0, -1);
 	if (n == -EAGAIN)
 		return;
-	if (n == (ssize_t)sizeof(h) && vos_ctl_hdr_ok(&h, n, VOS_CTL_RUN_STATS_REQ, sizeof(h)) &&
-	    run_stats(s, r))
+	if (r->ready && n == (ssize_t)sizeof(h) &&
+	    vos_ctl_hdr_ok(&h, n, VOS_CTL_RUN_STATS_REQ, sizeof(h)) && run_stats(s, r))
 		return;
 	fprintf(stderr, "vos: run %llu ended\n", (unsigned long long)r->id);
 	run_end(s, r);
@@ -439,11 +531,31 @@ static struct run *run_of_client(struct shared *s, struct client *c)
 	return NULL;
 }
 
+/* What run r's table may still take: its user's share of connections and
+ * pending channels over all its runs (root and our uid: unlimited). */
+static void set_budget(const struct shared *s, struct run *r)
+{
+	struct client_table *t = &r->clients;
+	t->limited = r->uid != 0 && r->uid != geteuid();
+	if (!t->limited)
+		return;
+	unsigned nc = 0, np = 0;
+	for (const struct run *x = s->runs; x; x = x->next) {
+		if (x->uid != r->uid)
+			continue;
+		nc += x->clients.count;
+		np += x->clients.npending;
+	}
+	t->max_clients = t->count + (nc < MAX_CLIENTS_PER_UID ? MAX_CLIENTS_PER_UID - nc : 0);
+	t->max_pending = t->npending + (np < MAX_PENDING_PER_UID ? MAX_PENDING_PER_UID - np : 0);
+}
+
 static void on_client(struct shared *s, struct client *c)
 {
 	struct run *r = run_of_client(s, c);
 	if (!r)
 		return;
+	set_budget(s, r);
 	if (!client_serve(&r->clients, c, r->doms))
 		client_drop(&r->clients, c, r->doms);
 	check_broken(s);
@@ -451,6 +563,7 @@ static void on_client(struct shared *s, struct client *c)
 
 static void on_run_listen(struct shared *s, struct run *r)
 {
+	set_budget(s, r);
 	struct client *c = clients_accept(&r->clients, r->rd.listenfd);
 	if (c && watch(s, c->fd, (uint64_t)(uintptr_t)c) < 0)
 		client_drop(&r->clients, c, r->doms);
@@ -472,16 +585,27 @@ static void admin_close(struct shared *s, struct aconn *a, bool close_fd)
 	free(a);
 }
 
+static bool admit_admin(const struct shared *s, uid_t uid)
+{
+	bool priv = uid == 0 || uid == geteuid();
+	if (s->nadmins >= MAX_ADMIN + (priv ? ADMIN_RESERVE : 0))
+		return false;
+	unsigned mine = 0;
+	for (const struct aconn *a = s->admins; a && !priv; a = a->next)
+		mine += a->uid == uid;
+	return priv || mine < MAX_ADMIN_PER_UID;
+}
+
 static void on_listen(struct shared *s)
 {
-	int fd = accept4(s->cl->listenfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int fd = accept_guarded(s->cl->listenfd, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	struct aconn *a = NULL;
-	if (s->nadmins >= MAX_ADMIN || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-	    len != sizeof(cred) || !(a = calloc(1, sizeof(*a)))) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred) ||
+	    !admit_admin(s, cred.uid) || !(a = calloc(1, sizeof(*a)))) {
 		close(fd);
 		return;
 	}
@@ -501,6 +625,10 @@ static void on_listen(struct shared *s)
 
 static void on_admin(struct shared *s, struct aconn *a)
 {
+	if (a->wait) { /* only a hang-up is watched meanwhile */
+		admin_close(s, a, true);
+		return;
+	}
 	char *buf = malloc(RUN_MSG_MAX);
 	if (!buf) {
 		admin_close(s, a, true);
@@ -515,7 +643,7 @@ static void on_admin(struct shared *s, struct aconn *a)
 		   vos_ctl_hdr_ok(h, n, VOS_CTL_ADMIN, sizeof(struct vos_ctl_admin))) {
 		struct vos_ctl_admin req;
 		memcpy(&req, buf, sizeof(req));
-		keep = serve_admin(s, a->fd, a->uid, &req);
+		keep = serve_admin(s, a, &req);
 	} else if (n >= (ssize_t)sizeof(struct vos_ctl_run) && h->type == VOS_CTL_RUN &&
 		   h->magic == VOS_CTL_MAGIC && h->version == VOS_CTL_VERSION &&
 		   h->len == (uint32_t)n) {
@@ -529,6 +657,58 @@ static void on_admin(struct shared *s, struct aconn *a)
 }
 
 /* ---- loop ---- */
+
+/* A start ended: answer who waits for it (admin RESTARTs, runs waiting
+ * for a first start). */
+static void start_ended(struct shared *s, struct dom_inst *in)
+{
+	in->start_ended = false;
+	for (struct aconn *a = s->admins; a; a = a->next) {
+		if (a->wait != in)
+			continue;
+		admin_reply_restart(a->fd, in); /* a peer gone is seen by its hang-up */
+		admin_unwait(s, a);
+	}
+	if (in->id != VOS_DOMAIN_STORAGE)
+		return;
+	struct sinst *si = (struct sinst *)in;
+	if (!si->first_pending)
+		return;
+	si->first_pending = false;
+	if (!in->start_ok)
+		snprintf(si->why_stop, sizeof(si->why_stop), "it failed to start");
+	struct run *next;
+	for (struct run *r = s->runs; r; r = next) {
+		next = r->next; /* run_end unlinks r only */
+		if (r->storage != si || r->ready)
+			continue;
+		if (in->start_ok) {
+			run_ready(s, r);
+		} else {
+			admin_reply(r->conn, -EIO, in->start_err);
+			fprintf(stderr, "vos: run %llu refused: its storage domain did not start\n",
+				(unsigned long long)r->id);
+			run_end(s, r);
+		}
+	}
+}
+
+/* After every event: ended starts are answered, instances no run uses
+ * any more stop. */
+static void settle(struct shared *s)
+{
+	if (s->net.start_ended)
+		start_ended(s, &s->net);
+	for (struct sinst *si = s->storage; si; si = si->next)
+		if (si->in.start_ended)
+			start_ended(s, &si->in);
+	struct sinst *next;
+	for (struct sinst *si = s->storage; si; si = next) {
+		next = si->next;
+		if (si->refs == 0)
+			sinst_free(s, si);
+	}
+}
 
 static int tick_all(struct shared *s)
 {
@@ -554,7 +734,9 @@ static void loop(struct shared *s)
 {
 	while (!s->stop) {
 		struct epoll_event ev;
-		int n = epoll_wait(s->epfd, &ev, 1, tick_all(s));
+		int timeout = tick_all(s);
+		settle(s);
+		int n = epoll_wait(s->epfd, &ev, 1, timeout);
 		if (n < 0 && errno != EINTR) {
 			fprintf(stderr, "vos: epoll_wait: %s; stopping\n", strerror(errno));
 			return;
@@ -597,8 +779,14 @@ static void shutdown_all(struct shared *s)
 		si->in.no_restart = true;
 	while (s->runs)
 		run_end(s, s->runs);
-	while (s->storage)
+	while (s->storage) {
+		snprintf(s->storage->why_stop, sizeof(s->storage->why_stop),
+			 "the supervisor stopped");
 		sinst_free(s, s->storage);
+	}
+	for (size_t i = 0; i < s->nhist; i++)
+		admin_hist_free(&s->hist[i]);
+	s->nhist = 0;
 	if (s->net.started)
 		inst_stop(&s->net, DOMAIN_REPLY_TIMEOUT_MS);
 	netns_destroy(&s->netns);
@@ -623,8 +811,15 @@ int shared_serve(const struct shared_config *cfg, struct shared_claim *cl, int r
 		dprintf(cl->lockfd, "%d\n", (int)getpid());
 	inst_init(&s.net, VOS_DOMAIN_NET, "net");
 	if (inst_deadline_from_env(&s.deadline_ms, err, errsz) < 0 ||
+	    inst_start_timeout_from_env(&s.start_bound_ms, err, errsz) < 0 ||
 	    restart_policy_from_env(&s.pol, err, errsz) < 0)
 		goto out;
+	/* every run's connections and channels are fds */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	sigemptyset(&stopsig);
 	sigaddset(&stopsig, SIGINT);
 	sigaddset(&stopsig, SIGTERM);

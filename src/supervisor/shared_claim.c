@@ -40,9 +40,11 @@ int shared_claim(const char *sock, struct shared_claim *cl, char *err, size_t er
 	struct stat dst;
 	/* a directory someone else prepared (/tmp/vos-UID) could swap the socket */
 	if (lstat(dir, &dst) < 0 || !S_ISDIR(dst.st_mode) ||
-	    (dst.st_uid != geteuid() && dst.st_uid != 0)) {
-		snprintf(err, errsz, "vos: '%s' is not a directory owned by uid %u or root", dir,
-			 (unsigned)geteuid());
+	    (dst.st_uid != geteuid() && dst.st_uid != 0) || (dst.st_mode & (S_IWGRP | S_IWOTH))) {
+		snprintf(err, errsz,
+			 "vos: '%s' is not a directory owned by uid %u or root and writable by "
+			 "no one else",
+			 dir, (unsigned)geteuid());
 		goto out;
 	}
 	cl->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -74,6 +76,12 @@ int shared_claim(const char *sock, struct shared_claim *cl, char *err, size_t er
 		fprintf(stderr, "vos: replacing the stale socket %s\n", sock);
 		unlink(sock);
 	}
+	/* ... and so were run directories of a daemon killed by SIGKILL
+	 * (rundir_reclaim proves each stale before it goes) */
+	int gone = rundir_reclaim(dir);
+	if (gone > 0)
+		fprintf(stderr, "vos: removed %d stale run director%s in %s\n", gone,
+			gone == 1 ? "y" : "ies", dir);
 	struct rundir rd;
 	if (rundir_listen_at(&rd, sock, err, errsz) < 0)
 		goto fail;

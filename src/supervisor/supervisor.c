@@ -189,8 +189,28 @@ static bool on_admin(void *ctx, struct client *c, const struct vos_ctl_admin *re
 		.tables = &at,
 		.ntables = 1,
 	};
-	bool down;
-	return admin_serve(&v, c->fd, c->uid, req, &down);
+	struct admin_outcome out;
+	if (!admin_serve(&v, c->fd, c->uid, req, &out))
+		return false;
+	c->admin_wait = out.wait;
+	return true;
+}
+
+/* A start or restart ended: answer the admin RESTARTs waiting for it. */
+static void settle(struct sup *s)
+{
+	for (unsigned id = 0; id < VOS_DOMAIN_COUNT; id++) {
+		struct dom_inst *in = &s->inst[id];
+		if (!in->start_ended)
+			continue;
+		in->start_ended = false;
+		for (struct client *c = s->clients.head; c; c = c->next) {
+			if (c->admin_wait != in)
+				continue;
+			c->admin_wait = NULL;
+			admin_reply_restart(c->fd, in); /* a peer gone is seen by its EOF */
+		}
+	}
 }
 
 static void on_client(struct sup *s, struct client *c)
@@ -219,6 +239,7 @@ static void event_loop(struct sup *s)
 			if (t >= 0 && (timeout < 0 || t < timeout))
 				timeout = t;
 		}
+		settle(s);
 		int n = epoll_wait(s->epfd, &ev, 1, timeout);
 		if (n == 0 || (n < 0 && errno == EINTR))
 			continue;

@@ -107,3 +107,28 @@ def test_malformed_config_one_line_exit_125(vos, tmp_path):
     assert single_line(r.stderr) == (
         f"vos: {conf}:2: volume source '/nonexistent-vos-vol' does not exist "
         "(-v SRC:PATH[:ro])")
+
+
+def test_vos_up_reads_the_config_file(vos, tmp_path):
+    """`vos up` applies the file's net key (flags win) and refuses a
+    malformed file with status 125 without starting a daemon."""
+    from test_shared import Shared
+
+    conf = tmp_path / "vos.conf"
+    conf.write_text("net = none\n")
+    s = Shared(vos, tmp_path / "sup")
+    s.root.mkdir()
+    r = s.up("--config", str(conf))
+    assert r.returncode == 0, r
+    try:
+        doc = s.status()
+        running = [d["name"] for d in doc["domains"] if d["state"] == "running"]
+        assert "net" not in running, doc
+    finally:
+        s.down()
+    bad = tmp_path / "bad.conf"
+    bad.write_text("net = sideways\n")
+    r = s.up("--config", str(bad))
+    assert r.returncode == 125, r
+    assert single_line(r.stderr).startswith(f"vos: {bad}:1:"), r
+    assert not s.sock.exists()

@@ -147,6 +147,7 @@ def test_domain_killed_while_blocked_in_epoll_wait(vos, tmp_path):
         "new instance: 2 [data=31 ERR HUP] [data=33 IN]\n"
         "del dead: 0\n"
         "after del: 1 [data=33 IN]\n"
+        "blocked wait woken by the new instance: 1 [data=33 IN]\n"
     ), (out, err)
 
 
@@ -402,3 +403,77 @@ def test_redis_serves_and_appends_to_a_volume(vos, tmp_path):
     assert p.returncode == 0
     aof = "".join(f.read_text(errors="replace") for f in (vol / "appendonlydir").glob("*.aof"))
     assert "incr" in aof.lower()
+
+
+RESTORED_LISTENER = r"""
+import selectors, socket, sys, time
+sel = selectors.DefaultSelector()
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 0))
+srv.listen()
+srv.setblocking(False)
+sel.register(srv, selectors.EVENT_READ, "srv")
+print(srv.getsockname()[1], flush=True)
+sys.stdin.readline()  # the network domain was killed meanwhile
+got = None
+deadline = time.monotonic() + 30
+while got is None and time.monotonic() < deadline:
+    for key, ev in sel.select(10):
+        try:
+            c, _ = srv.accept()
+            c.settimeout(10)
+            got = c.recv(10)
+        except BlockingIOError:
+            print("accept: EAGAIN", flush=True)  # re-created, nothing queued yet
+        except OSError as e:
+            print("accept:", e.strerror, flush=True)
+print("got", got, flush=True)
+"""
+
+
+def test_restored_listener_stays_in_the_epoll_set(vos, tmp_path):
+    """With --restore-listeners, a listening socket registered in an epoll
+    set (python selectors) is re-created after the network domain dies; the
+    epoll set follows it into the new instance, so a later connection still
+    wakes the loop."""
+    p = subprocess.Popen(
+        [vos.path, "run", "--restore-listeners", "--", "/usr/bin/python3", "-c",
+         RESTORED_LISTENER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        port = int(p.stdout.readline())
+        net = None
+        for k in Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split():
+            argv = Path(f"/proc/{k}/cmdline").read_bytes().split(b"\0")
+            if len(argv) > 1 and argv[0].endswith(b"vos-domain") and argv[1] == b"net":
+                net = int(k)
+        assert net is not None
+        os.kill(net, signal.SIGKILL)
+        p.stdin.write("killed\n")
+        p.stdin.flush()
+        line = p.stdout.readline()
+        assert line == "accept: EAGAIN\n", line
+        import socket
+
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                c = socket.create_connection(("127.0.0.1", port), timeout=5)
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        with c:
+            c.sendall(b"hi")
+            out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            _kill_group(p)
+    assert p.returncode == 0, (out, err)
+    assert out == "got b'hi'\n", (out, err)

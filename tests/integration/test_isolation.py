@@ -176,3 +176,23 @@ def test_image_volume_file_hidden(vos, tmp_path):
     assert r.returncode == 0, r
     assert r.stdout.split() == ["in-image", "0", "host-image-read-only"], r
     assert img.stat().st_size == 16 << 20
+
+
+def test_isolated_under_shared_supervisor(vos, volume, tmp_path):
+    """A `vos run` served by a shared supervisor (`vos up`) is isolated the
+    same way (the run spawns the program itself)."""
+    sock = tmp_path / "sup.sock"
+    r = vos.run(["up", "--supervisor", sock])
+    assert r.returncode == 0, r
+    try:
+        r = vos.run(["run", "--supervisor", sock, "-v", spec(volume), "--", PY, "-c", PROBE,
+                     str(volume)])
+    finally:
+        d = vos.run(["down", "--supervisor", sock])
+    assert d.returncode == 0, d
+    assert r.returncode == 0, r
+    f = fields(r.stdout)
+    assert f["host-src"] == "[]", r
+    assert f["volume"] == "hello from the volume", r
+    assert f["netns"] != os.readlink("/proc/self/ns/net"), r
+    assert f["ifaces"] == "['lo']", r

@@ -41,7 +41,8 @@ def test_read_only_fd_and_read_only_volume(vos, volume):
 
 def test_two_processes_under_vos_share_a_mapping(vos, volume):
     """Two processes of one run, each mapping the file: each sees the
-    other's stores in its mapping and through read()."""
+    other's stores in its mapping and through read(), and the other's
+    write() in its mapping."""
     prog = vos.prog("mmapprog")
     (volume / "peer.bin").write_bytes(b"\0" * 4096)
     f = f"{MOUNT}/peer.bin"
@@ -52,8 +53,10 @@ def test_two_processes_under_vos_share_a_mapping(vos, volume):
         "0 0",
         "peer 1 sees 2 in mapping: yes",
         "peer 1 sees 2 via pread: yes",
+        "peer 1 sees the write() of 2 in mapping: yes",
         "peer 2 sees 1 in mapping: yes",
         "peer 2 sees 1 via pread: yes",
+        "peer 2 sees the write() of 1 in mapping: yes",
     ], r
 
 
@@ -77,9 +80,15 @@ def test_native_and_vos_process_share_a_mapping(vos, volume):
             native.kill()
         native.wait()
     assert r.returncode == 0, r
-    assert r.stdout == "peer 2 sees 1 in mapping: yes\npeer 2 sees 1 via pread: yes\n", r
+    assert r.stdout == (
+        "peer 2 sees 1 in mapping: yes\npeer 2 sees 1 via pread: yes\n"
+        "peer 2 sees the write() of 1 in mapping: yes\n"
+    ), r
     assert native.returncode == 0, err
-    assert out == "peer 1 sees 2 in mapping: yes\npeer 1 sees 2 via pread: yes\n"
+    assert out == (
+        "peer 1 sees 2 in mapping: yes\npeer 1 sees 2 via pread: yes\n"
+        "peer 1 sees the write() of 2 in mapping: yes\n"
+    )
 
 
 def test_sqlite_with_mmap_on_volume(vos, volume, tmp_path):

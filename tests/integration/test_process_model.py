@@ -291,6 +291,27 @@ def test_exec_of_volume_file(vos, volume):
     ), r_py
 
 
+def test_vos_run_program_in_volume(vos, volume, tmp_path):
+    """`vos run -- /data/prog ARGS`: the program comes from the volume
+    (ELF and script, arguments intact); missing, not executable and static
+    ones fail as for host programs."""
+    _exec_volume(volume)
+    r = vos.run_prog([spec(volume)], [f"{MOUNT}/bin/echo", "two  spaces", "$HOME", "*"])
+    assert (r.returncode, r.stdout) == (0, "two  spaces $HOME *\n"), r
+    r = vos.run_prog([spec(volume, ro=True)], [f"{MOUNT}/s.sh", "a"])
+    assert (r.returncode, r.stdout) == (0, f"script {MOUNT}/s.sh [a]\n"), r
+    r = vos.run_prog([spec(volume)], [f"{MOUNT}/missing"])
+    assert r.returncode == 127 and f"'{MOUNT}/missing' does not exist" in r.stderr, r
+    r = vos.run_prog([spec(volume)], [f"{MOUNT}/nox.sh"])
+    assert r.returncode == 126 and f"'{MOUNT}/nox.sh' is not executable" in r.stderr, r
+    src = tmp_path / "static.c"
+    src.write_text("int main(void) { return 0; }\n")
+    cc = run_native(["gcc", "-static", "-o", volume / "static", src])
+    assert cc.returncode == 0, cc
+    r = vos.run_prog([spec(volume)], [f"{MOUNT}/static"])
+    assert r.returncode == 2 and "statically linked" in r.stderr, r
+
+
 def test_exec_of_volume_file_from_spawn(vos, volume):
     """A vfork-like child (posix_spawn) runs an ELF program and a script in
     the volume through its parent's channel, as natively; when the parent

@@ -33,11 +33,20 @@ def need(*programs):
         pytest.skip(f"{', '.join(missing)} not installed (scripts/install-deps.sh)")
 
 
-def vrun(vos, vol, argv, **kw):
-    """argv under `vos run -v VOL:/data`; fails the test on a non-zero exit."""
-    r = vos.run_prog([spec(vol)], argv, **kw)
+def vrun(vos, vol, argv, stats=False, **kw):
+    """argv under `vos run -v VOL:/data` (--stats if asked); fails the test
+    on a non-zero exit."""
+    opts = ["--stats"] if stats else []
+    r = vos.run(["run", *opts, "-v", spec(vol), "--", *argv], **kw)
     assert r.returncode == 0, r
     return r
+
+
+def net_calls(stderr):
+    """Calls the network domain served, from `vos run --stats`."""
+    m = re.search(r"net domain: (\d+) calls forwarded", stderr)
+    assert m, f"no net domain statistics in:\n{stderr}"
+    return int(m.group(1))
 
 
 def snapshot(root: Path, mtime_res=1):
@@ -325,20 +334,38 @@ def sqlite_script(statements):
     return (".timeout 30000\n" + "\n".join(statements) + "\n").encode()
 
 
+# sh script: wait (bounded, 120 s) until the file $1 exists
+WAIT_SH = 'i=0\nwhile [ ! -e "$1" ] && [ $i -lt 2400 ]; do sleep 0.05; i=$((i + 1)); done\n'
+
+
+def wait_for_file(path):
+    """sqlite3 shell command running WAIT_SH (.system joins its arguments
+    into one shell command line: no spaces or $ in them)."""
+    return f".system sh {MOUNT}/wait.sh {path}"
+
+
 def sqlite_writer_and_reader(vos, vol, tmp_path, pragmas):
     """10,000 inserts in 100 transactions by one vos run while a second vos
-    run counts rows; returns the counts the reader saw."""
+    run counts rows; returns the counts the reader saw. Halfway, the writer
+    waits until the reader has counted, so the reader surely reads while the
+    writer is in the middle of its work."""
     need("sqlite3")
     db = f"{MOUNT}/t.db"
     create = "CREATE TABLE t(i INTEGER PRIMARY KEY, s TEXT);"
     vrun(vos, vol, ["sqlite3", db], input=sqlite_script(pragmas + [create]))
     stmts = []
     for t in range(100):
+        if t == 50:
+            stmts += [f".system touch {MOUNT}/half", wait_for_file(f"{MOUNT}/counted")]
         stmts.append("BEGIN;")
         stmts += [f"INSERT INTO t(s) VALUES('row {t * 100 + i}');" for i in range(100)]
         stmts.append("COMMIT;")
     (vol / "writer.sql").write_bytes(sqlite_script(pragmas + stmts))
-    (vol / "reader.sql").write_bytes(sqlite_script(["SELECT count(*) FROM t;"] * 300))
+    (vol / "wait.sh").write_text(WAIT_SH)
+    reads = ["SELECT count(*) FROM t;"] * 300
+    reads[:0] = [wait_for_file(f"{MOUNT}/half"), "SELECT count(*) FROM t;",
+                 f".system touch {MOUNT}/counted"]
+    (vol / "reader.sql").write_bytes(sqlite_script(reads))
     vos_argv = [vos.path, "run", "-v", spec(vol), "--", "sqlite3", db]
     with Server([*vos_argv, f".read {MOUNT}/writer.sql"], tmp_path, "writer") as w:
         r = vos.run_prog(
@@ -348,7 +375,8 @@ def sqlite_writer_and_reader(vos, vol, tmp_path, pragmas):
         assert w.wait(max(TIMEOUT, 120)) == 0, w.logs()
         assert w.err.read_text() == "", w.logs()
     counts = [int(x) for x in r.stdout.split()]
-    assert len(counts) == 300
+    assert len(counts) == 301
+    assert counts[0] == 5000  # read while the writer held its position
     # every snapshot is whole transactions, never going back
     assert all(c % 100 == 0 for c in counts), counts
     assert counts == sorted(counts)
@@ -457,8 +485,9 @@ def test_python_http_server_on_volume(vos, tmp_path):
     with Server(argv, tmp_path, "http") as srv:
         srv.wait_port(port)
         url = f"http://127.0.0.1:{port}"
-        u = vrun(vos, vol, [PY, "-c", URLLIB_CLIENT, f"{url}/blob.bin"])
+        u = vrun(vos, vol, [PY, "-c", URLLIB_CLIENT, f"{url}/blob.bin"], stats=True)
         assert u.stdout_bytes == blob
+        assert net_calls(u.stderr) > 0  # the client's socket was the net domain's
         u = vrun(vos, vol, [PY, "-c", URLLIB_CLIENT, f"{url}/sub/"])
         assert u.stdout == "<p>from the volume</p>\n"
         c = run_native(["curl", "-sS", "--max-time", "30", f"{url}/blob.bin"])
@@ -495,6 +524,32 @@ def test_python_multiprocessing_pool_writes_files(vos, tmp_path):
     for i, f in enumerate(files):
         assert f.name == f"out{i:03}.txt"
         assert f.read_text() == hashlib.sha256(str(i).encode()).hexdigest() * (i + 1)
+
+
+SPAWNER = """
+import os, subprocess, sys
+# children write into the volume (the cwd) after exec
+for i in range(5):
+    subprocess.run([sys.executable, "-c", f"open('spawned{i}.txt', 'w').write('{i}')"], check=True)
+pid = os.posix_spawn(sys.executable, [sys.executable, "-c", "open('posix.txt', 'w').write('p')"],
+                     os.environ)
+print(os.waitpid(pid, 0)[1], "parent alive")
+"""
+
+
+@pytest.mark.asan
+def test_python_spawns_with_faulthandler(vos, tmp_path):
+    """-X faulthandler gives every thread an alternate signal stack: vfork
+    children (subprocess, posix_spawn) must not trample their waiting
+    parent's frame on it (regrtest runs this way)."""
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    r = vrun(vos, vol, ["sh", "-c", f"cd {MOUNT} && exec {PY} -X faulthandler -c \"$0\"", SPAWNER])
+    assert r.stdout == "0 parent alive\n", r
+    assert "libvos" not in r.stderr, r
+    for i in range(5):
+        assert (vol / f"spawned{i}.txt").read_text() == str(i)
+    assert (vol / "posix.txt").read_text() == "p"
 
 
 # ------------------------------------------------------------------ fio
@@ -604,7 +659,8 @@ def test_nginx_serves_volume(vos, tmp_path, remote_epoll):
     with Server(argv, tmp_path, "nginx") as srv:
         srv.wait_port(port)
         url = f"http://127.0.0.1:{port}"
-        c = vrun(vos, vol, ["curl", "-sS", "--max-time", "30", f"{url}/blob.bin"])
+        c = vrun(vos, vol, ["curl", "-sS", "--max-time", "30", f"{url}/blob.bin"], stats=True)
+        assert net_calls(c.stderr) > 0
         assert c.stdout_bytes == blob
         c = vrun(vos, vol, ["curl", "-sS", "--max-time", "30", f"{url}/"])
         assert c.stdout == "<h1>nginx on a volume</h1>\n"
@@ -631,7 +687,7 @@ def test_redis_with_data_on_volume(vos, tmp_path, remote_epoll):
     vol = tmp_path / "vol"
     (vol / "redis").mkdir(parents=True)
     port = free_port()
-    argv = [vos.path, "run", "-v", spec(vol), "--", shutil.which("redis-server"),
+    argv = [vos.path, "run", "--stats", "-v", spec(vol), "--", shutil.which("redis-server"),
             "--port", port, "--bind", "127.0.0.1", "--dir", f"{MOUNT}/redis",
             "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no"]
     with Server(argv, tmp_path, "redis1") as srv:
@@ -646,6 +702,9 @@ def test_redis_with_data_on_volume(vos, tmp_path, remote_epoll):
         assert s.returncode == 0 and s.stdout.strip() == "OK", s
         assert redis_cli(port, "SHUTDOWN", "SAVE").returncode in (0, 1)  # the link drops
         assert srv.wait() == 0, srv.logs()
+        # served by the domains: its sockets and its RDB file
+        assert net_calls(srv.err.read_text()) > 0, srv.logs()
+        assert re.search(r"storage domain: [1-9]\d* calls forwarded", srv.err.read_text())
     assert (vol / "redis/dump.rdb").stat().st_size > 0
     port = free_port()
     argv[argv.index("--port") + 1] = str(port)

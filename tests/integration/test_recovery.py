@@ -487,3 +487,189 @@ print("alive", sum(t.is_alive() for t in ts), "bad", bad, "all called", min(call
     assert r.stdout == "alive 0 bad [] all called True\n", r
     assert restarts(r.stderr) == 2, r
     assert "libvos:" not in r.stderr, r
+
+
+# Stage "start" opens a file (and dups it) and a directory in the volume,
+# reads 1 MiB, execs itself (the storage domain killed just before the exec
+# with "dead": the fds are dead when the new image inherits them); stage
+# "exec" kills the domain again and again while it reads the rest.
+EXEC_READER = HELPERS + """
+import hashlib
+m, stage = sys.argv[1], sys.argv[2]
+if stage == "start":
+    fd = os.open(f"{m}/big.bin", os.O_RDONLY)
+    d = os.open(f"{m}/nested", os.O_RDONLY | os.O_DIRECTORY)
+    os.read(fd, 1 << 20)
+    fd2 = os.dup(fd)
+    for f in (fd, fd2, d):
+        os.set_inheritable(f, True)
+    if sys.argv[3] == "dead":
+        kill_and_wait()
+    os.execv(sys.executable, [sys.executable, __file__, m, "exec", str(fd), str(fd2), str(d)])
+fd, fd2, d = map(int, sys.argv[3:6])
+kill_and_wait()
+h, n, kills = hashlib.sha256(), 0, 0
+while True:
+    b = os.read(fd, 1 << 20)
+    if not b:
+        break
+    h.update(b)
+    n += len(b)
+    if n >= 4 << 20 and kills == 0:
+        kill_and_wait()
+        kills += 1
+print(h.hexdigest(), n, os.lseek(fd2, 0, os.SEEK_CUR))
+with open("b.txt", opener=lambda p, fl: os.open(p, fl, dir_fd=d)) as f:
+    print(f.read(), end="")
+"""
+
+EXEC_SIZE = 16 << 20
+
+
+@pytest.mark.asan
+@pytest.mark.parametrize("at_exec", ["live", "dead"])
+def test_exec_image_recovers_inherited_fds(vos, volume, tmp_path, at_exec):
+    """Recovery records cross execve: the new image's inherited fds (a file,
+    its dup sharing the offset, a directory used as dirfd) are recovered
+    after restarts, whether they were live or already dead at the exec."""
+    import hashlib
+    data = os.urandom(EXEC_SIZE)
+    (volume / "big.bin").write_bytes(data)
+    script = tmp_path / "exec_reader.py"
+    script.write_text(EXEC_READER)
+    r = vos.run(["run", "-v", spec(volume), "--", PY, script, MOUNT, "start", at_exec],
+                timeout=120)
+    assert r.returncode == 0, r
+    want = hashlib.sha256(data[1 << 20:]).hexdigest()
+    assert r.stdout == f"{want} {EXEC_SIZE - (1 << 20)} {EXEC_SIZE}\nbee\n", r
+    assert restarts(r.stderr) == (3 if at_exec == "dead" else 2), r
+    assert "libvos:" not in r.stderr, r
+
+
+def test_shell_exec_reads_through_a_kill(vos, volume, tmp_path):
+    """`exec 3<file` in a shell, a forked dd reads 100 blocks through the
+    shared description, then the shell execs a reader that kills the
+    storage domain and reads fd 3 to the end: it resumes where dd stopped
+    (the offset is fetched at the exec) and the bytes are identical."""
+    import hashlib
+    data = os.urandom(EXEC_SIZE)
+    (volume / "big.bin").write_bytes(data)
+    script = tmp_path / "reader.py"
+    script.write_text(HELPERS + """
+import hashlib
+kill_and_wait()
+h = hashlib.sha256()
+while True:
+    b = os.read(3, 1 << 20)
+    if not b:
+        break
+    h.update(b)
+print(h.hexdigest())
+""")
+    sh = 'exec 3<"$1"; dd bs=4096 count=100 <&3 >/dev/null 2>&1; exec "$2" "$3"'
+    r = vos.run(["run", "-v", spec(volume), "--", "/bin/sh", "-c", sh, "sh",
+                 f"{MOUNT}/big.bin", PY, script], timeout=120)
+    assert r.returncode == 0, r
+    assert r.stdout == hashlib.sha256(data[100 * 4096:]).hexdigest() + "\n", r
+    assert restarts(r.stderr) == 1, r
+    assert "libvos:" not in r.stderr, r
+
+
+EXEC_LISTENER = HELPERS + """
+import socket, threading
+if sys.argv[1] == "start":
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    os.set_inheritable(srv.fileno(), True)
+    os.execv(sys.executable, [sys.executable, __file__, "exec", str(srv.fileno())])
+srv = socket.socket(fileno=int(sys.argv[2]))
+port = srv.getsockname()[1]
+kill_and_wait("net")
+answer = []
+def client():
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            break
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                answer.append("refused")
+                return
+            time.sleep(0.02)
+    s.sendall(b"hi")
+    answer.append(s.recv(16))
+    s.close()
+same = srv.getsockname()[1] == port      # restores it
+t = threading.Thread(target=client, daemon=True)
+t.start()
+c, _ = srv.accept()
+data = c.recv(16)
+c.sendall(data.upper())
+c.close()
+t.join(10)
+print(data, answer, same)
+"""
+
+
+def test_exec_image_restores_inherited_listener(vos, volume, tmp_path):
+    script = tmp_path / "listener.py"
+    script.write_text(EXEC_LISTENER)
+    r = vos.run(["run", "--restore-listeners", "-v", spec(volume), "--", PY, script, "start"],
+                timeout=90)
+    assert r.returncode == 0, r
+    assert r.stdout == "b'hi' [b'HI'] True\n", r
+    assert r.stderr.count("vos: net domain restarted") == 1, r
+    assert "libvos:" not in r.stderr, r
+
+
+def test_offsets_reported_without_lseek_stay_exact(vos, volume):
+    """The domain follows a regular file's offset without an lseek per call
+    (domain/file_pos.h); every way of moving it is still what a recovery
+    resumes from: reads and writes, lseek, readv, F_SETFL O_APPEND,
+    RWF_APPEND, copy_file_range at the offsets, and a forked child moving
+    a shared description (the parent's next report includes its move)."""
+    code = HELPERS + """
+import fcntl
+m = sys.argv[1]
+def at(fd):
+    kill_and_wait()
+    return os.lseek(fd, 0, os.SEEK_CUR)
+fd = os.open(f"{m}/random.bin", os.O_RDWR)
+os.read(fd, 10)
+os.write(fd, b"w" * 5)
+os.readv(fd, [bytearray(3), bytearray(4)])
+print("rw", at(fd))
+os.lseek(fd, 1000, os.SEEK_SET)
+os.read(fd, 1)
+print("seek", at(fd))
+os.lseek(fd, 0, os.SEEK_SET)
+fcntl.fcntl(fd, fcntl.F_SETFL, os.O_APPEND)
+os.write(fd, b"tail")
+print("setfl", at(fd) == os.fstat(fd).st_size)
+g = os.open(f"{m}/hello.txt", os.O_RDWR)
+os.read(g, 2)
+os.pwritev(g, [b"end"], -1, os.RWF_APPEND)
+print("rwf_append", at(g) == os.fstat(g).st_size)
+src = os.open(f"{m}/nested/a.txt", os.O_RDONLY)
+dst = os.open(f"{m}/copy", os.O_RDWR | os.O_CREAT, 0o644)
+os.copy_file_range(src, dst, 50)
+print("copy", at(src), at(dst))
+h = os.open(f"{m}/nested/a.txt", os.O_RDONLY)
+os.read(h, 4)
+pid = os.fork()
+if pid == 0:
+    os.read(h, 6)
+    os._exit(0)
+os.waitpid(pid, 0)
+os.read(h, 2)
+print("fork", at(h))
+"""
+    # seven kills: more than the default restart budget allows in 10 s
+    r = vos.run(["run", "-v", spec(volume), "--", PY, "-c", code, MOUNT],
+                env={"VOS_RESTART_MAX": "20"}, timeout=90)
+    assert r.returncode == 0, r
+    assert r.stdout == ("rw 22\nseek 1001\nsetfl True\nrwf_append True\ncopy 50 50\n"
+                        "fork 12\n"), r
+    assert "libvos:" not in r.stderr, r

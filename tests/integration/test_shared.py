@@ -225,9 +225,14 @@ def test_two_runs_own_volumes_one_net_domain(shared, tmp_path):
         assert lines[1].startswith("port "), out
         assert lines[2] == "released True", out
     # each storage instance stopped with its run; the net domain stays
-    doc = wait_for(lambda: (lambda d: d if not d["runs"] else None)(shared.status()),
-                   what="runs to end")
+    doc = wait_for(lambda: (lambda d: d if not d["runs"] and len(d["domains"]) == 1 else None)(
+        shared.status()), what="runs to end")
     assert [d["name"] for d in doc["domains"]] == ["net"], doc
+    # ... and their records stay in the history
+    stopped = doc["stopped"]
+    assert sorted(h["volumes"][0]["src"] for h in stopped) == [str(a), str(b)], doc
+    assert all(h["state"] == "stopped" and h["reason"] == "its last run ended"
+               and h["stopped_at"] > 0 for h in stopped), doc
 
 
 # Under vos: creates files in a loop; after the test says the domain was
@@ -420,6 +425,13 @@ def test_private_supervisor_answers_admin_requests(vos, tmp_path):
             return d if d["restarts"] == 1 and d["state"] == "running" else None
         st = wait_for(restarted, timeout=60, what="the private storage restart")
         assert st["causes"][0]["cause"] == "signal 9", st
+        # an admin restart is answered once the new instance serves
+        r = vos.run(["restart", "storage", "--supervisor", line], timeout=90)
+        assert r.returncode == 0 and "restarted the storage domain (pid " in r.stdout, r
+        r = vos.run(["status", "--json", "--supervisor", line], timeout=60)
+        st2 = [x for x in json.loads(r.stdout)["domains"] if x["name"] == "storage"][0]
+        assert st2["state"] == "running" and st2["epoch"] == st["epoch"] + 1, st2
+        assert st2["causes"][-1]["kind"] == "admin" and st2["restarts"] == 2, st2
         r = vos.run(["down", "--supervisor", line], timeout=60)
         assert r.returncode == 1 and "private supervisor" in r.stderr, r
         go.write_text("")
@@ -428,6 +440,7 @@ def test_private_supervisor_answers_admin_requests(vos, tmp_path):
         go.touch()
         run.kill()
     assert rc == 0, err
+    assert SANITIZER_RE.search(err) is None, err
     assert out.splitlines()[-1] == "done", out
     assert (vol / "y").read_text() == "2"
 
@@ -541,3 +554,368 @@ print(st, subprocess.run(["/bin/cat", "/data/who", "/data/child"], capture_outpu
     assert r.returncode == 0, r
     assert r.stdout == "0 Fc\n", r
     assert (vol / "log").read_text() == "child\nparent\n"
+
+
+def gated(vos, root: Path, **extra):
+    """A shared supervisor whose storage domains hold before setting up
+    until root/gate exists (VOS_TEST_START_GATE, test only)."""
+    s = Shared(vos, root / "sup")
+    s.root.mkdir()
+    gate = root / "gate"
+    s.env.update({"VOS_TEST_START_GATE": f"storage:{gate}",
+                  "VOS_DOMAIN_START_TIMEOUT_MS": "120000", **extra})
+    return s, gate
+
+
+def storage_of(doc):
+    return [d for d in doc["domains"] if d["name"] == "storage"]
+
+
+NET_OK = "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(); print('ok')"
+
+
+def test_loop_serves_while_a_storage_domain_starts(vos, tmp_path):
+    s, gate = gated(vos, tmp_path)
+    r = s.up()
+    assert r.returncode == 0, r
+    runs = []
+    try:
+        vol = own_volume(tmp_path, "A")
+        a = Bg([vos.path, "run", "--no-isolate", "-v", f"{vol}:/data", "--", "/bin/cat",
+                "/data/who"], s.env)
+        runs.append(a)
+        # the daemon answers status while run A's storage domain is held
+        doc = wait_for(lambda: (lambda d: d if storage_of(d) and d["runs"] else None)(
+            s.status()), what="run A waiting for its storage domain")
+        assert storage_of(doc)[0]["state"] == "starting", doc
+        assert [x["state"] for x in doc["runs"]] == ["starting"], doc
+        # a run on the net domain alone is served meanwhile, and an admin restart too
+        b = s.cmd("run", "--no-isolate", "--", PY, "-c", NET_OK, timeout=90)
+        assert b.returncode == 0 and b.stdout == "ok\n", b
+        r = s.cmd("restart", "net", timeout=90)
+        assert r.returncode == 0 and "restarted the net domain" in r.stdout, r
+        doc = s.status()
+        assert a.p.poll() is None, "run A did not wait for its domain"
+        assert storage_of(doc)[0]["state"] == "starting", doc
+        assert [d["epoch"] for d in doc["domains"] if d["name"] == "net"] == [2], doc
+        gate.touch()
+        rc, out, err = a.finish()
+        assert rc == 0 and out == "A", err
+
+        # an admin restart whose new instance is held: answered once it serves
+        vol2 = own_volume(tmp_path, "C")
+        go = tmp_path / "go"
+        c = Bg([vos.path, "run", "--no-isolate", "-v", f"{vol2}:/data", "--", PY, "-c",
+                SEE, go], s.env)
+        runs.append(c)
+        assert c.p.stdout.readline() == b"C ['who']\n"
+        old = storage_of(s.status())[0]
+        gate.unlink()
+        rs = Bg([vos.path, "restart", old["instance"]], s.env)
+        runs.append(rs)
+        doc = wait_for(lambda: (lambda d: d if storage_of(d)[0]["state"] == "restarting"
+                                else None)(s.status()), what="the restart to be under way")
+        assert rs.p.poll() is None, "the restart was answered before its domain served"
+        b = s.cmd("run", "--no-isolate", "--", PY, "-c", NET_OK, timeout=90)
+        assert b.returncode == 0 and b.stdout == "ok\n", b
+        gate.touch()
+        rc, out, err = rs.finish()
+        assert rc == 0, err
+        assert f"restarted the {old['instance']} domain (pid " in out, out
+        new = storage_of(s.status())[0]
+        assert new["state"] == "running" and new["epoch"] == old["epoch"] + 1, new
+        assert new["causes"][-1]["kind"] == "admin" and new["restarts"] == 1, new
+        go.touch()
+        rc, out, err = c.finish()
+        assert rc == 0 and out.splitlines()[-1] == "released True", err
+    finally:
+        gate.touch()
+        for x in runs:
+            x.kill()
+        s.down()
+
+
+def test_run_leaving_while_its_storage_domain_starts(vos, tmp_path):
+    s, gate = gated(vos, tmp_path)
+    r = s.up()
+    assert r.returncode == 0, r
+    try:
+        vol = own_volume(tmp_path, "L")
+        a = Bg([vos.path, "run", "--no-isolate", "-v", f"{vol}:/data", "--", "/bin/true"], s.env)
+        try:
+            wait_for(lambda: s.status()["runs"], what="the run to register")
+        finally:
+            a.kill()  # the registering `vos run` goes before its answer
+        doc = wait_for(lambda: (lambda d: d if not d["runs"] and not storage_of(d) else None)(
+            s.status()), what="the run and its storage domain to go")
+        assert [h["instance"] for h in doc["stopped"]] == ["storage:1"], doc
+        assert doc["stopped"][0]["reason"] == "its last run ended", doc
+        gate.touch()
+        r = s.cmd("run", "--no-isolate", "-v", f"{vol}:/data", "--", "/bin/cat", "/data/who",
+                  timeout=90)
+        assert r.returncode == 0 and r.stdout == "L", r
+    finally:
+        gate.touch()
+        s.down()
+
+
+def test_storage_domain_that_does_not_start_in_time(vos, tmp_path):
+    s, gate = gated(vos, tmp_path, VOS_DOMAIN_START_TIMEOUT_MS="1000")
+    r = s.up()
+    assert r.returncode == 0, r
+    try:
+        vol = own_volume(tmp_path, "T")
+        r = s.cmd("run", "--no-isolate", "-v", f"{vol}:/data", "--", "/bin/true", timeout=90)
+        assert r.returncode != 0, r
+        assert "the storage domain failed to start (it did not answer within 1.0 s)" in r.stderr, r
+        doc = s.status()
+        assert doc["runs"] == [] and not storage_of(doc), doc
+        assert doc["stopped"][0]["reason"] == "it failed to start", doc
+        human = s.cmd("status", timeout=60)
+        assert "storage:1" in human.stdout and "it failed to start" in human.stdout, human
+    finally:
+        gate.touch()
+        s.down()
+
+
+def start_time(pid):
+    """Start time of a process (clock ticks since boot), as rundir.c reads it."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2:].split()[19])
+
+
+def fake_run_dir(base: Path, name: str, pid: int, start: int, extra=None):
+    d = base / name
+    d.mkdir(mode=0o711)
+    (d / "owner").write_text(f"{pid} {start}\n")
+    if extra:
+        (d / extra).write_text("")
+    return d
+
+
+# Under vos: prints its run socket, waits (bounded) for the test.
+HOLD = """
+import os, sys, time
+print(os.environ["VOS_SOCKET"], flush=True)
+deadline = time.monotonic() + 60
+while not os.path.exists(sys.argv[1]) and time.monotonic() < deadline:
+    time.sleep(0.05)
+"""
+
+
+def test_run_dirs_of_a_killed_daemon_are_reclaimed(vos, tmp_path):
+    s = Shared(vos, tmp_path / "sup")
+    s.root.mkdir()
+    r = s.up()
+    assert r.returncode == 0, r
+    go = tmp_path / "go"
+    run = Bg([vos.path, "run", "--no-isolate", "--", PY, "-c", HOLD, go], s.env)
+    try:
+        rundir = Path(run.p.stdout.readline().decode().strip()).parent
+        assert rundir.parent == s.root and (rundir / "owner").exists(), rundir
+        # what must stay: a live owner, no owner record, a stranger's file inside
+        me = os.getpid()
+        live = fake_run_dir(s.root, "vos.alive1", me, start_time(me))
+        nobody_knows = s.root / "vos.noownr"
+        nobody_knows.mkdir()
+        gone_pid = subprocess.Popen(["/bin/true"])
+        gone_pid.wait()
+        busy = fake_run_dir(s.root, "vos.extra1", gone_pid.pid, 1, extra="keep")
+        reused = fake_run_dir(s.root, "vos.reuse1", me, start_time(me) + 1)  # pid reused
+        pid = s.pid()
+        os.kill(pid, signal.SIGKILL)  # the daemon this test started
+        wait_for(lambda: not Path(f"/proc/{pid}").exists(), what="the daemon to die")
+        go.touch()
+        rc, out, err = run.finish()
+        assert "the shared supervisor stopped" in err, err
+        assert rundir.exists()  # left behind
+        r = s.up()
+        assert r.returncode == 0, r
+        assert f"removed 2 stale run directories in {s.root}" in r.stderr, r
+        assert not rundir.exists() and not reused.exists()
+        assert live.exists() and nobody_knows.exists()
+        assert sorted(p.name for p in busy.iterdir()) == ["keep", "owner"]
+        # the new daemon's runs work as before
+        r = s.cmd("run", "--no-isolate", "--", PY, "-c", NET_OK, timeout=90)
+        assert r.returncode == 0 and r.stdout == "ok\n", r
+    finally:
+        go.touch()
+        run.kill()
+        s.down()
+
+
+def test_private_run_reclaims_stale_run_dirs(vos, tmp_path):
+    xdg = tmp_path / "xdg"
+    xdg.mkdir(mode=0o700)
+    gone = subprocess.Popen(["/bin/true"])
+    gone.wait()
+    stale = fake_run_dir(xdg, "vos.stale1", gone.pid, 1)
+    (stale / "sock").write_text("")  # nobody listens on it
+    me = os.getpid()
+    live = fake_run_dir(xdg, "vos.alive1", me, start_time(me))
+    r = vos.run(["run", "--private", "--no-isolate", "--", "/bin/true"],
+                env={"XDG_RUNTIME_DIR": str(xdg), "VOS_SUPERVISOR": str(tmp_path / "none")},
+                timeout=90)
+    assert r.returncode == 0, r
+    assert not stale.exists() and live.exists()
+    assert sorted(p.name for p in xdg.iterdir()) == ["vos.alive1"]  # its own went at exit
+
+
+NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+
+
+def as_nobody(shared, *args, **kw):
+    return subprocess.run([*NOBODY, shared.vos.path, *args], env=_env(shared.env),
+                          capture_output=True, text=True, timeout=TIMEOUT,
+                          stdin=subprocess.DEVNULL, **kw)
+
+
+@pytest.fixture
+def root_shared(vos):
+    """A root shared supervisor in a directory every uid reaches."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (a root supervisor, setpriv)")
+    top = Path(tempfile.mkdtemp(dir="/tmp", prefix="vos-shared2."))
+    os.chmod(top, 0o755)
+    s = Shared(vos, top / "sup")
+    s.root.mkdir(mode=0o755)
+    try:
+        r = s.up()
+        assert r.returncode == 0, r
+        yield s, top
+    finally:
+        s.down()
+        subprocess.run(["rm", "-rf", "--", str(top)], timeout=60)
+
+
+def test_status_shows_other_users_only_their_own_runs(root_shared):
+    shared, top = root_shared
+    mine = own_volume(top, "ROOTS")
+    theirs = own_volume(top, "NOBODYS")
+    os.chown(theirs, 65534, 65534)
+    go = top / "go"
+    runs = [Bg([shared.vos.path, "run", "--no-isolate", "-v", f"{mine}:/data", "--", PY, "-c",
+                SEE, go], shared.env),
+            Bg([*NOBODY, shared.vos.path, "run", "--no-isolate", "--no-config", "-v",
+                f"{theirs}:/data", "--", PY, "-c", SEE, go], shared.env)]
+    try:
+        for r, name in zip(runs, ["ROOTS", "NOBODYS"]):
+            assert r.p.stdout.readline().decode().startswith(name), name
+        full = wait_for(lambda: (lambda d: d if len(d["clients"]) >= 2 else None)(
+            shared.status()), what="both runs' clients")
+        assert full["supervisor"]["view"] == "full" and len(full["runs"]) == 2, full
+        root_pids = {c["pid"] for c in full["clients"] if c["uid"] == 0}
+        assert root_pids, full
+        r = as_nobody(shared, "status", "--json")
+        assert r.returncode == 0, r
+        assert str(mine) not in r.stdout and "ROOTS" not in r.stdout, r.stdout
+        own = json.loads(r.stdout)
+        assert own["supervisor"]["view"] == "own", own
+        assert [x["uid"] for x in own["runs"]] == [65534], own
+        assert own["clients"] and {c["uid"] for c in own["clients"]} == {65534}, own
+        vols = {d["instance"]: [v["src"] for v in d["volumes"]] for d in storage_of(own)}
+        assert sorted(vols.values()) == [[], [str(theirs)]], own  # both instances, one hidden
+        assert all(d["calls"] >= 0 and d["state"] == "running" for d in own["domains"]), own
+        st = as_nobody(shared, "stats", "--json")
+        assert st.returncode == 0, st
+        seen = {c["pid"] for d in json.loads(st.stdout)["domains"] for c in d.get("clients", [])}
+        assert seen and not seen & root_pids, st.stdout
+        human = as_nobody(shared, "status")
+        assert human.returncode == 0 and "you see your own runs" in human.stdout, human
+        assert str(mine) not in human.stdout, human
+        go.touch()
+        for r in runs:
+            rc, out, err = r.finish()
+            assert rc == 0, err
+    finally:
+        go.touch()
+        for r in runs:
+            r.kill()
+
+
+# As another user: holds as many connections to the supervisor as it can
+# get, until the test says so.
+HOG = """
+import socket, sys, os, time
+held = []
+for _ in range(300):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(10)
+    try:
+        s.connect(sys.argv[1])
+        held.append(s)
+    except OSError:
+        s.close()
+print("holding", flush=True)
+deadline = time.monotonic() + 60
+while not os.path.exists(sys.argv[2]) and time.monotonic() < deadline:
+    time.sleep(0.05)
+"""
+
+
+def test_one_user_cannot_take_every_admin_connection(root_shared):
+    shared, top = root_shared
+    go = top / "go"
+    hog = Bg([*NOBODY, PY, "-c", HOG, shared.sock, go], {})
+    try:
+        assert hog.p.stdout.readline() == b"holding\n"
+        # root (and the supervisor's uid) are still served ...
+        doc = shared.status()
+        assert doc["supervisor"]["pid"] == shared.pid(), doc
+        r = shared.cmd("run", "--no-isolate", "--", PY, "-c", NET_OK, timeout=90)
+        assert r.returncode == 0 and r.stdout == "ok\n", r
+        # ... while that user has used up its share
+        r = as_nobody(shared, "status", "--json")
+        assert r.returncode == 1, r
+        go.touch()
+        hog.finish()
+        wait_for(lambda: as_nobody(shared, "status", "--json").returncode == 0,
+                 what="the user's share to come back")
+    finally:
+        go.touch()
+        hog.kill()
+
+
+def test_every_volume_of_another_user_is_checked_in_one_go(root_shared):
+    shared, top = root_shared
+    ok = own_volume(top, "OK")
+    os.chown(ok, 65534, 65534)
+    secret = top / "secret"
+    secret.mkdir(mode=0o700)
+    r = as_nobody(shared, "run", "--no-isolate", "--no-config", "-v", f"{ok}:/a", "-v",
+                  f"{secret}:/b", "--", "/bin/true")
+    assert r.returncode == 2, r
+    assert r.stderr.strip() == f"vos: volume '{secret}': permission denied for uid 65534", r
+    r = as_nobody(shared, "run", "--no-isolate", "--no-config", "-v", f"{ok}:/a", "--",
+                  "/bin/cat", "/a/who")
+    assert r.returncode == 0 and r.stdout == "OK", r
+    assert [x for x in shared.status()["runs"]] == [], "a refused run stays registered"
+
+
+def test_a_new_run_does_not_join_a_storage_domain_given_up(vos, tmp_path):
+    s = Shared(vos, tmp_path / "sup")
+    s.root.mkdir()
+    s.env["VOS_RESTART_MAX"] = "1"  # the first death is final
+    r = s.up()
+    assert r.returncode == 0, r
+    go = tmp_path / "go"
+    vol = own_volume(tmp_path, "G")
+    a = Bg([vos.path, "run", "--no-isolate", "-v", f"{vol}:/data", "--", PY, "-c", SEE, go],
+           s.env)
+    try:
+        assert a.p.stdout.readline() == b"G ['who']\n"
+        r = s.cmd("kill", "storage", timeout=60)
+        assert r.returncode == 0, r
+        wait_for(lambda: [d["state"] for d in storage_of(s.status())] == ["given-up"],
+                 what="the storage domain to give up")
+        r = s.cmd("run", "--no-isolate", "-v", f"{vol}:/data", "--", "/bin/cat", "/data/who",
+                  timeout=90)
+        assert r.returncode == 0 and r.stdout == "G", r
+        states = sorted((d["instance"], d["state"]) for d in storage_of(s.status()))
+        assert states == [("storage:1", "given-up")], states  # storage:2 served, then went
+        go.touch()
+        a.finish()
+    finally:
+        go.touch()
+        a.kill()
+        s.down()

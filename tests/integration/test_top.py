@@ -123,3 +123,37 @@ def test_top_errors(vos, tmp_path):
     assert r.returncode == 2 and "unknown option '--bogus'" in r.stderr, r
     r = vos.run(["top", "--help"])
     assert r.returncode == 0 and r.stdout.startswith("Usage: vos top"), r
+
+
+def test_top_on_shared_supervisor(vos, volume, tmp_path):
+    """`vos top` watches a shared supervisor (`vos up`) serving a `vos run`."""
+    sock = tmp_path / "sup.sock"
+    r = vos.run(["up", "--supervisor", sock])
+    assert r.returncode == 0, r
+    try:
+        p = subprocess.Popen(
+            [str(vos.path), "run", "--supervisor", str(sock), "-v", spec(volume), "--", PY,
+             "-c", BUSY, "60"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=_env(), start_new_session=True, text=True)
+        try:
+            assert p.stdout.readline().strip(), "the program did not start"
+            r = vos.run(["top", "--once", "--json", "-d", "0.3", "--supervisor", sock])
+        finally:
+            (volume / "stop").write_text("")
+            try:
+                p.communicate(timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, 9)
+                p.communicate()
+        assert p.returncode == 0
+        assert r.returncode == 0, r
+        top = json.loads(r.stdout)
+        assert top["supervisor"]["mode"] == "shared"
+        st = [d for d in top["domains"] if d["name"] == "storage"]
+        assert len(st) == 1 and st[0]["calls_per_s"] > 0, top["domains"]
+        py = [c for c in top["clients"] if c["command"] == "python3"]
+        assert py and py[0]["calls_per_s"] > 0, top["clients"]
+    finally:
+        d = vos.run(["down", "--supervisor", sock])
+        assert d.returncode == 0, d

@@ -640,6 +640,14 @@ static void domain_death(void)
 	printf("del dead: %d\n", epoll_ctl(ep, EPOLL_CTL_DEL, a, NULL));
 	n = epoll_wait(ep, ev, 4, LONG_MS);
 	ev_print_sorted("after del", n, ev);
+	drain(c);
+	struct waiter w = {.ep = ep};
+	pthread_t t;
+	pthread_create(&t, NULL, epoll_waiter, &w);
+	sleep_ms(150);
+	put(d, "w");
+	pthread_join(t, NULL);
+	ev_print("blocked wait woken by the new instance", w.n, w.ev);
 }
 
 int main(int argc, char **argv)

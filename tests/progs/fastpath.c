@@ -11,6 +11,8 @@
  *                                 reads FILE; dlclose, dlopen, again
  *   fastpath intr DIR MODE        SIGALRM during a forwarded read of a FIFO
  *                                 at a rewritten site; MODE restart|eintr
+ *   fastpath intrlocal MODE       the same on a local pipe, at our rewritten
+ *                                 site and at glibc's read (never rewritten)
  *   fastpath proof                stderr: "own site rewritten: 0|1"
  */
 #include <dlfcn.h>
@@ -99,9 +101,11 @@ static long check_round(int fd, pid_t ppid, long i, int pfd[2])
 	errors += n != 16 || buf[0] != pattern_at(off + 1);
 	struct stat st;
 	errors += fstat(fd, &st) != 0 || st.st_size != DATA_LEN;
-	char c = (char)i;
-	errors += write(pfd[1], &c, 1) != 1;
-	errors += fp_read(pfd[0], buf, 1) != 1 || buf[0] != c;
+	char c[2] = {(char)i, (char)(i + 1)};
+	errors += write(pfd[1], c, 2) != 2;
+	errors += fp_read(pfd[0], buf, 1) != 1 || buf[0] != c[0];
+	/* glibc's read: with threads, `mov 0x8(%rsp),%edi; xor %eax,%eax` */
+	errors += read(pfd[0], buf, 1) != 1 || buf[0] != c[1];
 	return errors;
 }
 
@@ -139,7 +143,8 @@ static int cmd_threads(const char *dir, int nthreads, long iters)
 	pthread_barrier_t start;
 	pthread_barrier_init(&start, NULL, (unsigned)nthreads);
 	for (int t = 0; t < nthreads; t++) {
-		w[t] = (struct worker){.fd = fd, .iters = iters, .ppid = getppid(), .start = &start};
+		w[t] = (struct worker){
+			.fd = fd, .iters = iters, .ppid = getppid(), .start = &start};
 		if (pthread_create(&w[t].th, NULL, worker_main, &w[t]) != 0)
 			die("pthread_create");
 	}
@@ -176,8 +181,8 @@ static int cmd_jit(void)
 {
 	/* mov $39,%eax (getpid); syscall; ret */
 	static const unsigned char code[] = {0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0xc3};
-	unsigned char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-				-1, 0);
+	unsigned char *p =
+		mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		die("mmap");
 	memcpy(p, code, sizeof code);
@@ -308,6 +313,52 @@ static int cmd_intr(const char *dir, const char *mode)
 	close(fd);
 	close(wfd);
 	unlink(path);
+	fprintf(stderr, "own site rewritten: %d\n", *(unsigned char *)fp_read == 0xe9);
+	return 0;
+}
+
+/* A blocked read of an empty pipe, interrupted: EINTR without SA_RESTART,
+ * restarted (and getting the byte) with it; once through our rewritten
+ * site, once through glibc's read (whose `xor %eax,%eax` site traps). */
+static int cmd_intrlocal(const char *mode)
+{
+	bool restart = strcmp(mode, "restart") == 0;
+	struct sigaction sa = {.sa_handler = on_alarm, .sa_flags = restart ? SA_RESTART : 0};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	for (int pass = 0; pass < 2; pass++) {
+		int p[2];
+		if (pipe(p) != 0)
+			die("pipe");
+		char c = 0;
+		if (write(p[1], "w", 1) != 1 || fp_read(p[0], &c, 1) != 1) /* warm-up */
+			die("warm-up");
+		handled = 0;
+		atomic_store(&reader_done, false);
+		struct poker pk = {.target = pthread_self(), .wfd = p[1], .restart = restart};
+		pthread_t th;
+		if (pthread_create(&th, NULL, poker_main, &pk) != 0)
+			die("pthread_create");
+		long n;
+		if (pass == 0) {
+			n = fp_read(p[0], &c, 1);
+		} else {
+			n = read(p[0], &c, 1);
+			n = n < 0 ? -errno : n;
+		}
+		atomic_store(&reader_done, true);
+		pthread_join(th, NULL);
+		const char *site = pass == 0 ? "own site" : "glibc read";
+		if (n == 1)
+			printf("%s: 1 byte '%c', handler ran: %s\n", site, c,
+			       handled > 0 ? "yes" : "no");
+		else
+			printf("%s: %s, handler ran: %s\n", site,
+			       n == -EINTR ? "EINTR" : "other error", handled > 0 ? "yes" : "no");
+		close(p[0]);
+		close(p[1]);
+	}
+	fprintf(stderr, "own site rewritten: %d\n", *(unsigned char *)fp_read == 0xe9);
 	return 0;
 }
 
@@ -322,6 +373,8 @@ int main(int argc, char **argv)
 		return cmd_dlopen(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "intr") == 0)
 		return cmd_intr(argv[2], argv[3]);
+	if (argc == 3 && strcmp(argv[1], "intrlocal") == 0)
+		return cmd_intrlocal(argv[2]);
 	if (argc == 2 && strcmp(argv[1], "proof") == 0) {
 		for (int i = 0; i < 3; i++)
 			fp_getppid();
@@ -329,6 +382,6 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	fprintf(stderr, "usage: fastpath threads DIR N ITERS | jit | dlopen LIB FILE | "
-			"intr DIR MODE | proof\n");
+			"intr DIR MODE | intrlocal MODE | proof\n");
 	return 2;
 }

@@ -7,7 +7,8 @@
  *                             maps FILE (>= 4 KiB) shared, writes byte ME at
  *                             offset ME, waits (bounded) until byte OTHER
  *                             appears at offset OTHER, then checks the file
- *                             through read() too
+ *                             through read() too; also write()s byte ME at
+ *                             100 + ME, to be seen in the other's mapping
  *   mmapprog rdonly FILE      read-only fd: PROT_WRITE shared and private
  */
 #include <errno.h>
@@ -183,16 +184,22 @@ static int peer(const char *file, int me, int other)
 		return 1;
 	}
 	m[me] = (char)me;
-	/* bounded wait for the other process's store (60 s) */
+	/* and a write() the other one must see in its mapping */
+	char w = (char)me;
+	if (pwrite(fd, &w, 1, 100 + me) != 1)
+		return 1;
+	/* bounded wait for the other process's store and write (60 s) */
 	struct timespec ts = {0, 5 * 1000 * 1000};
 	int i;
-	for (i = 0; i < 12000 && m[other] != (char)other; i++)
+	for (i = 0; i < 12000 && (m[other] != (char)other || m[100 + other] != (char)other); i++)
 		nanosleep(&ts, NULL);
 	char c = 0;
 	int seen = m[other] == (char)other;
 	printf("peer %d sees %d in mapping: %s\n", me, other, seen ? "yes" : "no");
 	printf("peer %d sees %d via pread: %s\n", me, other,
 	       pread(fd, &c, 1, other) == 1 && c == (char)other ? "yes" : "no");
+	printf("peer %d sees the write() of %d in mapping: %s\n", me, other,
+	       m[100 + other] == (char)other ? "yes" : "no");
 	return seen ? 0 : 1;
 }
 

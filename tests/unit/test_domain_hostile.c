@@ -553,7 +553,8 @@ static void test_random_requests(void **state)
 	}
 
 	close_all_remote();
-	vos_epoll_shadow_gone(&sh); /* wake eventfd, arms */
+	/* wake eventfd, arms */
+	vos_epoll_shadow_gone(&sh);
 	vos_locks_destroy(&sh); /* closing every fd released them already */
 	assert_int_equal(vos_fdtable_count(&sh.fds), 0);
 	vos_fdtable_destroy(&sh.fds);

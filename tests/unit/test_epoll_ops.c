@@ -172,12 +172,45 @@ static void test_poll_arm(void **state)
 	close(efd);
 }
 
+/* A client cannot hold more than its share of arms (each an epoll fd in
+ * the domain); dropping the shadow's registrations frees them all. */
+static void test_arm_bound(void **state)
+{
+	(void)state;
+	struct vos_pollfd *e = (struct vos_pollfd *)srv.data;
+	/* a file nothing waits on (epoll refuses it): each arm is an empty
+	 * epoll fd, so no kernel limit on nesting one file gets in the way */
+	int mfd = vos_fdtable_install(&sh.fds, memfd_create("arm", MFD_CLOEXEC), 0);
+	assert_true(mfd >= 0);
+	int ok = 0, refused = 0;
+	for (int tid = 1000; tid < 1000 + 1100; tid++) {
+		e[0] = (struct vos_pollfd){.fd = mfd, .events = 0};
+		int64_t r = exec_op(VOS_OP_POLL_ARM, 0, 1, tid, 0, 0);
+		if (r == 0)
+			ok++;
+		else if (r == -ENOMEM || r == -EMFILE)
+			refused++;
+		else
+			fail_msg("arm %d: %lld", tid, (long long)r);
+	}
+	assert_true(ok <= 1024);
+	assert_int_equal(ok + refused, 1100);
+	assert_true(refused > 0);
+	vos_epoll_shadow_gone(&sh);
+	/* all released: arming works again */
+	e[0] = (struct vos_pollfd){.fd = rfd, .events = POLLIN};
+	assert_int_equal(exec_op(VOS_OP_POLL_ARM, 0, 1, 1, 0, 0), 0);
+	assert_int_equal(exec_op(VOS_OP_POLL_ARM, 0, 0, 1, 0, 0), 0);
+	assert_int_equal(exec_op(VOS_OP_CLOSE, mfd, 0, 0, 0, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_epoll_instance_and_wake),
 		cmocka_unit_test(test_epoll_hostile),
 		cmocka_unit_test(test_poll_arm),
+		cmocka_unit_test(test_arm_bound),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -37,7 +37,7 @@ static const char stats0[] =
 	"\"clients\":[{\"id\":2,\"pid\":200,\"calls\":5}]}]}";
 
 /* 2 s later: storage served 2000 more calls (reads), net restarted (epoch 2);
- * a second client (201) has no per-client figures */
+ * a second client (201) had no calls served */
 static const char status1[] =
 	"{\"supervisor\":{\"pid\":100,\"mode\":\"private\",\"uptime_s\":3.5},"
 	"\"domains\":[{\"name\":\"storage\",\"instance\":\"storage\",\"state\":\"running\","
@@ -106,7 +106,7 @@ static void test_rates_from_two_samples(void **state)
 	assert_string_equal(v->cli[0].domains, "storage");
 	/* (2900 + 4 - 900 - 5) calls in 2 s over both domains */
 	assert_true(v->cli[0].calls_ps > 999.4 && v->cli[0].calls_ps < 999.6);
-	assert_true(v->cli[1].calls_ps < 0); /* no figures for it */
+	assert_true(v->cli[1].calls_ps == 0); /* no calls served for it */
 
 	char *text = NULL;
 	size_t len = 0;
@@ -146,6 +146,10 @@ static void test_rates_from_two_samples(void **state)
 	/* first frame: no previous sample, no rates */
 	top_view_build(v, NULL, NULL, c, d, 2.0, 10);
 	assert_true(v->dom[0].calls_ps == 0);
+	/* a supervisor without per-client figures: unknown, not 0 */
+	top_view_build(v, a, NULL, c, NULL, 2.0, 10);
+	assert_int_equal(v->ncli, 2);
+	assert_true(v->cli[0].calls_ps < 0);
 	free(v);
 	json_free(a);
 	json_free(b);

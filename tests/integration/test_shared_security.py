@@ -1,0 +1,225 @@
+"""Security of the shared supervisor and the CLI against other local users
+(issue 5 section 1, design.md section 6): volume sources resolved once with
+the registering user's credentials, planted supervisors refused, bounded
+connections per user, status that always answers, escaped strings. Every
+supervisor lives in its own temporary directory and is stopped in a
+`finally`; every wait is bounded; no timing is asserted."""
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import SANITIZER_RE, TIMEOUT, _env, _kill_group, build_dir
+
+PY = "/usr/bin/python3"
+NOBODY = 65534
+AS_NOBODY = ["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups"]
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (other users)")
+
+
+class RootShared:
+    """A root shared supervisor whose socket other users can reach."""
+
+    def __init__(self, vos):
+        self.vos = vos
+        self.top = Path(tempfile.mkdtemp(dir="/tmp", prefix="vos-sec."))
+        os.chmod(self.top, 0o755)
+        self.root = self.top / "sup"
+        self.root.mkdir(mode=0o755)
+        self.sock = self.root / "vos.sock"
+        self.env = {"VOS_SUPERVISOR": str(self.sock)}
+
+    def cmd(self, *args, **kw):
+        env = dict(self.env)
+        env.update(kw.pop("env", {}))
+        return self.vos.run([*args], env=env, **kw)
+
+    def pid(self):
+        try:
+            return int((self.root / "vos.sock.lock").read_text().split()[0])
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def down(self):
+        pid = self.pid()
+        r = self.cmd("down", timeout=90)
+        if r.returncode != 0 and pid and Path(f"/proc/{pid}").exists():
+            os.kill(pid, signal.SIGKILL)
+        log = self.root / "vos.sock.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        shutil.rmtree(self.top, ignore_errors=True)
+        assert SANITIZER_RE.search(text) is None, f"sanitizer report in the daemon log:\n{text}"
+
+
+@pytest.fixture
+def root_shared(vos):
+    s = RootShared(vos)
+    r = s.cmd("up", timeout=90)
+    assert r.returncode == 0, r
+    try:
+        yield s
+    finally:
+        s.down()
+
+
+def _spawn(argv, **kw):
+    return subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=_env(kw.pop("env", None)), start_new_session=True, **kw)
+
+
+def _stop(p):
+    if p.poll() is None:
+        _kill_group(p)
+    p.communicate()
+
+
+# A raw VOS_CTL_RUN naming SRC as it is (a hostile client need not
+# canonicalise), then, if admitted, reads /data/s.txt through libvos.
+REGISTER = r"""
+import os, socket, struct, subprocess, sys
+sock, src, libvos, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+for _ in range(n):
+    recs = b"\x01" + src.encode() + b"\0/data\0"
+    body = struct.pack("<II", 0, 1) + recs
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(60)
+    s.connect(sock)
+    s.send(struct.pack("<IIII", 0x56435452, 1, 102, 16 + len(body)) + body)
+    r = s.recv(4096)
+    st = struct.unpack_from("<i", r, 16)[0]
+    txt = r[24:].split(b"\0")[0].decode(errors="replace")
+    if st != 0:
+        print("refused", txt, flush=True)
+        s.close()
+        continue
+    env = dict(os.environ, VOS_SOCKET=txt, VOS_VOLUMES="/data", LD_PRELOAD=libvos)
+    out = subprocess.run(["cat", "/data/s.txt"], env=env, capture_output=True,
+                         timeout=60).stdout.decode(errors="replace").strip()
+    print("served", out, flush=True)
+    s.close()
+"""
+
+FLIP = """
+end=$(( $(date +%s) + {secs} ))
+cd {dir}
+while [ $(date +%s) -lt $end ]; do ln -sfn {ok} lnk; ln -sfn {secret} lnk; done
+"""
+
+
+@needs_root
+def test_symlink_swap_never_serves_a_hidden_directory(vos, root_shared):
+    """The reviewer's race: nobody flips a symlink between its own directory
+    and one behind a 0700 root directory while registering it. The source
+    is opened once as nobody, so the hidden one is refused or never
+    reached; what is served is what was checked."""
+    top = root_shared.top
+    secret = top / "secret"
+    (secret / "pub").mkdir(parents=True)
+    os.chmod(secret, 0o700)
+    os.chmod(secret / "pub", 0o755)
+    (secret / "pub" / "s.txt").write_text("SECRET\n")
+    os.chmod(secret / "pub" / "s.txt", 0o644)
+    u = top / "u"
+    (u / "ok").mkdir(parents=True)
+    (u / "ok" / "s.txt").write_text("OK\n")
+    for p in (u, u / "ok", u / "ok" / "s.txt"):
+        os.chown(p, NOBODY, NOBODY)
+    os.symlink(u / "ok", u / "lnk")
+    os.lchown(u / "lnk", NOBODY, NOBODY)
+    flip = _spawn([*AS_NOBODY, "sh", "-c",
+                   FLIP.format(secs=120, dir=u, ok=u / "ok", secret=secret / "pub")])
+    try:
+        reg = subprocess.run(
+            [*AS_NOBODY, PY, "-c", REGISTER, root_shared.sock, u / "lnk",
+             build_dir() / "libvos.so", "30"],
+            env=_env(), capture_output=True, text=True, timeout=TIMEOUT)
+    finally:
+        _stop(flip)
+    lines = reg.stdout.splitlines()
+    assert reg.returncode == 0 and len(lines) == 30, reg
+    assert not any("SECRET" in line for line in lines), reg.stdout
+    served = [line for line in lines if line.startswith("served")]
+    assert served and all(line == "served OK" for line in served), reg.stdout
+    refused = [line for line in lines if line.startswith("refused")]
+    assert all("Permission denied" in line for line in refused), reg.stdout
+
+
+# A fake supervisor: binds PATH (as whoever runs it), optionally drops to
+# uid DROP before listen() (SO_PEERCRED is taken there), answers nothing.
+FAKE_SUP = r"""
+import os, socket, sys
+path, drop = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind(path)
+os.chmod(path, 0o777)
+if drop >= 0:
+    os.setgid(drop); os.setuid(drop)
+s.listen(8)
+print("ready", flush=True)
+conns = []
+while True:
+    c, _ = s.accept()
+    conns.append(c)
+"""
+
+
+def _wait_ready(p):
+    line = p.stdout.readline().decode()
+    assert line == "ready\n", (line, p.stderr.read1().decode() if p.poll() is not None else "")
+
+
+@needs_root
+def test_planted_default_supervisor_is_refused(vos):
+    """Without XDG_RUNTIME_DIR a user's default socket is
+    /tmp/vos-$UID/vos.sock: another user who creates that directory first
+    must not be taken for the user's supervisor."""
+    uid = 4242
+    d = Path(f"/tmp/vos-{uid}")
+    if d.exists() or d.is_symlink():
+        pytest.skip(f"{d} exists already")
+    d.mkdir(mode=0o777)
+    os.chmod(d, 0o777)
+    os.chown(d, NOBODY, NOBODY)
+    fake = _spawn([*AS_NOBODY, PY, "-c", FAKE_SUP, d / "vos.sock", "-1"])
+    try:
+        _wait_ready(fake)
+        as_user = ["setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups"]
+        env = {"XDG_RUNTIME_DIR": "", "VOS_SUPERVISOR": "", "VOS_CONFIG": ""}
+        marker = "ran-anyway"
+        for args in (["status"], ["run", "--no-config", "--", "/bin/echo", marker]):
+            r = subprocess.run([*as_user, str(vos.path), *args], env=_env(env),
+                               capture_output=True, text=True, timeout=TIMEOUT,
+                               stdin=subprocess.DEVNULL)
+            assert r.returncode != 0 and marker not in r.stdout, r
+            lines = r.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith(
+                f"vos: refusing the supervisor socket {d}/vos.sock: its directory"), r
+    finally:
+        _stop(fake)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@needs_root
+def test_supervisor_of_another_user_is_refused(vos, tmp_path):
+    """A listener that is neither the caller's uid nor root is refused
+    (SO_PEERCRED), even in a trusted directory."""
+    sock = tmp_path / "vos.sock"
+    fake = _spawn([PY, "-c", FAKE_SUP, sock, str(NOBODY)])
+    try:
+        _wait_ready(fake)
+        r = vos.run(["status", "--json"], env={"VOS_SUPERVISOR": str(sock)}, timeout=60)
+        assert r.returncode != 0, r
+        assert (f"vos: refusing the supervisor at {sock}: it runs as uid {NOBODY}, "
+                "neither you (uid 0) nor root") in r.stderr, r
+    finally:
+        _stop(fake)
