@@ -35,13 +35,21 @@
  * with them, src/libvos/recovery.c): after a call that succeeded, before it
  * completes, the domain writes into the slot's args (the client reads them
  * with the result and trusts them only when the result is >= 0):
- *   OPENAT, OPENAT2          args[3] st_mode, args[4] st_ino, args[5] st_dev
- *                            of the opened file (-1 each if unknown);
+ *   OPENAT, OPENAT2          args[3] st_mode, args[4] the file's identity
+ *                            (>= 0: st_ino mixed with its file handle or
+ *                            birth time, src/domain/file_identity.h; a
+ *                            reused inode number gives another), args[5]
+ *                            st_dev of the opened file (-1 each if unknown);
  *   READ, WRITE, LSEEK,      args[5] the fd's file offset after the call
  *   GETDENTS64               (a directory's is its getdents cookie), -1 when
- *                            it has none (pipe, socket);
+ *                            it has none (pipe, socket); args[3] the
+ *                            report's order (below);
  *   COPY_FILE_RANGE          args[4] the in fd's offset, args[5] the out
- *                            fd's, after the call.
+ *                            fd's, after the call, args[3] the order.
+ * The order is a number > 0 the domain takes with the offset(s), under the
+ * description's lock: of two reports on one description, the higher one
+ * saw the later offset (threads sharing an fd may receive them in either
+ * order), and a restarted instance's numbers exceed its predecessor's.
  * The network domain reports nothing.
  */
 #ifndef VOS_PROTOCOL_H

@@ -34,9 +34,14 @@
  *                 first: the keys of "domains" up to "restart_ms" (state
  *                 "stopped", pid and epoch of the last instance), plus
  *                 "stopped_at": F (Unix time), "reason": "its last run
- *                 ended"|"it failed to start"|"the supervisor stopped" ]}
+ *                 ended"|"it failed to start"|"the supervisor stopped" ],
+ *    "omitted": {"domains": N, "stopped": N, "clients": N, "runs": N,
+ *                "volumes": B} (only when rows were left out so that the
+ *                answer fits VOS_ADMIN_TEXT_MAX; volumes: sources not
+ *                listed) }
  *   "causes" keeps the latest 16 deaths, oldest first; "calls"/"errors"
  *   are the running instance's totals (0 while it is not running).
+ *   Strings are valid UTF-8: bytes that are not became U+FFFD.
  *
  * JSON shape of the STATS reply:
  *   {"domains": [ {"name": ..., "instance": ..., "pid": N, "epoch": N,

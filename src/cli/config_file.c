@@ -3,12 +3,14 @@
 #include "cli/config_file.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/run_args.h"
 #include "common/inject_spec.h"
@@ -278,10 +280,27 @@ int vos_conf_parse(const char *name, const char *text, struct vos_conf *c, char 
 
 static int read_file(const char *path, char **out, char *err, size_t errsz)
 {
-	FILE *f = fopen(path, "re");
+	/* O_NONBLOCK: a FIFO (or a device) named here must not hang us */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errsz, "vos: cannot read configuration file '%s': %s", path,
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errsz,
+			 "vos: configuration file '%s' cannot be read: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	FILE *f = fdopen(fd, "r");
 	if (!f) {
 		snprintf(err, errsz, "vos: cannot read configuration file '%s': %s", path,
 			 strerror(errno));
+		close(fd);
 		return -1;
 	}
 	char *buf = malloc(CONF_MAX_BYTES + 1);

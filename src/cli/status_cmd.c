@@ -12,6 +12,32 @@
 #include "cli/json_read.h"
 #include "cli/run_args.h"
 #include "cli/sysnames.h"
+#include "common/utf8_text.h"
+
+/* Strings of the reply come from other users (commands, paths): printed
+ * without control sequences (a few at a time per printf: rotating). */
+static const char *printable(const char *s)
+{
+	static char bufs[8][1024];
+	static unsigned k;
+	k = (k + 1) % 8;
+	return utf8_printable(bufs[k], sizeof(bufs[k]), s);
+}
+
+static const char *jstr(const struct json *o, const char *key, const char *def)
+{
+	return printable(json_get_str(o, key, def));
+}
+
+/* A number of hostile JSON as an integer in [lo, hi] (NaN: lo). */
+static long long clamp_ll(double v, long long lo, long long hi)
+{
+	if (!(v >= (double)lo))
+		return lo;
+	if (v >= (double)hi)
+		return hi;
+	return (long long)v;
+}
 
 static const char *num(const struct json *o, const char *k, char *buf, size_t n)
 {
@@ -21,10 +47,11 @@ static const char *num(const struct json *o, const char *k, char *buf, size_t n)
 
 static void print_time(double unix_s, char *buf, size_t n)
 {
-	time_t t = (time_t)unix_s;
+	/* up to the year 9999 */
+	time_t t = (time_t)clamp_ll(unix_s, 0, 253402300799LL);
 	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(buf, n, "%H:%M:%S UTC", &tm);
+	if (!gmtime_r(&t, &tm) || strftime(buf, n, "%H:%M:%S UTC", &tm) == 0)
+		snprintf(buf, n, "?");
 }
 
 /* "deaths: N; latest causes: ..." of an instance, if it has any. */
@@ -38,9 +65,9 @@ static void print_causes(const struct json *d)
 		const struct json *e = c->items[k];
 		char when[32];
 		print_time(json_get_num(e, "time", 0), when, sizeof(when));
-		const char *kind = json_get_str(e, "kind", "?");
-		int sig = (int)json_get_num(e, "signal", 0);
-		printf("%s %s", k ? ";" : "", json_get_str(e, "cause", "?"));
+		const char *kind = jstr(e, "kind", "?");
+		int sig = (int)clamp_ll(json_get_num(e, "signal", 0), 0, 1024);
+		printf("%s %s", k ? ";" : "", jstr(e, "cause", "?"));
 		if (sig > 0 && sigabbrev_np(sig))
 			printf(" (SIG%s)", sigabbrev_np(sig));
 		if (strcmp(kind, "signal") != 0 && strcmp(kind, "exit") != 0)
@@ -64,9 +91,9 @@ static void print_stopped(const struct json *st)
 		const struct json *d = st->items[i];
 		char when[32];
 		print_time(json_get_num(d, "stopped_at", 0), when, sizeof(when));
-		printf("%-12s %-12s %5.0f %8.0f  %s\n", json_get_str(d, "instance", "?"), when,
+		printf("%-12s %-12s %5.0f %8.0f  %s\n", jstr(d, "instance", "?"), when,
 		       json_get_num(d, "epoch", 0), json_get_num(d, "restarts", 0),
-		       json_get_str(d, "reason", "?"));
+		       jstr(d, "reason", "?"));
 		print_causes(d);
 	}
 }
@@ -75,10 +102,9 @@ static void print_status(const struct json *j)
 {
 	const struct json *sup = json_get(j, "supervisor");
 	printf("supervisor: pid %.0f (%s, uid %.0f), up %.1f s, socket %s\n",
-	       json_get_num(sup, "pid", 0), json_get_str(sup, "mode", "?"),
-	       json_get_num(sup, "uid", 0), json_get_num(sup, "uptime_s", 0),
-	       json_get_str(sup, "socket", "?"));
-	if (strcmp(json_get_str(sup, "view", "full"), "own") == 0)
+	       json_get_num(sup, "pid", 0), jstr(sup, "mode", "?"), json_get_num(sup, "uid", 0),
+	       json_get_num(sup, "uptime_s", 0), jstr(sup, "socket", "?"));
+	if (strcmp(jstr(sup, "view", "full"), "own") == 0)
 		printf("(you see your own runs and clients, and other users' domains without their "
 		       "volumes)\n");
 	const struct json *doms = json_get(j, "domains");
@@ -91,15 +117,13 @@ static void print_status(const struct json *j)
 		for (size_t k = 0; v && v->type == JSON_ARR && k < v->n; k++) {
 			size_t l = strlen(vols);
 			snprintf(vols + l, sizeof(vols) - l, "%s%s:%s%s", k ? " " : "",
-				 json_get_str(v->items[k], "src", "?"),
-				 json_get_str(v->items[k], "path", "?"),
+				 jstr(v->items[k], "src", "?"), jstr(v->items[k], "path", "?"),
 				 json_get(v->items[k], "ro") && json_get(v->items[k], "ro")->b
 					 ? ":ro"
 					 : "");
 		}
-		printf("%-12s %-10s %-8s %5s %8s %7s %10s %7s  %s\n",
-		       json_get_str(d, "instance", "?"), json_get_str(d, "state", "?"),
-		       num(d, "pid", b[0], 32), num(d, "epoch", b[1], 32),
+		printf("%-12s %-10s %-8s %5s %8s %7s %10s %7s  %s\n", jstr(d, "instance", "?"),
+		       jstr(d, "state", "?"), num(d, "pid", b[0], 32), num(d, "epoch", b[1], 32),
 		       num(d, "restarts", b[2], 32), num(d, "clients", b[3], 32),
 		       num(d, "calls", b[4], 32), num(d, "errors", b[5], 32), *vols ? vols : "-");
 		print_causes(d);
@@ -114,12 +138,19 @@ static void print_status(const struct json *j)
 		for (size_t k = 0; d && d->type == JSON_ARR && k < d->n; k++) {
 			size_t l = strlen(ds);
 			snprintf(ds + l, sizeof(ds) - l, "%s%s", k ? "," : "",
-				 d->items[k]->type == JSON_STR ? d->items[k]->str : "?");
+				 d->items[k]->type == JSON_STR ? printable(d->items[k]->str) : "?");
 		}
 		printf("%-8.0f %-6.0f %-4.0f %-16s %s\n", json_get_num(c, "pid", 0),
 		       json_get_num(c, "uid", 0), json_get_num(c, "run", 0),
-		       json_get_str(c, "command", "?"), *ds ? ds : "-");
+		       jstr(c, "command", "?"), *ds ? ds : "-");
 	}
+	const struct json *om = json_get(j, "omitted");
+	if (om && om->type == JSON_OBJ)
+		printf("\n(a busy supervisor: not shown: %.0f domains, %.0f stopped, %.0f clients, "
+		       "%.0f runs%s)\n",
+		       json_get_num(om, "domains", 0), json_get_num(om, "stopped", 0),
+		       json_get_num(om, "clients", 0), json_get_num(om, "runs", 0),
+		       json_get(om, "volumes") && json_get(om, "volumes")->b ? ", volumes" : "");
 }
 
 static int cmp_calls(const void *a, const void *b)
@@ -135,8 +166,8 @@ static void print_stats(const struct json *j)
 	for (size_t i = 0; doms && doms->type == JSON_ARR && i < doms->n; i++) {
 		const struct json *d = doms->items[i];
 		const struct json *sc = json_get(d, "syscalls");
-		printf("%s (%s, pid %.0f, epoch %.0f): ", json_get_str(d, "instance", "?"),
-		       json_get_str(d, "state", "?"), json_get_num(d, "pid", 0),
+		printf("%s (%s, pid %.0f, epoch %.0f): ", jstr(d, "instance", "?"),
+		       jstr(d, "state", "?"), json_get_num(d, "pid", 0),
 		       json_get_num(d, "epoch", 0));
 		if (!sc || sc->type != JSON_OBJ) {
 			printf("no statistics\n");

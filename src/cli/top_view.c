@@ -3,20 +3,37 @@
  * restarted in between counts from zero. */
 #include "cli/top_view.h"
 
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/sysnames.h"
+#include "common/utf8_text.h"
 
+/* Strings of the replies come from other users (commands): stored
+ * without control sequences or invalid UTF-8, for the terminal. */
 static void copy(char *dst, size_t n, const char *src)
 {
-	snprintf(dst, n, "%s", src ? src : "");
+	utf8_printable(dst, n, src ? src : "");
 }
 
+/* Numbers of hostile JSON, clamped before any conversion (inf, 1e300 and
+ * NaN must not reach a cast). */
 static uint64_t u64(const struct json *o, const char *key)
 {
 	double d = json_get_num(o, key, 0);
-	return d > 0 ? (uint64_t)d : 0;
+	if (!(d > 0))
+		return 0;
+	return d >= 0x1p64 ? UINT64_MAX : (uint64_t)d;
+}
+
+static int int_of(const struct json *o, const char *key, int def)
+{
+	double d = json_get_num(o, key, def);
+	if (!(d > -0x1p31))
+		return d != d ? def : INT_MIN;
+	return d >= 0x1p31 ? INT_MAX : (int)d;
 }
 
 /* The array at root[key], or NULL. */
@@ -64,7 +81,7 @@ static void build_domain(struct top_view *v, struct top_syscall *all, unsigned *
 	copy(d->name, sizeof(d->name), json_get_str(st, "name", "?"));
 	copy(d->instance, sizeof(d->instance), json_get_str(st, "instance", d->name));
 	copy(d->state, sizeof(d->state), json_get_str(st, "state", "?"));
-	d->pid = (int)json_get_num(st, "pid", 0);
+	d->pid = int_of(st, "pid", 0);
 	d->epoch = (unsigned)u64(st, "epoch");
 	d->restarts = (unsigned)u64(st, "restarts");
 	d->deaths = (unsigned)u64(st, "deaths");
@@ -124,7 +141,7 @@ static bool client_calls(const struct json *stats, int pid, uint64_t *calls)
 		const struct json *cl = array(doms->items[i], "clients");
 		found |= cl != NULL;
 		for (size_t k = 0; cl && k < cl->n; k++)
-			if ((int)json_get_num(cl->items[k], "pid", -1) == pid)
+			if (int_of(cl->items[k], "pid", -1) == pid)
 				*calls += u64(cl->items[k], "calls");
 	}
 	return found;
@@ -137,7 +154,7 @@ void top_view_build(struct top_view *v, const struct json *status_prev,
 	memset(v, 0, sizeof(*v));
 	v->interval_s = dt;
 	const struct json *sup = json_get(status, "supervisor");
-	v->sup_pid = (int)json_get_num(sup, "pid", 0);
+	v->sup_pid = int_of(sup, "pid", 0);
 	copy(v->mode, sizeof(v->mode), json_get_str(sup, "mode", "?"));
 	v->uptime_s = json_get_num(sup, "uptime_s", 0);
 
@@ -160,14 +177,18 @@ void top_view_build(struct top_view *v, const struct json *status_prev,
 	for (size_t i = 0; cl && i < cl->n && v->ncli < TOP_MAX_CLIENTS; i++) {
 		const struct json *c = cl->items[i];
 		struct top_client *t = &v->cli[v->ncli++];
-		t->pid = (int)json_get_num(c, "pid", 0);
+		t->pid = int_of(c, "pid", 0);
 		copy(t->command, sizeof(t->command), json_get_str(c, "command", "?"));
 		const struct json *ds = json_get(c, "domains");
 		size_t w = 0;
-		for (size_t k = 0; ds && ds->type == JSON_ARR && k < ds->n; k++)
+		for (size_t k = 0; ds && ds->type == JSON_ARR && k < ds->n; k++) {
+			char name[64];
 			if (ds->items[k]->type == JSON_STR && w < sizeof(t->domains))
-				w += (size_t)snprintf(t->domains + w, sizeof(t->domains) - w,
-						      "%s%s", k ? "," : "", ds->items[k]->str);
+				w += (size_t)snprintf(
+					t->domains + w, sizeof(t->domains) - w, "%s%s",
+					k ? "," : "",
+					utf8_printable(name, sizeof(name), ds->items[k]->str));
+		}
 		t->calls_ps = -1;
 		uint64_t now_calls, prev_calls;
 		if (client_calls(stats, t->pid, &now_calls)) {

@@ -51,7 +51,8 @@ static int parse_volume_fd(const char *s, struct vos_domain_config *cfg, char *e
 	    cfg->vols[i].srcfd < 0) {
 		const char *f = end + 1;
 		long fd = strtol(f, &end, 10);
-		if (errno == 0 && end != f && *end == '\0' && fd > VOS_DOMAIN_CTL_FD && fd < 1048576) {
+		if (errno == 0 && end != f && *end == '\0' && fd > VOS_DOMAIN_CTL_FD &&
+		    fd < 1048576) {
 			cfg->vols[i].srcfd = (int)fd;
 			return 0;
 		}
@@ -134,10 +135,12 @@ int vos_domain_parse_args(int argc, char **argv, struct vos_domain_config *cfg, 
 	} else if (argc >= 2 && strcmp(argv[1], "net") == 0) {
 		cfg->role = VOS_ROLE_NET;
 	} else {
-		snprintf(err, errlen,
-			 "usage: vos-domain storage --volume SRC:PATH[:ro]... [POOL] | "
-			 "vos-domain net [POOL]; POOL: [--workers N] [--max-workers N] "
-			 "[--max-domain-workers N]");
+		snprintf(
+			err, errlen,
+			"usage: vos-domain storage --volume SRC:PATH[:ro]... [--volume-fd I:FD]... "
+			"[POOL] | "
+			"vos-domain net [POOL]; POOL: [--workers N] [--max-workers N] "
+			"[--max-domain-workers N]");
 		return -1;
 	}
 	if (bounds_from_env(cfg, err, errlen) != 0)

@@ -144,6 +144,7 @@ static const int allowed[] = {
 	SYS_fallocate,
 	SYS_sync_file_range,
 	SYS_syncfs,
+	SYS_name_to_handle_at, /* a file's identity for recovery (file_identity.h) */
 	/* Locks (locks.c): flock; record locks go through fcntl. */
 	SYS_flock,
 	/* The client's umask, set around each creation (per worker thread:

@@ -19,8 +19,10 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "domain/file_identity.h"
 #include "domain/file_pos.h"
 #include "domain/resolve.h"
 #include "domain/storage_ops.h"
@@ -1319,15 +1321,64 @@ static int64_t storage_execute(struct vos_shadow *sh, struct vos_chan_server *s,
 	}
 }
 
-/* The file offset of remote fd rfd, or -1 (none: pipe, socket...). */
-static int64_t file_pos(struct vos_shadow *sh, int64_t rfd)
+/* Orders offset reports (protocol.h): a number taken with the offset
+ * under the file's pos_lock, so a higher one saw a later offset. It starts
+ * at the instance's first report's CLOCK_BOOTTIME in ns (a report takes far
+ * more than 1 ns), so a restarted instance's numbers exceed its
+ * predecessor's. */
+static _Atomic int64_t report_seq;
+
+static int64_t next_report_seq(void)
+{
+	if (atomic_load_explicit(&report_seq, memory_order_relaxed) == 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_BOOTTIME, &ts);
+		int64_t zero = 0;
+		atomic_compare_exchange_strong(&report_seq, &zero,
+					       (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+	}
+	return atomic_fetch_add_explicit(&report_seq, 1, memory_order_relaxed) + 1;
+}
+
+/* The file offsets of remote fds rfd and rfd2 (-1: none) now, or -1 (none:
+ * pipe, socket...), and *seq, their report's order. */
+static void file_pos2(struct vos_shadow *sh, int64_t rfd, int64_t rfd2, int64_t *pos, int64_t *pos2,
+		      int64_t *seq)
 {
 	struct vos_file *f = vos_fdtable_get(&sh->fds, rfd);
-	if (f == NULL)
-		return -1;
+	struct vos_file *g = rfd2 >= 0 ? vos_fdtable_get(&sh->fds, rfd2) : NULL;
 	/* a socket (net domain) or epoll fd: no offset, no lseek per call */
-	int64_t p = f->vol < 0 ? -1 : vos_pos_get(f);
-	vos_file_put(f);
+	struct vos_file *a = f && f->vol >= 0 ? f : NULL, *b = g && g->vol >= 0 ? g : NULL;
+	if (a == b)
+		b = NULL;
+	if (a && b && (uintptr_t)a > (uintptr_t)b) {
+		struct vos_file *t = a; /* one lock order: no deadlock */
+		a = b;
+		b = t;
+	}
+	if (a)
+		pthread_mutex_lock(&a->pos_lock);
+	if (b)
+		pthread_mutex_lock(&b->pos_lock);
+	*pos = f && f->vol >= 0 ? vos_pos_get(f) : -1;
+	if (pos2)
+		*pos2 = g && g->vol >= 0 ? vos_pos_get(g) : -1;
+	*seq = next_report_seq();
+	if (b)
+		pthread_mutex_unlock(&b->pos_lock);
+	if (a)
+		pthread_mutex_unlock(&a->pos_lock);
+	if (f)
+		vos_file_put(f);
+	if (g)
+		vos_file_put(g);
+}
+
+/* The file offset of remote fd rfd, or -1 (none: pipe, socket...). */
+static int64_t file_pos(struct vos_shadow *sh, int64_t rfd, int64_t *seq)
+{
+	int64_t p;
+	file_pos2(sh, rfd, -1, &p, NULL, seq);
 	return p;
 }
 
@@ -1348,24 +1399,23 @@ static void report(struct vos_shadow *sh, struct vos_chan_server *s, const struc
 		if (ok && req->op == VOS_OP_OPENAT && S_ISREG(st.st_mode) &&
 		    !(req->args[3] & O_APPEND))
 			vos_pos_track(f);
+		/* not st_ino alone: a reused inode number is another file */
+		int64_t id = ok ? vos_file_identity(f->fd, &st) : -1;
 		if (f)
 			vos_file_put(f);
 		out[3] = ok ? (int64_t)st.st_mode : -1;
-		out[4] = ok ? (int64_t)st.st_ino : -1;
+		out[4] = id;
 		out[5] = ok ? (int64_t)st.st_dev : -1;
 		break;
 	}
-	case VOS_OP_LSEEK:
-		out[5] = r; /* its result is the new offset */
-		break;
+	case VOS_OP_LSEEK: /* the offset now, not its result: in order */
 	case VOS_OP_READ:
 	case VOS_OP_WRITE:
 	case VOS_OP_GETDENTS64:
-		out[5] = file_pos(sh, req->args[0]);
+		out[5] = file_pos(sh, req->args[0], &out[3]);
 		break;
 	case VOS_OP_COPY_FILE_RANGE:
-		out[4] = file_pos(sh, req->args[0]);
-		out[5] = file_pos(sh, req->args[2]);
+		file_pos2(sh, req->args[0], req->args[2], &out[4], &out[5], &out[3]);
 		break;
 	default:
 		break;

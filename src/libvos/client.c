@@ -427,6 +427,8 @@ void vos_fork_prepare(struct vos_fork_prep *p)
 
 void vos_fork_parent_done(struct vos_fork_prep *p, bool failed)
 {
+	if (!failed && !p->spawn)
+		vos_rec_forked();
 	for (int d = 0; d < VOS_DOMAIN_COUNT; d++) {
 		if (p->memfd[d] < 0)
 			continue;

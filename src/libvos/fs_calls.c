@@ -153,6 +153,16 @@ static int64_t forward_rep(int domain, enum vos_op op, long nr, const int64_t ar
 	return r;
 }
 
+/* An lseek in the domain, its offset report recorded in order (recovery.c). */
+static int64_t lseek_noted(int domain, int fd, long nr, const int64_t args[6])
+{
+	int64_t rep[3];
+	int64_t r = forward_rep(domain, VOS_OP_LSEEK, nr, args, NULL, rep);
+	if (r >= 0)
+		vos_rec_note_report(fd, rep[0], rep[2]);
+	return r;
+}
+
 /* ------------------------------------------------------------ routing */
 
 enum route_kind { ROUTE_LOCAL, ROUTE_REMOTE, ROUTE_ERROR };
@@ -449,7 +459,8 @@ static enum route_kind route_path(long dirfd_arg, const char *path, struct route
 		if (rf.dead && !in_vfork_child())
 			vos_recover_fd(dirfd, &rf); /* a restarted domain's directory */
 		if (rf.stale || in_vfork_child()) {
-			*err = rf.dead ? -EIO : -EBADF; /* a dead instance's directory */
+			/* a dead instance's directory (its recovery interrupted: EINTR) */
+			*err = !rf.dead ? -EBADF : vos_rec_interrupted(dirfd) ? -EINTR : -EIO;
 			return ROUTE_ERROR;
 		}
 		rt->domain = rf.domain;
@@ -517,6 +528,8 @@ static long unusable_errno(const struct vos_remote_fd *rf)
 {
 	if (!rf->dead)
 		return -EBADF;
+	if (rf->domain == VOS_DOMAIN_STORAGE && vos_rec_interrupted(rf->fd))
+		return -EINTR; /* its recovery was: restarted or EINTR (intercept.c) */
 	return rf->domain == VOS_DOMAIN_NET ? -ECONNRESET : -EIO;
 }
 
@@ -609,14 +622,18 @@ static long do_close(long fd)
  * description), the kernel duplicates the placeholder (numbering, CLOEXEC). */
 static long dup_remote(const struct vos_remote_fd *rf, long nr, long a[6])
 {
+	uint32_t held = vos_rec_hold((int)a[0]); /* the description rf names */
 	int64_t da[6] = {rf->rfd};
 	int64_t nrfd = forward(rf->domain, VOS_OP_DUP, nr, da, NULL);
-	if (nrfd < 0)
+	if (nrfd < 0) {
+		vos_rec_unhold(held);
 		return nrfd;
+	}
 	long target = -1;
 	if (nr == SYS_dup2 || nr == SYS_dup3)
 		target = a[1];
 	if (target >= 0 && vos_is_hidden_fd(target)) {
+		vos_rec_unhold(held);
 		remote_close_rfd(rf->domain, (int)nrfd);
 		return -EBUSY; /* ours, invisible to the application */
 	}
@@ -624,6 +641,7 @@ static long dup_remote(const struct vos_remote_fd *rf, long nr, long a[6])
 	bool target_remote = target >= 0 && vos_fd_lookup(target, &old_target);
 	long nfd = vos_passthrough(nr, a);
 	if (nfd < 0 || nfd >= VOS_FDTABLE_SIZE) {
+		vos_rec_unhold(held);
 		remote_close_rfd(rf->domain, (int)nrfd);
 		if (nfd >= 0) {
 			vos_sys1(SYS_close, nfd);
@@ -634,7 +652,7 @@ static long dup_remote(const struct vos_remote_fd *rf, long nr, long a[6])
 	if (target_remote && !old_target.stale)
 		remote_close_rfd(old_target.domain, old_target.rfd);
 	vos_fd_set((int)nfd, rf->domain, (int)nrfd);
-	vos_rec_dup((int)a[0], (int)nfd);
+	vos_rec_attach((int)nfd, held);
 	vos_lst_dup((int)a[0], (int)nfd);
 	const char *p = vos_fd_path((int)a[0]);
 	if (p) {
@@ -734,9 +752,20 @@ static long do_fcntl(long a[6])
 					  want.l_type != F_UNLCK);
 		return r;
 	}
+	case F_NOTIFY:
+		/* as a kernel with dnotify disabled for events it cannot
+		 * deliver here (the domain would get the signals); clearing
+		 * them (no event bit) succeeds on any fd, as in the kernel */
+		return ((unsigned long)a[2] & ~(unsigned long)DN_MULTISHOT) == 0 ? 0 : -EINVAL;
+	case F_GETLEASE:
+		return F_UNLCK; /* none is ever granted */
+	case F_SETLEASE:
+	case F_ADD_SEALS:
+	case F_GET_SEALS:
+		return -EINVAL; /* a file system without leases; not a memfd */
 	default:
-		/* commands Linux has (owner, signals, leases, notify, seals,
-		 * hints...) are not served yet; anything else is EINVAL */
+		/* commands Linux has (owner, signals, pipe sizes, hints...)
+		 * are not served yet; anything else is EINVAL */
 		if ((a[1] >= F_SETOWN && a[1] <= F_GETSIG) || (a[1] >= 15 && a[1] <= 17) ||
 		    (a[1] >= 1024 && a[1] <= 1040))
 			return -ENOSYS;
@@ -784,7 +813,7 @@ static long rw_chunked(const struct vos_remote_fd *rf, long nr, bool write, void
 		int64_t rep[3];
 		int64_t r = forward_rep(rf->domain, op, nr, a, &x, rep);
 		if (r >= 0 && offset < 0)
-			vos_rec_note_pos(rf->fd, rep[2]); /* where a reopen resumes */
+			vos_rec_note_report(rf->fd, rep[0], rep[2]); /* where a reopen resumes */
 		if (r < 0) {
 			if (done == 0 && write)
 				sigpipe_on_epipe(r);
@@ -920,7 +949,7 @@ static long do_rwv(long nr, long a[6])
 			.data_len = v.len ? v.len : 1};
 		int64_t r = vos_forward(&c, vec_prepare, vec_finish, &v);
 		if (r >= 0 && offset < 0)
-			vos_rec_note_pos(rf.fd, c.report[2]);
+			vos_rec_note_report(rf.fd, c.report[0], c.report[2]);
 		if (r < 0) {
 			if (done == 0 && write)
 				sigpipe_on_epipe(r);
@@ -1074,7 +1103,7 @@ static long do_getdents(long a[6])
 	int64_t rep[3];
 	int64_t r = forward_rep(rf.domain, VOS_OP_GETDENTS64, SYS_getdents64, fa, &x, rep);
 	if (r >= 0)
-		vos_rec_note_pos((int)a[0], rep[2]); /* the cookie a reopen seeks to */
+		vos_rec_note_report((int)a[0], rep[0], rep[2]); /* the cookie a reopen seeks to */
 	return r;
 }
 
@@ -1156,7 +1185,7 @@ static long copy_across(long in_fd, const struct vos_remote_fd *in, int64_t *off
 				     .data_len = n};
 		int64_t got = vos_forward(&c, across_block, across_write_local, &x);
 		if (got >= 0 && !offin)
-			vos_rec_note_pos(in->fd, c.report[2]);
+			vos_rec_note_report(in->fd, c.report[0], c.report[2]);
 		if (got <= 0)
 			return got;
 		if (got > (int64_t)n)
@@ -1166,7 +1195,7 @@ static long copy_across(long in_fd, const struct vos_remote_fd *in, int64_t *off
 			put = 0; /* reported below, after the offset is put back */
 		if (put < got && !offin) {
 			int64_t back[6] = {in->rfd, put - got, SEEK_CUR};
-			vos_rec_note_pos(in->fd, forward(in->domain, VOS_OP_LSEEK, nr, back, NULL));
+			lseek_noted(in->domain, in->fd, nr, back);
 		}
 		if (x.local_result < 0)
 			return x.local_result;
@@ -1188,7 +1217,7 @@ static long copy_across(long in_fd, const struct vos_remote_fd *in, int64_t *off
 			     .data_len = n};
 	int64_t put = vos_forward(&c, across_read_local, NULL, &x);
 	if (put >= 0 && !offout)
-		vos_rec_note_pos(out->fd, c.report[2]);
+		vos_rec_note_report(out->fd, c.report[0], c.report[2]);
 	if (x.local_result <= 0)
 		return x.local_result;
 	if (put < 0)
@@ -1236,8 +1265,8 @@ static long do_copy_file_range(long a[6])
 	int64_t r =
 		forward_rep(in.domain, VOS_OP_COPY_FILE_RANGE, SYS_copy_file_range, fa, NULL, rep);
 	if (r >= 0) {
-		vos_rec_note_pos(in.fd, rep[1]);
-		vos_rec_note_pos(out.fd, rep[2]);
+		vos_rec_note_report(in.fd, rep[0], rep[1]);
+		vos_rec_note_report(out.fd, rep[0], rep[2]);
 	}
 	if (r > 0) {
 		if (offin)
@@ -1246,6 +1275,36 @@ static long do_copy_file_range(long a[6])
 			*offout += r;
 	}
 	return r;
+}
+
+/* sendfile from a volume file to a network-domain socket (nginx's default):
+ * one chunk through a bounce buffer; what the socket did not take is given
+ * back to the input's position, as the kernel's sendfile does. */
+static long sendfile_between(const struct vos_remote_fd *in, const struct vos_remote_fd *out,
+			     int64_t *off, size_t n)
+{
+	if (in->domain != VOS_DOMAIN_STORAGE)
+		return -EINVAL; /* a socket as input */
+	if (off && *off < 0)
+		return -EINVAL;
+	if (n > VOS_CHAN_MAX_BLOCK)
+		n = VOS_CHAN_MAX_BLOCK;
+	if (n == 0)
+		return 0;
+	long buf = vos_raw_syscall6(SYS_mmap, 0, (long)n, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf < 0 && buf > -4096)
+		return buf; /* no malloc in the handler */
+	long got = rw_chunked(in, SYS_sendfile, false, (void *)buf, n, off ? *off : -1);
+	long put = got > 0 ? rw_chunked(out, SYS_sendfile, true, (void *)buf, (size_t)got, -1) : got;
+	vos_sys2(SYS_munmap, buf, (long)n);
+	if (got > 0 && !off && put < got) {
+		int64_t back[6] = {in->rfd, (put > 0 ? put : 0) - got, SEEK_CUR};
+		lseek_noted(in->domain, in->fd, SYS_sendfile, back);
+	}
+	if (put > 0 && off)
+		*off += put;
+	return put;
 }
 
 /* sendfile with a volume end: one chunk per call (a short count is valid
@@ -1265,7 +1324,7 @@ static long do_sendfile(long a[6])
 		return copy_across(a[1], ki == FD_REMOTE ? &in : NULL, off, a[0],
 				   ko == FD_REMOTE ? &out : NULL, NULL, n, SYS_sendfile);
 	if (in.domain != out.domain)
-		return -EINVAL;
+		return sendfile_between(&in, &out, off, n);
 	if (n > VOS_CHAN_MAX_BLOCK)
 		n = VOS_CHAN_MAX_BLOCK;
 	long e = fsize_write(&out, SYS_sendfile, -1, &n);
@@ -1278,8 +1337,8 @@ static long do_sendfile(long a[6])
 	int64_t rep[3];
 	int64_t r = forward_rep(in.domain, VOS_OP_COPY_FILE_RANGE, SYS_sendfile, fa, NULL, rep);
 	if (r >= 0) {
-		vos_rec_note_pos(in.fd, rep[1]);
-		vos_rec_note_pos(out.fd, rep[2]);
+		vos_rec_note_report(in.fd, rep[0], rep[1]);
+		vos_rec_note_report(out.fd, rep[0], rep[2]);
 	}
 	if (r > 0 && off)
 		*off += r;
@@ -1653,7 +1712,10 @@ static long do_rename(long nr, long od, const char *op, long nd, const char *np,
 	x.seg[0] = (struct seg){
 		.in = both, .len = r1->path_len + r2->path_len, .arg_off = 1, .arg_len = 2};
 	int64_t a[6] = {r1->dirfd, 0, 0, r2->dirfd, flags};
-	return forward(r1->domain, VOS_OP_RENAMEAT2, nr, a, &x);
+	int64_t r = forward(r1->domain, VOS_OP_RENAMEAT2, nr, a, &x);
+	if (r == 0) /* recovery reopens fds by these paths */
+		vos_fd_paths_renamed(r1->norm, r2->norm, flags & RENAME_EXCHANGE, scratch.path_a);
+	return r;
 }
 
 static long do_readlink(long nr, long dirfd, const char *path, char *buf, long size, bool *local)
@@ -2217,6 +2279,35 @@ static long do_truncate(long a[6], bool *local)
 
 /* ------------------------------------------------------------ not yet served */
 
+/* splice between a volume file and a local pipe: the copy sendfile uses
+ * (copy_across), positions and offsets handled as the kernel does; other
+ * combinations stay refused. */
+static bool splice_emulated(long a[6], long *result)
+{
+	struct vos_remote_fd in, out;
+	enum fd_kind ki = route_fd(a[0], &in), ko = route_fd(a[2], &out);
+	if ((ki == FD_REMOTE) == (ko == FD_REMOTE) || ki == FD_UNUSABLE || ko == FD_UNUSABLE)
+		return false;
+	const struct vos_remote_fd *rf = ki == FD_REMOTE ? &in : &out;
+	struct stat st;
+	if (rf->domain != VOS_DOMAIN_STORAGE ||
+	    vos_sys2(SYS_fstat, ki == FD_REMOTE ? a[2] : a[0], (long)&st) < 0 ||
+	    !S_ISFIFO(st.st_mode))
+		return false;
+	if ((ki == FD_LOCAL && a[1]) || (ko == FD_LOCAL && a[3])) {
+		*result = -ESPIPE; /* an offset for the pipe end */
+		return true;
+	}
+	int64_t *offin = (int64_t *)a[1], *offout = (int64_t *)a[3];
+	if ((offin && *offin < 0) || (offout && *offout < 0)) {
+		*result = -EINVAL;
+		return true;
+	}
+	*result = copy_across(a[0], ki == FD_REMOTE ? &in : NULL, offin, a[2],
+			      ko == FD_REMOTE ? &out : NULL, offout, (size_t)a[4], SYS_splice);
+	return true;
+}
+
 /* Calls whose first argument is an fd the storage domain does not serve yet:
  * refuse them on remote fds rather than run them on the placeholder. */
 static bool fd_call_unsupported(long nr)
@@ -2301,6 +2392,8 @@ static bool unsupported_remote(long nr, long a[6], long *result)
 				goto refuse;
 			return false;
 		}
+		if (nr == SYS_splice && splice_emulated(a, result))
+			return true;
 		if (nr == SYS_splice || nr == SYS_tee) {
 			/* EINVAL, as for a file that cannot splice: programs
 			 * (Go's io.Copy) then fall back to read/write */
@@ -2530,10 +2623,14 @@ static bool fs_call(long nr, long a[6], long *result)
 	case SYS_pwritev2:
 		*result = do_rwv(nr, a);
 		return true;
-	case SYS_lseek:
-		*result = fd_simple(nr, a, VOS_OP_LSEEK, 3);
-		vos_rec_note_pos((int)a[0], *result); /* -errno is ignored */
+	case SYS_lseek: {
+		struct vos_remote_fd rf;
+		if (!settle_fd_call(nr, a, &rf, result)) {
+			int64_t fa[6] = {rf.rfd, a[1], a[2]};
+			*result = lseek_noted(rf.domain, rf.fd, nr, fa);
+		}
 		return true;
+	}
 	case SYS_fstat:
 		*result = do_fstat(a);
 		return true;

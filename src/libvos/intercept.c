@@ -84,6 +84,7 @@ static int spawn_reserve(struct vos_fork_prep *prep)
 		int free_slot = 0;
 		if (atomic_compare_exchange_strong(&spawns[i].tid, &free_slot, -1)) {
 			spawns[i].prep = prep;
+			prep->spawn = true; /* recovery.c: not a fork of every fd */
 			spawns[i].vcwd_cleared = false;
 			atomic_fetch_add(&active_spawns, 1);
 			return i;

@@ -55,6 +55,10 @@ void vos_fd_clear(int fd) VOS_HIDDEN;
 /* Absolute path a remote fd was opened with (NULL if unknown). */
 void vos_fd_set_path(int fd, const char *abs) VOS_HIDDEN;
 const char *vos_fd_path(int fd) VOS_HIDDEN;
+/* A rename from -> to (absolute, normalized; both ways with exchange)
+ * succeeded: fd paths at or under from follow it (rec_rename.c). buf:
+ * VOS_PATH_MAX bytes of scratch. */
+void vos_fd_paths_renamed(const char *from, const char *to, bool exchange, char *buf) VOS_HIDDEN;
 void vos_fd_mark_all_stale(void) VOS_HIDDEN;
 /* Before fork: entries of dead domain instances stay dead in the child,
  * which cannot tell them from its parent's live ones otherwise. */
@@ -86,18 +90,33 @@ bool vos_recovery_enabled(void) VOS_HIDDEN; /* VOS_RECOVER=0 turns it off */
  * Recovery reports: mode, ino, dev). */
 void vos_rec_opened(int fd, long oflags, const int64_t report[3]) VOS_HIDDEN;
 void vos_rec_dup(int oldfd, int newfd) VOS_HIDDEN; /* newfd shares oldfd's description */
+/* The same in two steps around the domain's DUP, so that oldfd closed and
+ * reopened meanwhile cannot lend newfd another record: hold oldfd's record
+ * (0: none), then attach newfd to it, or unhold it when the dup failed. */
+uint32_t vos_rec_hold(int oldfd) VOS_HIDDEN;
+void vos_rec_attach(int newfd, uint32_t held) VOS_HIDDEN;
+void vos_rec_unhold(uint32_t held) VOS_HIDDEN;
 void vos_rec_release(int fd) VOS_HIDDEN;	   /* fd closed or replaced */
-void vos_rec_note_pos(int fd, int64_t pos) VOS_HIDDEN; /* the domain's offset report */
+void vos_rec_note_pos(int fd, int64_t pos) VOS_HIDDEN; /* an offset, unordered */
+/* The domain's offset report and its order (protocol.h): older ones are
+ * ignored. */
+void vos_rec_note_report(int fd, int64_t seq, int64_t pos) VOS_HIDDEN;
 void vos_rec_note_setfl(int fd, long flags) VOS_HIDDEN;
 void vos_rec_note_lock(int fd, bool posix, bool held) VOS_HIDDEN;
 bool vos_rec_append(int fd) VOS_HIDDEN;
 /* fd's instance died: reopen its description in the current one. True
  * with *rf the live entry (perhaps recovered by another thread). */
 bool vos_recover_fd(long fd, struct vos_remote_fd *rf) VOS_HIDDEN;
+/* After vos_recover_fd failed: true (once) when a signal interrupted its
+ * reopen of fd, so the call ends with EINTR (or is restarted) not EIO. */
+bool vos_rec_interrupted(int fd) VOS_HIDDEN;
 /* Whether a call that failed with EIO because the storage domain died in
  * the middle may run again (idempotent, not an O_APPEND write...). */
 bool vos_rec_retry_call(long nr, const long a[6]) VOS_HIDDEN;
 void vos_recovery_after_fork(void) VOS_HIDDEN; /* also listeners' */
+/* A forked child holds every description too (parent side; the child's
+ * is vos_recovery_after_fork): none is recovered at a stale offset. */
+void vos_rec_forked(void) VOS_HIDDEN;
 /* execve (exec_state.c): fd's record as one VOS_INHERIT item ";r=..." at
  * out (cap bytes), its length, 0 when none or it does not fit; dead: fd's
  * instance died (it is not handed on as f=). The new image's side: the
@@ -156,6 +175,7 @@ struct vos_fork_prep {
 	int memfd[VOS_DOMAIN_COUNT]; /* -1 where nothing was prepared */
 	uint64_t token[VOS_DOMAIN_COUNT];
 	struct vos_link_info info[VOS_DOMAIN_COUNT];
+	bool spawn; /* a vfork-like child (intercept.c): shares only what crosses its exec */
 };
 void vos_fork_prepare(struct vos_fork_prep *p) VOS_HIDDEN;
 void vos_fork_parent_done(struct vos_fork_prep *p, bool failed) VOS_HIDDEN;

@@ -117,6 +117,7 @@ void vos_lst_socket(int fd, int family, int type, int proto)
 			    &lrecs[i].refs, &zero, 1, memory_order_acquire, memory_order_relaxed))
 			continue;
 		struct lrec *r = &lrecs[i];
+		lock(); /* after a setsockopt still writing it under an old fd */
 		r->family = family;
 		r->type = type & ~SOCK_CLOEXEC; /* close-on-exec is the placeholder's */
 		r->proto = proto;
@@ -126,6 +127,7 @@ void vos_lst_socket(int fd, int family, int type, int proto)
 		r->unrestorable = false;
 		r->failed = false;
 		atomic_store_explicit(&fd_lrec[fd], i, memory_order_release);
+		unlock();
 		return;
 	}
 	/* full: this socket is simply not restorable */
@@ -136,11 +138,23 @@ void vos_lst_dup(int oldfd, int newfd)
 	if (newfd < 0 || newfd >= VOS_FDTABLE_SIZE)
 		return;
 	vos_lst_release(newfd);
-	struct lrec *r = of(oldfd);
-	if (!r)
+	if (oldfd < 0 || oldfd >= VOS_FDTABLE_SIZE)
 		return;
-	atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
-	atomic_store_explicit(&fd_lrec[newfd], (uint16_t)(r - lrecs), memory_order_release);
+	uint16_t i = atomic_load_explicit(&fd_lrec[oldfd], memory_order_acquire);
+	if (!i)
+		return;
+	/* a close of oldfd racing us may free the record: never revive one */
+	uint32_t n = atomic_load_explicit(&lrecs[i].refs, memory_order_relaxed);
+	do {
+		if (n == 0)
+			return;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&lrecs[i].refs, &n, n + 1, memory_order_acquire, memory_order_relaxed));
+	if (atomic_load_explicit(&fd_lrec[oldfd], memory_order_acquire) != i) {
+		atomic_fetch_sub_explicit(&lrecs[i].refs, 1, memory_order_release);
+		return; /* closed meanwhile: the new fd is not that socket */
+	}
+	atomic_store_explicit(&fd_lrec[newfd], i, memory_order_release);
 }
 
 void vos_lst_forget(int fd)
@@ -151,11 +165,14 @@ void vos_lst_forget(int fd)
 
 void vos_lst_setsockopt(int fd, int level, int name, const void *val, long len)
 {
-	struct lrec *r = of(fd);
-	if (!r)
+	if (!of(fd))
 		return;
 	lock();
-	if (len < 0 || len > OPT_MAX || (len > 0 && !val)) {
+	/* looked up again under the lock: fd may have been closed meanwhile */
+	struct lrec *r = of(fd);
+	if (!r) {
+		/* nothing to record */
+	} else if (len < 0 || len > OPT_MAX || (len > 0 && !val)) {
 		r->unrestorable = true;
 	} else {
 		uint32_t k = 0;
@@ -178,20 +195,26 @@ void vos_lst_setsockopt(int fd, int level, int name, const void *val, long len)
 
 void vos_lst_nonblock(int fd, bool on)
 {
-	struct lrec *r = of(fd);
+	if (!of(fd))
+		return;
+	lock();
+	struct lrec *r = of(fd); /* again, under the lock */
 	if (r)
 		r->type = on ? (r->type | SOCK_NONBLOCK) : (r->type & ~SOCK_NONBLOCK);
+	unlock();
 }
 
 void vos_lst_listen(int fd, int backlog, const void *addr, uint32_t len)
 {
-	struct lrec *r = of(fd);
-	if (!r)
+	if (!of(fd))
 		return;
 	lock();
-	r->backlog = backlog;
-	r->addrlen = len <= VOS_NET_ADDR_MAX ? len : 0;
-	memcpy(r->addr, addr, r->addrlen);
+	struct lrec *r = of(fd); /* again, under the lock */
+	if (r) {
+		r->backlog = backlog;
+		r->addrlen = len <= VOS_NET_ADDR_MAX ? len : 0;
+		memcpy(r->addr, addr, r->addrlen);
+	}
 	unlock();
 }
 
@@ -282,6 +305,10 @@ bool vos_lst_restore(long fd_arg, struct vos_remote_fd *rf)
 		return false;
 	vos_fd_guard_reset(); /* this call looked the dead instance up */
 	lock();
+	if (of(fd) != r) {
+		unlock();
+		return false; /* closed (and its record reused) meanwhile */
+	}
 	struct vos_remote_fd cur;
 	bool ok = false;
 	if (!vos_fd_lookup(fd, &cur)) {

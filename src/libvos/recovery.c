@@ -3,8 +3,9 @@
  * For each open file description the process created in the storage domain,
  * libvos keeps a record: the open flags minus the creating ones, the type
  * (regular file or directory; anything else is not recoverable), the
- * identity (st_dev, st_ino) and the last file offset. The domain reports
- * the identity at open and the offset after every call that moves it
+ * identity (st_dev and a hash of st_ino with the file handle or birth
+ * time, src/domain/file_identity.h) and the last file offset. The domain
+ * reports the identity at open and the offset after every call that moves it
  * (protocol.h, "Recovery reports"): the offset lives in the domain and dies
  * with it, and only the domain knows it exactly (O_APPEND writes, getdents
  * cookies, descriptions shared by dup).
@@ -18,10 +19,11 @@
  * Not recoverable (the fd fails with EIO as before, the reason logged once
  * per description): the file was deleted or replaced, a lock was held on it
  * (flock, OFD or POSIX: the lock died with the domain), it is not a regular
- * file or directory, the reopen fails. Each process recovers on its own,
- * with its own last view of the offset: a description shared across fork
- * becomes one per process. Records cross execve in VOS_INHERIT
- * (vos_rec_exec_item, exec_state.c), with the fd's path, so an exec'd image
+ * file or directory, the reopen fails, or the description is shared with
+ * another process (fork, a spawn's exec) and not O_APPEND: our last offset
+ * may be stale there. Offset reports carry the domain's order: only newer
+ * ones are kept (threads receive them in any order). Records cross execve
+ * in VOS_INHERIT (vos_rec_exec_item, exec_state.c), with the fd's path, so an exec'd image
  * recovers its inherited fds too. VOS_RECOVER=0 turns recovery off.
  *
  * Runs inside the SIGSYS handler: fixed tables, no malloc, raw syscalls. */
@@ -50,8 +52,15 @@ struct rec {
 	_Atomic bool lock_posix; /* a POSIX lock (per process and file) */
 	_Atomic bool lock_desc;	 /* a flock or OFD lock (per description) */
 	bool failed;		 /* recovery impossible, reason logged */
+	/* another process may hold the description (fork, or inherited
+	 * across a spawn's exec): it moves the offset where we do not see it */
+	_Atomic bool shared;
 	int64_t dev, ino;
 	_Atomic int64_t pos; /* last reported file offset, -1 unknown */
+	/* the order of the report pos came from (protocol.h): threads may
+	 * store reports out of order; pos_busy guards the pair */
+	int64_t pos_seq;
+	_Atomic bool pos_busy;
 };
 
 #define NREC 65536 /* index 0 means "no record" */
@@ -136,29 +145,77 @@ void vos_rec_opened(int fd, long oflags, const int64_t report[3])
 	r->dev = report[2];
 	r->ino = report[1];
 	r->failed = false;
+	atomic_store_explicit(&r->shared, false, memory_order_relaxed);
 	atomic_store_explicit(&r->lock_posix, false, memory_order_relaxed);
 	atomic_store_explicit(&r->lock_desc, false, memory_order_relaxed);
 	atomic_store_explicit(&r->pos, 0, memory_order_relaxed);
+	r->pos_seq = 0;
 	atomic_store_explicit(&fd_rec[fd], i, memory_order_release);
+}
+
+uint32_t vos_rec_hold(int oldfd)
+{
+	if (oldfd < 0 || oldfd >= VOS_FDTABLE_SIZE)
+		return 0;
+	uint32_t i = atomic_load_explicit(&fd_rec[oldfd], memory_order_acquire);
+	if (!i)
+		return 0;
+	/* a close of oldfd racing us may free the record (and a new open
+	 * take it): never revive a free one, and check oldfd still names it */
+	uint32_t n = atomic_load_explicit(&recs[i].refs, memory_order_relaxed);
+	do {
+		if (n == 0)
+			return 0;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&recs[i].refs, &n, n + 1, memory_order_acquire, memory_order_relaxed));
+	if (atomic_load_explicit(&fd_rec[oldfd], memory_order_acquire) != i) {
+		atomic_fetch_sub_explicit(&recs[i].refs, 1, memory_order_release);
+		return 0; /* closed meanwhile: not the description we dup */
+	}
+	return i;
+}
+
+void vos_rec_unhold(uint32_t held)
+{
+	if (held && held < NREC)
+		atomic_fetch_sub_explicit(&recs[held].refs, 1, memory_order_release);
+}
+
+void vos_rec_attach(int newfd, uint32_t held)
+{
+	if (newfd < 0 || newfd >= VOS_FDTABLE_SIZE || held >= NREC) {
+		vos_rec_unhold(held);
+		return;
+	}
+	vos_rec_release(newfd);
+	if (held)
+		atomic_store_explicit(&fd_rec[newfd], held, memory_order_release);
 }
 
 void vos_rec_dup(int oldfd, int newfd)
 {
-	if (newfd < 0 || newfd >= VOS_FDTABLE_SIZE)
+	vos_rec_attach(newfd, vos_rec_hold(oldfd));
+}
+
+void vos_rec_note_report(int fd, int64_t seq, int64_t pos)
+{
+	struct rec *r = rec_of(fd);
+	if (!r || pos < 0)
 		return;
-	vos_rec_release(newfd);
-	struct rec *r = rec_of(oldfd);
-	if (!r)
-		return;
-	atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
-	atomic_store_explicit(&fd_rec[newfd], (uint32_t)(r - recs), memory_order_release);
+	while (atomic_exchange_explicit(&r->pos_busy, true, memory_order_acquire))
+		vos_sys0(SYS_sched_yield);
+	/* only a newer report; one without an order (seq <= 0) always */
+	if (seq <= 0 || seq > r->pos_seq) {
+		atomic_store_explicit(&r->pos, pos, memory_order_relaxed);
+		if (seq > 0)
+			r->pos_seq = seq;
+	}
+	atomic_store_explicit(&r->pos_busy, false, memory_order_release);
 }
 
 void vos_rec_note_pos(int fd, int64_t pos)
 {
-	struct rec *r = rec_of(fd);
-	if (r && pos >= 0)
-		atomic_store_explicit(&r->pos, pos, memory_order_relaxed);
+	vos_rec_note_report(fd, 0, pos);
 }
 
 void vos_rec_note_setfl(int fd, long arg)
@@ -185,8 +242,21 @@ bool vos_rec_append(int fd)
 	return r && (atomic_load_explicit(&r->flags, memory_order_relaxed) & O_APPEND);
 }
 
+void vos_rec_forked(void)
+{
+	uint32_t hi = atomic_load_explicit(&rec_high, memory_order_relaxed);
+	for (uint32_t i = 1; i < hi; i++)
+		if (atomic_load_explicit(&recs[i].refs, memory_order_relaxed))
+			atomic_store_explicit(&recs[i].shared, true, memory_order_relaxed);
+}
+
 void vos_recovery_after_fork(void)
 {
+	vos_rec_forked(); /* the parent holds every description too */
+	/* another thread may have held one at the fork: it does not exist here */
+	uint32_t hi = atomic_load_explicit(&rec_high, memory_order_relaxed);
+	for (uint32_t i = 1; i < hi; i++)
+		atomic_store_explicit(&recs[i].pos_busy, false, memory_order_relaxed);
 	/* another thread may have held it at the fork: it does not exist here */
 	atomic_store_explicit(&rec_lock, 0, memory_order_relaxed);
 	vos_lst_after_fork();
@@ -276,17 +346,33 @@ static void open_prepare(struct vos_call *c, void *ctx)
 }
 
 /* The instance serving us now died too (a crash during the recovery), or
- * a signal interrupted the call: not a reason to give the description up,
- * a later call tries again. */
-static bool died_again(uint32_t epoch, int64_t res)
+ * a signal interrupted the call: not a reason to give the description up.
+ * REOPEN_DIED: try again in the next instance; REOPEN_INTR: the call ends
+ * with EINTR (restarted under SA_RESTART, intercept.c), its handler runs. */
+#define REOPEN_DIED (-2)
+#define REOPEN_INTR (-3)
+static int64_t died_again(uint32_t epoch, int64_t res)
 {
-	return res == -EINTR ||
-	       (res == -EIO && !vos_link_serves(VOS_DOMAIN_STORAGE, epoch & 0xffff));
+	if (res == -EINTR)
+		return REOPEN_INTR;
+	if (res == -EIO && !vos_link_serves(VOS_DOMAIN_STORAGE, epoch & 0xffff))
+		return REOPEN_DIED;
+	return 0;
+}
+
+/* This thread's last recovery was interrupted by a signal, for this fd. */
+static __thread int tls_intr_fd = -1;
+
+bool vos_rec_interrupted(int fd)
+{
+	bool r = tls_intr_fd == fd;
+	tls_intr_fd = -1;
+	return r;
 }
 
 /* Reopens the description of r by path in the current instance, at its
- * offset: the new remote fd, or -1 after logging why not, or -2 when the
- * new instance died meanwhile. */
+ * offset: the new remote fd, or -1 after logging why not, or REOPEN_DIED /
+ * REOPEN_INTR. */
 static int64_t reopen(struct rec *r, int fd)
 {
 	uint32_t epoch = vos_link_epoch(VOS_DOMAIN_STORAGE);
@@ -297,6 +383,14 @@ static int64_t reopen(struct rec *r, int fd)
 	}
 	if (atomic_load_explicit(&r->lock_desc, memory_order_relaxed) || posix_lock_on(r)) {
 		give_up(r, fd, path, "a lock held on it was lost");
+		return -1;
+	}
+	/* our last offset may be stale: resuming there would overwrite (or
+	 * read again) what the other process did; appends need no offset */
+	if (atomic_load_explicit(&r->shared, memory_order_relaxed) &&
+	    !(atomic_load_explicit(&r->flags, memory_order_relaxed) & O_APPEND)) {
+		give_up(r, fd, path,
+			"it is shared with another process, which may have moved its offset");
 		return -1;
 	}
 	static char rel[VOS_PATH_MAX]; /* under rec_lock */
@@ -314,8 +408,9 @@ static int64_t reopen(struct rec *r, int fd)
 	c.args[0] = VOS_DIRFD_VOLUME(vol);
 	c.args[3] = atomic_load_explicit(&r->flags, memory_order_relaxed);
 	int64_t nrfd = vos_forward(&c, open_prepare, NULL, &o);
-	if (died_again(epoch, nrfd))
-		return -2;
+	int64_t again = died_again(epoch, nrfd);
+	if (again)
+		return again;
 	if (nrfd < 0) {
 		give_up(r, fd, path,
 			nrfd == -ENOENT || VOS_RESULT_IS_REDIRECT(nrfd) ? "the file was deleted"
@@ -331,9 +426,9 @@ static int64_t reopen(struct rec *r, int fd)
 	}
 	int64_t pos = atomic_load_explicit(&r->pos, memory_order_relaxed);
 	int64_t at = pos > 0 ? call(VOS_OP_LSEEK, SYS_lseek, nrfd, pos, SEEK_SET, NULL) : pos;
-	if (died_again(epoch, at)) {
+	if ((again = died_again(epoch, at)) != 0) {
 		call(VOS_OP_CLOSE, SYS_close, nrfd, 0, 0, NULL);
-		return -2;
+		return again;
 	}
 	if (at != pos) {
 		call(VOS_OP_CLOSE, SYS_close, nrfd, 0, 0, NULL);
@@ -348,6 +443,7 @@ bool vos_recover_fd(long fd_arg, struct vos_remote_fd *rf)
 	if (!vos_recovery_enabled() || vos_in_vfork_child())
 		return false;
 	int fd = (int)fd_arg;
+	tls_intr_fd = -1;
 	if (!rec_of(fd))
 		return false;
 	/* lookups of this call named the dead instance: its guard would stop
@@ -364,8 +460,17 @@ bool vos_recover_fd(long fd_arg, struct vos_remote_fd *rf)
 		struct rec *r = rec_of(fd);
 		int err = 0;
 		int64_t nrfd = -1;
-		if (r && !r->failed && vos_channel(VOS_DOMAIN_STORAGE, &err))
+		/* bounded like vos_fs_call's retries: a domain that keeps dying
+		 * is given up on by the supervisor */
+		for (int tries = 0; tries < 8; tries++) {
+			if (!r || r->failed || !vos_channel(VOS_DOMAIN_STORAGE, &err))
+				break;
 			nrfd = reopen(r, fd);
+			if (nrfd != REOPEN_DIED)
+				break;
+		}
+		if (nrfd == REOPEN_INTR)
+			tls_intr_fd = fd;
 		if (nrfd >= 0) {
 			/* every fd sharing the description: the first takes the new
 			 * remote fd, the others dups of it (still one description) */
@@ -480,6 +585,7 @@ bool vos_rec_retry_call(long nr, const long a[6])
 #define XS_POSIX  1
 #define XS_DESC	  2
 #define XS_FAILED 4
+#define XS_SHARED 8
 
 static size_t put_num(char *buf, size_t at, size_t cap, long long v)
 {
@@ -514,7 +620,12 @@ size_t vos_rec_exec_item(int fd, bool dead, char *out, size_t cap)
 		int64_t pos = call(VOS_OP_LSEEK, SYS_lseek, rf.rfd, 0, SEEK_CUR, NULL);
 		vos_rec_note_pos(fd, pos);
 	}
-	int state = (atomic_load_explicit(&r->lock_posix, memory_order_relaxed) ? XS_POSIX : 0) |
+	/* a spawn child runs on our memory: the description it takes across
+	 * its exec is then shared with us */
+	if (vos_in_vfork_child())
+		atomic_store_explicit(&r->shared, true, memory_order_relaxed);
+	int state = (atomic_load_explicit(&r->shared, memory_order_relaxed) ? XS_SHARED : 0) |
+		    (atomic_load_explicit(&r->lock_posix, memory_order_relaxed) ? XS_POSIX : 0) |
 		    (atomic_load_explicit(&r->lock_desc, memory_order_relaxed) ? XS_DESC : 0) |
 		    (r->failed ? XS_FAILED : 0);
 	long long v[10] = {fd,
@@ -572,9 +683,11 @@ const char *vos_rec_exec_adopt(const long long v[10], const char *rest)
 		atomic_store_explicit(&r->lock_posix, (v[5] & XS_POSIX) != 0, memory_order_relaxed);
 		atomic_store_explicit(&r->lock_desc, (v[5] & XS_DESC) != 0, memory_order_relaxed);
 		r->failed = (v[5] & XS_FAILED) != 0;
+		atomic_store_explicit(&r->shared, (v[5] & XS_SHARED) != 0, memory_order_relaxed);
 		r->dev = v[6];
 		r->ino = v[7];
 		atomic_store_explicit(&r->pos, v[8], memory_order_relaxed);
+		r->pos_seq = 0;
 	}
 	atomic_store_explicit(&fd_rec[fd], (uint32_t)idx, memory_order_release);
 	if ((uint32_t)idx + 1 > atomic_load_explicit(&rec_high, memory_order_relaxed))

@@ -25,6 +25,7 @@
 #include <sys/syscall.h>
 
 #include "libvos/libvos.h"
+#include "libvos/site_forms.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
@@ -72,8 +73,6 @@ struct site {
 };
 static struct site table[TABLE_SIZE];
 static unsigned table_used;
-
-static const unsigned char mov_r9_rsp8[5] = {0x4c, 0x8b, 0x4c, 0x24, 0x08};
 
 bool vos_rewrite_init(void)
 {
@@ -316,118 +315,14 @@ static bool mapping_ok(uintptr_t lo, uintptr_t hi)
 	return q.found && q.ok && strcmp(q.site_id, q.self_id) != 0;
 }
 
-/* ---- what is displaced, and how the jump is written
- *
- * A form is the `len` bytes before the syscall instruction that a slot runs
- * instead. The jump overwrites bytes 0-4 of the site. Another thread can be
- * at any instruction boundary: 0 (it runs the old or the new bytes: one
- * atomic store), `len` (the syscall, unchanged, traps), or, in a form with
- * a boundary at 4 (`keep4`), at 4: that byte must stay what it was, so the
- * jump's last byte must equal it and only bytes 0-3 are written. */
-struct form {
-	size_t len;
-	bool keep4;
-};
-
-/* PATCH_SHORT: a 2-byte `jmp rel8` at the site to a landing pad, a 5-byte
- * `jmp rel32` written into dead padding after the wrapper's `ret`. */
-enum patch_mode { PATCH_NONE, PATCH_5, PATCH_4, PATCH_SHORT };
-
-/* PATCH_5: bytes 0-4 in one aligned 8- or 16-byte word; PATCH_4: bytes 0-3
- * in one aligned 8-byte word, byte 4 kept (a keep4 form, or a site at
- * offset 12 of a 16-byte word, where 5 bytes straddle two). */
-static enum patch_mode patch_mode(uintptr_t site, const struct form *f)
-{
-	if (f->len < 5)
-		return PATCH_NONE;
-	if (f->keep4)
-		return (site & 7) <= 4 ? PATCH_4 : PATCH_NONE;
-	if ((site & 7) <= 3 || (site & 15) <= 11)
-		return PATCH_5;
-	return (site & 7) == 4 ? PATCH_4 : PATCH_NONE;
-}
-
-/* Length of one padding instruction at p (at most max bytes), or 0:
- * int3, or a NOP as assemblers emit them (66 prefixes, cs, 0f 1f with a
- * zero displacement). */
-static size_t pad_len(const unsigned char *p, size_t max)
-{
-	if (p[0] == 0xcc || p[0] == 0x90)
-		return 1;
-	size_t i = 0;
-	while (i < max && p[i] == 0x66)
-		i++;
-	if (i < max && p[i] == 0x90)
-		return i + 1;
-	if (i < max && p[i] == 0x2e)
-		i++;
-	if (i + 3 > max || p[i] != 0x0f || p[i + 1] != 0x1f)
-		return 0;
-	size_t len = i + 3;
-	switch (p[i + 2]) {
-	case 0x00:
-		break;
-	case 0x40:
-		len += 1;
-		break;
-	case 0x44:
-		len += 2;
-		break;
-	case 0x80:
-		len += 4;
-		break;
-	case 0x84:
-		len += 5;
-		break;
-	default:
-		return 0;
-	}
-	if (len > max)
-		return 0;
-	for (size_t k = i + 3; k < len; k++)
-		if (p[k] != 0)
-			return 0;
-	return len;
-}
-
-/* A landing pad for the syscall at sc: decoding forward from it, glibc's
- * wrapper epilogue `[cmp $-4096(or -4095),%rax; ja rel8;] ret`, then
- * padding up to the next 16-byte boundary, at least 5 bytes, in the same
- * page. Code after an unconditional `ret` up to an aligned boundary is
- * alignment filler that nothing jumps into (the ja, checked, goes past it).
- * Returns its address or 0. */
-static uintptr_t find_pad(uintptr_t sc)
-{
-	static const unsigned char cmp[5] = {0x48, 0x3d, 0xf0, 0xff, 0xff};
-	const unsigned char *p = (const unsigned char *)sc + 2;
-	uintptr_t page_end = (sc & ~(PAGE - 1)) + PAGE, ja_target = 0;
-	if ((uintptr_t)p + 9 <= page_end && p[0] == 0x48 && p[1] == 0x3d &&
-	    (p[2] == 0x00 || p[2] == 0x01) && memcmp(p + 3, cmp + 2, 3) == 0 && p[6] == 0x77) {
-		ja_target = (uintptr_t)p + 8 + (uintptr_t)(long)(int8_t)p[7];
-		p += 8;
-	}
-	if ((uintptr_t)p >= page_end || *p != 0xc3)
-		return 0;
-	uintptr_t pad = (uintptr_t)p + 1, end = (pad + 15) & ~15UL;
-	if (end - pad < 5 || end > page_end || (ja_target >= pad && ja_target < end))
-		return 0;
-	for (uintptr_t q = pad; q < end;) {
-		size_t n = pad_len((const unsigned char *)q, end - q);
-		if (!n)
-			return 0;
-		q += n;
-	}
-	return pad;
-}
-
 /* ---- trampoline slots within reach of a site */
 
 /* Where a slot for `site` may start: anywhere a rel32 reaches, or, for
- * PATCH_4, only where the jump's last byte (the top byte of rel32) equals
+ * VOS_PATCH_4, only where the jump's last byte (the top byte of rel32) equals
  * the byte kept at site + 4: a 16 MiB window. */
-static void slot_window(uintptr_t site, enum patch_mode m, uintptr_t *lo, uintptr_t *hi)
+static void slot_window(uintptr_t site, enum vos_patch_mode m, uintptr_t *lo, uintptr_t *hi)
 {
-	if (m == PATCH_5 || m == PATCH_SHORT) { /* site: the pad for PATCH_SHORT */
+	if (m == VOS_PATCH_5 || m == VOS_PATCH_SHORT) { /* site: the pad for VOS_PATCH_SHORT */
 		*lo = site + 5 - REACH;
 		*hi = site + 5 + REACH;
 		return;
@@ -470,7 +365,7 @@ static uintptr_t map_in(uintptr_t site, uintptr_t lo, uintptr_t hi)
 	return 0;
 }
 
-static uintptr_t slot_for(uintptr_t site, enum patch_mode m)
+static uintptr_t slot_for(uintptr_t site, enum vos_patch_mode m)
 {
 	uintptr_t lo, hi;
 	slot_window(site, m, &lo, &hi);
@@ -535,19 +430,19 @@ static bool fill_slot(uintptr_t slot, uintptr_t site, size_t d)
 
 /* Writes `jmp rel32` over the site with one atomic store (slot_for chose
  * the slot so that this is possible in mode m). */
-static bool patch_site(uintptr_t site, uintptr_t slot, enum patch_mode m)
+static bool patch_site(uintptr_t site, uintptr_t slot, enum vos_patch_mode m)
 {
 	unsigned char jmp[5] = {0xe9};
 	put32(jmp + 1, (int32_t)(long)(slot - (site + 5)));
-	if (m == PATCH_4 && jmp[4] != ((const unsigned char *)site)[4])
+	if (m == VOS_PATCH_4 && jmp[4] != ((const unsigned char *)site)[4])
 		return false;
 	uintptr_t page = site & ~(PAGE - 1);
 	if (vos_sys3(SYS_mprotect, (long)page, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC) != 0)
 		return false;
-	if (m == PATCH_4 || (site & 7) <= 3) {
+	if (m == VOS_PATCH_4 || (site & 7) <= 3) {
 		uint64_t *w = (uint64_t *)(site & ~7UL);
 		uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
-		memcpy((unsigned char *)&v + (site & 7), jmp, m == PATCH_4 ? 4 : 5);
+		memcpy((unsigned char *)&v + (site & 7), jmp, m == VOS_PATCH_4 ? 4 : 5);
 		__atomic_store_n(w, v, __ATOMIC_SEQ_CST);
 	} else {
 		unsigned __int128 *w = (unsigned __int128 *)(site & ~15UL);
@@ -595,44 +490,6 @@ static bool patch_short(uintptr_t site, uintptr_t pad, uintptr_t slot)
 	return true;
 }
 
-/* The bytes before the syscall instruction at `sc`: a form a slot can run
- * instead, or len 0. Forms: `mov $imm32,%eax` (b8 imm32; the immediate must
- * be the number the call trapped with), `mov 0x8(%rsp),%r9` (glibc's
- * syscall(): the number is in rax already), `mov 0x8(%rsp),%edi; xor
- * %eax,%eax` (glibc's read with threads; a boundary at 4), `xor %eax,%eax`
- * (read without threads: only with a short jump). */
-static struct form match_form(const unsigned char *sc, long nr, bool trap_only)
-{
-	/* a prefix byte before the first instruction would change its meaning
-	 * (or be the tail of another instruction: refused all the same) */
-	static const unsigned char prefixes[] = {0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65,
-						 0x66, 0x67, 0xf0, 0xf2, 0xf3};
-	static const unsigned char read_mt[6] = {0x8b, 0x7c, 0x24, 0x08, 0x31, 0xc0};
-	struct form none = {0, false};
-	const unsigned char *i = sc - 6;
-	if (memcmp(i, read_mt, 6) == 0 && nr == 0 && !trap_only) {
-		if ((i[-1] >= 0x40 && i[-1] <= 0x4f) || memchr(prefixes, i[-1], sizeof prefixes))
-			return none;
-		return (struct form){6, true};
-	}
-	i = sc - 5;
-	if ((i[-1] >= 0x40 && i[-1] <= 0x4f) || memchr(prefixes, i[-1], sizeof prefixes))
-		return none;
-	if (i[0] == 0xb8) {
-		uint32_t imm;
-		memcpy(&imm, i + 1, 4);
-		bool ok = !trap_only && imm == (uint64_t)nr;
-		return ok ? (struct form){5, false} : none;
-	}
-	if (memcmp(i, mov_r9_rsp8, 5) == 0)
-		return (struct form){5, false};
-	i = sc - 2;
-	if (i[0] == 0x31 && i[1] == 0xc0 && nr == 0 && !trap_only &&
-	    !((i[-1] >= 0x40 && i[-1] <= 0x4f) || memchr(prefixes, i[-1], sizeof prefixes)))
-		return (struct form){2, false};
-	return none;
-}
-
 void vos_rewrite_site(uintptr_t rip_after, long nr, bool trap_only)
 {
 	if (!enabled || rip_after < PAGE || atomic_flag_test_and_set(&lock))
@@ -642,20 +499,21 @@ void vos_rewrite_site(uintptr_t rip_after, long nr, bool trap_only)
 	if (e && e->state == SITE_FREE) {
 		e->state = SITE_REFUSED;
 		/* the longest form and the byte before it, in one r-x mapping */
-		struct form f = {0, false};
+		struct vos_site_form f = {0, false};
 		if (mapping_ok(sc - 7, rip_after)) {
 			const unsigned char *b = (const unsigned char *)sc;
 			if (b[0] == 0x0f && b[1] == 0x05)
-				f = match_form(b, nr, trap_only);
+				f = vos_site_form(b, nr, trap_only);
 			uintptr_t site = sc - f.len, slot = 0, pad = 0;
-			enum patch_mode m = f.len ? patch_mode(site, &f) : PATCH_NONE;
-			if (f.len && m == PATCH_NONE && (site & 7) != 7 && (pad = find_pad(sc)))
-				m = PATCH_SHORT;
+			enum vos_patch_mode m = f.len ? vos_patch_mode(site, &f) : VOS_PATCH_NONE;
+			if (f.len && m == VOS_PATCH_NONE && (site & 7) != 7 &&
+			    (pad = vos_find_pad(sc)))
+				m = VOS_PATCH_SHORT;
 			bool done = false;
-			if (m == PATCH_SHORT)
+			if (m == VOS_PATCH_SHORT)
 				done = (slot = slot_for(pad, m)) != 0 &&
 				       fill_slot(slot, site, f.len) && patch_short(site, pad, slot);
-			else if (m != PATCH_NONE)
+			else if (m != VOS_PATCH_NONE)
 				done = (slot = slot_for(site, m)) != 0 &&
 				       fill_slot(slot, site, f.len) && patch_site(site, slot, m);
 			if (done) {

@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -30,7 +31,7 @@
 /* What the application used, per bound or connected socket. */
 struct unix_rec {
 	int fd;
-	uint64_t ino; /* the socket's inode: 0 = free slot */
+	uint64_t ino;		  /* the socket's inode: 0 = free slot */
 	char app[SUN_MAX + 1];	  /* getsockname: the path bound */
 	char kpath[SUN_MAX + 1];  /* what the kernel stored for that bind */
 	char peer[SUN_MAX + 1];	  /* getpeername: the path connected to */
@@ -137,7 +138,8 @@ static bool route(const char *path, struct vos_ctl_unix_addr *req)
 	int vol = -1;
 	if (ok && vos_path_normalize_route(cwd, path, scratch.norm, sizeof(scratch.norm),
 					   &vos_volumes) >= 0)
-		vol = vos_volume_match(&vos_volumes, scratch.norm, scratch.rel, sizeof(scratch.rel));
+		vol = vos_volume_match(&vos_volumes, scratch.norm, scratch.rel,
+				       sizeof(scratch.rel));
 	ok = vol >= 0 && strlen(scratch.rel) < sizeof(req->path);
 	if (ok) {
 		req->vol = vol;
@@ -179,7 +181,9 @@ static void set_sun(struct sockaddr_un *sa, const char *path, socklen_t *len)
 {
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
-	size_t n = strnlen(path, SUN_MAX - 1);
+	size_t n = strlen(path); /* NUL-terminated, shorter than sun_path */
+	if (n > SUN_MAX - 1)
+		n = SUN_MAX - 1;
 	memcpy(sa->sun_path, path, n);
 	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
 }
@@ -214,7 +218,9 @@ static long do_bind(long a[6], bool *handled)
 	if (rec) {
 		memcpy(rec->app, ((const struct sockaddr_un *)a[1])->sun_path, given);
 		rec->app_len = given;
-		memcpy(rec->kpath, done.path, strlen(done.path) + 1);
+		size_t kn = strnlen(done.path, SUN_MAX);
+		memcpy(rec->kpath, done.path, kn);
+		rec->kpath[kn] = '\0';
 	}
 	unlock();
 	return 0;
@@ -356,6 +362,75 @@ static long do_name(long nr, long a[6], bool *handled)
 	return 0;
 }
 
+/* SCM_RIGHTS of remote fds (volume files): the receiver gets a native fd
+ * of the same file in the same access mode (VOS_CTL_EXPORT_FD), not the
+ * placeholder standing for it here. A new open file description: the
+ * offset is not shared with the sender's (docs/COMPAT.md). Fds that cannot
+ * be exported (network sockets) go as they are. */
+#define MAX_PASS 256
+static long do_sendmsg(long a[6], bool *handled)
+{
+	const struct msghdr *mh = (const struct msghdr *)a[1];
+	if (mh == NULL || mh->msg_control == NULL || mh->msg_controllen == 0 ||
+	    mh->msg_controllen > 65536)
+		return do_addressed(SYS_sendmsg, a, handled);
+	bool remote = false;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm && !remote;
+	     cm = CMSG_NXTHDR((struct msghdr *)mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+		    cm->cmsg_len < CMSG_LEN(0))
+			continue;
+		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k && !remote; i++) {
+			int fd;
+			struct vos_remote_fd rf;
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			remote = vos_fd_lookup(fd, &rf) && !rf.stale;
+		}
+	}
+	if (!remote || !is_unix_socket(a[0]))
+		return do_addressed(SYS_sendmsg, a, handled);
+	size_t clen = mh->msg_controllen;
+	long buf = vos_raw_syscall6(SYS_mmap, 0, (long)clen, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf < 0 && buf > -4096)
+		return do_addressed(SYS_sendmsg, a, handled);
+	memcpy((void *)buf, mh->msg_control, clen);
+	struct msghdr m2 = *mh;
+	m2.msg_control = (void *)buf;
+	int opened[MAX_PASS];
+	int nopen = 0;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m2); cm; cm = CMSG_NXTHDR(&m2, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+		    cm->cmsg_len < CMSG_LEN(0))
+			continue;
+		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k && nopen < MAX_PASS; i++) {
+			int fd, acc;
+			struct vos_remote_fd rf;
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (!vos_fd_lookup(fd, &rf) || rf.stale)
+				continue;
+			int nfd = vos_export_fd(rf.domain, rf.rfd, &acc);
+			if (nfd < 0)
+				continue;
+			opened[nopen++] = nfd;
+			memcpy(CMSG_DATA(cm) + i * sizeof(int), &nfd, sizeof(int));
+		}
+	}
+	long save = a[1];
+	a[1] = (long)&m2;
+	long r = do_addressed(SYS_sendmsg, a, handled);
+	a[1] = save;
+	if (!*handled)
+		r = vos_sys3(SYS_sendmsg, a[0], (long)&m2, a[2]);
+	*handled = true;
+	for (int i = 0; i < nopen; i++)
+		vos_sys1(SYS_close, opened[i]);
+	vos_sys2(SYS_munmap, buf, (long)clen);
+	return r;
+}
+
 bool vos_unix_call(long nr, long a[6], long *result)
 {
 	if (vos_in_vfork_child())
@@ -368,8 +443,10 @@ bool vos_unix_call(long nr, long a[6], long *result)
 		break;
 	case SYS_connect:
 	case SYS_sendto:
-	case SYS_sendmsg:
 		r = do_addressed(nr, a, &handled);
+		break;
+	case SYS_sendmsg:
+		r = do_sendmsg(a, &handled);
 		break;
 	case SYS_getsockname:
 	case SYS_getpeername:

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/utf8_text.h"
 #include "supervisor/ctl_io.h"
 
 void admin_inst_name(const struct dom_inst *in, char *buf, size_t n)
@@ -41,16 +42,28 @@ int admin_reply(int fd, int32_t status, const char *text)
 	return rc;
 }
 
+/* Strings here come from other users (comm, paths): always valid UTF-8
+ * JSON, invalid bytes as U+FFFD, control characters (C0, DEL, C1)
+ * escaped. */
 static void json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		size_t n = *p < 0x80 ? 1 : utf8_seq_len(p);
 		if (*p == '"' || *p == '\\')
 			fprintf(f, "\\%c", *p);
 		else if (*p < 0x20 || *p == 0x7f)
 			fprintf(f, "\\u%04x", *p);
-		else
+		else if (n == 1)
 			fputc(*p, f);
+		else if (n == 0)
+			fputs("\\ufffd", f);
+		else if (p[0] == 0xc2 && p[1] < 0xa0)
+			fprintf(f, "\\u%04x", p[1]);
+		else
+			fwrite(p, 1, n, f);
+		p += n ? n : 1;
 	}
 	fputc('"', f);
 }
@@ -96,6 +109,25 @@ static unsigned inst_clients(const struct admin_view *v, const struct dom_inst *
 	return n;
 }
 
+/* Rows of a STATUS answer, so that it always fits VOS_ADMIN_TEXT_MAX: a
+ * busy supervisor (many runs, clients, volumes) answers with fewer rows
+ * and counts of the rows left out ("omitted"). */
+struct status_caps {
+	unsigned domains, clients, clients_per_run, runs;
+	bool vols; /* list volume sources */
+};
+
+static const struct status_caps status_levels[] = {
+	{~0u, ~0u, ~0u, ~0u, true},
+	{64, 256, 16, 256, true},
+	{16, 32, 4, 32, false},
+	{0, 0, 0, 0, false},
+};
+
+struct status_omitted {
+	unsigned domains, stopped, clients, runs;
+};
+
 static void json_vols(FILE *f, const struct vos_volume *vols, unsigned n)
 {
 	fputs(",\"volumes\":[", f);
@@ -139,7 +171,7 @@ static bool may_see(bool full, uid_t peer, uid_t owner)
 }
 
 static void status_domain(FILE *f, const struct admin_view *v, struct dom_inst *in, bool full,
-			  uid_t peer)
+			  uid_t peer, bool vols)
 {
 	char name[48];
 	admin_inst_name(in, name, sizeof(name));
@@ -147,7 +179,7 @@ static void status_domain(FILE *f, const struct admin_view *v, struct dom_inst *
 	json_str(f, in->d.name);
 	fputs(",\"instance\":", f);
 	json_str(f, name);
-	json_vols(f, in->vols, may_see(full, peer, in->uid) ? in->nvols : 0);
+	json_vols(f, in->vols, vols && may_see(full, peer, in->uid) ? in->nvols : 0);
 	fprintf(f,
 		",\"uid\":%u,\"state\":\"%s\",\"pid\":%d,\"epoch\":%u,\"restarts\":%u,"
 		"\"deaths\":%u",
@@ -162,13 +194,13 @@ static void status_domain(FILE *f, const struct admin_view *v, struct dom_inst *
 		(unsigned long long)calls, (unsigned long long)errors);
 }
 
-static void status_hist(FILE *f, const struct inst_hist *h, bool full, uid_t peer)
+static void status_hist(FILE *f, const struct inst_hist *h, bool full, uid_t peer, bool vols)
 {
 	fputs("{\"name\":", f);
 	json_str(f, h->name);
 	fputs(",\"instance\":", f);
 	json_str(f, h->instance);
-	json_vols(f, h->vols, may_see(full, peer, h->uid) ? h->nvols : 0);
+	json_vols(f, h->vols, vols && may_see(full, peer, h->uid) ? h->nvols : 0);
 	fprintf(f,
 		",\"uid\":%u,\"state\":\"stopped\",\"pid\":%d,\"epoch\":%u,\"restarts\":%u,"
 		"\"deaths\":%u",
@@ -227,8 +259,10 @@ static void comm_of(pid_t pid, char *buf, size_t n)
 	fclose(f);
 }
 
-static char *status_json(const struct admin_view *v, bool full, uid_t peer)
+static char *status_json_capped(const struct admin_view *v, bool full, uid_t peer,
+				const struct status_caps *cap)
 {
+	struct status_omitted om = {0};
 	char *out = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&out, &len);
@@ -241,25 +275,41 @@ static char *status_json(const struct admin_view *v, bool full, uid_t peer)
 	fprintf(f, ",\"uptime_s\":%.3f,\"view\":\"%s\"},\"domains\":[",
 		(double)(sup_mono_ms() - v->start_ms) / 1e3, full ? "full" : "own");
 	for (size_t i = 0; i < v->ninsts; i++) {
+		if (i >= cap->domains) {
+			om.domains++;
+			continue;
+		}
 		if (i)
 			fputc(',', f);
-		status_domain(f, v, v->insts[i], full, peer);
+		status_domain(f, v, v->insts[i], full, peer, cap->vols);
 	}
 	fputs("],\"stopped\":[", f);
 	for (size_t i = 0; i < v->nhist; i++) {
+		if (i >= cap->domains) {
+			om.stopped++;
+			continue;
+		}
 		if (i)
 			fputc(',', f);
-		status_hist(f, &v->hist[i], full, peer);
+		status_hist(f, &v->hist[i], full, peer, cap->vols);
 	}
 	fputs("],\"clients\":[", f);
 	bool first = true;
+	unsigned rows = 0;
 	for (size_t i = 0; i < v->ntables; i++) {
 		const struct admin_table *at = &v->tables[i];
 		if (!may_see(full, peer, at->run_uid))
 			continue;
+		unsigned in_run = 0;
 		for (const struct client *c = at->t->head; c; c = c->next) {
 			if (c->admin)
 				continue;
+			if (rows >= cap->clients || in_run >= cap->clients_per_run) {
+				om.clients++;
+				continue;
+			}
+			rows++;
+			in_run++;
 			char comm[32], name[48];
 			comm_of(c->pid, comm, sizeof(comm));
 			fprintf(f, "%s{\"pid\":%d,\"command\":", first ? "" : ",", (int)c->pid);
@@ -285,10 +335,15 @@ static char *status_json(const struct admin_view *v, bool full, uid_t peer)
 	}
 	fputs("],\"runs\":[", f);
 	first = true;
+	rows = 0;
 	for (size_t i = 0; i < v->ntables; i++) {
 		const struct admin_table *at = &v->tables[i];
 		if (!may_see(full, peer, at->run_uid))
 			continue;
+		if (rows++ >= cap->runs) {
+			om.runs++;
+			continue;
+		}
 		fprintf(f, "%s{\"id\":%llu,\"pid\":%d,\"uid\":%u,\"state\":\"%s\",\"storage\":",
 			first ? "" : ",", (unsigned long long)at->run, (int)at->run_pid,
 			(unsigned)at->run_uid, at->starting ? "starting" : "running");
@@ -302,12 +357,31 @@ static char *status_json(const struct admin_view *v, bool full, uid_t peer)
 		}
 		fprintf(f, ",\"net\":%s}", at->net ? "true" : "false");
 	}
-	fputs("]}", f);
+	fputc(']', f);
+	if (om.domains || om.stopped || om.clients || om.runs || !cap->vols)
+		fprintf(f,
+			",\"omitted\":{\"domains\":%u,\"stopped\":%u,\"clients\":%u,\"runs\":%u,"
+			"\"volumes\":%s}",
+			om.domains, om.stopped, om.clients, om.runs, cap->vols ? "false" : "true");
+	fputc('}', f);
 	if (fclose(f) != 0) {
 		free(out);
 		return NULL;
 	}
 	return out;
+}
+
+/* The fullest STATUS that fits an answer. */
+static char *status_json(const struct admin_view *v, bool full, uid_t peer)
+{
+	size_t nlev = sizeof(status_levels) / sizeof(status_levels[0]);
+	for (size_t k = 0; k < nlev; k++) {
+		char *out = status_json_capped(v, full, peer, &status_levels[k]);
+		if (!out || strlen(out) < VOS_ADMIN_TEXT_MAX || k + 1 == nlev)
+			return out;
+		free(out);
+	}
+	return NULL;
 }
 
 /* ,"clients":[{"id","pid","calls"}]: requests served per client (vos top);

@@ -63,8 +63,8 @@ struct client *clients_accept(struct client_table *t, int listenfd)
 		refuse_full(fd);
 		return NULL;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-	    len != sizeof(cred) || !may_attach(t, &cred)) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred) ||
+	    !may_attach(t, &cred)) {
 		close(fd);
 		return NULL;
 	}

@@ -76,9 +76,9 @@ static void free_argv(char **argv, unsigned nvols)
 
 /* In the forked child: only async-signal-safe calls. Reports an exec
  * failure as an errno value on errw. */
-static void __attribute__((noreturn)) exec_child(const char *exe, char **argv, int ctl, int errw,
-						 int netns, pid_t parent, const sigset_t *mask,
-						 const int *srcfds, unsigned nvols)
+static void __attribute__((noreturn))
+exec_child(const char *exe, char **argv, int ctl, int errw, int netns, pid_t parent,
+	   const sigset_t *mask, const int *srcfds, unsigned nvols)
 {
 	int e;
 

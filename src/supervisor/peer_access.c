@@ -149,8 +149,10 @@ static bool read_answer(int sock, unsigned n, struct answer *a, int *fds)
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = {.iov_base = a, .iov_len = sizeof(*a)};
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u)};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = u.buf,
+			    .msg_controllen = sizeof(u)};
 	ssize_t r = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	unsigned got = 0;
 	int tmp[VOS_MAX_VOLUMES];

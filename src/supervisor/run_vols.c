@@ -108,6 +108,9 @@ int run_vols_open(int conn, uid_t uid, gid_t gid, struct vos_volume *v, unsigned
 			snprintf(msg, msz,
 				 "vos: volume source '%s': neither a directory nor a disk image",
 				 v[bad].src);
+		else if (err == EACCES || err == EPERM)
+			snprintf(msg, msz, "vos: volume '%s': permission denied for uid %u",
+				 v[bad].src, (unsigned)uid);
 		else
 			snprintf(msg, msz, "vos: volume source '%s': %s (as uid %u)", v[bad].src,
 				 strerror(err), (unsigned)uid);

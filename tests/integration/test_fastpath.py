@@ -146,3 +146,18 @@ def test_signal_during_local_call(vos, tmp_path, mode, expect):
         assert r.returncode == 0, r
         assert r.stdout == nat.stdout, (name, r)
         assert f"own site rewritten: {int(name == 'rewrite')}\n" in r.stderr, r
+
+
+def test_signal_storm_with_forwarding_handler(vos, tmp_path):
+    """4 threads make forwarded and local calls (mostly on rewritten sites)
+    while SIGUSR1 keeps hitting them; its SA_RESTART handler makes a
+    forwarded call itself, nested in whatever it interrupted. Every result
+    stays right."""
+    nat_dir, vol = tmp_path / "native", tmp_path / "vol"
+    nat_dir.mkdir()
+    vol.mkdir()
+    prog = vos.prog("fastpath")
+    nat, out = run_all(vos, vol, [prog, "storm", MOUNT], [prog, "storm", nat_dir],
+                       {"VOS_DEBUG": "1"})
+    assert nat.stdout == "storm: 0 errors, handler errors 0, handlers ran: yes\n"
+    assert counters(out["rewrite"].stderr)[2] > 0, out["rewrite"]

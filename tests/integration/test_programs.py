@@ -627,10 +627,10 @@ http {{
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
     default_type application/octet-stream;
-    # sendfile(2) from a volume file to a network-domain socket fails EINVAL
-    # (two domains, no cross-domain copy yet: docs/COMPAT.md); nginx's
-    # default 'on' then resets every response
-    sendfile off;
+    # as Debian's nginx.conf: sendfile(2) from a volume file (storage
+    # domain) to a non-blocking socket (network domain), copied across
+    # the two domains by libvos with partial sends and EAGAIN
+    sendfile on;
     server {{
         listen 127.0.0.1:{port};
         root {root};
@@ -713,3 +713,138 @@ def test_redis_with_data_on_volume(vos, tmp_path, remote_epoll):
         g = redis_cli(port, "GET", "survivor")
         assert g.stdout.strip() == "on the volume", (g, srv.logs())
         assert int(redis_cli(port, "DBSIZE").stdout.strip()) >= 2
+
+
+# ------------------------------------------------------------------ sendfile, fcntl (COMPAT.md)
+
+SENDFILE = r"""
+import errno, fcntl, os, socket, sys, threading
+
+f = sys.argv[1] + "/data.bin"
+fd = os.open(f, os.O_RDONLY)
+size = os.fstat(fd).st_size
+l = socket.create_server(("127.0.0.1", 0))
+c = socket.create_connection(l.getsockname())
+a, _ = l.accept()
+
+
+def got(n):
+    b = b""
+    while len(b) < n:
+        b += a.recv(n - len(b))
+    return b
+
+
+# explicit offset: the file position does not move
+print("offset", os.sendfile(c.fileno(), fd, 1000, 5), os.lseek(fd, 0, os.SEEK_CUR))
+print("data", got(5) == open(f, "rb").read()[1000:1005])
+# file position: it advances by what was sent
+print("position", os.sendfile(c.fileno(), fd, None, 7), os.lseek(fd, 0, os.SEEK_CUR))
+got(7)
+print("past the end", os.sendfile(c.fileno(), fd, size + 10, 100))
+try:
+    os.sendfile(c.fileno(), fd, -1, 10)
+except OSError as e:
+    print("negative offset", errno.errorcode[e.errno])
+# a non-blocking socket that fills up: short counts, then EAGAIN, and the
+# file position is exactly what the socket took
+c.setblocking(False)
+os.lseek(fd, 0, os.SEEK_SET)
+sent, eagain = 0, False
+while sent < size:
+    try:
+        n = os.sendfile(c.fileno(), fd, None, size)
+    except BlockingIOError:
+        eagain = True
+        break
+    sent += n
+print("eagain", eagain, "position matches", os.lseek(fd, 0, os.SEEK_CUR) == sent)
+body = got(sent)
+print("stream intact", body == open(f, "rb").read()[:sent])
+# the rest, blocking again, read by a thread meanwhile
+c.setblocking(True)
+rest = []
+t = threading.Thread(target=lambda: rest.append(got(size - len(body))))
+t.start()
+while sent < size:
+    sent += os.sendfile(c.fileno(), fd, None, size - sent)
+t.join(100)
+print("rest", rest == [open(f, "rb").read()[len(body):]])
+wfd = os.open(f, os.O_WRONLY)
+try:
+    os.sendfile(c.fileno(), wfd, 0, 10)
+except OSError as e:
+    print("write-only input", errno.errorcode[e.errno])
+# fcntl commands vos does not serve answer as Linux can, never ENOSYS
+d = os.open(sys.argv[1], os.O_RDONLY)
+for name, cmd, arg in (("F_NOTIFY clear", fcntl.F_NOTIFY, fcntl.DN_MULTISHOT),
+                       ("F_NOTIFY none", fcntl.F_NOTIFY, 0),
+                       ("F_GETLEASE", fcntl.F_GETLEASE, 0),
+                       ("F_GET_SEALS", fcntl.F_GET_SEALS, 0)):
+    try:
+        print(name, fcntl.fcntl(d, cmd, arg))
+    except OSError as e:
+        print(name, errno.errorcode[e.errno])
+"""
+
+
+def test_sendfile_across_domains_and_fcntl_match_native(vos, tmp_path):
+    """sendfile from a volume file to a network-domain socket (two domains)
+    behaves as natively: offsets, the file position, short counts and
+    EAGAIN on a full non-blocking socket; unserved fcntl commands answer
+    as Linux may (F_NOTIFY with no event, leases, seals), never ENOSYS."""
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    (vol / "data.bin").write_bytes(os.urandom(24 << 20))  # more than a socket buffer holds
+    native = run_native([PY, "-c", SENDFILE, vol], timeout=120)
+    assert native.returncode == 0, native
+    assert "eagain True position matches True" in native.stdout, native
+    r = vos.run_prog([spec(vol)], [PY, "-c", SENDFILE, MOUNT], timeout=180)
+    assert r.returncode == 0, r
+    assert r.stdout == native.stdout, r
+
+
+SPLICE = r"""
+import errno, os, sys
+base = sys.argv[1]
+with open(base + "/s.txt", "wb") as f:
+    f.write(b"0123456789")
+fd = os.open(base + "/s.txt", os.O_RDWR)
+r, w = os.pipe()
+def step(name, fn):
+    try:
+        print(name, fn())
+    except OSError as e:
+        print(name, "error", errno.errorcode[e.errno])
+step("file->pipe", lambda: os.splice(fd, w, 5))
+step("pos", lambda: os.lseek(fd, 0, os.SEEK_CUR))
+step("read", lambda: os.read(r, 100))
+step("offset in", lambda: os.splice(fd, w, 3, offset_src=6))
+step("pos", lambda: os.lseek(fd, 0, os.SEEK_CUR))
+step("read", lambda: os.read(r, 100))
+os.write(w, b"abcdef")
+step("pipe->file offset", lambda: os.splice(r, fd, 4, offset_dst=2))
+step("pos", lambda: os.lseek(fd, 0, os.SEEK_CUR))
+os.lseek(fd, 0, 0)
+step("content", lambda: os.read(fd, 100))
+step("pipe offset", lambda: os.splice(fd, w, 3, offset_dst=1))
+step("negative", lambda: os.splice(fd, w, 3, offset_src=-1) if False else os.splice(r, fd, 1, offset_dst=-1))
+fd2 = os.open(base + "/t.txt", os.O_RDWR | os.O_CREAT)
+step("file->file", lambda: os.splice(fd, fd2, 3))
+"""
+
+
+def test_splice_between_volume_file_and_pipe_matches_native(vos, tmp_path):
+    """splice between a volume file and a local pipe moves the data, with
+    the kernel's offsets and file positions; a pipe offset is ESPIPE, a
+    negative offset EINVAL, two files EINVAL, exactly as natively."""
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    nat = tmp_path / "native"
+    nat.mkdir()
+    native = run_native([PY, "-c", SPLICE, nat])
+    assert native.returncode == 0, native
+    assert "content b'01abcd6789'" in native.stdout, native
+    r = vos.run_prog([spec(vol)], [PY, "-c", SPLICE, MOUNT])
+    assert r.returncode == 0, r
+    assert r.stdout == native.stdout, r

@@ -418,10 +418,10 @@ print("accept", err(srv.accept), err(srv.accept))
                     "its address could not be bound again"], r
 
 
-def test_fork_each_process_recovers_its_own_view(vos, volume):
-    """A description shared across fork is recovered by each process on its
-    own, at the offset that process saw last; a child forked while the
-    parent's channel was dead recovers the inherited fd too."""
+def test_fork_shared_description_is_recovered_by_neither_process(vos, volume):
+    """A description shared across fork is not recovered: each process's
+    last offset may be stale (the other moved it), in the parent as in a
+    child forked while the parent's channel was dead; both fail with EIO."""
     code = HELPERS + """
 m = sys.argv[1]
 fd = os.open(f"{m}/nested/a.txt", os.O_RDONLY)   # "a\\n" * 100
@@ -434,18 +434,19 @@ os.waitpid(pid, 0)
 kill_and_wait()
 pid = os.fork()
 if pid == 0:
-    # forked while the parent's channel is dead: its own recovery, from
-    # the view it inherited
-    print("child", os.lseek(fd, 0, os.SEEK_CUR), os.read(fd, 2), flush=True)
+    # forked while the parent's channel is dead: its inherited record
+    print("child", err(lambda: os.lseek(fd, 0, os.SEEK_CUR)), err(lambda: os.read(fd, 2)),
+          flush=True)
     os._exit(0)
 os.waitpid(pid, 0)
-print("parent", os.lseek(fd, 0, os.SEEK_CUR), os.read(fd, 2))
+print("parent", err(lambda: os.lseek(fd, 0, os.SEEK_CUR)), err(lambda: os.read(fd, 2)))
 """
     r = vos.run(["run", "-v", spec(volume), "--", PY, "-c", code, MOUNT], timeout=60)
     assert r.returncode == 0, r
-    # the parent's last report was 4 (the child moved the shared offset to
-    # 10 in the dead instance): each process resumes from what it saw
-    assert r.stdout == "child 4 b'a\\n'\nparent 4 b'a\\n'\n", r
+    # the parent's last report was 4, the child moved the shared offset to
+    # 10 in the dead instance: neither may resume from what it saw
+    assert r.stdout == "child EIO EIO\nparent EIO EIO\n", r
+    assert r.stderr.count("it is shared with another process") == 2, r
 
 
 def test_threads_on_one_fd_through_restarts(vos, volume):
@@ -547,10 +548,12 @@ def test_exec_image_recovers_inherited_fds(vos, volume, tmp_path, at_exec):
 
 
 def test_shell_exec_reads_through_a_kill(vos, volume, tmp_path):
-    """`exec 3<file` in a shell, a forked dd reads 100 blocks through the
-    shared description, then the shell execs a reader that kills the
-    storage domain and reads fd 3 to the end: it resumes where dd stopped
-    (the offset is fetched at the exec) and the bytes are identical."""
+    """`exec 3<file` in a shell, the builtin read takes a line through it,
+    then the shell execs a reader that kills the storage domain and reads
+    fd 3 to the end: it resumes where the shell stopped (the offset is
+    fetched at the exec) and the bytes are identical. (A description a
+    forked command used, `dd <&3`, is shared: not recovered, see
+    test_description_shared_with_another_process_is_not_recovered.)"""
     import hashlib
     data = os.urandom(EXEC_SIZE)
     (volume / "big.bin").write_bytes(data)
@@ -566,11 +569,11 @@ while True:
     h.update(b)
 print(h.hexdigest())
 """)
-    sh = 'exec 3<"$1"; dd bs=4096 count=100 <&3 >/dev/null 2>&1; exec "$2" "$3"'
+    sh = 'exec 3<"$1"; read -r line <&3; exec "$2" "$3"'
     r = vos.run(["run", "-v", spec(volume), "--", "/bin/sh", "-c", sh, "sh",
                  f"{MOUNT}/big.bin", PY, script], timeout=120)
     assert r.returncode == 0, r
-    assert r.stdout == hashlib.sha256(data[100 * 4096:]).hexdigest() + "\n", r
+    assert r.stdout == hashlib.sha256(data[data.index(b"\n") + 1:]).hexdigest() + "\n", r
     assert restarts(r.stderr) == 1, r
     assert "libvos:" not in r.stderr, r
 
@@ -628,8 +631,8 @@ def test_offsets_reported_without_lseek_stay_exact(vos, volume):
     """The domain follows a regular file's offset without an lseek per call
     (domain/file_pos.h); every way of moving it is still what a recovery
     resumes from: reads and writes, lseek, readv, F_SETFL O_APPEND,
-    RWF_APPEND, copy_file_range at the offsets, and a forked child moving
-    a shared description (the parent's next report includes its move)."""
+    RWF_APPEND, copy_file_range at the offsets. (A description shared with
+    a forked child is not recovered at all: its offset may be stale.)"""
     code = HELPERS + """
 import fcntl
 m = sys.argv[1]
@@ -664,12 +667,251 @@ if pid == 0:
     os._exit(0)
 os.waitpid(pid, 0)
 os.read(h, 2)
-print("fork", at(h))
+print("fork", err(lambda: at(h)))
 """
     # seven kills: more than the default restart budget allows in 10 s
     r = vos.run(["run", "-v", spec(volume), "--", PY, "-c", code, MOUNT],
                 env={"VOS_RESTART_MAX": "20"}, timeout=90)
     assert r.returncode == 0, r
     assert r.stdout == ("rw 22\nseek 1001\nsetfl True\nrwf_append True\ncopy 50 50\n"
-                        "fork 12\n"), r
+                        "fork EIO\n"), r
+    logs = [ln for ln in r.stderr.splitlines() if ln.startswith("libvos:")]
+    assert len(logs) == 1 and "it is shared with another process" in logs[0], r
+
+
+def test_reused_inode_number_is_another_file(vos, volume):
+    """The file was deleted and another one created at its path while the
+    domain was down, reusing its inode number (ext4 does): the identity the
+    domain reports (inode number mixed with the file handle or birth time)
+    tells them apart, so the fd fails instead of reading the new file."""
+    (volume / "f").write_text("original content\n")
+    code = HELPERS + """
+m = sys.argv[1]
+fd = os.open(f"{m}/f", os.O_RDONLY)
+print(os.pread(fd, 100, 0))
+ino = os.fstat(fd).st_ino
+kill_and_wait()
+# through the new instance: f goes, a new file takes its inode number
+os.unlink(f"{m}/f")
+reused = False
+for i in range(200):
+    with open(f"{m}/g{i}", "w") as g:
+        g.write("DIFFERENT\\n")
+    if os.stat(f"{m}/g{i}").st_ino == ino:
+        os.rename(f"{m}/g{i}", f"{m}/f")
+        reused = True
+        break
+print("reused", reused)
+print("pread", err(lambda: os.pread(fd, 100, 0)))
+"""
+    r = vos.run(["run", "-v", spec(volume), "--", PY, "-c", code, MOUNT], timeout=60)
+    assert r.returncode == 0, r
+    if "reused False" in r.stdout:
+        pytest.skip("the volume's file system did not reuse the inode number")
+    assert r.stdout == "b'original content\\n'\nreused True\npread EIO\n", r
+    assert re.search(r"libvos: cannot recover fd \d+ \(/data/f\) after the storage domain "
+                     r"restarted: the file was deleted or replaced", r.stderr), r
+
+
+def test_instance_dying_during_a_recovery_is_retried(vos, volume):
+    """The restarted instance dies too while a recovery waits on it (here:
+    stopped, then killed by the watchdog): the recovery goes on in the next
+    instance instead of failing the call. An O_APPEND write, which is never
+    run again by itself, shows it: it lands once."""
+    code = HELPERS + """
+from pathlib import Path
+m = sys.argv[1]
+fd = os.open(f"{m}/log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+os.write(fd, b"one\\n")
+kill_and_wait()
+os.stat(f"{m}/log")              # attaches to the new instance; fd stays dead
+new = domains()["storage"]
+os.kill(new, signal.SIGSTOP)
+def stopped():
+    try:
+        return all((t / "stat").read_text().rsplit(")", 1)[1].split()[0] in "tT"
+                   for t in Path(f"/proc/{new}/task").iterdir())
+    except OSError:
+        return False
+deadline = time.monotonic() + 10
+while not stopped() and time.monotonic() < deadline:
+    time.sleep(0.01)
+print("stopped", stopped())
+# the reopen waits until the watchdog kills the stopped instance (bounded
+# by the test's timeout, never asserted)
+print("write", err(lambda: os.write(fd, b"two\\n")))
+"""
+    r = vos.run(["run", "-v", spec(volume), "--", PY, "-c", code, MOUNT], timeout=90,
+                env={"VOS_DOMAIN_DEADLINE_MS": "1000"})
+    assert r.returncode == 0, r
+    assert r.stdout == "stopped True\nwrite 4\n", r
+    assert "vos: storage domain did not answer within 1000 ms; killing it" in r.stderr, r
+    assert restarts(r.stderr) == 2, r
+    assert "libvos:" not in r.stderr, r
+    assert (volume / "log").read_text() == "one\ntwo\n"
+
+
+def test_signal_during_a_recovery_is_eintr_not_eio(vos, volume):
+    """A signal arriving while a recovery waits on the new instance ends the
+    call like any interrupted one (EINTR, or restarted under SA_RESTART),
+    never with EIO: Python's read then runs the handler and reads again.
+    The reopen waits on a stopped instance; the signal comes, then the
+    instance resumes and answers the cancelled request with EINTR."""
+    code = HELPERS + """
+import threading
+from pathlib import Path
+m = sys.argv[1]
+fd = os.open(f"{m}/hello.txt", os.O_RDONLY)
+print(os.read(fd, 6))
+kill_and_wait()
+os.stat(f"{m}/nested")           # attaches to the new instance; fd stays dead
+new = domains()["storage"]
+os.kill(new, signal.SIGSTOP)
+def stopped():
+    try:
+        return all((t / "stat").read_text().rsplit(")", 1)[1].split()[0] in "tT"
+                   for t in Path(f"/proc/{new}/task").iterdir())
+    except OSError:
+        return False
+deadline = time.monotonic() + 10
+while not stopped() and time.monotonic() < deadline:
+    time.sleep(0.01)
+print("stopped", stopped())
+ticks = []
+signal.signal(signal.SIGUSR1, lambda s, f: ticks.append(1))
+main = threading.get_ident()
+def poke():
+    time.sleep(0.3)              # the read's recovery waits on the instance
+    signal.pthread_kill(main, signal.SIGUSR1)
+    time.sleep(0.3)
+    os.kill(new, signal.SIGCONT)
+t = threading.Thread(target=poke)
+t.start()
+print("read", err(lambda: os.read(fd, 4)))
+t.join(10)
+print("ticks", len(ticks), "next", os.read(fd, 4))
+"""
+    r = vos.run(["run", "-v", spec(volume), "--", PY, "-c", code, MOUNT], timeout=90)
+    assert r.returncode == 0, r
+    assert r.stdout == ("b'hello '\nstopped True\nread b'from'\nticks 1 next b' the'\n"), r
+    assert restarts(r.stderr) == 1, r
+    assert "libvos:" not in r.stderr, r
+
+
+def test_description_shared_with_another_process_is_not_recovered(vos, volume):
+    """A description shared with another process (fork, or inherited by a
+    spawned program) may have been moved there since our last offset
+    report: resuming at our offset would overwrite the other process's
+    acknowledged data (`exec 3>f; cmd >&3`). Such an fd fails with EIO and
+    the reason is logged; O_APPEND ones (no offset needed), fds opened
+    after the fork and close-on-exec fds a posix_spawn (a CLONE_VM child)
+    did not take across its exec recover."""
+    code = HELPERS + """
+m = sys.argv[1]
+out = os.open(f"{m}/out", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+log = os.open(f"{m}/log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+pid = os.fork()
+if pid == 0:
+    os.write(out, b"child-wrote-this-line\\n")
+    os.write(log, b"child\\n")
+    os._exit(0)
+os.waitpid(pid, 0)
+mine = os.open(f"{m}/nested/a.txt", os.O_RDONLY)      # after the fork
+kept = os.open(f"{m}/hello.txt", os.O_RDONLY)         # close-on-exec
+given = os.open(f"{m}/nested/b.txt", os.O_RDONLY)     # inherited by a spawn
+os.set_inheritable(given, True)
+os.read(mine, 2)
+os.read(kept, 6)
+child = os.posix_spawn("/bin/sh", ["sh", "-c", "exit 0"], os.environ)
+os.waitpid(child, 0)
+kill_and_wait()
+print("out", err(lambda: os.write(out, b"P\\n")))
+print("log", err(lambda: os.write(log, b"parent\\n")))
+print("mine", os.read(mine, 2), "kept", os.read(kept, 4))
+print("given", err(lambda: os.read(given, 3)))
+print("close", err(lambda: os.close(out)))
+"""
+    r = vos.run(["run", "-v", spec(volume), "--", PY, "-c", code, MOUNT], timeout=60)
+    assert r.returncode == 0, r
+    assert r.stdout == ("out EIO\nlog 7\nmine b'a\\n' kept b'from'\ngiven EIO\nclose ok\n"), r
+    assert (volume / "out").read_text() == "child-wrote-this-line\n"
+    assert (volume / "log").read_text() == "child\nparent\n"
+    logs = [ln for ln in r.stderr.splitlines() if ln.startswith("libvos:")]
+    assert len(logs) == 2, r
+    for path, line in zip(("out", "nested/b.txt"), logs):
+        assert re.fullmatch(rf"libvos: cannot recover fd \d+ \(/data/{path}\) after the storage "
+                            r"domain restarted: it is shared with another process, which may "
+                            r"have moved its offset", line), r
+
+
+def test_renamed_file_recovers_under_its_new_name(vos, volume):
+    """Write a temporary file, rename it over the target, fsync through a
+    restart: the fd's recorded path follows the rename (also a rename of a
+    parent directory, and both ways with RENAME_EXCHANGE)."""
+    code = HELPERS + """
+import ctypes
+m = sys.argv[1]
+fd = os.open(f"{m}/target.tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(fd, b"new ")
+os.rename(f"{m}/target.tmp", f"{m}/target")
+os.mkdir(f"{m}/d1")
+inner = os.open(f"{m}/d1/f", os.O_RDWR | os.O_CREAT, 0o644)
+os.write(inner, b"inner ")
+os.rename(f"{m}/d1", f"{m}/d2")
+a = os.open(f"{m}/nested/a.txt", os.O_RDONLY)
+b = os.open(f"{m}/nested/b.txt", os.O_RDONLY)
+libc = ctypes.CDLL(None, use_errno=True)
+AT_FDCWD, RENAME_EXCHANGE = -100, 2
+rc = libc.renameat2(AT_FDCWD, f"{m}/nested/a.txt".encode(), AT_FDCWD,
+                    f"{m}/nested/b.txt".encode(), RENAME_EXCHANGE)
+print("exchange", rc, ctypes.get_errno() if rc else 0)
+kill_and_wait()
+print("fsync", err(lambda: os.fsync(fd)), err(lambda: os.write(fd, b"content")))
+print("inner", err(lambda: os.write(inner, b"moved")))
+print("a", os.read(a, 2), "b", os.read(b, 4))
+"""
+    r = vos.run(["run", "-v", spec(volume), "--", PY, "-c", code, MOUNT], timeout=60)
+    assert r.returncode == 0, r
+    assert r.stdout == ("exchange 0 0\nfsync ok 7\ninner 5\na b'a\\n' b b'bee\\n'\n"), r
+    assert "libvos:" not in r.stderr, r
+    assert (volume / "target").read_text() == "new content"
+    assert not (volume / "target.tmp").exists()
+    assert (volume / "d2" / "f").read_text() == "inner moved"
+
+
+def test_offset_reports_of_threads_sharing_an_fd_keep_the_latest(vos, volume):
+    """Threads reading one fd receive the domain's offset reports in any
+    order; only the newest (the domain orders them) may be kept, else a
+    recovery resumes behind the real offset and reads bytes again. Eight
+    threads end each round with one read at once, then the domain is
+    killed: the recovered offset must be the number of bytes read. A race:
+    a run without the ordering may pass by luck, never the other way."""
+    code = HELPERS + """
+import threading
+fd = os.open(sys.argv[1] + "/random.bin", os.O_RDONLY)
+total, bad = 0, []
+for rnd in range(8):
+    go = threading.Barrier(8)
+    got = [0] * 8
+    def work(i):
+        for k in range(20):
+            go.wait()
+            got[i] += len(os.read(fd, 1 + (k + i) % 3))
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    total += sum(got)
+    kill_and_wait()
+    pos = os.lseek(fd, 0, os.SEEK_CUR)
+    if pos != total:
+        bad.append((rnd, total - pos))
+        total = pos
+print("bad", bad)
+"""
+    r = vos.run(["run", "-v", spec(volume), "--", PY, "-c", code, MOUNT],
+                env={"VOS_RESTART_MAX": "30"}, timeout=120)
+    assert r.returncode == 0, r
+    assert r.stdout == "bad []\n", r
     assert "libvos:" not in r.stderr, r

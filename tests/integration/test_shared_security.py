@@ -151,7 +151,7 @@ def test_symlink_swap_never_serves_a_hidden_directory(vos, root_shared):
     served = [line for line in lines if line.startswith("served")]
     assert served and all(line == "served OK" for line in served), reg.stdout
     refused = [line for line in lines if line.startswith("refused")]
-    assert all("Permission denied" in line for line in refused), reg.stdout
+    assert all("permission denied for uid 65534" in line for line in refused), reg.stdout
 
 
 # A fake supervisor: binds PATH (as whoever runs it), optionally drops to
@@ -223,3 +223,210 @@ def test_supervisor_of_another_user_is_refused(vos, tmp_path):
                 "neither you (uid 0) nor root") in r.stderr, r
     finally:
         _stop(fake)
+
+
+# Registers NRUNS runs without volumes nor network, then on each line of
+# stdin opens PER connections to each run socket; reports how many were
+# refused (answered and closed by the supervisor) and holds them all until
+# stdin ends.
+FLOOD = r"""
+import resource, select, socket, struct, sys, time
+sock, nruns, per, expect = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+regs, paths, conns = [], [], []
+for _ in range(nruns):
+    body = struct.pack("<II", 1, 0)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(60)
+    s.connect(sock)
+    s.send(struct.pack("<IIII", 0x56435452, 1, 102, 16 + len(body)) + body)
+    r = s.recv(4096)
+    assert struct.unpack_from("<i", r, 16)[0] == 0, r
+    regs.append(s)
+    paths.append(r[24:].split(b"\0")[0].decode())
+print("registered", flush=True)
+sys.stdin.readline()
+for path in paths:
+    for _ in range(per):
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        c.setblocking(False)
+        deadline = time.monotonic() + 30
+        while True:  # a full backlog: EAGAIN until the supervisor accepts
+            try:
+                c.connect(path)
+                conns.append(c)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    c.close()
+                    break
+                time.sleep(0.005)
+            except OSError:
+                c.close()
+                break
+p = select.poll()
+for c in conns:
+    p.register(c, select.POLLIN)
+refused = 0
+deadline = time.monotonic() + 120
+while time.monotonic() < deadline:
+    got = p.poll(1000)
+    for fd, _ in got:
+        p.unregister(fd)
+    refused += len(got)
+    if refused >= expect and not got:
+        break
+print("connected", len(conns), "refused", refused, flush=True)
+sys.stdin.readline()
+"""
+
+
+def _cpu_s(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _idle_cpu(pid, secs=2.0):
+    before = _cpu_s(pid)
+    time.sleep(secs)
+    return _cpu_s(pid) - before
+
+
+def _flood(sup, nruns, per, expect, as_nobody=True):
+    p = subprocess.Popen([*(AS_NOBODY if as_nobody else []), PY, "-c", FLOOD, str(sup.sock),
+                          str(nruns), str(per), str(expect)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=_env(), start_new_session=True, text=True)
+    line = p.stdout.readline()
+    assert line == "registered\n", (line, p.stderr.read() if p.poll() is not None else "")
+    return p
+
+
+def _flood_go(p):
+    p.stdin.write("go\n")
+    p.stdin.flush()
+    line = p.stdout.readline().split()
+    assert len(line) == 4 and line[0] == "connected", (line, p.stderr.read())
+    return int(line[1]), int(line[3])
+
+
+def _flood_end(p):
+    try:
+        p.stdin.close()
+        p.wait(timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    p.stdin = None
+    _stop(p)
+
+
+@needs_root
+def test_connection_flood_is_capped_per_user(root_shared):
+    """nobody opens 1,500 connections over three runs: those beyond its
+    share (1,024) are refused, the daemon stays idle while they are held,
+    and root's `vos status` still answers."""
+    p = _flood(root_shared, 3, 500, 1500 - 1024)
+    try:
+        connected, refused = _flood_go(p)
+        assert connected == 1500 and refused == 1500 - 1024, (connected, refused)
+        # a correctness property (no busy loop), not a timing
+        assert _idle_cpu(root_shared.pid()) < 0.5
+        r = root_shared.cmd("status", "--json", timeout=60)
+        assert r.returncode == 0, r
+        doc = json.loads(r.stdout)
+        assert sum(1 for run in doc["runs"] if run["uid"] == NOBODY) == 3, doc["runs"]
+    finally:
+        _flood_end(p)
+
+
+@needs_root
+def test_out_of_fds_does_not_spin(root_shared):
+    """With the daemon at its fd limit, pending connections are shed (one
+    spare fd) instead of keeping the listener readable: no busy loop; once
+    they go, the daemon serves again."""
+    pid = root_shared.pid()
+    p = _flood(root_shared, 1, 400, 0)
+    old = None
+    try:
+        import resource
+        old = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        nfds = len(os.listdir(f"/proc/{pid}/fd"))
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (nfds + 50, old[1]))
+        connected, _ = _flood_go(p)
+        assert connected > 0
+        assert _idle_cpu(pid) < 0.5
+    finally:
+        _flood_end(p)
+        if old:
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, old)
+    r = root_shared.cmd("status", "--json", timeout=60)
+    assert r.returncode == 0, r
+    json.loads(r.stdout)
+
+
+@needs_root
+def test_status_always_fits(root_shared):
+    """5,000 clients (root has no per-user share): the STATUS answer would
+    exceed its bound; it lists fewer rows and counts the rest."""
+    p = _flood(root_shared, 2, 2500, 0, as_nobody=False)
+    try:
+        connected, _ = _flood_go(p)
+        assert connected == 5000
+        r = root_shared.cmd("status", "--json", timeout=60)
+        assert r.returncode == 0, r
+        doc = json.loads(r.stdout)
+        om = doc["omitted"]
+        assert len(doc["clients"]) + om["clients"] == 5000, om
+        assert om["clients"] > 0
+        r = root_shared.cmd("status", timeout=60)
+        assert r.returncode == 0 and "not shown:" in r.stdout, r
+    finally:
+        _flood_end(p)
+
+
+# Under `vos run`: uses its volume, renames itself with terminal escapes and
+# invalid UTF-8, and waits (bounded) for stdin to end.
+ESCAPER = r"""
+import sys
+open("/data/f").read()
+with open("/proc/self/comm", "wb") as f:
+    f.write(b"\x1b[2J\xff\xfe\xc2\x9bX")
+print("ready", flush=True)
+sys.stdin.readline()
+"""
+
+
+@needs_root
+def test_status_escapes_what_users_control(vos, root_shared, tmp_path):
+    """A process's command is chosen by its user: `vos status --json` stays
+    valid UTF-8 JSON (invalid bytes as U+FFFD, controls escaped) and the
+    table has no control characters left for the terminal."""
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    (vol / "f").write_text("x")
+    p = subprocess.Popen(
+        [str(vos.path), "run", "--no-isolate", "--no-config", "-v", f"{vol}:/data", "--", PY,
+         "-c", ESCAPER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=_env(root_shared.env), start_new_session=True)
+    try:
+        assert p.stdout.readline() == b"ready\n", p.stderr.read1() if p.poll() is not None else ""
+        r = root_shared.cmd("status", "--json", timeout=60)
+        assert r.returncode == 0, r
+        doc = json.loads(r.stdout_bytes.decode("utf-8"))  # strict: valid UTF-8
+        commands = [c["command"] for c in doc["clients"]]
+        assert "\x1b[2J\ufffd\ufffd\x9bX" in commands, commands
+        assert b"\x1b" not in r.stdout_bytes and b"\xc2\x9b" not in r.stdout_bytes
+        r = root_shared.cmd("status", timeout=60)
+        assert r.returncode == 0, r
+        text = r.stdout_bytes.decode("utf-8")
+        assert "?[2J\ufffd\ufffd?X" in text, text
+        assert not any(ord(ch) < 0x20 and ch != "\n" for ch in text), text
+    finally:
+        try:
+            p.stdin.close()
+            p.wait(timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        p.stdin = None
+        _stop(p)

@@ -13,6 +13,9 @@
  *                                 at a rewritten site; MODE restart|eintr
  *   fastpath intrlocal MODE       the same on a local pipe, at our rewritten
  *                                 site and at glibc's read (never rewritten)
+ *   fastpath storm DIR            4 threads make forwarded and local calls
+ *                                 while a fifth signals them all the time;
+ *                                 the handler makes forwarded calls too
  *   fastpath proof                stderr: "own site rewritten: 0|1"
  */
 #include <dlfcn.h>
@@ -362,6 +365,78 @@ static int cmd_intrlocal(const char *mode)
 	return 0;
 }
 
+/* ------------------------------------------------------------ storm */
+
+static int storm_fd = -1;
+static atomic_long storm_handler_errors, storm_handled;
+static atomic_bool storm_stop;
+
+static void on_storm(int sig)
+{
+	(void)sig;
+	int saved = errno;
+	char buf[8];
+	/* a forwarded call from the handler, nested in whatever was running */
+	if (fp_pread(storm_fd, buf, 8, 100) != 8 || buf[0] != pattern_at(100))
+		atomic_fetch_add(&storm_handler_errors, 1);
+	atomic_fetch_add(&storm_handled, 1);
+	errno = saved;
+}
+
+struct stormer {
+	pthread_t th;
+	long errors, rounds;
+	int pfd[2];
+};
+
+static void *storm_main(void *arg)
+{
+	struct stormer *w = arg;
+	pid_t ppid = getppid();
+	while (!atomic_load(&storm_stop) || w->rounds < 200) {
+		w->errors += check_round(storm_fd, ppid, w->rounds, w->pfd);
+		w->rounds++;
+	}
+	return NULL;
+}
+
+static int cmd_storm(const char *dir)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/data", dir);
+	storm_fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (storm_fd < 0)
+		die("open");
+	char data[DATA_LEN];
+	for (long i = 0; i < DATA_LEN; i++)
+		data[i] = pattern_at(i);
+	if (write(storm_fd, data, DATA_LEN) != DATA_LEN)
+		die("write");
+	struct sigaction sa = {.sa_handler = on_storm, .sa_flags = SA_RESTART};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	struct stormer w[4];
+	for (int t = 0; t < 4; t++) {
+		w[t] = (struct stormer){0};
+		if (pipe(w[t].pfd) != 0 || pthread_create(&w[t].th, NULL, storm_main, &w[t]) != 0)
+			die("thread");
+	}
+	for (int i = 0; i < 3000; i++) {
+		pthread_kill(w[i % 4].th, SIGUSR1);
+		if (i % 16 == 0)
+			nap_ms(1);
+	}
+	atomic_store(&storm_stop, true);
+	long errors = 0;
+	for (int t = 0; t < 4; t++) {
+		pthread_join(w[t].th, NULL);
+		errors += w[t].errors;
+	}
+	printf("storm: %ld errors, handler errors %ld, handlers ran: %s\n", errors,
+	       atomic_load(&storm_handler_errors), atomic_load(&storm_handled) > 0 ? "yes" : "no");
+	return errors == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -375,6 +450,8 @@ int main(int argc, char **argv)
 		return cmd_intr(argv[2], argv[3]);
 	if (argc == 3 && strcmp(argv[1], "intrlocal") == 0)
 		return cmd_intrlocal(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "storm") == 0)
+		return cmd_storm(argv[2]);
 	if (argc == 2 && strcmp(argv[1], "proof") == 0) {
 		for (int i = 0; i < 3; i++)
 			fp_getppid();
@@ -382,6 +459,6 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	fprintf(stderr, "usage: fastpath threads DIR N ITERS | jit | dlopen LIB FILE | "
-			"intr DIR MODE | intrlocal MODE | proof\n");
+			"intr DIR MODE | intrlocal MODE | storm DIR | proof\n");
 	return 2;
 }

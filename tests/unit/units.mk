@@ -6,3 +6,5 @@ UNIT_EXTRA_SRC += $(wildcard src/cli/run_args.c) $(wildcard src/cli/program_chec
 # The supervisor (no constructors; it only acts when called), for
 # test_cli_supervisor.
 UNIT_EXTRA_SRC += $(wildcard src/supervisor/*.c)
+# Syscall-site recognition of the fast path (pure functions of code bytes).
+UNIT_EXTRA_SRC += $(wildcard src/libvos/site_forms.c)
