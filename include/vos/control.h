@@ -194,7 +194,7 @@ struct vos_ctl_export_fd {
 struct vos_ctl_exported {
 	struct vos_ctl_hdr h;
 	int32_t status;
-	int32_t accmode; /* O_RDONLY, O_WRONLY or O_RDWR of the fd */
+	int32_t accmode; /* O_RDONLY, O_WRONLY or O_RDWR of the fd (O_PATH: an O_PATH fd) */
 	uint64_t serial;
 };
 

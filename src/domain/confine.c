@@ -187,6 +187,7 @@ static const int common[] = {
 	SYS_epoll_wait,
 	SYS_epoll_pwait,
 	SYS_eventfd2,
+	SYS_kcmp, /* KCMP_FILE on our own fds: is a fork child's target already in R */
 	/* Workers (worker.c): per-thread client credentials, timing, stop
 	 * (pthread_timedjoin_np, pthread_kill of a worker stuck in a call,
 	 * the handler's return). */

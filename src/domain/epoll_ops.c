@@ -5,10 +5,10 @@
  * each registered instance edge-triggered with (index, generation) as its
  * data: every new ready entry of the instance wakes the watcher once. An
  * entry that was dropped (shadow gone, arm replaced) bumps its generation,
- * so a stale item still in the watcher's set (the instance outlives the
- * registration when a fork child shares it) is ignored. Nothing here ever
- * removes an item by fd number: the number may name another client's file
- * by then. */
+ * so a stale item still in the watcher's set is ignored. An instance's
+ * registration is keyed by its real fd and dropped (its item taken out of
+ * the watcher's set) just before the domain closes that fd (the fdtable's
+ * close hook), so the key never names another file; arms own their fd. */
 #include "domain/epoll_ops.h"
 
 #include <errno.h>
@@ -21,9 +21,12 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <linux/kcmp.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "domain/fdtable.h"
 #include "domain/log.h"
 #include "vos/protocol.h"
 
@@ -51,6 +54,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct reg *regs; /* MAX_REGS, allocated on first use */
 static uint32_t nregs;	 /* high-water mark of used indexes */
 static struct wake *wakes;
+static _Atomic uint32_t nepoll_regs; /* REG_EPOLL in use: 0 = the close hook has nothing to do */
 static int watch_ep = -1;
 static bool watcher_started;
 
@@ -87,6 +91,8 @@ static void *watcher(void *arg)
 	}
 }
 
+static void fd_closing(int fd);
+
 /* Under lock. */
 static int start_locked(void)
 {
@@ -111,6 +117,7 @@ static int start_locked(void)
 	pthread_attr_destroy(&at);
 	if (r != 0)
 		return -r;
+	atomic_store_explicit(&vos_fdtable_close_hook, fd_closing, memory_order_release);
 	watcher_started = true;
 	return 0;
 }
@@ -151,10 +158,16 @@ int vos_epoll_wake_export(struct vos_shadow *sh)
 
 /* ------------------------------------------------------- registrations */
 
+/* A REG_EPOLL's key is still open here (dropped before its close). */
 static void drop_locked(struct reg *r)
 {
 	if (r->own >= 0)
 		close(r->own); /* its item leaves the watcher's set with it */
+	if (r->kind == REG_EPOLL) {
+		/* a fork child may keep the file, and the item with it */
+		epoll_ctl(watch_ep, EPOLL_CTL_DEL, r->key, NULL);
+		atomic_fetch_sub_explicit(&nepoll_regs, 1, memory_order_relaxed);
+	}
 	r->kind = REG_FREE;
 	r->gen++;
 	r->efd = r->own = -1;
@@ -201,6 +214,8 @@ static int register_locked(const struct vos_shadow *sh, int kind, int key, int f
 	g->kind = kind;
 	g->key = key;
 	g->own = own;
+	if (kind == REG_EPOLL)
+		atomic_fetch_add_explicit(&nepoll_regs, 1, memory_order_relaxed);
 	if (idx >= nregs)
 		nregs = idx + 1;
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLET,
@@ -212,6 +227,19 @@ static int register_locked(const struct vos_shadow *sh, int kind, int key, int f
 		return e;
 	}
 	return 0;
+}
+
+/* The fdtable closes real fd `fd`: the instance it named is gone for its
+ * owner (its registration would count against the caps forever). */
+static void fd_closing(int fd)
+{
+	if (atomic_load_explicit(&nepoll_regs, memory_order_relaxed) == 0)
+		return;
+	pthread_mutex_lock(&lock);
+	for (uint32_t i = 0; i < nregs; i++)
+		if (regs[i].kind == REG_EPOLL && regs[i].key == fd)
+			drop_locked(&regs[i]);
+	pthread_mutex_unlock(&lock);
 }
 
 int vos_epoll_arm(struct vos_shadow *sh, int32_t tid, const struct pollfd *pfd, int64_t nfds)
@@ -304,6 +332,14 @@ static int64_t op_create(struct vos_shadow *sh)
 	return rfd;
 }
 
+/* Whether two of our fds share one open file description (two opens of
+ * one FIFO share the inode only). Without kcmp, the inode decides. */
+static bool same_file(int a, int b)
+{
+	long r = syscall(SYS_kcmp, (long)getpid(), (long)getpid(), KCMP_FILE, (long)a, (long)b);
+	return r == 0 || (r < 0 && (errno == ENOSYS || errno == EPERM));
+}
+
 /* The real fd R knows a target by. A fork child's shadow names the file
  * by another real fd than the one that added it (the instance is shared,
  * as across a native fork, but the domain's fd numbers differ), so MOD/DEL
@@ -330,7 +366,8 @@ static int alias_fd(int epfd, int tfd)
 		    fd == tfd)
 			continue;
 		struct stat s2;
-		if (fstat(fd, &s2) == 0 && s2.st_ino == st.st_ino && s2.st_dev == st.st_dev)
+		if (fstat(fd, &s2) == 0 && s2.st_ino == st.st_ino && s2.st_dev == st.st_dev &&
+		    same_file(fd, tfd))
 			found = fd;
 	}
 	fclose(f);
@@ -349,7 +386,11 @@ static int64_t op_ctl(struct vos_shadow *sh, const int64_t *a)
 		r = -EBADF;
 	} else {
 		struct epoll_event ev = {.events = (uint32_t)a[3], .data.u64 = (uint64_t)a[4]};
-		if (epoll_ctl(ef->fd, (int)op, tf->fd, &ev) < 0)
+		/* a fork child's ADD of a file the shared instance already
+		 * holds under the parent's number: EEXIST, as natively */
+		if (op == EPOLL_CTL_ADD && alias_fd(ef->fd, tf->fd) >= 0)
+			r = -EEXIST;
+		else if (epoll_ctl(ef->fd, (int)op, tf->fd, &ev) < 0)
 			r = -errno;
 		int alias;
 		if (r == -ENOENT && op != EPOLL_CTL_ADD && (alias = alias_fd(ef->fd, tf->fd)) >= 0)

@@ -1,6 +1,6 @@
 /* A native fd for a remote fd. The client gets a second open file
  * description of the same regular file, reopened through /proc/self/fd in
- * the remote fd's own access mode and never wider: it can do with it only
+ * the remote fd's own access mode (O_PATH stays O_PATH) and never wider: it can do with it only
  * what it can already do through the channel, on that one file. The
  * domain's credentials are used (the client already holds the file open,
  * as for lock holders in locks.c). */
@@ -22,8 +22,8 @@ static int export_one(struct vos_shadow *sh, int64_t rfd, int *accmode)
 	int fd = -1;
 	struct stat st, st2;
 	int fl = fcntl(f->fd, F_GETFL);
-	if (fl < 0 || (fl & O_PATH)) {
-		fd = -EBADF; /* as mmap of an O_PATH fd */
+	if (fl < 0) {
+		fd = -EBADF;
 		goto out;
 	}
 	if (fstat(f->fd, &st) < 0) {
@@ -34,9 +34,11 @@ static int export_one(struct vos_shadow *sh, int64_t rfd, int *accmode)
 		fd = -ENODEV; /* as mmap of a FIFO, socket or directory */
 		goto out;
 	}
-	int acc = fl & O_ACCMODE;
+	/* an O_PATH fd stays one (exec of an execute-only program; mmap of it
+	 * fails with EBADF in the client, as natively) */
+	int acc = fl & O_PATH ? O_PATH : fl & O_ACCMODE;
 	bool ro = (unsigned)f->vol < sh->nvols && sh->vols[f->vol].ro;
-	if (ro)
+	if (ro && acc != O_PATH)
 		acc = O_RDONLY; /* defence: nothing writable leaves a :ro volume */
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", f->fd);

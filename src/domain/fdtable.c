@@ -28,10 +28,16 @@ static int close_real(int fd)
 	return close(fd) == 0 ? 0 : (errno == EINTR ? 0 : -errno);
 }
 
+void (*_Atomic vos_fdtable_close_hook)(int realfd);
+
 static int file_unref(struct vos_file *f)
 {
 	if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
 		return 0;
+	/* before the number can name another file */
+	void (*hook)(int) = atomic_load_explicit(&vos_fdtable_close_hook, memory_order_acquire);
+	if (hook != NULL)
+		hook(f->fd);
 	int r = close_real(f->fd);
 	free(f);
 	return r;

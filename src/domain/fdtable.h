@@ -72,4 +72,8 @@ int vos_fdtable_close(struct vos_fdtable *t, int64_t rfd);
 
 uint32_t vos_fdtable_count(struct vos_fdtable *t);
 
+/* Called with a file's real fd just before the domain closes it (last
+ * reference gone), or NULL. epoll_ops.c drops a registration keyed by it. */
+extern void (*_Atomic vos_fdtable_close_hook)(int realfd);
+
 #endif

@@ -134,7 +134,9 @@ static int mount_detached(const char *type, const char *dev, bool ro, char *why,
 		close(fs);
 		return r;
 	}
-	unsigned attr = MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC;
+	/* not noexec: the domain never executes from it, the program does
+	 * (exported fds), as from a directory volume; nosuid keeps it harmless */
+	unsigned attr = MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID;
 	if (ro)
 		attr |= MOUNT_ATTR_RDONLY;
 	int m = fsmount(fs, FSMOUNT_CLOEXEC, attr);

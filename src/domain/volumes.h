@@ -9,8 +9,9 @@
  * image holding a file system (ext2/3/4, xfs or btrfs, detected from its
  * superblock): it is attached to a free loop device (LO_FLAGS_AUTOCLEAR,
  * read-only for :ro) and mounted with the new mount API as a *detached*
- * mount (nodev, nosuid, noexec, ro for :ro) that is never attached to any
- * directory, so nothing of it is visible on the host; its root fd is the
+ * mount (nodev, nosuid, ro for :ro; not noexec: programs in it may run)
+ * that is never attached to any directory, so nothing of it is visible on
+ * the host; its root fd is the
  * volume root. When the domain exits the mount goes with its last fd and
  * the loop device clears itself. An image already bound to a loop device
  * (in use elsewhere) is refused. Needs CAP_SYS_ADMIN for images.

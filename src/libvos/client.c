@@ -429,6 +429,8 @@ void vos_fork_parent_done(struct vos_fork_prep *p, bool failed)
 {
 	if (!failed && !p->spawn)
 		vos_rec_forked();
+	if (!failed)
+		vos_epoll_forked(); /* the child may change the shared instances */
 	for (int d = 0; d < VOS_DOMAIN_COUNT; d++) {
 		if (p->memfd[d] < 0)
 			continue;
@@ -620,7 +622,10 @@ int64_t vos_forward(struct vos_call *c, void (*prepare)(struct vos_call *, void 
 	/* a signal for this thread while it waits interrupts the call
 	 * (intercept.c decides between EINTR and a restart) */
 	bool cancelled;
-	int64_t r = vos_chan_call_intr(ch, slot, vos_signal_interrupts, NULL, &cancelled);
+	/* close runs to completion: Linux never leaves the fd open, and a
+	 * restart after the domain closed it would hit EBADF */
+	vos_chan_intr_fn intr = c->op == VOS_OP_CLOSE ? NULL : vos_signal_interrupts;
+	int64_t r = vos_chan_call_intr(ch, slot, intr, NULL, &cancelled);
 	if (r == -EIO && !vos_chan_domain_alive(ch)) {
 		/* the slot and block may still be written by a dying domain:
 		 * leave them allocated, the channel is dead anyway */

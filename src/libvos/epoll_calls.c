@@ -23,12 +23,25 @@
  * Members of a dead domain instance are reported as EPOLLERR|EPOLLHUP with
  * their data (the records below keep what was added). Records are keyed by
  * E's number and checked against E before use (our marker must be in it).
+ * Another number of the same epoll file (dup, dup2, F_DUPFD, or E closed
+ * and only a dup left) is found by comparing files (kcmp), or, when E's
+ * number is gone, by the relay being in it already (EEXIST).
+ *
+ * One call's events come round-robin from {storage, network, local}: each
+ * call starts after the source that gave the previous call's last event,
+ * so level-triggered members that stay ready cannot hide the others.
+ * Events fetched from a domain are checked against what was added (data
+ * of a member of that domain, events masked to the registered ones): a
+ * domain cannot hand the application a forged pointer. Not for an E that
+ * may be shared with another process since a fork (or handed over by
+ * exec): that process may MOD any data into the shared instance.
  *
  * Runs inside the SIGSYS handler: no libc, no malloc, no lock held while
  * blocking. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/kcmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -56,6 +69,9 @@ struct ep_rec {
 	bool marked[VOS_DOMAIN_COUNT];	  /* our wake fds in the relay */
 	bool watched[VOS_DOMAIN_COUNT];	  /* our shadow's watch registered */
 	bool dead[VOS_DOMAIN_COUNT];	  /* may hold members of a dead instance */
+	bool bury;	/* fd -1: its remote instances wait for bury() to close them */
+	bool shared;	/* E may be shared with another process (fork, exec) */
+	uint8_t next; /* source the next wait starts from (0..VOS_DOMAIN_COUNT) */
 };
 
 struct member {
@@ -97,8 +113,11 @@ static void recs_init(void)
 {
 	if (recs_ready)
 		return;
-	for (int i = 0; i < MAX_EP; i++)
+	for (int i = 0; i < MAX_EP; i++) {
 		recs[i].fd = -1;
+		for (int d = 0; d < VOS_DOMAIN_COUNT; d++)
+			recs[i].rfd[d] = -1;
+	}
 	for (int i = 0; i < MAX_MEMBERS; i++)
 		members[i].ep = -1;
 	recs_ready = true;
@@ -188,9 +207,19 @@ void vos_epoll_after_fork(void)
 	atomic_store(&rec_lock, 0);
 	/* E is shared with the parent: our own markers and watch go in on
 	 * first use (the parent's stay, harmless extra wakes) */
-	for (int i = 0; i < MAX_EP; i++)
+	for (int i = 0; i < MAX_EP; i++) {
+		recs[i].shared = true;
 		for (int d = 0; d < VOS_DOMAIN_COUNT; d++)
 			recs[i].marked[d] = recs[i].watched[d] = false;
+	}
+}
+
+void vos_epoll_forked(void)
+{
+	lock(&rec_lock);
+	for (int i = 0; recs_ready && i < MAX_EP; i++)
+		recs[i].shared = true;
+	unlock(&rec_lock);
 }
 
 /* ------------------------------------------------------------ records */
@@ -223,7 +252,7 @@ static struct ep_rec *rec_new(int fd)
 			continue;
 		}
 		struct ep_rec *r = &recs[i];
-		if (r->fd >= 0)
+		if (r->fd >= 0 || r->bury)
 			continue;
 		long x = vos_sys1(SYS_epoll_create1, EPOLL_CLOEXEC);
 		if (x < 0)
@@ -240,32 +269,30 @@ static struct ep_rec *rec_new(int fd)
 			r->epoch[d] = 0;
 			r->marked[d] = r->watched[d] = r->dead[d] = false;
 		}
+		r->next = 0;
+		r->shared = false;
 		atomic_fetch_add(&nrecs, 1);
 		return r;
 	}
 	return NULL;
 }
 
-/* Remote instances of forgotten records, closed in their domain by
- * bury() once no lock is held. */
-#define GRAVES 64
-static struct {
-	int domain;
-	int32_t rfd;
-	uint32_t epoch;
-} graves[GRAVES];
-static int ngraves;
+/* The record stays taken (bury set) while it names remote instances:
+ * bury() closes them in their domain once no lock is held, then frees it.
+ * Nothing is dropped, however many records are forgotten at once. */
+static _Atomic int nburied; /* records with bury set */
 
 static void rec_forget(struct ep_rec *r)
 {
 	for (int i = 0; i < members_hw; i++)
 		if (members[i].ep == r->fd)
 			members[i].ep = -1;
-	for (int d = 0; d < VOS_DOMAIN_COUNT; d++)
-		if (r->rfd[d] >= 0 && ngraves < GRAVES) /* beyond: left to the shadow's end */
-			graves[ngraves++] = (typeof(graves[0])){d, r->rfd[d], r->epoch[d]};
 	vos_sys1(SYS_close, r->relay);
 	r->fd = r->relay = -1;
+	for (int d = 0; d < VOS_DOMAIN_COUNT; d++)
+		r->bury |= r->rfd[d] >= 0;
+	if (r->bury)
+		atomic_fetch_add(&nburied, 1);
 	atomic_fetch_sub(&nrecs, 1);
 }
 
@@ -275,21 +302,33 @@ static int64_t forward(struct vos_call *c, uint32_t epoch, void (*prep)(struct v
 /* Called without rec_lock held. */
 static void bury(void)
 {
-	for (;;) {
+	while (atomic_load_explicit(&nburied, memory_order_acquire) > 0) {
+		int d = -1;
+		int32_t rfd = -1;
+		uint32_t epoch = 0;
 		lock(&rec_lock);
-		if (ngraves == 0) {
-			unlock(&rec_lock);
-			return;
+		for (int i = 0; i < MAX_EP && d < 0; i++) {
+			struct ep_rec *r = &recs[i];
+			for (int k = 0; r->bury && k < VOS_DOMAIN_COUNT && d < 0; k++)
+				if (r->rfd[k] >= 0) {
+					d = k;
+					rfd = r->rfd[k];
+					epoch = r->epoch[k];
+					r->rfd[k] = -1;
+				}
+			if (r->bury && d < 0) {
+				r->bury = false; /* nothing left: free */
+				atomic_fetch_sub(&nburied, 1);
+			}
 		}
-		typeof(graves[0]) g = graves[--ngraves];
 		unlock(&rec_lock);
-		if (!vos_link_serves(g.domain, g.epoch & 0xffff))
+		if (d < 0)
+			return; /* another thread took the last ones */
+		if (!vos_link_serves(d, epoch & 0xffff))
 			continue; /* its instance is gone, and the number with it */
-		struct vos_call c = {.domain = g.domain,
-				     .op = VOS_OP_CLOSE,
-				     .sysnr = SYS_close,
-				     .args = {g.rfd}};
-		forward(&c, g.epoch, NULL, NULL, NULL);
+		struct vos_call c = {
+			.domain = d, .op = VOS_OP_CLOSE, .sysnr = SYS_close, .args = {rfd}};
+		forward(&c, epoch, NULL, NULL, NULL);
 	}
 }
 
@@ -319,19 +358,20 @@ static struct member *member_slot(void)
 	return NULL;
 }
 
-static void member_set(int ep, const struct vos_remote_fd *rf, uint32_t events, uint64_t data)
+static bool member_set(int ep, const struct vos_remote_fd *rf, uint32_t events, uint64_t data)
 {
 	struct member *m = member_find(ep, rf->fd);
 	if (m == NULL)
 		m = member_slot();
 	if (m == NULL)
-		return; /* only dead-domain reporting misses it */
+		return false;
 	*m = (struct member){.ep = ep,
 			     .fd = rf->fd,
 			     .domain = rf->domain,
 			     .epoch = rf->epoch,
 			     .events = events,
 			     .data = data};
+	return true;
 }
 
 /* ------------------------------------------------------------- helpers */
@@ -394,6 +434,54 @@ static bool rec_valid(struct ep_rec *r)
 	return false;
 }
 
+static void rec_rekey(struct ep_rec *r, int ep)
+{
+	for (int i = 0; i < members_hw; i++)
+		if (members[i].ep == r->fd)
+			members[i].ep = ep;
+	r->fd = ep;
+}
+
+/* The record of epoll fd ep (under rec_lock): its own, or the one of the
+ * epoll file ep is another number of (dup, dup2, F_DUPFD), re-keyed to ep
+ * when the record's number no longer names that file. A record whose
+ * number was reused is forgotten when looked up by that number. */
+static struct ep_rec *rec_lookup(int ep)
+{
+	if (!recs_ready)
+		return NULL;
+	struct ep_rec *r = rec_find(ep);
+	if (r && rec_valid(r))
+		return r;
+	if (r)
+		rec_forget(r);
+	long me = vos_sys0(SYS_getpid);
+	for (int i = 0; i < MAX_EP; i++) {
+		struct ep_rec *q = &recs[i];
+		if (q->fd < 0)
+			continue;
+		long k = vos_sys5(SYS_kcmp, me, me, KCMP_FILE, q->fd, ep);
+		if (k == 0 && rec_valid(q))
+			return q; /* both numbers open */
+		if (k > 0 && rec_valid(q))
+			continue; /* q's file is at q->fd, ep is another one */
+		if (k == 0)
+			continue; /* q->fd and ep: another epoll file than q's */
+		/* q's number is closed or reused (or no kcmp): ep may be the
+		 * last number of q's file, which holds q's relay */
+		long x = native_ctl(ep, EPOLL_CTL_ADD, q->relay, EPOLLIN, WAKE_MARK);
+		if (x == -EEXIST) {
+			rec_rekey(q, ep);
+			return q;
+		}
+		if (x == 0)
+			native_ctl(ep, EPOLL_CTL_DEL, q->relay, 0, 0);
+		if (x == -EBADF || x == -EINVAL)
+			return NULL; /* ep is no epoll fd */
+	}
+	return NULL;
+}
+
 /* A call naming a remote number of instance `epoch` (0: none, a new
  * instance is made): never carried to another instance (vos_forward
  * checks the guard), where the number would mean another file. */
@@ -445,10 +533,12 @@ static bool do_ctl(long a[6], long *result)
 		*result = rf.dead ? (op == EPOLL_CTL_DEL ? 0 : -EIO) : -EBADF;
 		if (rf.dead && op == EPOLL_CTL_DEL) {
 			lock(&rec_lock);
-			struct member *m = recs_ready ? member_find(ep, fd) : NULL;
+			struct ep_rec *q = rec_lookup(ep);
+			struct member *m = q ? member_find(q->fd, fd) : NULL;
 			if (m)
 				m->ep = -1;
 			unlock(&rec_lock);
+			bury();
 		}
 		return true;
 	}
@@ -459,15 +549,20 @@ static bool do_ctl(long a[6], long *result)
 	}
 
 	lock(&rec_lock);
-	struct ep_rec *r = rec_find(ep);
-	if (r && !rec_valid(r)) {
-		rec_forget(r);
-		r = NULL;
+	recs_init();
+	struct ep_rec *r = rec_lookup(ep);
+	if (!r && op == EPOLL_CTL_ADD && (r = rec_new(ep)) == NULL &&
+	    atomic_load(&nburied) > 0) {
+		/* every free record still names instances to close */
+		unlock(&rec_lock);
+		bury();
+		lock(&rec_lock);
+		if ((r = rec_lookup(ep)) == NULL)
+			r = rec_new(ep);
 	}
-	if (!r && op == EPOLL_CTL_ADD)
-		r = rec_new(ep);
 	int32_t rfd = -1;
 	bool fresh = false;
+	int key = r ? r->fd : ep; /* members are keyed by the record's number */
 	if (r) {
 		fresh = r->rfd[d] < 0 || r->epoch[d] != vos_link_epoch(d);
 		rfd = fresh ? -1 : r->rfd[d];
@@ -510,16 +605,23 @@ static bool do_ctl(long a[6], long *result)
 			     .sysnr = SYS_epoll_ctl,
 			     .args = {rfd, op, rf.rfd, events, (int64_t)data}};
 	int64_t x = forward(&c, rf.epoch, NULL, NULL, NULL);
+	bool undo = false;
 	if (x == 0) {
 		lock(&rec_lock);
 		if (op == EPOLL_CTL_DEL) {
-			struct member *m = member_find(ep, fd);
+			struct member *m = member_find(key, fd);
 			if (m)
 				m->ep = -1;
 		} else {
-			member_set(ep, &rf, events, data);
+			/* events of a member we do not know are never handed out */
+			undo = !member_set(key, &rf, events, data) && op == EPOLL_CTL_ADD;
 		}
 		unlock(&rec_lock);
+	}
+	if (undo) {
+		c.args[1] = EPOLL_CTL_DEL;
+		forward(&c, rf.epoch, NULL, NULL, NULL);
+		x = -ENOSPC;
 	}
 	*result = x;
 	return true;
@@ -530,6 +632,8 @@ static bool do_ctl(long a[6], long *result)
 struct fetch {
 	struct epoll_event *out;
 	int got;
+	int key, domain; /* the record's number, the domain asked */
+	bool trust;	 /* a shared E: data and events as the domain says */
 };
 
 static void fetch_prepare(struct vos_call *c, void *ctx)
@@ -538,18 +642,39 @@ static void fetch_prepare(struct vos_call *c, void *ctx)
 	c->args[1] = c->data_off;
 }
 
+/* The events a member of E in domain d added with this data may report
+ * (0: no such member, the event is forged or stale). */
+static uint32_t member_events(int key, int d, uint64_t data)
+{
+	uint32_t ev = 0;
+	for (int i = 0; i < members_hw; i++) {
+		const struct member *m = &members[i];
+		if (m->ep == key && m->domain == d && m->data == data)
+			ev |= (m->events & ~(uint32_t)(EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE |
+						      EPOLLWAKEUP)) |
+			      EPOLLERR | EPOLLHUP;
+	}
+	return ev;
+}
+
 static void fetch_finish(struct vos_call *c, void *ctx, int64_t r)
 {
 	struct fetch *f = ctx;
 	const struct vos_epoll_event *in = c->data;
 	f->got = 0;
+	lock(&rec_lock);
 	for (int64_t i = 0; i < r && i < c->args[2]; i++) {
 		struct vos_epoll_event e;
-		memcpy(&e, &in[i], sizeof(e));
-		f->out[i].events = e.events;
-		f->out[i].data.u64 = e.data;
+		memcpy(&e, &in[i], sizeof(e)); /* read once */
+		uint32_t ev = f->trust ? e.events
+				       : e.events & member_events(f->key, f->domain, e.data);
+		if (ev == 0)
+			continue;
+		f->out[f->got].events = ev;
+		f->out[f->got].data.u64 = e.data;
 		f->got++;
 	}
+	unlock(&rec_lock);
 }
 
 /* Members of E in a dead instance of d: EPOLLERR|EPOLLHUP, as a device
@@ -626,57 +751,52 @@ static void rehome(int ep, int d, long sysnr)
 	}
 }
 
-/* Ready events of E's remote instances, without waiting, and its members
- * in dead instances. */
-static long fetch_remote(int ep, struct epoll_event *out, int room, long sysnr)
+/* Ready events of E's instance in domain d, without waiting, and its
+ * members in a dead instance of d: how many, or -errno when none. */
+static long fetch_domain(int ep, int d, struct epoll_event *out, int room, long sysnr)
 {
 	int n = 0;
-	for (int d = 0; d < VOS_DOMAIN_COUNT && n < room; d++) {
-		lock(&rec_lock);
-		struct ep_rec *r = rec_find(ep);
-		int32_t rfd = r ? r->rfd[d] : -1;
-		uint32_t epoch = r ? r->epoch[d] : 0;
-		bool watch = r && !r->watched[d];
-		bool dead = r && r->dead[d];
-		unlock(&rec_lock);
-		if (rfd >= 0 && !vos_link_serves(d, epoch & 0xffff))
+	lock(&rec_lock);
+	struct ep_rec *r = rec_find(ep);
+	int32_t rfd = r ? r->rfd[d] : -1;
+	uint32_t epoch = r ? r->epoch[d] : 0;
+	bool watch = r && !r->watched[d];
+	bool dead = r && r->dead[d];
+	bool trust = r && r->shared;
+	unlock(&rec_lock);
+	if (rfd >= 0 && !vos_link_serves(d, epoch & 0xffff))
+		dead = true;
+	else if (rfd >= 0) {
+		int want = room > FETCH_MAX ? FETCH_MAX : room;
+		struct fetch f = {.out = out, .key = ep, .domain = d, .trust = trust};
+		struct vos_call c = {.domain = d,
+				     .op = VOS_OP_EPOLL_WAIT,
+				     .sysnr = sysnr,
+				     .args = {rfd, 0, want, watch},
+				     .data_len = (size_t)want * sizeof(struct vos_epoll_event)};
+		int64_t x = forward(&c, epoch, fetch_prepare, fetch_finish, &f);
+		if (x == -EIO)
 			dead = true;
-		else if (rfd >= 0) {
-			int want = room - n > FETCH_MAX ? FETCH_MAX : room - n;
-			struct fetch f = {.out = out + n};
-			struct vos_call c = {.domain = d,
-					     .op = VOS_OP_EPOLL_WAIT,
-					     .sysnr = sysnr,
-					     .args = {rfd, 0, want, watch},
-					     .data_len =
-						     (size_t)want * sizeof(struct vos_epoll_event)};
-			int64_t x = forward(&c, epoch, fetch_prepare, fetch_finish, &f);
-			if (x == -EIO) {
-				dead = true;
-			} else if (x < 0) {
-				return n > 0 ? n
-					     : (x == -EINTR || (x <= -512 && x >= -516) ? -EINTR
-											: x);
-			} else {
-				n += f.got;
-			}
-			if (x >= 0 && watch) {
-				lock(&rec_lock);
-				if ((r = rec_find(ep)) != NULL)
-					r->watched[d] = true;
-				unlock(&rec_lock);
-			}
+		else if (x < 0)
+			return x == -EINTR || (x <= -512 && x >= -516) ? -EINTR : x;
+		else
+			n += f.got;
+		if (x >= 0 && watch) {
+			lock(&rec_lock);
+			if ((r = rec_find(ep)) != NULL)
+				r->watched[d] = true;
+			unlock(&rec_lock);
 		}
-		if (!dead || n >= room)
-			continue;
-		rehome(ep, d, sysnr);
-		int k = report_dead(ep, d, out + n, room - n);
-		n += k;
-		lock(&rec_lock);
-		if ((r = rec_find(ep)) != NULL)
-			r->dead[d] = k > 0 || !vos_link_serves(d, r->epoch[d] & 0xffff);
-		unlock(&rec_lock);
 	}
+	if (!dead || n >= room)
+		return n;
+	rehome(ep, d, sysnr);
+	int k = report_dead(ep, d, out + n, room - n);
+	n += k;
+	lock(&rec_lock);
+	if ((r = rec_find(ep)) != NULL)
+		r->dead[d] = k > 0 || !vos_link_serves(d, r->epoch[d] & 0xffff);
+	unlock(&rec_lock);
 	return n;
 }
 
@@ -703,11 +823,8 @@ static bool do_wait(long nr, long a[6], long *result)
 		return false;
 	int ep = (int)a[0];
 	lock(&rec_lock);
-	struct ep_rec *r = rec_find(ep);
-	if (r && !rec_valid(r)) {
-		rec_forget(r);
-		r = NULL;
-	}
+	struct ep_rec *r = rec_lookup(ep);
+	int key = r ? r->fd : -1; /* ep itself, or the number of a dup */
 	unlock(&rec_lock);
 	bury();
 	if (!r)
@@ -753,16 +870,32 @@ static bool do_wait(long nr, long a[6], long *result)
 		/* news from now on re-arm the relay; the domain re-arms it too
 		 * when a fetch leaves level-triggered entries ready */
 		relay_drain(relay);
-		long n = fetch_remote(ep, ev, (int)max, nr);
-		if (n < 0) {
-			res = n;
-			break;
-		}
+		long n = 0, err = 0;
+		int start = r->next, last = -1;
 		bool woken = false;
-		if (n < max) {
-			long k = vos_sys4(SYS_epoll_wait, ep, (long)(ev + n), max - n, 0);
-			if (k > 0)
-				n += strip_markers(ev + n, (int)k, &woken);
+		for (int i = 0; i <= VOS_DOMAIN_COUNT && n < max && err == 0; i++) {
+			int src = (start + i) % (VOS_DOMAIN_COUNT + 1);
+			long k;
+			if (src == VOS_DOMAIN_COUNT) { /* E's local members */
+				k = vos_sys4(SYS_epoll_wait, ep, (long)(ev + n), max - n, 0);
+				k = k > 0 ? strip_markers(ev + n, (int)k, &woken) : 0;
+			} else {
+				k = fetch_domain(key, src, ev + n, (int)(max - n), nr);
+			}
+			if (k < 0 && n == 0)
+				err = k;
+			else if (k < 0)
+				break; /* report what we have */
+			if (k > 0) {
+				n += k;
+				last = src;
+			}
+		}
+		if (last >= 0)
+			r->next = (uint8_t)((last + 1) % (VOS_DOMAIN_COUNT + 1));
+		if (err < 0) {
+			res = err;
+			break;
 		}
 		int64_t left = left_ns(deadline);
 		if (n > 0 || left == 0) {
@@ -832,11 +965,14 @@ int vos_epoll_exec_item(int i, char *key, long long v[5])
 	const struct member *m = &members[i];
 	if (m->ep < 0)
 		return 0;
+	long fl = vos_sys2(SYS_fcntl, m->ep, F_GETFD);
+	if (fl < 0 || (fl & FD_CLOEXEC))
+		return 0; /* its E does not survive the exec */
 	*key = 'm';
 	v[0] = m->ep;
 	v[1] = m->fd;
 	v[2] = m->domain;
-	v[3] = m->epoch;
+	v[3] = (long long)((uint64_t)m->events << 32 | (m->epoch & 0xffffffffu));
 	v[4] = (long long)m->data;
 	return 1;
 }
@@ -858,10 +994,13 @@ void vos_epoll_exec_adopt(char key, const long long v[5])
 		vos_sys3(SYS_fcntl, v[1], F_SETFD, FD_CLOEXEC);
 		struct ep_rec *r = rec_find((int)v[0]);
 		for (int i = 0; i < MAX_EP && r == NULL; i++)
-			if (recs[i].fd < 0) {
+			if (recs[i].fd < 0 && !recs[i].bury) {
 				r = &recs[i];
 				r->fd = (int)v[0];
 				r->relay = (int)v[1];
+				r->shared = true;
+				r->bury = false;
+				r->next = 0;
 				for (int d = 0; d < VOS_DOMAIN_COUNT; d++) {
 					r->rfd[d] = -1;
 					r->marked[d] = r->watched[d] = r->dead[d] = false;
@@ -876,12 +1015,14 @@ void vos_epoll_exec_adopt(char key, const long long v[5])
 		}
 	} else if (key == 'm' && v[2] >= 0 && v[2] < VOS_DOMAIN_COUNT) {
 		struct member *m = member_slot();
+		uint32_t events = (uint32_t)((uint64_t)v[3] >> 32);
 		if (m != NULL)
 			*m = (struct member){.ep = (int)v[0],
 					     .fd = (int)v[1],
 					     .domain = (int)v[2],
 					     .epoch = (uint32_t)v[3],
-					     .events = EPOLLIN, /* not carried */
+					     /* an older image's: not carried */
+					     .events = events ? events : ~0u,
 					     .data = (uint64_t)v[4]};
 	}
 	unlock(&rec_lock);

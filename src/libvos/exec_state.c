@@ -25,7 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 
 #include "libvos/libvos.h"
 
@@ -94,6 +96,16 @@ static bool put_records(struct buf *b, int fd, bool dead)
 	return n > 0;
 }
 
+/* A vfork-like child shares the table but not the fds: whether fd is
+ * still the placeholder (O_PATH of /dev/null) the table stands for. */
+static bool still_placeholder(int fd)
+{
+	struct stat st;
+	long fl = vos_sys2(SYS_fcntl, fd, F_GETFL);
+	return fl >= 0 && (fl & O_PATH) && vos_sys2(SYS_fstat, fd, (long)&st) == 0 &&
+	       S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3);
+}
+
 /* Writes the state string into b; returns false if there is nothing to pass. */
 static bool build_state(struct buf *b, struct vos_link_info links[VOS_DOMAIN_COUNT], bool have[])
 {
@@ -145,6 +157,8 @@ static bool build_state(struct buf *b, struct vos_link_info links[VOS_DOMAIN_COU
 		if (prep && !vos_fd_set_before(fd, prep->gen))
 			continue; /* opened after the duplicate was made: not in it */
 		long fl = vos_sys2(SYS_fcntl, fd, F_GETFD);
+		if (spawn && fl >= 0 && !still_placeholder(fd))
+			fl = -1; /* the child put a native fd there (dup2 of a pipe) */
 		put(b, (fl >= 0 && !(fl & FD_CLOEXEC)) ? ";f=" : ";x=");
 		if (fl >= 0 && !(fl & FD_CLOEXEC)) {
 			put_num(b, fd);
@@ -280,6 +294,8 @@ long vos_exec_with_state(long nr, long a[6])
 	struct vos_link_info links[VOS_DOMAIN_COUNT];
 	bool have[VOS_DOMAIN_COUNT] = {false};
 	bool pass = build_state(&st, links, have);
+	if (!pass)
+		vos_epoll_exec_failed(); /* no record follows the relays: none may survive */
 	char **new_envp =
 		build_envp(envp, (char *)area, area_size - STATE_MAX, pass ? state_mem : NULL);
 	if (!new_envp) {
@@ -346,8 +362,8 @@ void vos_exec_state_adopt(void)
 	bool linked[VOS_DOMAIN_COUNT] = {false};
 	while (*p == ';') {
 		char key = p[1];
-		if (p[2] != '=')
-			break;
+		if (key == '\0' || p[2] != '=')
+			break; /* a trailing ';': p[2] would be past the end */
 		p += 3;
 		long long v[10];
 		if (key == 'w') {

@@ -1,14 +1,20 @@
 /* execve of a program file that lives in a volume.
  *
  * The file is opened through the domain (the client's credentials: read
- * permission is needed, as for any file it reads), the domain hands out a
- * native read-only fd for it (VOS_CTL_EXPORT_FD) and the kernel runs it
- * with execveat(fd, "", AT_EMPTY_PATH): its own checks apply (execute
- * permission for the caller, a noexec mount, ETXTBSY, ELF validity). The
- * fd is close-on-exec, so a "#!" script fails there with ENOENT (the
- * interpreter could not open /dev/fd/N): libvos then does what the kernel
- * would, running the interpreter with the script's path as given, which the
- * interpreter (under libvos too) opens in the volume. */
+ * permission, or for an execute-only file an O_PATH open, which needs none),
+ * the domain hands out a native fd for it of the same access mode
+ * (VOS_CTL_EXPORT_FD) and the kernel runs it with execveat(fd, "",
+ * AT_EMPTY_PATH): its own checks apply (execute permission for the caller,
+ * a noexec mount, ETXTBSY, ELF validity). The fd is close-on-exec, so a "#!"
+ * script fails there with ENOENT (the interpreter could not open
+ * /dev/fd/N): libvos then does what the kernel would, running the
+ * interpreter with the script's name: the path as given, which the
+ * interpreter (under libvos too) opens in the volume; for a path relative
+ * to a directory fd (where the kernel passes "/dev/fd/D/path") the
+ * directory's absolute path joined with it; for fexecve (the kernel's
+ * "/dev/fd/N") "/dev/fd/M" of the exported fd, kept open across the exec.
+ * As with the kernel, a script reached through a close-on-exec fd fails
+ * with ENOENT. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -17,6 +23,7 @@
 #include <sys/syscall.h>
 
 #include "libvos/libvos.h"
+#include "libvos/path.h"
 
 /* As the kernel's BINPRM_MAX_RECURSION. */
 #define MAX_DEPTH 4
@@ -40,7 +47,9 @@ static int export_unlisted(long dirfd, const char *path, int *acc)
 	return fd;
 }
 
-static int native_fd(long dirfd, const char *path, long rfd)
+/* *unreadable: an O_PATH fd (execute permission suffices for an ELF
+ * program, as natively; nothing can be read through it). */
+static int native_fd(long dirfd, const char *path, long rfd, bool *unreadable)
 {
 	struct vos_remote_fd rf;
 	long placeholder = -1;
@@ -54,6 +63,13 @@ static int native_fd(long dirfd, const char *path, long rfd)
 		long r;
 		if (!vos_fs_call(SYS_openat, oa, &r) || r == VOS_RUN_NATIVE)
 			return -EACCES; /* left its volume meanwhile: not ours */
+		if (r == -EACCES) {
+			/* execute-only (0711): the kernel needs no read permission */
+			oa[2] = O_PATH | O_CLOEXEC;
+			if (!vos_fs_call(SYS_openat, oa, &r) || r == VOS_RUN_NATIVE)
+				return -EACCES;
+			r = r >= 0 || r == -EACCES ? r : -EACCES;
+		}
 		if (r < 0)
 			return (int)r;
 		placeholder = rfd = r;
@@ -73,6 +89,7 @@ check:
 		vos_sys1(SYS_close, fd);
 		return -EACCES;
 	}
+	*unreadable = acc == O_PATH;
 	return fd;
 }
 
@@ -168,26 +185,95 @@ static long exec_interp(const char *interp, const char *arg, const char *script,
 	return r;
 }
 
+static bool close_on_exec(long fd)
+{
+	long fl = vos_sys2(SYS_fcntl, fd, F_GETFD);
+	return fl < 0 || (fl & FD_CLOEXEC);
+}
+
+/* "/dev/fd/N" into buf (at least 32 bytes). */
+static void dev_fd_name(char *buf, int fd)
+{
+	static const char pre[] = "/dev/fd/";
+	memcpy(buf, pre, sizeof(pre));
+	char digits[12];
+	int k = 0;
+	unsigned v = (unsigned)fd;
+	do {
+		digits[k++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	char *p = buf + sizeof(pre) - 1;
+	while (k)
+		*p++ = digits[--k];
+	*p = '\0';
+}
+
+/* The kernel said ENOENT for native fd `fd` of the program: a script (the
+ * kernel could not hand its interpreter a path: fd is close-on-exec) or an
+ * ELF program whose interpreter is missing. Runs the script's interpreter
+ * as the kernel would; -errno when that is not possible. */
+static long exec_script(int fd, bool unreadable, long dirfd, const char *path, long rfd,
+			char *const *argv, char *const *envp, uint64_t app_mask, int depth)
+{
+	/* reached through an fd: the kernel's name is /dev/fd/N[/path], which
+	 * does not exist when that fd is close-on-exec */
+	bool via_dirfd = rfd < 0 && path[0] != '/' && dirfd != AT_FDCWD;
+	if ((rfd >= 0 && close_on_exec(rfd)) || (via_dirfd && close_on_exec(dirfd)))
+		return -ENOENT;
+	char dev_fd[32];
+	dev_fd_name(dev_fd, fd);
+	if (unreadable) {
+		/* libvos cannot read it but the kernel can: let it run the
+		 * interpreter on /dev/fd/M, which then cannot open it either
+		 * (EACCES), as natively */
+		vos_sys3(SYS_fcntl, fd, F_SETFD, 0);
+		long b[6] = {fd, (long)"", (long)argv, (long)envp, AT_EMPTY_PATH};
+		return exec_masked(SYS_execveat, b, app_mask);
+	}
+	char h[HEADER];
+	long n = vos_sys4(SYS_pread64, fd, (long)h, sizeof(h) - 1, 0);
+	char *interp, *arg;
+	if (n <= 0 || !parse_shebang(h, n, &interp, &arg))
+		return -ENOENT;
+	const char *script = path;
+	long joined = 0;
+	if (via_dirfd && !vos_in_vfork_child()) {
+		/* the directory's absolute path (in a volume) joined with path */
+		const char *dp = vos_fd_path((int)dirfd);
+		if (dp)
+			joined = vos_raw_syscall6(SYS_mmap, 0, VOS_PATH_MAX, PROT_READ | PROT_WRITE,
+						  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (joined < 0 && joined > -4096)
+			joined = 0;
+		if (joined && vos_path_normalize(dp, path, (char *)joined, VOS_PATH_MAX) > 0)
+			script = (const char *)joined;
+	}
+	if (rfd >= 0 || (via_dirfd && script == path)) {
+		/* the kernel's way: the open fd stays open across the exec */
+		vos_sys3(SYS_fcntl, fd, F_SETFD, 0);
+		script = dev_fd;
+	}
+	long r = exec_interp(interp, arg, script, argv, envp, app_mask, depth);
+	if (joined)
+		vos_sys2(SYS_munmap, joined, VOS_PATH_MAX);
+	return r;
+}
+
 static long exec_volume(long dirfd, const char *path, long rfd, char *const *argv,
 			char *const *envp, uint64_t app_mask, int depth)
 {
 	if (depth > MAX_DEPTH)
 		return -ELOOP;
-	int fd = native_fd(dirfd, path, rfd);
+	bool unreadable = false;
+	int fd = native_fd(dirfd, path, rfd, &unreadable);
 	if (fd < 0)
 		return fd;
 	long b[6] = {fd, (long)"", (long)argv, (long)envp, AT_EMPTY_PATH};
 	long r = exec_masked(SYS_execveat, b, app_mask);
-	if (r == -ENOENT && path && path[0]) {
-		/* a script (or an ELF whose interpreter is missing) */
-		char h[HEADER];
-		long n = vos_sys4(SYS_pread64, fd, (long)h, sizeof(h) - 1, 0);
-		char *interp, *arg;
-		if (n > 0 && parse_shebang(h, n, &interp, &arg)) {
-			vos_sys1(SYS_close, fd);
-			return exec_interp(interp, arg, path, argv, envp, app_mask, depth);
-		}
-	}
+	if (r == -ENOENT)
+		r = exec_script(fd, unreadable, dirfd, path ? path : "", rfd, argv, envp, app_mask,
+				depth);
 	vos_sys1(SYS_close, fd);
 	return r;
 }

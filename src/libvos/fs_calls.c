@@ -1364,7 +1364,7 @@ static long path_open(long nr, long dirfd, const char *path, long flags, long mo
 	if (k == ROUTE_LOCAL)
 		return VOS_RUN_NATIVE; /* sentinel: caller passes through */
 	if (in_vfork_child())
-		return -ENOSYS;
+		return vos_vfork_open(dirfd, path, flags, mode); /* vfork_open.c */
 	struct xfer x = path_xfer(rt);
 	int64_t a[6] = {rt->dirfd, 0, 0, flags, mode, vos_umask};
 	int64_t rep[3];
@@ -2496,7 +2496,8 @@ static bool redirect_args(long nr, long a[6], bool second)
 /* As Linux counts symlinks per lookup. */
 #define MAX_REDIRECTS 40
 
-long vos_exec_open_unlisted(long dirfd, const char *path, int *domain)
+long vos_open_unlisted(long dirfd, const char *path, long flags, long mode, long unreachable,
+		       int *domain)
 {
 	struct route *rt = &scratch.r1;
 	long err = 0;
@@ -2504,14 +2505,19 @@ long vos_exec_open_unlisted(long dirfd, const char *path, int *domain)
 	if (k == ROUTE_ERROR)
 		return err;
 	if (k == ROUTE_LOCAL || vos_link_epoch(rt->domain) == 0)
-		return -EACCES;
+		return unreachable;
 	struct xfer x = path_xfer(rt);
-	int64_t a[6] = {rt->dirfd, 0, 0, O_RDONLY | O_CLOEXEC, 0, vos_umask};
+	int64_t a[6] = {rt->dirfd, 0, 0, flags, mode, vos_umask};
 	int64_t r = forward(rt->domain, VOS_OP_OPENAT, SYS_openat, a, &x);
 	if (VOS_RESULT_IS_REDIRECT(r))
-		return -EACCES; /* left its volume since vos_exec_path looked */
+		return unreachable; /* left its volume since it was routed */
 	*domain = rt->domain;
 	return (long)r;
+}
+
+long vos_exec_open_unlisted(long dirfd, const char *path, int *domain)
+{
+	return vos_open_unlisted(dirfd, path, O_RDONLY | O_CLOEXEC, 0, -EACCES, domain);
 }
 
 long vos_exec_path(long dirfd, const char *path, const char **out)

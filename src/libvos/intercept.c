@@ -422,7 +422,9 @@ static long do_clone3(long a[6], const ucontext_t *uc)
 		spawn = spawn_reserve(&prep);
 	}
 	const void *frame = make_child_frame(ca->stack + ca->stack_size, uc, spawn);
-	long r = vos_clone_raw(SYS_clone3, a[0], a[1], 0, 0, 0, frame);
+	uint64_t c3[16]; /* its own libvos state, as for clone */
+	long r = vos_clone_raw(SYS_clone3, vos_thread_tls_clone3(a[0], a[1], c3, sizeof(c3)), a[1],
+			       0, 0, 0, frame);
 	if (is_spawn(flags)) {
 		spawn_release(spawn);
 		vos_defer_reset(); /* the child ran on this thread's memory */

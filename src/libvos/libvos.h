@@ -259,6 +259,8 @@ bool vos_wake_fds(int domain, int *efd, int *pidfd) VOS_HIDDEN;
 bool vos_wake_is_hidden_fd(int fd) VOS_HIDDEN;
 /* fork child: the parent's wake fds are not ours; epoll records stay. */
 void vos_epoll_after_fork(void) VOS_HIDDEN;
+/* fork parent: its epoll instances are shared with the child from now on. */
+void vos_epoll_forked(void) VOS_HIDDEN;
 /* execve: item i of the epoll state to hand on (key 'e': E, relay, domain,
  * remote instance, epoch; 'm': E, fd, domain, epoch, data): 1 filled, 0
  * none at i, -1 past the end; and the new image's side. */
@@ -287,6 +289,13 @@ long vos_exec_path(long dirfd, const char *path, const char **out) VOS_HIDDEN;
  * volume on the parent's channel (never attaching one), with no entry in
  * the fd table; the remote fd with *domain, or -errno (fs_calls.c). */
 long vos_exec_open_unlisted(long dirfd, const char *path, int *domain) VOS_HIDDEN;
+/* The same with the caller's open flags and mode; `unreachable` is the
+ * answer when the path is not in an attached volume. */
+long vos_open_unlisted(long dirfd, const char *path, long flags, long mode, long unreachable,
+		       int *domain) VOS_HIDDEN;
+/* open/openat of a volume path in a vfork-like child (posix_spawn's open
+ * action): a native fd of the file just opened, or -errno (vfork_open.c). */
+long vos_vfork_open(long dirfd, const char *path, long flags, long mode) VOS_HIDDEN;
 /* vos_exec_path's answer for a file in a volume (as given in (dirfd, path)). */
 #define VOS_EXEC_IN_VOLUME 2
 /* execve/execveat of a program file in a volume, or of a remote fd
@@ -305,6 +314,9 @@ void vos_app_sigsys(void **handler, unsigned long *flags, uint64_t sa_mask, void
  * CLONE_SETTLS gets CLONE_SETTLS and *tls a thread pointer of its own (a
  * copy of the caller's TLS, libvos's part reset; thread_tls.c). */
 unsigned long vos_thread_tls_flags(unsigned long flags, long *tls) VOS_HIDDEN;
+/* The same for clone3's argument block at `args` (`size` bytes): the block
+ * to pass, `args` itself or a changed copy in `copy` (`room` bytes). */
+long vos_thread_tls_clone3(long args, long size, void *copy, size_t room) VOS_HIDDEN;
 /* A thread is about to exit: release what libvos holds for it. */
 void vos_thread_exiting(void) VOS_HIDDEN;
 

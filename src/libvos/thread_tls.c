@@ -101,3 +101,24 @@ unsigned long vos_thread_tls_flags(unsigned long flags, long *tls)
 	*tls = tp;
 	return flags | settls;
 }
+
+/* clone3 follows the same rule: the kernel reads its argument block once,
+ * at the call, so a changed copy on the caller's stack may stand in. */
+long vos_thread_tls_clone3(long args, long size, void *copy, size_t room)
+{
+	const uint64_t vm_thread = 0x00000100UL | 0x00010000UL;
+	const uint64_t settls = 0x00080000UL;
+	/* flags is word 0, tls word 7 (struct clone_args) */
+	if (args == 0 || size < 64 || (size_t)size > room)
+		return args;
+	memcpy(copy, (const void *)args, (size_t)size);
+	uint64_t *w = copy;
+	if ((w[0] & vm_thread) != vm_thread || (w[0] & settls))
+		return args;
+	long tp = private_tls();
+	if (tp == 0)
+		return args;
+	w[0] |= settls;
+	w[7] = (uint64_t)tp;
+	return (long)copy;
+}

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vos/control.h"
@@ -121,24 +122,38 @@ child_main(int sock, bool drop, uid_t uid, gid_t gid, const gid_t *groups, int n
 	_exit(sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(a) ? 0 : 1);
 }
 
+/* Whether the child exits within ms (pidfd, or polling waitpid when no
+ * pidfd can be had: out of fds). Reaps it if so (status in *status). */
+static bool exited_within(pid_t child, int pfd, int ms, int *status)
+{
+	if (pfd >= 0) {
+		struct pollfd p = {.fd = pfd, .events = POLLIN};
+		return poll(&p, 1, ms) == 1 && waitpid(child, status, 0) == child;
+	}
+	for (int waited = 0; waited <= ms; waited += 10) {
+		if (waitpid(child, status, WNOHANG) == child)
+			return true;
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
 /* Waits for the child within the bound, killing it past it; reaps it
  * unless it cannot die (then it is left behind: never hang). True if it
  * exited with status 0. */
 static bool child_done(pid_t child)
 {
 	int pfd = pidfd_open(child, 0);
-	struct pollfd p = {.fd = pfd, .events = POLLIN};
-	bool exited = pfd >= 0 && poll(&p, 1, CHECK_TIMEOUT_MS) == 1;
-	if (!exited) {
+	int status = 0;
+	bool ok = exited_within(child, pfd, CHECK_TIMEOUT_MS, &status);
+	if (!ok) {
 		kill(child, SIGKILL);
-		if (pfd >= 0)
-			exited = poll(&p, 1, KILL_WAIT_MS) == 1;
+		exited_within(child, pfd, KILL_WAIT_MS, &status);
 	}
 	if (pfd >= 0)
 		close(pfd);
-	int status = 0;
-	pid_t r = waitpid(child, &status, exited ? 0 : WNOHANG);
-	return exited && r == child && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	return ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 /* The child's answer and fds; false if it sent none that makes sense. */

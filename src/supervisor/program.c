@@ -35,7 +35,9 @@ char **program_env(char *const *environ_in, const char *libvos, const char *sock
 			old_preload = e + strlen("LD_PRELOAD=");
 			continue;
 		}
-		if (is_var(e, "VOS_SOCKET") || is_var(e, "VOS_VOLUMES"))
+		/* VOS_INHERIT is libvos's own hand-over across execve: a user's
+		 * would make the program adopt fds and channels it never had */
+		if (is_var(e, "VOS_SOCKET") || is_var(e, "VOS_VOLUMES") || is_var(e, "VOS_INHERIT"))
 			continue;
 		if (!(env[k++] = strdup(e)))
 			goto fail;

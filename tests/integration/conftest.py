@@ -9,10 +9,13 @@ Every command runs in its own session with stdin from /dev/null and a
 timeout; on timeout its whole process group is killed and reaped, and the test
 fails naming the command.
 """
+import atexit
 import os
 import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -52,13 +55,31 @@ class Result:
         )
 
 
+# A real shared supervisor (vos up) or the user's ~/.config/vos/vos.conf
+# must not change results: by default vos looks for a supervisor where none
+# is and reads an empty configuration file (vos refuses /dev/null, not a
+# regular file).
+_ISOLATE_DIR = tempfile.mkdtemp(prefix="vos-test-env.")
+atexit.register(shutil.rmtree, _ISOLATE_DIR, True)
+NO_SUPERVISOR = os.path.join(_ISOLATE_DIR, "no-supervisor", "vos.sock")
+EMPTY_CONFIG = os.path.join(_ISOLATE_DIR, "empty.conf")
+open(EMPTY_CONFIG, "w").close()
+
+
 def _env(extra=None):
     env = dict(os.environ)
     # Deterministic output of coreutils, identical natively and under vos.
     env["LC_ALL"] = "C"
     env["TZ"] = "UTC"
     env.pop("LD_PRELOAD", None)
+    env["VOS_SUPERVISOR"] = NO_SUPERVISOR
+    env["VOS_CONFIG"] = EMPTY_CONFIG
     if extra:
+        # a test pointing the XDG places elsewhere wants them looked up
+        if "XDG_CONFIG_HOME" in extra and "VOS_CONFIG" not in extra:
+            env.pop("VOS_CONFIG")
+        if "XDG_RUNTIME_DIR" in extra and "VOS_SUPERVISOR" not in extra:
+            env.pop("VOS_SUPERVISOR")
         env.update(extra)
     return env
 

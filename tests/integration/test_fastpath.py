@@ -11,7 +11,7 @@ import pytest
 
 from conftest import MOUNT, TIMEOUT, run_native, spec
 
-MODES = {"rewrite": {}, "trap": {"VOS_REWRITE": "0"}}
+MODES = {"rewrite": {"VOS_REWRITE": "1"}, "trap": {"VOS_REWRITE": "0"}}
 COUNTERS = re.compile(r"libvos: rewrite: pid (\d+) sites rewritten (\d+) refused (\d+) fast calls (\d+)")
 
 LIB_SRC = r"""
@@ -70,7 +70,7 @@ def test_own_site_is_rewritten(vos, tmp_path):
     prog = vos.prog("fastpath")
     nat = run_native([prog, "proof"])
     assert nat.stderr == "own site rewritten: 0\n", nat
-    r = vos.run_prog([], [prog, "proof"])
+    r = vos.run_prog([], [prog, "proof"], env=MODES["rewrite"])
     assert r.returncode == 0 and r.stderr == "own site rewritten: 1\n", r
     r = vos.run_prog([], [prog, "proof"], env={"VOS_REWRITE": "0"})
     assert r.returncode == 0 and r.stderr == "own site rewritten: 0\n", r

@@ -10,14 +10,10 @@ cgo). Output compared with a native run."""
 import os
 import shutil
 import subprocess
-import textwrap
 
 import pytest
 
 from conftest import MOUNT, REPO, TIMEOUT, run_native, spec
-
-PY = "/usr/bin/python3"
-
 
 @pytest.fixture(scope="module")
 def goprog(tmp_path_factory):
@@ -63,31 +59,9 @@ def test_go_file_io_on_many_threads(vos, volume, tmp_path, goprog):
     assert (volume / "go" / "g00" / "f19").stat().st_size == 512 * 20
 
 
-def _remote_epoll_works(vos, volume):
-    """Whether epoll accepts a socket of the network domain (issue 4 §5)."""
-    r = vos.run_prog(
-        [spec(volume)],
-        [
-            PY,
-            "-c",
-            textwrap.dedent(
-                """
-                import select, socket
-                s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
-                e = select.epoll(); e.register(s.fileno(), select.EPOLLIN)
-                print("ok")
-                """
-            ),
-        ],
-    )
-    return r.returncode == 0 and r.stdout == "ok\n"
-
-
 def test_go_tcp_echo_and_log_on_volume(vos, volume, tmp_path, goprog):
     """net.Listen/Dial on 127.0.0.1 (the network domain, through Go's epoll
     netpoller): 8 clients, 50 echoes each, a log written to the volume."""
-    if not _remote_epoll_works(vos, volume):
-        pytest.skip("epoll on network-domain sockets is not available in this build")
     native_dir = tmp_path / "native"
     native_dir.mkdir()
     native = run_native([goprog, "net", native_dir], timeout=120)

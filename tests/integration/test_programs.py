@@ -166,34 +166,6 @@ class Server:
         self.kill()
 
 
-# Under vos: can an AF_INET socket join an epoll set? (nginx and redis wait
-# with epoll on their sockets.)
-EPOLL_PROBE = """
-import select, socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
-ep = select.epoll()
-try:
-    ep.register(s.fileno(), select.EPOLLIN)
-    print("ok")
-except OSError as e:
-    print("errno", e.errno)
-"""
-
-
-@pytest.fixture(scope="module")
-def remote_epoll(vos_bin, tmp_path_factory):
-    """None when epoll works on network-domain sockets, else why not."""
-    vol = tmp_path_factory.mktemp("epoll_probe")
-    r = run_native([vos_bin, "run", "-v", spec(vol), "--", PY, "-c", EPOLL_PROBE])
-    assert r.returncode == 0, r
-    if r.stdout.strip() == "ok":
-        return None
-    return (
-        "remote epoll not supported yet: epoll_ctl(EPOLL_CTL_ADD) of a network-domain "
-        f"socket under vos fails ({r.stdout.strip()}); the epoll work enables this test"
-    )
-
-
 # ------------------------------------------------------------------ coreutils, findutils, tar
 
 
@@ -394,29 +366,10 @@ def test_sqlite_transactions_with_concurrent_reader(vos, tmp_path):
     sqlite_writer_and_reader(vos, vol, tmp_path, [])
 
 
-MMAP_PROBE = """
-import mmap, os, sys
-fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
-os.ftruncate(fd, 4096)
-try:
-    mmap.mmap(fd, 4096, mmap.MAP_SHARED).close()
-    print("ok")
-except OSError as e:
-    print("errno", e.errno)
-"""
-
-
 def test_sqlite_wal_with_concurrent_reader(vos, tmp_path):
     vol = tmp_path / "vol"
     vol.mkdir()
     # WAL readers and writers share the -shm index through mmap(MAP_SHARED)
-    r = vrun(vos, vol, [PY, "-c", MMAP_PROBE, f"{MOUNT}/probe"])
-    if r.stdout.strip() != "ok":
-        pytest.skip(
-            "mmap(MAP_SHARED) of a volume file is not supported yet under vos "
-            f"({r.stdout.strip()}): sqlite's WAL index cannot be mapped (SQLITE_IOERR_SHMMAP)"
-        )
-    (vol / "probe").unlink()
     sqlite_writer_and_reader(vos, vol, tmp_path, ["PRAGMA journal_mode=WAL;"])
     mode = run_native(["sqlite3", vol / "t.db", "PRAGMA journal_mode;"])
     assert mode.stdout.strip() == "wal"
@@ -640,10 +593,8 @@ http {{
 """
 
 
-def test_nginx_serves_volume(vos, tmp_path, remote_epoll):
+def test_nginx_serves_volume(vos, tmp_path):
     need("nginx", "curl", "wrk")
-    if remote_epoll:
-        pytest.skip(remote_epoll)
     nginx = shutil.which("nginx")
     vol = tmp_path / "vol"
     (vol / "www/dir").mkdir(parents=True)
@@ -680,10 +631,8 @@ def redis_cli(port, *args, **kw):
     return run_native(["redis-cli", "-h", "127.0.0.1", "-p", port, *args], **kw)
 
 
-def test_redis_with_data_on_volume(vos, tmp_path, remote_epoll):
+def test_redis_with_data_on_volume(vos, tmp_path):
     need("redis-server", "redis-cli", "redis-benchmark")
-    if remote_epoll:
-        pytest.skip(remote_epoll)
     vol = tmp_path / "vol"
     (vol / "redis").mkdir(parents=True)
     port = free_port()
@@ -846,5 +795,83 @@ def test_splice_between_volume_file_and_pipe_matches_native(vos, tmp_path):
     assert native.returncode == 0, native
     assert "content b'01abcd6789'" in native.stdout, native
     r = vos.run_prog([spec(vol)], [PY, "-c", SPLICE, MOUNT])
+    assert r.returncode == 0, r
+    assert r.stdout == native.stdout, r
+
+
+SPAWN_OPEN = r"""
+import errno, os, sys
+
+base = sys.argv[1]
+with open(base + "/f", "w") as f:
+    f.write("data\n")
+sys.stdout.flush()
+
+
+def spawn(argv, actions):
+    try:
+        pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=actions)
+        return os.waitpid(pid, 0)[1]
+    except OSError as e:
+        return errno.errorcode[e.errno]
+
+
+print("read", spawn(["/bin/cat"], [(os.POSIX_SPAWN_OPEN, 0, base + "/f", os.O_RDONLY, 0)]))
+sys.stdout.flush()
+out = base + "/out"
+print("create", spawn(["/bin/sh", "-c", "echo hello"],
+                      [(os.POSIX_SPAWN_OPEN, 1, out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)]))
+print("append", spawn(["/bin/sh", "-c", "echo again"],
+                      [(os.POSIX_SPAWN_OPEN, 1, out, os.O_WRONLY | os.O_APPEND, 0)]))
+print("content", repr(open(out).read()), oct(os.stat(out).st_mode & 0o777))
+print("missing", spawn(["/bin/cat"], [(os.POSIX_SPAWN_OPEN, 0, base + "/missing", os.O_RDONLY, 0)]))
+print("exclusive", spawn(["/bin/true"],
+                         [(os.POSIX_SPAWN_OPEN, 3, out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)]))
+"""
+
+
+def test_posix_spawn_open_action_on_volume_matches_native(vos, tmp_path):
+    """posix_spawn's open file action on a volume path (run in the vfork
+    child) opens the file as natively: read, create with the mode and the
+    umask, append, and the errors (ENOENT, EEXIST) reported by posix_spawn."""
+    nat = tmp_path / "native"
+    nat.mkdir()
+    native = run_native([PY, "-c", SPAWN_OPEN, nat])
+    assert native.returncode == 0, native
+    assert "content 'hello\\nagain\\n' 0o640" in native.stdout, native
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    r = vos.run_prog([spec(vol)], [PY, "-c", SPAWN_OPEN, MOUNT])
+    assert r.returncode == 0, r
+    assert r.stdout == native.stdout, r
+
+
+SPAWN_DUP2_OVER_REMOTE = r"""
+import os, sys
+
+fd = os.open(sys.argv[1] + "/x", os.O_WRONLY | os.O_CREAT, 0o644)
+os.dup2(fd, 5)  # an inheritable fd 5 of a volume file in the parent
+r, w = os.pipe()
+pid = os.posix_spawn("/bin/sh", ["sh", "-c", "echo via5 >&5"], os.environ,
+                     file_actions=[(os.POSIX_SPAWN_DUP2, w, 5)])
+os.close(w)
+print("status", os.waitpid(pid, 0)[1])
+print("pipe got", os.read(r, 100))
+print("file has", repr(open(sys.argv[1] + "/x").read()))
+"""
+
+
+def test_posix_spawn_dup2_of_pipe_over_remote_fd_matches_native(vos, tmp_path):
+    """A posix_spawn child that dup2's a pipe onto a number that is a
+    volume file in its parent writes to the pipe, as natively (the new
+    image used to adopt the parent's remote fd at that number)."""
+    nat = tmp_path / "native"
+    nat.mkdir()
+    native = run_native([PY, "-c", SPAWN_DUP2_OVER_REMOTE, nat])
+    assert native.returncode == 0, native
+    assert "pipe got b'via5\\n'" in native.stdout, native
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    r = vos.run_prog([spec(vol)], [PY, "-c", SPAWN_DUP2_OVER_REMOTE, MOUNT])
     assert r.returncode == 0, r
     assert r.stdout == native.stdout, r

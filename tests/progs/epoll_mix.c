@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -650,6 +651,193 @@ static void domain_death(void)
 	ev_print("blocked wait woken by the new instance", w.n, w.ev);
 }
 
+/* Epoll fds with a remote member, closed again and again: the domain's
+ * registrations of their instances are freed (a per-process cap of 1024
+ * was reached after 1024 rounds), also when many records are dropped at
+ * once (numbers not reused: the library sweeps its full table). */
+static void closed(void)
+{
+	struct rlimit rl = {8192, 8192};
+	setrlimit(RLIMIT_NOFILE, &rl);
+	int a, b;
+	tcp_pair(&a, &b);
+	struct epoll_event out;
+	for (int i = 0; i < 1100; i++) {
+		int ep = epoll_create1(EPOLL_CLOEXEC);
+		if (ep < 0)
+			die("epoll_create1");
+		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 1};
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, a, &ev) < 0) {
+			printf("round %d: add: %s\n", i, strerrorname_np(errno));
+			return;
+		}
+		close(ep);
+		int e2 = epoll_create1(EPOLL_CLOEXEC); /* same number */
+		epoll_wait(e2, &out, 1, 0);
+		close(e2);
+		int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); /* takes R's number */
+		if (s < 0)
+			die("socket");
+		close(s);
+	}
+	printf("reused numbers: ok\n");
+	enum { N = 200 }; /* the library keeps 256 records */
+	static int eps[N], hold[N];
+	for (int round = 0; round < 6; round++) {
+		for (int i = 0; i < N; i++) {
+			eps[i] = epoll_create1(EPOLL_CLOEXEC);
+			struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 2};
+			if (eps[i] < 0 || epoll_ctl(eps[i], EPOLL_CTL_ADD, a, &ev) < 0) {
+				printf("round %d/%d: add: %s\n", round, i, strerrorname_np(errno));
+				return;
+			}
+		}
+		for (int i = 0; i < N; i++)
+			close(eps[i]);
+		for (int i = 0; i < N; i++) /* the numbers stay taken */
+			hold[i] = eventfd(0, EFD_CLOEXEC);
+		for (int i = 0; i < N; i++) {
+			eps[i] = epoll_create1(EPOLL_CLOEXEC);
+			struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 3};
+			if (eps[i] < 0 || epoll_ctl(eps[i], EPOLL_CTL_ADD, a, &ev) < 0) {
+				printf("round %d/%d: add after the sweep: %s\n", round, i,
+				       strerrorname_np(errno));
+				return;
+			}
+		}
+		for (int i = 0; i < N; i++) {
+			close(eps[i]);
+			close(hold[i]);
+		}
+	}
+	printf("many at once: ok\n");
+	put(b, "c");
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	add(ep, a, EPOLLIN, 4);
+	wait1(ep, LONG_MS, "still served");
+	close(ep);
+	close(a);
+	close(b);
+}
+
+/* Level-triggered members that stay ready, maxevents 1: every source gets
+ * its turn (a remote socket cannot hide a local pipe). */
+static void starve(void)
+{
+	int a, b, p[2];
+	tcp_pair(&a, &b);
+	if (pipe2(p, O_CLOEXEC) < 0)
+		die("pipe");
+	put(b, "x");
+	put(p[1], "y");
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	add(ep, a, EPOLLIN, 1);
+	add(ep, p[0], EPOLLIN, 2);
+	int seen[3] = {0};
+	for (int i = 0; i < 10; i++) {
+		struct epoll_event out;
+		if (epoll_wait(ep, &out, 1, LONG_MS) == 1 && out.data.u64 < 3)
+			seen[out.data.u64]++;
+	}
+	printf("socket %d pipe %d\n", seen[1], seen[2]);
+	close(ep);
+	close(a);
+	close(b);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* Other numbers of one epoll file (dup, dup2, F_DUPFD): waits and ctls on
+ * them act on the same instance, never show anything but the
+ * application's data. */
+static void dups(void)
+{
+	int a, b, c, d;
+	tcp_pair(&a, &b);
+	tcp_pair(&c, &d);
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	add(ep, a, EPOLLIN, 41);
+	int d1 = dup(ep);
+	put(b, "1");
+	wait1(d1, LONG_MS, "wait on a dup");
+	add(d1, c, EPOLLIN, 42); /* a ctl on the dup: the same set */
+	put(d, "2");
+	struct epoll_event ev[8];
+	int n = epoll_wait(ep, ev, 8, LONG_MS);
+	ev_print_sorted("original sees both", n, ev);
+	close(ep);
+	n = epoll_wait(d1, ev, 8, LONG_MS);
+	ev_print_sorted("dup after the original is closed", n, ev);
+	int d2 = fcntl(d1, F_DUPFD_CLOEXEC, 100);
+	close(d1);
+	drain(a);
+	n = epoll_wait(d2, ev, 8, LONG_MS);
+	ev_print_sorted("F_DUPFD copy", n, ev);
+	int d3 = dup2(d2, 150);
+	struct epoll_event e = {.events = EPOLLIN, .data.u64 = 43};
+	printf("mod on dup2: %d\n", epoll_ctl(d3, EPOLL_CTL_MOD, c, &e));
+	n = epoll_wait(d2, ev, 8, LONG_MS);
+	ev_print_sorted("after mod", n, ev);
+	printf("del on dup2: %d\n", epoll_ctl(d3, EPOLL_CTL_DEL, c, NULL));
+	drain(c);
+	n = epoll_wait(d3, ev, 8, 100);
+	ev_print_sorted("after del", n, ev);
+	close(d2);
+	close(d3);
+	close(a);
+	close(b);
+	close(c);
+	close(d);
+}
+
+/* A fork child adding a target its inherited (shared) epoll set holds:
+ * EEXIST, as natively; one event per readiness after that. */
+static void fork_add(void)
+{
+	int a, b;
+	tcp_pair(&a, &b);
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	add(ep, a, EPOLLIN, 51);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 52};
+		int r = epoll_ctl(ep, EPOLL_CTL_ADD, a, &ev);
+		printf("child add: %d %s\n", r, r < 0 ? strerrorname_np(errno) : "");
+		fflush(stdout);
+		_exit(0);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	printf("child exit: %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	put(b, "f");
+	wait1(ep, LONG_MS, "parent");
+	close(ep);
+	close(a);
+	close(b);
+}
+
+/* Many members of close-on-exec epoll fds are not handed over to an
+ * exec'ed program (they overflowed the hand-over, which then carried
+ * nothing): one surviving epoll fd still works there. */
+static void exec_many(void)
+{
+	struct rlimit rl = {8192, 8192};
+	setrlimit(RLIMIT_NOFILE, &rl);
+	enum { M = 2500 };
+	int big = epoll_create1(EPOLL_CLOEXEC);
+	for (int i = 0; i < M; i++) {
+		int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (s < 0)
+			die("socket");
+		add(big, s, EPOLLIN, 0x1000000000000000ull + (uint64_t)i);
+	}
+	exec_inherit();
+	close(big);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -691,6 +879,16 @@ int main(int argc, char **argv)
 			exec_inherit();
 		else if (strcmp(s, "death") == 0)
 			domain_death();
+		else if (strcmp(s, "closed") == 0)
+			closed();
+		else if (strcmp(s, "starve") == 0)
+			starve();
+		else if (strcmp(s, "dup") == 0)
+			dups();
+		else if (strcmp(s, "forkadd") == 0)
+			fork_add();
+		else if (strcmp(s, "execmany") == 0)
+			exec_many();
 		else
 			printf("unknown section %s\n", s);
 	}

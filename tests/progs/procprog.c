@@ -5,8 +5,12 @@
  *
  *   procprog forkflight FILE      FILE: >= 64 KiB
  *   procprog rawclone FILE        FILE: >= 4 KiB
+ *   procprog rawclone3 FILE       the same with clone3
  *   procprog spawn FILE OUT       FILE readable, OUT created (same dir)
  *   procprog signals FILE FIFO    FIFO: path for a FIFO to create
+ *   procprog execat DIR HOW       runs DIR/s.sh through execveat: HOW is
+ *                                 dirfd, fd (fexecve), dirfd-cloexec or
+ *                                 fd-cloexec
  *   procprog sigsys               the program's own SIGSYS handler
  *   procprog sigsys-default       ... then its default action (death)
  */
@@ -162,7 +166,34 @@ static long raw_thread(void *stack_top)
 	return ret;
 }
 
-static int rawclone(const char *file)
+/* the same through clone3 (struct clone_args: flags, pidfd, child_tid,
+ * parent_tid, exit_signal, stack, stack_size, tls) */
+static long raw_thread3(char *stack, size_t size)
+{
+	uint64_t ca[8] = {CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+				  CLONE_SYSVSEM,
+			  0,
+			  0,
+			  0,
+			  0,
+			  (uint64_t)(uintptr_t)stack,
+			  size,
+			  0};
+	long ret;
+	__asm__ volatile("syscall\n\t"
+			 "test %%rax, %%rax\n\t"
+			 "jnz 1f\n\t"
+			 "and $-16, %%rsp\n\t"
+			 "call *%[fn]\n\t"
+			 "hlt\n"
+			 "1:"
+			 : "=a"(ret)
+			 : "0"(435 /* SYS_clone3 */), "D"(ca), "S"(sizeof(ca)), [fn] "r"(rc_child)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+static int rawclone(const char *file, bool use3)
 {
 	rc_path = file;
 	int fd = open(file, O_RDONLY);
@@ -177,7 +208,8 @@ static int rawclone(const char *file)
 		char *stack =
 			mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		atomic_fetch_add(&rc_running, 1);
-		if (stack == MAP_FAILED || raw_thread(stack + sz - 256) < 0) {
+		if (stack == MAP_FAILED ||
+		    (use3 ? raw_thread3(stack, sz - 256) : raw_thread(stack + sz - 256)) < 0) {
 			perror("clone");
 			return 1;
 		}
@@ -445,6 +477,27 @@ static int sigsys(bool dfl)
 	return 0;
 }
 
+/* ---- a script run through a directory fd or its own fd */
+
+static int execat(const char *dir, const char *how)
+{
+	bool cloexec = strstr(how, "cloexec") != NULL;
+	int d = open(dir, O_RDONLY | O_DIRECTORY | (cloexec ? O_CLOEXEC : 0));
+	if (d < 0 || chdir("/") < 0) {
+		perror(dir);
+		return 1;
+	}
+	char *av[] = {"s.sh", "arg", NULL}, *ev[] = {"PATH=/usr/bin:/bin", NULL};
+	if (!strncmp(how, "fd", 2)) {
+		int f = openat(d, "s.sh", O_RDONLY | (cloexec ? O_CLOEXEC : 0));
+		syscall(SYS_execveat, f, "", av, ev, AT_EMPTY_PATH);
+	} else {
+		syscall(SYS_execveat, d, "s.sh", av, ev, 0);
+	}
+	printf("execveat: %s\n", strerror(errno));
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -455,13 +508,17 @@ int main(int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[1], "signals"))
 		return signals(argv[2], argv[3]);
 	if (argc == 3 && !strcmp(argv[1], "rawclone"))
-		return rawclone(argv[2]);
+		return rawclone(argv[2], false);
+	if (argc == 3 && !strcmp(argv[1], "rawclone3"))
+		return rawclone(argv[2], true);
+	if (argc == 4 && !strcmp(argv[1], "execat"))
+		return execat(argv[2], argv[3]);
 	if (argc == 2 && !strcmp(argv[1], "sigsys"))
 		return sigsys(false);
 	if (argc == 2 && !strcmp(argv[1], "sigsys-default"))
 		return sigsys(true);
-	fprintf(stderr, "usage: procprog forkflight FILE | rawclone FILE | spawn FILE OUT | "
-			"signals FILE FIFO | "
+	fprintf(stderr, "usage: procprog forkflight FILE | rawclone[3] FILE | spawn FILE OUT | "
+			"signals FILE FIFO | execat DIR HOW | "
 			"sigsys | sigsys-default\n");
 	return 2;
 }
