@@ -84,11 +84,11 @@ stats = load("vos-stats.json")
 
 # Did the fast column run on rewritten sites? (libvos's VOS_DEBUG counters)
 rewrite = None
-m = re.search(r"sites rewritten (\d+) refused (\d+) fast calls (\d+)",
+m = re.search(r"sites rewritten (\d+) refused (\d+) fast calls (\d+)(?: first stage (\d+))?",
               open(os.path.join(tmp, "rewrite.txt")).read())
 if m:
     rewrite = {"sites_rewritten": int(m.group(1)), "sites_refused": int(m.group(2)),
-               "fast_calls": int(m.group(3))}
+               "fast_calls": int(m.group(3)), "first_stage_calls": int(m.group(4) or 0)}
 if not rewrite or not rewrite["fast_calls"]:
     errors.append("the fast-path run reports no call served by the fast path")
 

@@ -112,17 +112,16 @@ int admin_connect(const char *path, int timeout_ms, char *err, size_t errsz)
 		snprintf(err, errsz, "vos: socket: %s", strerror(errno));
 		return -1;
 	}
-	int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	if (rc < 0 && (errno == EINPROGRESS || errno == EAGAIN)) {
-		/* A full backlog: wait (bounded) for the supervisor to accept. */
-		struct pollfd p = {.fd = fd, .events = POLLOUT};
-		int e = 0;
-		socklen_t el = sizeof(e);
-		if (poll(&p, 1, timeout_ms) == 1 &&
-		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && e == 0)
-			rc = 0;
-		else
-			errno = e ? e : ETIMEDOUT;
+	/* A full backlog makes a non-blocking AF_UNIX connect fail with EAGAIN
+	 * without connecting (unlike TCP's EINPROGRESS): try again, bounded. */
+	long long deadline = now_ms() + timeout_ms;
+	int rc;
+	while ((rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa))) < 0 && errno == EAGAIN) {
+		if (now_ms() >= deadline) {
+			errno = ETIMEDOUT;
+			break;
+		}
+		poll(NULL, 0, 10);
 	}
 	if (rc < 0) {
 		int e = errno;

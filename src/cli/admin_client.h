@@ -51,7 +51,11 @@
  *                  "poll_ns": N, "sleep_ns": N,
  *                  "syscalls": {"NR": {"calls": N, "errors": N,
  *                                      "time_ns": N}, ...},
- *                  "clients": [{"id": N, "pid": N, "calls": N}]} ... ]}
+ *                  "clients": [{"id": N, "pid": N, "calls": N}]} ... ],
+ *    "omitted": {"detail": N, "domains": N} (only when the answer would
+ *                not fit VOS_ADMIN_TEXT_MAX: the last "detail" instances
+ *                listed have empty "syscalls" and "clients", the last
+ *                "domains" instances are not listed) }
  *   NR is the x86-64 system call number as a decimal string (511 is the
  *   "(attach)" pseudo-call); only non-zero entries are listed; a domain
  *   that is not running has no "syscalls". The figures are the running

@@ -13,15 +13,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <linux/kcmp.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -55,6 +56,21 @@ static struct reg *regs; /* MAX_REGS, allocated on first use */
 static uint32_t nregs;	 /* high-water mark of used indexes */
 static struct wake *wakes;
 static _Atomic uint32_t nepoll_regs; /* REG_EPOLL in use: 0 = the close hook has nothing to do */
+/* Real fds that key a REG_EPOLL (below KEY_BITS; others are always looked
+ * up): the close hook of any other fd returns without the lock. */
+#define KEY_BITS (1u << 20)
+static _Atomic uint64_t key_bits[KEY_BITS / 64];
+
+static void key_mark(int fd, bool on)
+{
+	if (fd < 0 || (unsigned)fd >= KEY_BITS)
+		return;
+	uint64_t b = 1ull << (fd % 64);
+	if (on)
+		atomic_fetch_or_explicit(&key_bits[fd / 64], b, memory_order_relaxed);
+	else
+		atomic_fetch_and_explicit(&key_bits[fd / 64], ~b, memory_order_relaxed);
+}
 static int watch_ep = -1;
 static bool watcher_started;
 
@@ -167,6 +183,7 @@ static void drop_locked(struct reg *r)
 		/* a fork child may keep the file, and the item with it */
 		epoll_ctl(watch_ep, EPOLL_CTL_DEL, r->key, NULL);
 		atomic_fetch_sub_explicit(&nepoll_regs, 1, memory_order_relaxed);
+		key_mark(r->key, false); /* a real fd keys one registration at most */
 	}
 	r->kind = REG_FREE;
 	r->gen++;
@@ -214,8 +231,10 @@ static int register_locked(const struct vos_shadow *sh, int kind, int key, int f
 	g->kind = kind;
 	g->key = key;
 	g->own = own;
-	if (kind == REG_EPOLL)
+	if (kind == REG_EPOLL) {
 		atomic_fetch_add_explicit(&nepoll_regs, 1, memory_order_relaxed);
+		key_mark(key, true);
+	}
 	if (idx >= nregs)
 		nregs = idx + 1;
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLET,
@@ -235,6 +254,9 @@ static void fd_closing(int fd)
 {
 	if (atomic_load_explicit(&nepoll_regs, memory_order_relaxed) == 0)
 		return;
+	if (fd >= 0 && (unsigned)fd < KEY_BITS &&
+	    !(atomic_load_explicit(&key_bits[fd / 64], memory_order_relaxed) & (1ull << (fd % 64))))
+		return; /* set under the lock by a registration that holds the fd open */
 	pthread_mutex_lock(&lock);
 	for (uint32_t i = 0; i < nregs; i++)
 		if (regs[i].kind == REG_EPOLL && regs[i].key == fd)

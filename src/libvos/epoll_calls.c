@@ -69,8 +69,8 @@ struct ep_rec {
 	bool marked[VOS_DOMAIN_COUNT];	  /* our wake fds in the relay */
 	bool watched[VOS_DOMAIN_COUNT];	  /* our shadow's watch registered */
 	bool dead[VOS_DOMAIN_COUNT];	  /* may hold members of a dead instance */
-	bool bury;	/* fd -1: its remote instances wait for bury() to close them */
-	bool shared;	/* E may be shared with another process (fork, exec) */
+	bool bury;    /* fd -1: its remote instances wait for bury() to close them */
+	bool shared;  /* E may be shared with another process (fork, exec) */
 	uint8_t next; /* source the next wait starts from (0..VOS_DOMAIN_COUNT) */
 };
 
@@ -551,8 +551,7 @@ static bool do_ctl(long a[6], long *result)
 	lock(&rec_lock);
 	recs_init();
 	struct ep_rec *r = rec_lookup(ep);
-	if (!r && op == EPOLL_CTL_ADD && (r = rec_new(ep)) == NULL &&
-	    atomic_load(&nburied) > 0) {
+	if (!r && op == EPOLL_CTL_ADD && (r = rec_new(ep)) == NULL && atomic_load(&nburied) > 0) {
 		/* every free record still names instances to close */
 		unlock(&rec_lock);
 		bury();
@@ -600,28 +599,36 @@ static bool do_ctl(long a[6], long *result)
 		}
 		r->marked[d] = true;
 	}
+	/* The member is known BEFORE the domain has it: another thread's
+	 * wait may fetch its first (edge-triggered) event at once, and an
+	 * event of a member we do not know is never handed out. */
+	struct member before = {.ep = -1};
+	if (op != EPOLL_CTL_DEL) {
+		lock(&rec_lock);
+		struct member *m = member_find(key, fd);
+		if (m)
+			before = *m;
+		bool known = member_set(key, &rf, events, data);
+		unlock(&rec_lock);
+		if (!known) {
+			*result = -ENOSPC;
+			return true;
+		}
+	}
 	struct vos_call c = {.domain = d,
 			     .op = VOS_OP_EPOLL_CTL,
 			     .sysnr = SYS_epoll_ctl,
 			     .args = {rfd, op, rf.rfd, events, (int64_t)data}};
 	int64_t x = forward(&c, rf.epoch, NULL, NULL, NULL);
-	bool undo = false;
-	if (x == 0) {
+	if ((x == 0) == (op == EPOLL_CTL_DEL)) {
+		/* a DEL done, or an ADD/MOD refused: back to what it was */
 		lock(&rec_lock);
-		if (op == EPOLL_CTL_DEL) {
-			struct member *m = member_find(key, fd);
-			if (m)
-				m->ep = -1;
-		} else {
-			/* events of a member we do not know are never handed out */
-			undo = !member_set(key, &rf, events, data) && op == EPOLL_CTL_ADD;
-		}
+		struct member *m = member_find(key, fd);
+		if (m && op == EPOLL_CTL_DEL)
+			m->ep = -1;
+		else if (m)
+			*m = before; /* ep -1 (free) when it was not a member */
 		unlock(&rec_lock);
-	}
-	if (undo) {
-		c.args[1] = EPOLL_CTL_DEL;
-		forward(&c, rf.epoch, NULL, NULL, NULL);
-		x = -ENOSPC;
 	}
 	*result = x;
 	return true;
@@ -650,8 +657,8 @@ static uint32_t member_events(int key, int d, uint64_t data)
 	for (int i = 0; i < members_hw; i++) {
 		const struct member *m = &members[i];
 		if (m->ep == key && m->domain == d && m->data == data)
-			ev |= (m->events & ~(uint32_t)(EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE |
-						      EPOLLWAKEUP)) |
+			ev |= (m->events &
+			       ~(uint32_t)(EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE | EPOLLWAKEUP)) |
 			      EPOLLERR | EPOLLHUP;
 	}
 	return ev;
@@ -666,8 +673,8 @@ static void fetch_finish(struct vos_call *c, void *ctx, int64_t r)
 	for (int64_t i = 0; i < r && i < c->args[2]; i++) {
 		struct vos_epoll_event e;
 		memcpy(&e, &in[i], sizeof(e)); /* read once */
-		uint32_t ev = f->trust ? e.events
-				       : e.events & member_events(f->key, f->domain, e.data);
+		uint32_t ev =
+			f->trust ? e.events : e.events & member_events(f->key, f->domain, e.data);
 		if (ev == 0)
 			continue;
 		f->out[f->got].events = ev;

@@ -5,15 +5,17 @@
  * and the channel memfds open (clear FD_CLOEXEC) and describe them, with the
  * remote fd table, in one environment variable of the new image:
  *
- *   VOS_INHERIT=1;c=CONN;d=DOM,MEMFD,NSLOTS,DATA_SIZE,PID,EPOCH;f=FD,DOM,RFD;x=DOM,RFD;k=DOM,TOKEN
+ *   VOS_INHERIT=1;c=CONN;d=DOM,MEMFD,NSLOTS,DATA_SIZE,PID,EPOCH;a=FD,DOM,RFD;f=FD,DOM,RFD;x=DOM,RFD;k=DOM,TOKEN
  *   (+ e=EPFD,RELAY,DOM,RFD,EPOCH;m=EPFD,FD,DOM,EPOCH,DATA: epoll_calls.c)
  *   (+ r=FD,... and l=FD,...: recovery records, recovery.c, listeners.c)
  *
- * (d, f, x and k repeat; f are inherited fds, x remote fds whose placeholder
+ * (d, a, f, x and k repeat; f are inherited fds, x remote fds whose placeholder
  * was close-on-exec and that the new image closes in the domain, k shadow
  * duplicates prepared by a vfork-like parent that the new image claims: a
  * posix_spawn child execs on its parent's memory and channels, so it hands
- * over the duplicate its parent prepared instead of its parent's own). The new
+ * over the duplicate its parent prepared instead of its parent's own; a fds
+ * such a child dup2'ed from remote ones (vfork_open.c), which the new image
+ * dups in that duplicate before anything is closed). The new
  * image's libvos adopts all of it in its constructor and removes the
  * variable. The same rebuilt environment re-injects LD_PRELOAD, VOS_SOCKET
  * and VOS_VOLUMES when the program cleared them, so a child started with a
@@ -106,6 +108,19 @@ static bool still_placeholder(int fd)
 	       S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3);
 }
 
+/* The alias a vfork-like child's dup2 left at fd (vfork_open.c), if it
+ * still stands: the fd still holds the duplicated placeholder, inheritable. */
+static int alias_at(const struct vos_spawn *sp, int fd)
+{
+	for (int i = sp ? sp->nalias - 1 : -1; i >= 0; i--) {
+		if (sp->alias[i].fd != fd)
+			continue;
+		long fl = vos_sys2(SYS_fcntl, fd, F_GETFD);
+		return fl >= 0 && !(fl & FD_CLOEXEC) && still_placeholder(fd) ? i : -1;
+	}
+	return -1;
+}
+
 /* Writes the state string into b; returns false if there is nothing to pass. */
 static bool build_state(struct buf *b, struct vos_link_info links[VOS_DOMAIN_COUNT], bool have[])
 {
@@ -143,6 +158,19 @@ static bool build_state(struct buf *b, struct vos_link_info links[VOS_DOMAIN_COU
 		put_num(b, links[d].epoch);
 		any = true;
 	}
+	/* before any x= item, which may close the rfd an alias duplicates */
+	for (int i = 0; spawn && i < spawn->nalias; i++) {
+		int fd = spawn->alias[i].fd;
+		if (alias_at(spawn, fd) != i || !have[spawn->alias[i].domain])
+			continue;
+		put(b, ";a=");
+		put_num(b, fd);
+		put(b, ",");
+		put_num(b, spawn->alias[i].domain);
+		put(b, ",");
+		put_num(b, spawn->alias[i].rfd);
+		any = true;
+	}
 	int hw = vos_fd_high_water();
 	for (int fd = 0; fd < hw; fd++) {
 		struct vos_remote_fd rf;
@@ -157,8 +185,8 @@ static bool build_state(struct buf *b, struct vos_link_info links[VOS_DOMAIN_COU
 		if (prep && !vos_fd_set_before(fd, prep->gen))
 			continue; /* opened after the duplicate was made: not in it */
 		long fl = vos_sys2(SYS_fcntl, fd, F_GETFD);
-		if (spawn && fl >= 0 && !still_placeholder(fd))
-			fl = -1; /* the child put a native fd there (dup2 of a pipe) */
+		if (spawn && fl >= 0 && (!still_placeholder(fd) || alias_at(spawn, fd) >= 0))
+			fl = -1; /* the child put another fd there (dup2 of a pipe) */
 		put(b, (fl >= 0 && !(fl & FD_CLOEXEC)) ? ";f=" : ";x=");
 		if (fl >= 0 && !(fl & FD_CLOEXEC)) {
 			put_num(b, fd);
@@ -391,6 +419,18 @@ void vos_exec_state_adopt(void)
 			if (v[1] >= 0 && v[1] < VOS_DOMAIN_COUNT && linked[v[1]] && v[0] >= 0 &&
 			    v[0] < VOS_FDTABLE_SIZE)
 				vos_fd_set((int)v[0], (int)v[1], (int)v[2]);
+		} else if (key == 'a' && parse_longs(&p, v, 3)) {
+			/* a dup2 in the vfork child that exec'd us (vfork_open.c) */
+			if (v[1] >= 0 && v[1] < VOS_DOMAIN_COUNT && linked[v[1]] && v[0] >= 0 &&
+			    v[0] < VOS_FDTABLE_SIZE) {
+				struct vos_call c = {.domain = (int)v[1],
+						     .op = VOS_OP_DUP,
+						     .sysnr = SYS_dup,
+						     .args = {v[2]}};
+				int64_t nrfd = vos_forward(&c, NULL, NULL, NULL);
+				if (nrfd >= 0)
+					vos_fd_set((int)v[0], (int)v[1], (int)nrfd);
+			}
 		} else if (key == 'k' && parse_longs(&p, v, 2)) {
 			if (v[0] >= 0 && v[0] < VOS_DOMAIN_COUNT && linked[v[0]] &&
 			    vos_fork_claim((int)v[0], (uint64_t)v[1]) != 0)

@@ -59,7 +59,9 @@ static int native_fd(long dirfd, const char *path, long rfd, bool *unreadable)
 		goto check;
 	}
 	if (rfd < 0) {
-		long oa[6] = {dirfd, (long)path, O_RDONLY | O_CLOEXEC, 0, 0, 0};
+		/* O_NONBLOCK: a FIFO must not block the exec (it is EACCES below) */
+		long fl = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+		long oa[6] = {dirfd, (long)path, fl};
 		long r;
 		if (!vos_fs_call(SYS_openat, oa, &r) || r == VOS_RUN_NATIVE)
 			return -EACCES; /* left its volume meanwhile: not ours */

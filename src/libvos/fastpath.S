@@ -12,6 +12,11 @@
  * the CPU has them; stored by hand: xsavec costs ~150 ns here), except the
  * flags. x87 and MXCSR state is left alone: libvos does not change it.
  *
+ * First stage: a call vos_fast_class (rewrite.c) says is local (by its
+ * number, or by an fd absent from the remote fd table) runs natively at
+ * once, clobbering only rcx, r11 and the flags; everything below is the
+ * full path, for the rest.
+ *
  * The application's stack may be tiny (a goroutine's): it only gets the
  * red zone and a 40-byte frame. C runs on a per-thread private stack
  * (vos_fast_stack, set up by the trap path); without one, or while it is in
@@ -45,9 +50,51 @@
 #define A_SLOT	   32
 #define A_SIZE	   40
 
+/* rewrite.c's vos_fast_class values, and fdtable.c's size */
+#define FAST_LOCAL    1
+#define FAST_FD4      3
+#define NCLASS	      512
+#define FD_TABLE_SIZE 65536
+
+	.hidden vos_fast_class
+	.hidden vos_fd_entries
+	.hidden vos_fast_counting
+	.hidden vos_fast_local_n
+
 	.p2align 4
 vos_fast_entry:
-	push %r11		/* A_SLOT */
+	push %r11		/* A_SLOT (and the native path's slot data) */
+	/* First stage: a call vos_dispatch never routes runs natively now,
+	 * touching only rcx, r11 and the flags, as syscall would. An unsigned
+	 * compare: negative numbers and x32 ones take the full path. */
+	cmp $NCLASS, %rax
+	jae .Lfull
+	lea vos_fast_class(%rip), %rcx
+	movzbl (%rcx,%rax), %ecx
+	cmp $FAST_LOCAL, %ecx
+	jb .Lfull
+	je .Llocal
+	mov %edi, %r11d		/* the kernel reads an fd as unsigned int */
+	cmp $FAST_FD4, %ecx
+	jne 1f
+	mov %r8d, %r11d
+1:	cmp $FD_TABLE_SIZE, %r11d
+	jae .Llocal
+	lea vos_fd_entries(%rip), %rcx
+	mov (%rcx,%r11,8), %rcx
+	test %rcx, %rcx		/* bit 63: a remote fd */
+	js .Lfull
+.Llocal:
+	cmpb $0, vos_fast_counting(%rip)
+	jne .Lcount
+.Llocal_run:
+	xor %r11d, %r11d	/* r11 != 0 once started (sigdefer.c) */
+	jmp vos_fast_native_insn
+.Lcount:
+	lock incq vos_fast_local_n(%rip)
+	jmp .Llocal_run
+.Lfull:
+	mov (%rsp), %r11
 	push %rbp		/* A_RBP */
 	sub $24, %rsp		/* A_ACTION, A_VALUE, A_DEFERRED */
 	movq $0, A_DEFERRED(%rsp)

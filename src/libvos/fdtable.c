@@ -21,6 +21,9 @@
 #define ENT_EPOCH_SHIFT 40
 
 static _Atomic uint64_t table[VOS_FDTABLE_SIZE];
+/* fastpath.S's first stage tests an entry's present bit (no lock) */
+extern _Atomic uint64_t vos_fd_entries[VOS_FDTABLE_SIZE]
+	__attribute__((alias("table"), visibility("hidden")));
 static _Atomic int high_water; /* one past the highest fd ever set */
 /* When each entry was set, on a counter that only grows: a forked child
  * keeps only the entries set before its parent asked for the duplicate

@@ -671,6 +671,8 @@ static long do_dup(long nr, long a[6])
 {
 	struct vos_remote_fd rf;
 	enum fd_kind k = route_fd(a[0], &rf);
+	if (k == FD_UNUSABLE && in_vfork_child() && !rf.stale && nr != SYS_dup)
+		return vos_vfork_dup(nr, a, &rf); /* posix_spawn's dup2 action */
 	if (k == FD_UNUSABLE)
 		return unusable_errno(&rf);
 	if (k == FD_REMOTE) {

@@ -86,6 +86,7 @@ static int spawn_reserve(struct vos_fork_prep *prep)
 			spawns[i].prep = prep;
 			prep->spawn = true; /* recovery.c: not a fork of every fd */
 			spawns[i].vcwd_cleared = false;
+			spawns[i].nalias = 0;
 			atomic_fetch_add(&active_spawns, 1);
 			return i;
 		}

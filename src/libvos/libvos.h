@@ -198,6 +198,12 @@ struct vos_spawn {
 	_Atomic int tid;	    /* 0 free, -1 reserved by the parent, else the child */
 	struct vos_fork_prep *prep; /* on the waiting parent's stack */
 	bool vcwd_cleared;	    /* the child chdir'ed out of the virtual cwd */
+	/* dup2 of a remote fd in the child (vfork_open.c): fd -> the
+	 * duplicate's rfd, handed to the new image as a= items */
+	int nalias;
+	struct {
+		int fd, domain, rfd;
+	} alias[8];
 };
 /* The calling thread's record if it is such a child, else NULL. */
 struct vos_spawn *vos_current_spawn(void) VOS_HIDDEN;
@@ -296,6 +302,11 @@ long vos_open_unlisted(long dirfd, const char *path, long flags, long mode, long
 /* open/openat of a volume path in a vfork-like child (posix_spawn's open
  * action): a native fd of the file just opened, or -errno (vfork_open.c). */
 long vos_vfork_open(long dirfd, const char *path, long flags, long mode) VOS_HIDDEN;
+/* dup2/dup3 of remote fd rf in a vfork-like child (posix_spawn's dup2
+ * action): the placeholder is duplicated natively and the target recorded
+ * as an alias of rf's copy in the prepared duplicate; -EBADF when rf is not
+ * in it (vfork_open.c). */
+long vos_vfork_dup(long nr, long a[6], const struct vos_remote_fd *rf) VOS_HIDDEN;
 /* vos_exec_path's answer for a file in a volume (as given in (dirfd, path)). */
 #define VOS_EXEC_IN_VOLUME 2
 /* execve/execveat of a program file in a volume, or of a remote fd

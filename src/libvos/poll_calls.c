@@ -21,11 +21,20 @@
  * EIO. A remote fd inherited across fork but not usable in this process
  * (stale) is POLLNVAL / EBADF.
  *
+ * A signal handler that leaves a wait with siglongjmp (run nested in the
+ * native wait) never lets it finish: the wait's wake set, its mappings and
+ * its domains' arms are noted per thread (leftovers) while it blocks, and
+ * reclaimed by that thread's next poll/select over remote fds, or by any
+ * such call once the thread is gone and the table is full. A wait nested
+ * in a handler that runs inside the first one (same thread, deeper on the
+ * same stack, or on the signal stack) leaves them alone: they are in use.
+ *
  * Runs inside the SIGSYS handler: no libc, no malloc (large select sets
  * get an anonymous mapping). */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -160,6 +169,138 @@ static int64_t poll_domain(struct pollfd *fds, unsigned long nfds, int domain, u
 	if (r < 0)
 		return is_restart(r) ? -EINTR : r;
 	return p.ready;
+}
+
+/* ------------------------------------------------------------ leftovers */
+
+#define LEFTOVERS 64
+
+struct leftover {
+	int32_t tid; /* 0: free */
+	int wfd;     /* wake set, or -1 */
+	long map[2]; /* local_set's (0), do_select's (1) mapping, or 0 */
+	size_t len[2];
+	bool armed[VOS_DOMAIN_COUNT]; /* may have a POLL_ARM for tid */
+	uintptr_t sp;		      /* a frame of the wait that noted them */
+	bool alt;		      /* ...on the signal stack */
+};
+
+static struct leftover lefts[LEFTOVERS];
+static _Atomic int lefts_lock;
+
+static void lefts_acquire(void)
+{
+	while (atomic_exchange_explicit(&lefts_lock, 1, memory_order_acquire))
+		vos_sys0(SYS_sched_yield);
+}
+
+static void lefts_release(void)
+{
+	atomic_store_explicit(&lefts_lock, 0, memory_order_release);
+}
+
+static void left_free(struct leftover *l)
+{
+	if (l->wfd >= 0)
+		vos_sys1(SYS_close, l->wfd);
+	for (int i = 0; i < 2; i++)
+		if (l->map[i])
+			vos_sys2(SYS_munmap, l->map[i], (long)l->len[i]);
+	for (int d = 0; d < VOS_DOMAIN_COUNT; d++)
+		if (l->armed[d]) {
+			struct vos_call c = {.domain = d,
+					     .op = VOS_OP_POLL_ARM,
+					     .sysnr = SYS_poll,
+					     .args = {0, 0, l->tid}};
+			vos_forward(&c, NULL, NULL, NULL);
+		}
+}
+
+static bool on_altstack(void)
+{
+	stack_t ss;
+	return vos_sys2(SYS_sigaltstack, 0, (long)&ss) == 0 && (ss.ss_flags & SS_ONSTACK);
+}
+
+/* What a wait of this thread left behind by siglongjmp: released now,
+ * unless that wait is still running below us (we are in a handler). */
+static void __attribute__((noinline)) left_reclaim(void)
+{
+	int32_t tid = vos_gettid();
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+	struct leftover mine = {0};
+	bool alt = false, alt_known = false;
+	lefts_acquire();
+	for (int i = 0; i < LEFTOVERS; i++)
+		if (lefts[i].tid == tid) {
+			if (!alt_known) {
+				alt = on_altstack();
+				alt_known = true;
+			}
+			/* unwound past it (same stack, shallower), or it ran on
+			 * the signal stack and we do not */
+			if ((lefts[i].alt == alt && sp >= lefts[i].sp) || (lefts[i].alt && !alt)) {
+				mine = lefts[i];
+				lefts[i].tid = 0;
+			}
+			break;
+		}
+	lefts_release();
+	if (mine.tid)
+		left_free(&mine);
+}
+
+/* Notes (set) or forgets (!set) resources of this thread's wait; slot 0
+ * is the engine's (wake set, local mapping, arms), 1 select's mapping. */
+static void __attribute__((noinline))
+left_note(int slot, bool set, int wfd, long map, size_t len, const unsigned long *per_domain)
+{
+	bool alt = set && on_altstack();
+	int32_t tid = vos_gettid(), pid = (int32_t)vos_sys0(SYS_getpid);
+	struct leftover gone = {0};
+	lefts_acquire();
+	struct leftover *l = NULL, *free = NULL;
+	for (int i = 0; i < LEFTOVERS && l == NULL; i++) {
+		if (lefts[i].tid == tid)
+			l = &lefts[i];
+		else if (lefts[i].tid == 0 && free == NULL)
+			free = &lefts[i];
+	}
+	if (l == NULL && set && free == NULL) {
+		/* full: take the entry of a thread that is gone */
+		for (int i = 0; i < LEFTOVERS && free == NULL; i++)
+			if (vos_sys3(SYS_tgkill, pid, lefts[i].tid, 0) == -ESRCH) {
+				gone = lefts[i];
+				free = &lefts[i];
+			}
+	}
+	if (l == NULL && set && free != NULL) {
+		l = free;
+		*l = (struct leftover){.tid = tid, .wfd = -1};
+	}
+	if (l != NULL) {
+		if (slot == 0) {
+			l->wfd = set ? wfd : -1;
+			for (int d = 0; d < VOS_DOMAIN_COUNT; d++)
+				l->armed[d] = set && wfd >= 0 && per_domain[d] > 0;
+		}
+		l->map[slot] = set ? map : 0;
+		l->len[slot] = set ? len : 0;
+		if (set) {
+			l->sp = (uintptr_t)__builtin_frame_address(0);
+			l->alt = alt;
+		}
+		bool any = l->wfd >= 0 || l->map[0] || l->map[1];
+		for (int d = 0; d < VOS_DOMAIN_COUNT; d++)
+			any |= l->armed[d];
+		if (!any)
+			l->tid = 0;
+	}
+	lefts_release();
+	if (gone.tid) /* its resources are the process's: close them */
+		left_free(&gone);
+	/* table full of live threads: a siglongjmp out of this wait leaks
+	 * until the process ends (64 threads at once inside such waits) */
 }
 
 /* ------------------------------------------------------------ the engine */
@@ -318,6 +459,9 @@ static bool poll_engine(struct pollfd *fds, unsigned long nfds, int64_t timeout_
 	}
 	int64_t deadline = timeout_ns < 0 ? -1 : now_ns() + timeout_ns;
 	int wfd = timeout_ns != 0 ? wake_set(per_domain) : -1;
+	bool noted = wfd >= 0 || ls.map_len;
+	if (noted)
+		left_note(0, true, wfd, ls.map_len ? (long)ls.fds : 0, ls.map_len, per_domain);
 	bool armed[VOS_DOMAIN_COUNT] = {false};
 	int64_t slice = SLICE_MIN_NS;
 	for (;;) {
@@ -368,6 +512,8 @@ out:
 					     .args = {0, 0, vos_gettid()}};
 			vos_forward(&c, NULL, NULL, NULL);
 		}
+	if (noted)
+		left_note(0, false, -1, 0, 0, per_domain);
 	if (wfd >= 0)
 		vos_sys1(SYS_close, wfd);
 	local_close(&ls);
@@ -454,6 +600,7 @@ static bool do_poll(long nr, long a[6], long *result)
 			timeout_ns = timespec_ns(tsp);
 		}
 	}
+	left_reclaim();
 	struct vos_wait_mask wm;
 	vos_wait_mask_begin(&wm, nr == SYS_ppoll ? (const uint64_t *)a[3] : NULL);
 	int64_t deadline = timeout_ns < 0 ? -1 : now_ns() + timeout_ns;
@@ -547,6 +694,7 @@ static bool do_select(long nr, long a[6], long *result)
 	}
 	int64_t deadline = timeout_ns < 0 ? -1 : now_ns() + timeout_ns;
 
+	left_reclaim();
 	struct pollfd small[64], *fds = small;
 	size_t map_len = 0;
 	if (count > 64) {
@@ -558,6 +706,7 @@ static bool do_select(long nr, long a[6], long *result)
 			return true;
 		}
 		fds = (struct pollfd *)m;
+		left_note(1, true, -1, m, map_len, NULL);
 	}
 	unsigned long k = 0;
 	for (long fd = 0; fd < n && k < count; fd++) {
@@ -629,8 +778,10 @@ static bool do_select(long nr, long a[6], long *result)
 			}
 		}
 	}
-	if (map_len)
+	if (map_len) {
+		left_note(1, false, -1, 0, 0, NULL);
 		vos_sys2(SYS_munmap, (long)fds, (long)map_len);
+	}
 	if (timeout_ns > 0) {
 		/* Linux writes the time left back, whatever the outcome */
 		int64_t l = left_ns(deadline);

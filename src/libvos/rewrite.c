@@ -53,10 +53,39 @@ struct fast_stack {
 __thread struct fast_stack vos_fast_stack VOS_HIDDEN;
 #define FAST_STACK_SIZE (128UL << 10)
 
+/* The fast path's first stage (fastpath.S): calls vos_dispatch never
+ * routes run natively at once, with no stack switch, vector-register save or
+ * serve(). FAST_LOCAL: always local (no fd, no path); FAST_FD0 / FAST_FD4:
+ * local unless the fd in a[0] / a[4] is in the remote fd table (fdtable.c,
+ * read without a lock like vos_fd_lookup). Anything else, 0, takes the full
+ * path. A number vos_dispatch starts to route must leave this table. */
+enum { FAST_FULL = 0, FAST_LOCAL = 1, FAST_FD0 = 2, FAST_FD4 = 3 };
+const unsigned char vos_fast_class[512] VOS_HIDDEN = {
+	[SYS_getpid] = FAST_LOCAL,	 [SYS_getppid] = FAST_LOCAL,
+	[SYS_gettid] = FAST_LOCAL,	 [SYS_futex] = FAST_LOCAL,
+	[SYS_sched_yield] = FAST_LOCAL,	 [SYS_clock_gettime] = FAST_LOCAL,
+	[SYS_clock_getres] = FAST_LOCAL, [SYS_gettimeofday] = FAST_LOCAL,
+	[SYS_time] = FAST_LOCAL,	 [SYS_getrandom] = FAST_LOCAL,
+	[SYS_brk] = FAST_LOCAL,		 [SYS_munmap] = FAST_LOCAL,
+	[SYS_mprotect] = FAST_LOCAL,	 [SYS_madvise] = FAST_LOCAL,
+	[SYS_mmap] = FAST_FD4, /* anonymous: fd -1, never in the table */
+	[SYS_read] = FAST_FD0,		 [SYS_write] = FAST_FD0,
+	[SYS_pread64] = FAST_FD0,	 [SYS_pwrite64] = FAST_FD0,
+	[SYS_readv] = FAST_FD0,		 [SYS_writev] = FAST_FD0,
+	[SYS_lseek] = FAST_FD0,
+};
+/* fastpath.S hard-codes the fd table's size */
+_Static_assert(VOS_FDTABLE_SIZE == 65536, "fastpath.S: FD_TABLE_SIZE");
+
 static bool enabled;
 static int debug; /* VOS_DEBUG: 1 counters at exit, 2 also every site */
 static atomic_flag lock = ATOMIC_FLAG_INIT;
-static _Atomic unsigned long n_rewritten, n_refused, n_fast;
+static _Atomic unsigned long n_rewritten, n_refused;
+/* fast-path calls, and those of them the first stage ran (fastpath.S
+ * counts those when vos_fast_counting) */
+static _Atomic unsigned long n_fast;
+_Atomic unsigned long vos_fast_local_n VOS_HIDDEN;
+unsigned char vos_fast_counting VOS_HIDDEN;
 
 struct pool_page {
 	uintptr_t base;
@@ -79,6 +108,7 @@ bool vos_rewrite_init(void)
 	const char *s = getenv("VOS_REWRITE");
 	const char *dbg = getenv("VOS_DEBUG");
 	debug = !dbg ? 0 : dbg[0] == '2' ? 2 : 1;
+	vos_fast_counting = debug != 0;
 	/* default on; VOS_REWRITE=0 keeps every call on the trap path */
 	if (s && s[0] == '0' && s[1] == '\0')
 		return false;
@@ -181,7 +211,7 @@ void vos_rewrite_report(void)
 	char buf[160];
 	size_t p = 0;
 	static const char a[] = "rewrite: pid ", b[] = " sites rewritten ", c[] = " refused ",
-			  d[] = " fast calls ";
+			  d[] = " fast calls ", e[] = " first stage ";
 	memcpy(buf + p, a, sizeof a - 1), p += sizeof a - 1;
 	put_num(buf, &p, (unsigned long)vos_sys0(SYS_getpid));
 	memcpy(buf + p, b, sizeof b - 1), p += sizeof b - 1;
@@ -189,7 +219,10 @@ void vos_rewrite_report(void)
 	memcpy(buf + p, c, sizeof c - 1), p += sizeof c - 1;
 	put_num(buf, &p, atomic_load(&n_refused));
 	memcpy(buf + p, d, sizeof d - 1), p += sizeof d - 1;
-	put_num(buf, &p, atomic_load(&n_fast));
+	unsigned long local = atomic_load(&vos_fast_local_n);
+	put_num(buf, &p, atomic_load(&n_fast) + local);
+	memcpy(buf + p, e, sizeof e - 1), p += sizeof e - 1;
+	put_num(buf, &p, local);
 	buf[p] = '\0';
 	vos_log(buf);
 }

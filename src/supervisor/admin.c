@@ -412,7 +412,11 @@ static void stats_clients_json(FILE *f, const struct admin_view *v, const struct
 	fputc(']', f);
 }
 
-static char *stats_json(const struct admin_view *v, bool full, uid_t peer)
+/* Like STATUS, STATS must fit an answer: past `detailed` instances their
+ * per-syscall and per-client figures are left out, past `rows` the
+ * instances themselves ("omitted" counts both). */
+static char *stats_json_capped(const struct admin_view *v, bool full, uid_t peer, size_t detailed,
+			       size_t rows)
 {
 	char *out = NULL;
 	size_t len = 0;
@@ -420,7 +424,7 @@ static char *stats_json(const struct admin_view *v, bool full, uid_t peer)
 	if (!f)
 		return NULL;
 	fputs("{\"domains\":[", f);
-	for (size_t i = 0; i < v->ninsts; i++) {
+	for (size_t i = 0; i < v->ninsts && i < rows; i++) {
 		struct dom_inst *in = v->insts[i];
 		char name[48];
 		admin_inst_name(in, name, sizeof(name));
@@ -448,7 +452,7 @@ static char *stats_json(const struct admin_view *v, bool full, uid_t peer)
 				(unsigned long long)st->inflight, (unsigned long long)st->workers,
 				(unsigned long long)st->poll_ns, (unsigned long long)st->sleep_ns);
 			bool first = true;
-			for (unsigned nr = 0; nr < VOS_SYSNR_MAX; nr++) {
+			for (unsigned nr = 0; nr < VOS_SYSNR_MAX && i < detailed; nr++) {
 				const struct vos_stat_counter *k = &st->by_sysnr[nr];
 				if (!k->calls && !k->errors)
 					continue;
@@ -461,17 +465,36 @@ static char *stats_json(const struct admin_view *v, bool full, uid_t peer)
 				first = false;
 			}
 			fputc('}', f);
-			stats_clients_json(f, v, in, st, full, peer);
+			if (i < detailed)
+				stats_clients_json(f, v, in, st, full, peer);
 			free(st);
 		}
 		fputc('}', f);
 	}
-	fputs("]}", f);
+	fputc(']', f);
+	if (detailed < v->ninsts || rows < v->ninsts)
+		fprintf(f, ",\"omitted\":{\"detail\":%zu,\"domains\":%zu}",
+			v->ninsts > detailed ? v->ninsts - detailed : 0,
+			v->ninsts > rows ? v->ninsts - rows : 0);
+	fputc('}', f);
 	if (fclose(f) != 0) {
 		free(out);
 		return NULL;
 	}
 	return out;
+}
+
+static char *stats_json(const struct admin_view *v, bool full, uid_t peer)
+{
+	static const size_t levels[][2] = {{SIZE_MAX, SIZE_MAX}, {4, SIZE_MAX}, {0, 256}, {0, 0}};
+	size_t nlev = sizeof(levels) / sizeof(levels[0]);
+	for (size_t k = 0; k < nlev; k++) {
+		char *out = stats_json_capped(v, full, peer, levels[k][0], levels[k][1]);
+		if (!out || strlen(out) < VOS_ADMIN_TEXT_MAX || k + 1 == nlev)
+			return out;
+		free(out);
+	}
+	return NULL;
 }
 
 /* The instance `target` names, or NULL with a message. */

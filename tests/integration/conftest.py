@@ -60,6 +60,7 @@ class Result:
 # is and reads an empty configuration file (vos refuses /dev/null, not a
 # regular file).
 _ISOLATE_DIR = tempfile.mkdtemp(prefix="vos-test-env.")
+os.chmod(_ISOLATE_DIR, 0o755)  # tests also run vos as other users (setpriv)
 atexit.register(shutil.rmtree, _ISOLATE_DIR, True)
 NO_SUPERVISOR = os.path.join(_ISOLATE_DIR, "no-supervisor", "vos.sock")
 EMPTY_CONFIG = os.path.join(_ISOLATE_DIR, "empty.conf")

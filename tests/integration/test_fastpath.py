@@ -64,6 +64,35 @@ def test_threads_hammering_sites_being_rewritten(vos, tmp_path):
     assert (vol / "data").stat().st_size == 4096
 
 
+FIRST_STAGE = re.compile(r"fast calls \d+ first stage (\d+)")
+
+
+def test_first_stage_local_calls_mixed_with_forwarded(vos, tmp_path):
+    """Calls the fast path's first stage runs natively without entering
+    libvos's C code (getpid, futex, anonymous mmap, read/write/lseek/mmap on
+    local fds, a bad fd, an fd beyond the remote fd table) interleaved, in 6
+    futex-paired threads and a fork child, with the same calls on a volume
+    fd, which must still be forwarded: the same transcript natively, with
+    rewriting and with every call trapping, and the first stage ran."""
+    nat_dir, vol = tmp_path / "native", tmp_path / "vol"
+    nat_dir.mkdir()
+    vol.mkdir()
+    prog = vos.prog("fastpath")
+    nat, out = run_all(vos, vol, [prog, "mixed", MOUNT, "6", "1500"],
+                       [prog, "mixed", nat_dir, "6", "1500"], {"VOS_DEBUG": "1"})
+    assert "total errors: 0\n" in nat.stdout and "fork child: ok\n" in nat.stdout
+    assert "thread 5: last record 1499 f\n" in nat.stdout
+    first = sum(int(m.group(1)) for m in FIRST_STAGE.finditer(out["rewrite"].stderr))
+    assert first > 6 * 1500, out["rewrite"]
+    _, _, fast = counters(out["rewrite"].stderr)
+    assert fast > first, out["rewrite"]  # the forwarded ones took the full path
+    assert counters(out["trap"].stderr) == [0, 0, 0], out["trap"]
+    # the forwarded writes reached the volume file
+    data = (vol / "mixed").read_bytes()
+    assert len(data) == 4096 + 64 * 8
+    assert data[4096 + 8 * 5:4096 + 8 * 6] == (1499).to_bytes(4, "little") + b"ffff"
+
+
 def test_own_site_is_rewritten(vos, tmp_path):
     """The program reads its own `mov $110,%eax; syscall` back: a jmp under
     vos, untouched natively and with VOS_REWRITE=0."""

@@ -623,3 +623,21 @@ def test_exec_and_exec_mapping_from_image_volume(vos, tmp_path):
     """
     r = vos.run_prog([f"{img}:{MOUNT}"], py(code))
     assert (r.returncode, r.stdout) == (0, "ran\nb'\\x7fELF'\n"), r
+
+
+def test_exec_of_fifo_in_volume_is_eacces(vos, volume):
+    """execve of a FIFO (mode 755) in a volume fails with EACCES at once, as
+    natively: libvos's open of the program file must not wait for a
+    writer."""
+    os.mkfifo(volume / "fifo", 0o755)
+    code = """
+        import os, sys
+        try:
+            os.execv(sys.argv[1], ["fifo"])
+        except OSError as e:
+            print(e.strerror)
+    """
+    native = run_native(py(code) + [volume / "fifo"], timeout=30)
+    assert (native.returncode, native.stdout) == (0, "Permission denied\n"), native
+    r = vos.run_prog([spec(volume)], py(code) + [f"{MOUNT}/fifo"], timeout=30)
+    assert (r.returncode, r.stdout) == (0, native.stdout), r

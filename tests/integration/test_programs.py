@@ -875,3 +875,46 @@ def test_posix_spawn_dup2_of_pipe_over_remote_fd_matches_native(vos, tmp_path):
     r = vos.run_prog([spec(vol)], [PY, "-c", SPAWN_DUP2_OVER_REMOTE, MOUNT])
     assert r.returncode == 0, r
     assert r.stdout == native.stdout, r
+
+
+SPAWN_DUP2 = r"""
+import os, sys
+
+base = sys.argv[1]
+with open(base + "/f", "w") as f:
+    f.write("data\n")
+sys.stdout.flush()
+fd = os.open(base + "/f", os.O_RDONLY)  # close-on-exec in the parent
+pid = os.posix_spawn("/bin/cat", ["cat"], os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, fd, 0)])
+print("cat", os.waitpid(pid, 0)[1])
+sys.stdout.flush()
+# stdout and stderr of the child on the parent's file: one shared offset
+with open(base + "/out", "wb") as f:
+    f.write(b"header\n")
+    f.flush()
+    pid = os.posix_spawn("/bin/sh", ["sh", "-c", "echo child; echo err >&2"], os.environ,
+                         file_actions=[(os.POSIX_SPAWN_DUP2, f.fileno(), 1),
+                                       (os.POSIX_SPAWN_DUP2, f.fileno(), 2)])
+    print("sh", os.waitpid(pid, 0)[1])
+    f.write(b"footer\n")
+print(repr(open(base + "/out").read()))
+# the parent's fd still works after its child closed its copies
+os.lseek(fd, 0, os.SEEK_SET)
+print(os.read(fd, 100))
+"""
+
+
+def test_posix_spawn_dup2_action_of_volume_fd_matches_native(vos, tmp_path):
+    """posix_spawn's dup2 action of a volume file's fd (run in the vfork
+    child): the new image gets the same open file description (one offset
+    with its parent: header, child output, footer in order), as natively."""
+    nat = tmp_path / "native"
+    nat.mkdir()
+    native = run_native([PY, "-c", SPAWN_DUP2, nat])
+    assert native.returncode == 0, native
+    assert "'header\\nchild\\nerr\\nfooter\\n'" in native.stdout, native
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    r = vos.run_prog([spec(vol)], [PY, "-c", SPAWN_DUP2, MOUNT])
+    assert r.returncode == 0, r
+    assert r.stdout == native.stdout, r

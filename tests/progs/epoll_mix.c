@@ -10,11 +10,13 @@
  * spent blocked (no spinning), never as an upper bound on elapsed time.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -24,7 +26,9 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -838,6 +842,89 @@ static void exec_many(void)
 	close(big);
 }
 
+/* A SIGALRM handler that siglongjmps out of select over a remote socket
+ * and 70 pipes (blocked, nothing ready), 200 times: the waits' wake sets
+ * and mappings are reclaimed (by the next wait), nothing accumulates. */
+static sigjmp_buf jump;
+static void on_alarm(int sig)
+{
+	(void)sig;
+	siglongjmp(jump, 1);
+}
+
+static __attribute__((noinline)) int count_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	if (d == NULL)
+		die("opendir");
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n;
+}
+
+static __attribute__((noinline)) long vm_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	long kb = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmSize: %ld", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+static void longjmp_out(void)
+{
+	int a, b, p[70][2];
+	tcp_pair(&a, &b);
+	for (int i = 0; i < 70; i++)
+		if (pipe2(p[i], O_CLOEXEC) < 0)
+			die("pipe");
+	struct sigaction sa = {.sa_handler = on_alarm};
+	sigaction(SIGALRM, &sa, NULL);
+	fd_set rd;
+	struct timeval zero = {0, 0}, short_wait = {0, 1000};
+	FD_ZERO(&rd);
+	FD_SET(a, &rd);
+	FD_SET(p[0][0], &rd);
+	/* a blocking mixed wait: the process's wake fds exist from now on */
+	select((a > p[0][0] ? a : p[0][0]) + 1, &rd, NULL, NULL, &short_wait);
+	int fds0 = count_fds();
+	long vm0 = vm_kb();
+	for (volatile int i = 0; i < 200; i++) {
+		if (sigsetjmp(jump, 1) == 0) {
+			struct itimerval it = {.it_value = {0, 3000}};
+			setitimer(ITIMER_REAL, &it, NULL);
+			FD_ZERO(&rd);
+			FD_SET(a, &rd);
+			int max = a;
+			for (int k = 0; k < 70; k++) {
+				FD_SET(p[k][0], &rd);
+				max = p[k][0] > max ? p[k][0] : max;
+			}
+			struct timeval tv = {LONG_MS / 1000, 0};
+			select(max + 1, &rd, NULL, NULL, &tv);
+			printf("select returned\n");
+		}
+	}
+	FD_ZERO(&rd);
+	FD_SET(a, &rd);
+	select(a + 1, &rd, NULL, NULL, &zero); /* reclaims the last one */
+	printf("fds left behind: %d\n", count_fds() - fds0);
+	printf("memory left behind: %s\n", vm_kb() - vm0 > 256 ? "some" : "none");
+	signal(SIGALRM, SIG_DFL);
+	for (int i = 0; i < 70; i++) {
+		close(p[i][0]);
+		close(p[i][1]);
+	}
+	close(a);
+	close(b);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -889,6 +976,8 @@ int main(int argc, char **argv)
 			fork_add();
 		else if (strcmp(s, "execmany") == 0)
 			exec_many();
+		else if (strcmp(s, "longjmp") == 0)
+			longjmp_out();
 		else
 			printf("unknown section %s\n", s);
 	}

@@ -6,6 +6,9 @@
  *   fastpath threads DIR N ITERS  N threads hammer local and forwarded calls
  *                                 (on DIR/data) while their sites get
  *                                 rewritten; then a fork child does the same
+ *   fastpath mixed DIR N ITERS    N threads (futex-paired) mix calls the
+ *                                 first stage runs natively with forwarded
+ *                                 ones on DIR/mixed; then a fork child
  *   fastpath jit                  a syscall site in JIT code (mmap'ed)
  *   fastpath dlopen LIB FILE      a dlopen'ed library's own syscall site
  *                                 reads FILE; dlclose, dlopen, again
@@ -21,7 +24,9 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -32,6 +37,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -168,6 +174,194 @@ static int cmd_threads(const char *dir, int nthreads, long iters)
 		long e = 0;
 		for (long i = 0; i < iters; i++)
 			e += check_round(fd, getppid(), i, pfd);
+		_exit(e == 0 ? 0 : 1);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	printf("fork child: %s\n", WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "ok" : "errors");
+	printf("total errors: %ld\n", total);
+	return total == 0 ? 0 : 1;
+}
+
+/* ------------------------------------------------------------ mixed */
+
+/* Calls the fast path's first stage runs natively at once (getpid, futex,
+ * anonymous mmap, read/write/lseek on local fds, an fd number beyond the
+ * remote fd table, a bad fd) interleaved with the forwarded ones it must
+ * hand on (pread/pwrite/lseek/mmap on a volume fd), in threads paired by a
+ * futex ping-pong. */
+#define MIXED_FAR_FD 70000
+
+struct mixed {
+	pthread_t th;
+	int vfd; /* volume file */
+	int mfd; /* memfd: a local file */
+	int own; /* the volume file again: this thread's own offset */
+	const char *path;
+	int index; /* its pwrite slot in the volume file */
+	long iters;
+	pid_t pid, ppid;
+	_Atomic int *turn; /* shared with its partner */
+	int me;		   /* 0 or 1: whose turn */
+	long errors;
+	pthread_barrier_t *start;
+};
+
+static long futex_pass(_Atomic int *turn, int me)
+{
+	/* wait for our turn, then hand it to the partner */
+	for (int spins = 0; atomic_load(turn) != me; spins++) {
+		long r = syscall(SYS_futex, turn, FUTEX_WAIT_PRIVATE, !me, NULL, NULL, 0);
+		if (r != 0 && errno != EAGAIN && errno != EINTR)
+			return 1;
+	}
+	atomic_store(turn, !me);
+	return syscall(SYS_futex, turn, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0) < 0;
+}
+
+static long mixed_round(struct mixed *m, long i, int pfd[2])
+{
+	long e = 0;
+	char buf[64];
+	e += getpid() != m->pid;
+	e += syscall(SYS_getppid) != m->ppid;
+	e += syscall(SYS_gettid) <= 0;
+	e += sched_yield() != 0;
+	struct timespec ts;
+	e += syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts) != 0 || ts.tv_sec < 0;
+	e += syscall(SYS_getrandom, buf, 16, 0) != 16;
+	/* anonymous memory: mmap, mprotect, madvise, munmap */
+	char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return e + 1;
+	p[0] = 1, p[4096] = 2;
+	e += mprotect(p, 4096, PROT_READ) != 0 || p[0] != 1;
+	e += madvise(p + 4096, 4096, MADV_DONTNEED) != 0 || p[4096] != 0;
+	e += munmap(p, 8192) != 0;
+	/* anonymous with a volume fd's number (ignored by the kernel) */
+	p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, m->vfd, 0);
+	e += p == MAP_FAILED || p[0] != 0 || munmap(p, 4096) != 0;
+	/* local fds: the memfd and the pipe */
+	long off = (i * 37) % (DATA_LEN - 64);
+	e += pread(m->mfd, buf, 8, off) != 8 || buf[0] != pattern_at(off);
+	e += lseek(m->mfd, 0, SEEK_END) != DATA_LEN;
+	char c[2] = {(char)i, (char)~i};
+	e += write(pfd[1], c, 2) != 2;
+	struct iovec iov = {buf, 2};
+	e += readv(pfd[0], &iov, 1) != 2 || buf[0] != c[0] || buf[1] != c[1];
+	e += read(-1, buf, 1) != -1 || errno != EBADF;
+	e += write(MIXED_FAR_FD, c, 1) != -1 || errno != EBADF;
+	/* the volume fd: forwarded */
+	e += pread(m->vfd, buf, 8, off) != 8 || buf[0] != pattern_at(off);
+	e += lseek(m->vfd, 0, SEEK_END) != DATA_LEN + 64 * 8;
+	char rec[8];
+	memset(rec, 'a' + m->index, sizeof rec);
+	memcpy(rec, &i, 4);
+	e += pwrite(m->vfd, rec, sizeof rec, DATA_LEN + 8 * m->index) != (ssize_t)sizeof rec;
+	/* read, write, readv, writev on a volume fd: forwarded too */
+	off_t mine = DATA_LEN + 8 * m->index;
+	e += lseek(m->own, off, SEEK_SET) != off;
+	e += read(m->own, buf, 8) != 8 || buf[0] != pattern_at(off);
+	e += lseek(m->own, mine, SEEK_SET) != mine;
+	struct iovec riov = {buf, 8};
+	e += readv(m->own, &riov, 1) != 8 || memcmp(buf, rec, 8) != 0;
+	e += lseek(m->own, mine, SEEK_SET) != mine;
+	e += write(m->own, rec, 4) != 4;
+	struct iovec wiov = {rec + 4, 4};
+	e += writev(m->own, &wiov, 1) != 4;
+	e += pread(m->vfd, buf, 8, mine) != 8 || memcmp(buf, rec, 8) != 0;
+	if (i % 64 == 0) {
+		p = mmap(NULL, DATA_LEN, PROT_READ, MAP_PRIVATE, m->vfd, 0);
+		e += p == MAP_FAILED || p[off] != pattern_at(off) || munmap(p, DATA_LEN) != 0;
+		p = mmap(NULL, DATA_LEN, PROT_READ, MAP_SHARED, m->mfd, 0);
+		e += p == MAP_FAILED || p[off] != pattern_at(off) || munmap(p, DATA_LEN) != 0;
+	}
+	if (m->turn)
+		e += futex_pass(m->turn, m->me);
+	return e;
+}
+
+static void *mixed_main(void *arg)
+{
+	struct mixed *m = arg;
+	int pfd[2];
+	m->own = open(m->path, O_RDWR);
+	if (m->own < 0 || pipe(pfd) != 0) {
+		m->errors = -1;
+		return NULL;
+	}
+	pthread_barrier_wait(m->start);
+	for (long i = 0; i < m->iters; i++)
+		m->errors += mixed_round(m, i, pfd);
+	close(pfd[0]);
+	close(pfd[1]);
+	close(m->own);
+	return NULL;
+}
+
+static int cmd_mixed(const char *dir, int nthreads, long iters)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/mixed", dir);
+	int vfd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	int mfd = memfd_create("mixed", 0);
+	if (vfd < 0 || mfd < 0)
+		die("open");
+	char data[DATA_LEN + 64 * 8];
+	memset(data, 0, sizeof data);
+	for (long i = 0; i < DATA_LEN; i++)
+		data[i] = pattern_at(i);
+	if (write(vfd, data, sizeof data) != (ssize_t)sizeof data ||
+	    write(mfd, data, DATA_LEN) != DATA_LEN)
+		die("write");
+	nthreads = nthreads < 2 || nthreads > 64 ? 4 : nthreads & ~1;
+	struct mixed m[64];
+	_Atomic int turns[32];
+	pthread_barrier_t start;
+	pthread_barrier_init(&start, NULL, (unsigned)nthreads);
+	for (int t = 0; t < nthreads; t++) {
+		atomic_init(&turns[t / 2], 0);
+		m[t] = (struct mixed){.vfd = vfd,
+				      .path = path,
+				      .mfd = mfd,
+				      .index = t,
+				      .iters = iters,
+				      .pid = getpid(),
+				      .ppid = getppid(),
+				      .turn = &turns[t / 2],
+				      .me = t % 2,
+				      .start = &start};
+	}
+	for (int t = 0; t < nthreads; t++)
+		if (pthread_create(&m[t].th, NULL, mixed_main, &m[t]) != 0)
+			die("pthread_create");
+	long total = 0;
+	for (int t = 0; t < nthreads; t++) {
+		pthread_join(m[t].th, NULL);
+		printf("thread %d: %ld errors\n", t, m[t].errors);
+		total += m[t].errors;
+	}
+	/* every thread's last record, read back through the volume */
+	for (int t = 0; t < nthreads; t++) {
+		char rec[8];
+		int last = 0;
+		if (pread(vfd, rec, sizeof rec, DATA_LEN + 8 * t) == (ssize_t)sizeof rec)
+			memcpy(&last, rec, 4);
+		printf("thread %d: last record %d %c\n", t, last, rec[7]);
+	}
+	/* a fork child: the same rounds alone, on the inherited rewritten code */
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		int pfd[2];
+		struct mixed c = m[0];
+		c.pid = getpid(), c.ppid = getppid(), c.turn = NULL;
+		c.own = open(path, O_RDWR);
+		long e = c.own < 0 || pipe(pfd) != 0;
+		for (long i = 0; !e && i < iters; i++)
+			e += mixed_round(&c, i, pfd);
 		_exit(e == 0 ? 0 : 1);
 	}
 	int status;
@@ -442,6 +636,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 5 && strcmp(argv[1], "threads") == 0)
 		return cmd_threads(argv[2], atoi(argv[3]), atol(argv[4]));
+	if (argc == 5 && strcmp(argv[1], "mixed") == 0)
+		return cmd_mixed(argv[2], atoi(argv[3]), atol(argv[4]));
 	if (argc == 2 && strcmp(argv[1], "jit") == 0)
 		return cmd_jit();
 	if (argc == 4 && strcmp(argv[1], "dlopen") == 0)
@@ -458,7 +654,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "own site rewritten: %d\n", *(unsigned char *)fp_getppid == 0xe9);
 		return 0;
 	}
-	fprintf(stderr, "usage: fastpath threads DIR N ITERS | jit | dlopen LIB FILE | "
-			"intr DIR MODE | intrlocal MODE | storm DIR | proof\n");
+	fprintf(stderr,
+		"usage: fastpath threads DIR N ITERS | mixed DIR N ITERS | jit | dlopen LIB FILE | "
+		"intr DIR MODE | intrlocal MODE | storm DIR | proof\n");
 	return 2;
 }

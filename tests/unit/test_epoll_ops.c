@@ -4,14 +4,19 @@
  * instance or an arm gets ready, and hostile arguments get errors. Every
  * wait is bounded. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -57,10 +62,16 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int64_t exec_op(enum vos_op op, int64_t a0, int64_t a1, int64_t a2, int64_t a3, int64_t a4)
+static int64_t exec_on(struct vos_shadow *s, enum vos_op op, int64_t a0, int64_t a1, int64_t a2,
+		       int64_t a3, int64_t a4)
 {
 	struct vos_request req = {.op = op, .args = {a0, a1, a2, a3, a4}};
-	return vos_domain_execute(&sh, &srv, &req);
+	return vos_domain_execute(s, &srv, &req);
+}
+
+static int64_t exec_op(enum vos_op op, int64_t a0, int64_t a1, int64_t a2, int64_t a3, int64_t a4)
+{
+	return exec_on(&sh, op, a0, a1, a2, a3, a4);
 }
 
 /* Whether the wake eventfd got a write within 10 s. */
@@ -204,6 +215,79 @@ static void test_arm_bound(void **state)
 	assert_int_equal(exec_op(VOS_OP_CLOSE, mfd, 0, 0, 0, 0), 0);
 }
 
+/* Closing a remote instance frees its registration: many more than the
+ * per-client cap (1024) can be created one after the other, also when the
+ * freed real fd number is taken by another file meanwhile (each instance
+ * gets a new number: a registration keyed by the old one stayed). */
+static void test_closed_instances_free_registrations(void **state)
+{
+	(void)state;
+	enum { ROUNDS = 1100 };
+	struct rlimit rl;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	struct rlimit more = {ROUNDS + 256,
+			      rl.rlim_max > ROUNDS + 256 ? rl.rlim_max : ROUNDS + 256};
+	if (setrlimit(RLIMIT_NOFILE, &more) != 0)
+		skip(); /* cannot hold the numbers */
+	static int hold[ROUNDS];
+	for (int i = 0; i < ROUNDS; i++) {
+		int64_t ep = exec_op(VOS_OP_EPOLL_CREATE, 0, 0, 0, 0, 0);
+		if (ep < 0)
+			fail_msg("create %d: %lld", i, (long long)ep);
+		assert_int_equal(exec_op(VOS_OP_EPOLL_CTL, ep, EPOLL_CTL_ADD, rfd, EPOLLIN, 1), 0);
+		assert_int_equal(exec_op(VOS_OP_CLOSE, ep, 0, 0, 0, 0), 0);
+		hold[i] = dup(pipefd[1]); /* takes the instance's real fd number */
+		assert_true(hold[i] >= 0);
+	}
+	for (int i = 0; i < ROUNDS; i++)
+		close(hold[i]);
+	setrlimit(RLIMIT_NOFILE, &rl);
+	/* and a new instance still wakes its owner */
+	int efd = vos_epoll_wake_export(&sh);
+	assert_true(efd >= 0);
+	int64_t ep = exec_op(VOS_OP_EPOLL_CREATE, 0, 0, 0, 0, 0);
+	assert_true(ep >= 0);
+	assert_int_equal(exec_op(VOS_OP_EPOLL_CTL, ep, EPOLL_CTL_ADD, rfd, EPOLLIN, 2), 0);
+	assert_int_equal(write(pipefd[1], "z", 1), 1);
+	assert_true(woken(efd));
+	drain_pipe();
+	assert_int_equal(exec_op(VOS_OP_CLOSE, ep, 0, 0, 0, 0), 0);
+	close(efd);
+}
+
+/* A fork child's shadow (cloned table: other real fds for the same
+ * files) adding a target the shared instance holds: EEXIST, as natively.
+ * Two opens of one FIFO are two files: both may be added. */
+static void test_fork_child_add_is_eexist(void **state)
+{
+	(void)state;
+	int64_t ep = exec_op(VOS_OP_EPOLL_CREATE, 0, 0, 0, 0, 0);
+	assert_true(ep >= 0);
+	assert_int_equal(exec_op(VOS_OP_EPOLL_CTL, ep, EPOLL_CTL_ADD, rfd, EPOLLIN, 5), 0);
+	struct vos_shadow child = {0};
+	assert_int_equal(vos_fdtable_clone(&child.fds, &sh.fds), 0);
+	assert_int_equal(exec_on(&child, VOS_OP_EPOLL_CTL, ep, EPOLL_CTL_ADD, rfd, EPOLLIN, 6),
+			 -EEXIST);
+	assert_int_equal(exec_on(&child, VOS_OP_EPOLL_CTL, ep, EPOLL_CTL_MOD, rfd, EPOLLIN, 7), 0);
+	vos_epoll_shadow_gone(&child);
+	vos_fdtable_destroy(&child.fds);
+
+	char dir[] = "/tmp/vos-epoll-ops.XXXXXX", path[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	int f1 = vos_fdtable_install(&sh.fds, open(path, O_RDWR | O_CLOEXEC), 0);
+	int f2 = vos_fdtable_install(&sh.fds, open(path, O_RDWR | O_CLOEXEC), 0);
+	assert_true(f1 >= 0 && f2 >= 0);
+	assert_int_equal(exec_op(VOS_OP_EPOLL_CTL, ep, EPOLL_CTL_ADD, f1, EPOLLIN, 8), 0);
+	assert_int_equal(exec_op(VOS_OP_EPOLL_CTL, ep, EPOLL_CTL_ADD, f2, EPOLLIN, 9), 0);
+	assert_int_equal(exec_op(VOS_OP_CLOSE, f1, 0, 0, 0, 0), 0);
+	assert_int_equal(exec_op(VOS_OP_CLOSE, f2, 0, 0, 0, 0), 0);
+	unlink(path);
+	rmdir(dir);
+	assert_int_equal(exec_op(VOS_OP_CLOSE, ep, 0, 0, 0, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -211,6 +295,8 @@ int main(void)
 		cmocka_unit_test(test_epoll_hostile),
 		cmocka_unit_test(test_poll_arm),
 		cmocka_unit_test(test_arm_bound),
+		cmocka_unit_test(test_closed_instances_free_registrations),
+		cmocka_unit_test(test_fork_child_add_is_eexist),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
