@@ -81,6 +81,11 @@ struct member {
 	uint32_t epoch; /* low 16 bits, as in the fd table */
 	uint32_t events;
 	uint64_t data;
+	/* while a MOD is in flight: what it replaces, whose events a
+	 * concurrent fetch may still bring */
+	bool has_prev;
+	uint32_t prev_events;
+	uint64_t prev;
 };
 
 static struct ep_rec recs[MAX_EP];
@@ -609,6 +614,12 @@ static bool do_ctl(long a[6], long *result)
 		if (m)
 			before = *m;
 		bool known = member_set(key, &rf, events, data);
+		if (known && op == EPOLL_CTL_MOD && before.ep >= 0) {
+			m = member_find(key, fd);
+			m->has_prev = true;
+			m->prev = before.data;
+			m->prev_events = before.events;
+		}
 		unlock(&rec_lock);
 		if (!known) {
 			*result = -ENOSPC;
@@ -628,6 +639,12 @@ static bool do_ctl(long a[6], long *result)
 			m->ep = -1;
 		else if (m)
 			*m = before; /* ep -1 (free) when it was not a member */
+		unlock(&rec_lock);
+	} else if (op == EPOLL_CTL_MOD) {
+		lock(&rec_lock);
+		struct member *m = member_find(key, fd);
+		if (m)
+			m->has_prev = false; /* the old data is gone from the instance */
 		unlock(&rec_lock);
 	}
 	*result = x;
@@ -654,14 +671,24 @@ static void fetch_prepare(struct vos_call *c, void *ctx)
 static uint32_t member_events(int key, int d, uint64_t data)
 {
 	uint32_t ev = 0;
+	bool found = false;
 	for (int i = 0; i < members_hw; i++) {
 		const struct member *m = &members[i];
-		if (m->ep == key && m->domain == d && m->data == data)
-			ev |= (m->events &
-			       ~(uint32_t)(EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE | EPOLLWAKEUP)) |
-			      EPOLLERR | EPOLLHUP;
+		if (m->ep != key || m->domain != d)
+			continue;
+		if (m->data == data) {
+			ev |= m->events;
+			found = true;
+		}
+		if (m->has_prev && m->prev == data) {
+			ev |= m->prev_events;
+			found = true;
+		}
 	}
-	return ev;
+	/* ERR and HUP are always reported, as natively */
+	return found ? (ev & ~(uint32_t)(EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE | EPOLLWAKEUP)) |
+			       EPOLLERR | EPOLLHUP
+		     : 0;
 }
 
 static void fetch_finish(struct vos_call *c, void *ctx, int64_t r)

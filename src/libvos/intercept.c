@@ -724,7 +724,9 @@ static void sigsys_handler(int sig, siginfo_t *si, void *ucv)
 		return;
 	}
 	greg_t *g = uc->uc_mcontext.gregs;
-	long nr = g[REG_RAX];
+	/* the kernel takes the number from eax alone (sign-extended): so do we,
+	 * or high bits in rax would send a volume call past the domains */
+	long nr = (int)g[REG_RAX];
 	uintptr_t site = (uintptr_t)g[REG_RIP];
 	long a[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
 	long result;

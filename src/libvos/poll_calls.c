@@ -187,6 +187,7 @@ struct leftover {
 
 static struct leftover lefts[LEFTOVERS];
 static _Atomic int lefts_lock;
+static _Atomic int nlefts; /* entries in use: 0 = nothing to reclaim */
 
 static void lefts_acquire(void)
 {
@@ -226,6 +227,8 @@ static bool on_altstack(void)
  * unless that wait is still running below us (we are in a handler). */
 static void __attribute__((noinline)) left_reclaim(void)
 {
+	if (atomic_load_explicit(&nlefts, memory_order_relaxed) == 0)
+		return; /* ours would be visible to us: we noted it */
 	int32_t tid = vos_gettid();
 	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
 	struct leftover mine = {0};
@@ -242,6 +245,7 @@ static void __attribute__((noinline)) left_reclaim(void)
 			if ((lefts[i].alt == alt && sp >= lefts[i].sp) || (lefts[i].alt && !alt)) {
 				mine = lefts[i];
 				lefts[i].tid = 0;
+				atomic_fetch_sub_explicit(&nlefts, 1, memory_order_relaxed);
 			}
 			break;
 		}
@@ -277,6 +281,8 @@ left_note(int slot, bool set, int wfd, long map, size_t len, const unsigned long
 	if (l == NULL && set && free != NULL) {
 		l = free;
 		*l = (struct leftover){.tid = tid, .wfd = -1};
+		if (gone.tid == 0) /* else it takes the gone thread's place */
+			atomic_fetch_add_explicit(&nlefts, 1, memory_order_relaxed);
 	}
 	if (l != NULL) {
 		if (slot == 0) {
@@ -293,8 +299,10 @@ left_note(int slot, bool set, int wfd, long map, size_t len, const unsigned long
 		bool any = l->wfd >= 0 || l->map[0] || l->map[1];
 		for (int d = 0; d < VOS_DOMAIN_COUNT; d++)
 			any |= l->armed[d];
-		if (!any)
+		if (!any) {
 			l->tid = 0;
+			atomic_fetch_sub_explicit(&nlefts, 1, memory_order_relaxed);
+		}
 	}
 	lefts_release();
 	if (gone.tid) /* its resources are the process's: close them */
