@@ -112,12 +112,14 @@ int main(int argc, char **argv)
 	if (check_control_fd() != 0)
 		return usage_error("fd 3 is not the supervisor's control socket (SOCK_SEQPACKET); "
 				   "vos-domain is started by vosd");
+	/* Volumes first: the supervisor's source fds belong to the host's mount
+	 * namespace, and only there can their read-only views be cloned. */
+	if (vos_volumes_open(&cfg) != 0)
+		return 2;
 	if ((r = vos_domain_namespaces(cfg.role)) < 0) {
 		fprintf(stderr, "vos-domain: creating its namespaces: %s\n", strerror(-r));
 		return 1;
 	}
-	if (vos_volumes_open(&cfg) != 0)
-		return 2;
 	/* before confinement: it sets RLIMIT_CORE */
 	if (vos_inject_init(&cfg.inject, (unsigned)cfg.role) != 0)
 		return 2;

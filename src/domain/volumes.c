@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "domain/log.h"
 #include "domain/volumes.h"
 
 /* LOOP_CTL_GET_FREE hands the same free device to racing callers; the
@@ -177,6 +178,50 @@ static int open_image(struct vos_dom_volume *v, int imgfd, const struct stat *st
 	return 0;
 }
 
+/* Serve a :ro directory from a detached read-only copy of its mount tree
+ * (OPEN_TREE_CLONE, recursive), so that every open of its files for
+ * writing fails with EROFS whoever makes it: an application reopening an
+ * exported fd through /proc/self/fd in a wider mode included. Private, so
+ * nothing propagates between it and the host. On success *rootfd is
+ * replaced (the old fd closed). Without the privilege (not root, or root
+ * without CAP_SYS_ADMIN) the directory is served as it is: 0 as well, and
+ * the application can then gain no more than its own host rights
+ * (ARCHITECTURE.md, security model). */
+static int ro_view(struct vos_dom_volume *v, int *rootfd)
+{
+	int t = open_tree(*rootfd, "",
+			  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+	if (t < 0) {
+		if (errno == EPERM || errno == ENOSYS) {
+			/* expected when not root (namespaces.c says so) */
+			if (geteuid() == 0)
+				vos_dlog("volume %s: no read-only mount (%s): served as it is",
+					 v->path, strerror(errno));
+			return 0;
+		}
+		return vol_error(v, "making its read-only view", errno);
+	}
+	struct mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY, .propagation = MS_PRIVATE};
+	if (mount_setattr(t, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) != 0) {
+		int e = errno;
+		close(t);
+		return vol_error(v, "making its view read-only", e);
+	}
+	close(*rootfd);
+	*rootfd = t;
+	return 0;
+}
+
+static int open_dir(struct vos_dom_volume *v, int fd)
+{
+	if (v->ro && ro_view(v, &fd) != 0) {
+		close(fd);
+		return -1;
+	}
+	v->rootfd = fd;
+	return 0;
+}
+
 /* A source the supervisor opened with the registering user's credentials:
  * served as it is, never reopened by path (a path may have been swapped
  * since it was checked). A directory is used as the root; an image must
@@ -188,10 +233,8 @@ static int open_inherited(struct vos_dom_volume *v)
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fstat(fd, &st) != 0)
 		return vol_error(v, "the supervisor's source fd", errno);
-	if (S_ISDIR(st.st_mode)) {
-		v->rootfd = fd;
-		return 0;
-	}
+	if (S_ISDIR(st.st_mode))
+		return open_dir(v, fd);
 	int r;
 	if (!S_ISREG(st.st_mode))
 		r = vol_error(v, "neither a directory nor a disk image file", 0);
@@ -215,10 +258,8 @@ static int open_one(struct vos_dom_volume *v)
 			close(fd);
 		return vol_error(v, "cannot open", e);
 	}
-	if (S_ISDIR(st.st_mode)) {
-		v->rootfd = fd;
-		return 0;
-	}
+	if (S_ISDIR(st.st_mode))
+		return open_dir(v, fd);
 	close(fd);
 	if (!S_ISREG(st.st_mode))
 		return vol_error(v, "neither a directory nor a disk image file", 0);

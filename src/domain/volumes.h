@@ -5,7 +5,11 @@
 #include "domain/config.h"
 
 /* Set every volume's rootfd (O_PATH of its root directory).
- * A SRC that is a directory is opened as it is. A regular file is a disk
+ * A SRC that is a directory is opened as it is; a :ro one is served from
+ * a detached, private, read-only clone of its mount tree when the domain
+ * may make one (CAP_SYS_ADMIN), so no reopen of its files can write. Call
+ * it in the host's mount namespace (open_tree refuses a source from
+ * another one). A regular file is a disk
  * image holding a file system (ext2/3/4, xfs or btrfs, detected from its
  * superblock): it is attached to a free loop device (LO_FLAGS_AUTOCLEAR,
  * read-only for :ro) and mounted with the new mount API as a *detached*

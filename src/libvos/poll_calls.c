@@ -82,6 +82,16 @@ static int classify(int fd, struct vos_remote_fd *rf)
 	return rf->stale || vos_in_vfork_child() ? CLASS_STALE : CLASS_REMOTE;
 }
 
+/* A dead fd a restarted domain can take back (recovery.c, listeners.c):
+ * reopened now, it is polled there instead of reporting a hang-up; false
+ * when it stays dead (its calls fail, poll says POLLERR|POLLHUP). */
+static bool recover_dead(int fd, struct vos_remote_fd *rf)
+{
+	if (!rf->dead || vos_in_vfork_child())
+		return false;
+	return rf->domain == VOS_DOMAIN_NET ? vos_lst_restore(fd, rf) : vos_recover_fd(fd, rf);
+}
+
 /* ----------------------------------------------------- one domain's part */
 
 struct part {
@@ -157,14 +167,23 @@ static int64_t poll_domain(struct pollfd *fds, unsigned long nfds, int domain, u
 			     .data_len = count * sizeof(struct vos_pollfd)};
 	int64_t r = vos_forward(&c, part_prepare, part_finish, &p);
 	if (r == -EIO) {
-		/* the domain is gone: hang-up, like a device that went away */
+		/* the domain is gone: hang-up, like a device that went away,
+		 * unless the restarted one takes the fd back */
 		p.ready = 0;
-		for (unsigned long i = 0; i < nfds; i++)
-			if (in_dead_part(&p, &fds[i])) {
-				fds[i].revents = POLLERR | POLLHUP;
-				p.ready++;
+		for (unsigned long i = 0; i < nfds; i++) {
+			struct vos_remote_fd rf;
+			if (!in_dead_part(&p, &fds[i]))
+				continue;
+			if (classify(fds[i].fd, &rf) == CLASS_STALE &&
+			    recover_dead(fds[i].fd, &rf)) {
+				fds[i].revents = 0;
+				continue;
 			}
-		return p.ready;
+			fds[i].revents = POLLERR | POLLHUP;
+			p.ready++;
+		}
+		/* all taken back: poll them again in the new instance */
+		return p.ready > 0 ? p.ready : -EAGAIN;
 	}
 	if (r < 0)
 		return is_restart(r) ? -EINTR : r;
@@ -418,7 +437,10 @@ static bool poll_engine(struct pollfd *fds, unsigned long nfds, int64_t timeout_
 	unsigned long per_domain[VOS_DOMAIN_COUNT] = {0}, local = 0, stale = 0;
 	for (unsigned long i = 0; i < nfds; i++) {
 		struct vos_remote_fd rf;
-		switch (classify(fds[i].fd, &rf)) {
+		int k = classify(fds[i].fd, &rf);
+		if (k == CLASS_STALE && recover_dead(fds[i].fd, &rf))
+			k = CLASS_REMOTE;
+		switch (k) {
 		case CLASS_LOCAL:
 			local++;
 			break;
@@ -454,8 +476,9 @@ static bool poll_engine(struct pollfd *fds, unsigned long nfds, int64_t timeout_
 	if (domains == 1 && local == 0 && stale == 0) {
 		*result = poll_domain(fds, nfds, only, per_domain[only], timeout_ns, sysnr, false);
 		/* -EAGAIN: the domain's worker bound is reached and none may
-		 * wait; the slices below never make it wait */
-		if (*result != -EAGAIN || timeout_ns == 0)
+		 * wait, or its fds were taken back by a restarted instance;
+		 * the slices below never make it wait */
+		if (*result != -EAGAIN)
 			return true;
 	}
 
@@ -490,6 +513,15 @@ static bool poll_engine(struct pollfd *fds, unsigned long nfds, int64_t timeout_
 				continue;
 			bool arm = wfd >= 0 && left != 0;
 			int64_t r = poll_domain(fds, nfds, d, per_domain[d], 0, sysnr, arm);
+			if (r == -EAGAIN) {
+				/* taken back by a restarted instance: poll there next
+				 * round, woken by the new instance's fds */
+				if (wfd >= 0) {
+					vos_sys1(SYS_close, wfd);
+					wfd = wake_set(per_domain);
+				}
+				continue;
+			}
 			if (r < 0) {
 				*result = r;
 				goto out;

@@ -166,6 +166,15 @@ def test_siglongjmp_out_of_select_leaves_nothing_behind(vos, tmp_path):
     assert "fds left behind: 0\nmemory left behind: none\n" in r.stdout, r
 
 
+def test_wait_in_a_handler_inside_a_wait_leaves_the_outer_one_alone(vos, tmp_path):
+    """A handler running inside a blocked select (remote socket + 70 pipes)
+    makes its own select, then dups an fd: the outer wait's resources are
+    not taken for leftovers of an abandoned wait (the outer wait would then
+    close the handler's new fd, which got its wake set's number)."""
+    r = compare(vos, tmp_path, ["nestedwait"])
+    assert "handler's fd after the outer wait: open\n" in r.stdout, r
+
+
 def test_users_vos_inherit_is_not_adopted(vos, tmp_path):
     """A VOS_INHERIT in the user's environment (libvos's own hand-over
     across execve) is not passed to the program: with 'c=0' the program

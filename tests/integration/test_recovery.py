@@ -915,3 +915,50 @@ print("bad", bad)
     assert r.returncode == 0, r
     assert r.stdout == "bad []\n", r
     assert "libvos:" not in r.stderr, r
+
+
+# To append to tests/integration/test_recovery.py once /tmp/recovery2-poll.patch
+# is applied (fails before it: "poll False", "inflight [(N, 24)]").
+POLL_AFTER_RESTART = HELPERS + """
+import select, socket, threading
+fd = os.open(sys.argv[1] + "/hello.txt", os.O_RDONLY)
+os.read(fd, 5)
+kill_and_wait()
+p = select.poll()
+p.register(fd, select.POLLIN)
+print("poll", p.poll(5000) == [(fd, select.POLLIN)], os.read(fd, 6))
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen(4)
+port = srv.getsockname()[1]
+def later():
+    time.sleep(0.3)
+    kill_and_wait("net")          # while the main thread waits in poll
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+            return
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.02)
+t = threading.Thread(target=later, daemon=True)
+t.start()
+p = select.poll()
+p.register(srv.fileno(), select.POLLIN)
+print("inflight", p.poll(10000) == [(srv.fileno(), select.POLLIN)])
+t.join(15)
+"""
+
+
+def test_poll_recovers_dead_fds_instead_of_hanging_up(vos, volume):
+    """poll on a file of a restarted storage domain and on a listener whose
+    net domain died while poll waited: both are recovered and polled in
+    the new instance (POLLIN), not reported POLLERR|POLLHUP."""
+    r = vos.run(["run", "--restore-listeners", "-v", spec(volume), "--", PY, "-c",
+                 POLL_AFTER_RESTART, MOUNT], timeout=90)
+    assert r.returncode == 0, r
+    assert r.stdout == "poll True b' from '\ninflight True\n", r
+    assert "libvos:" not in r.stderr, r
+

@@ -925,6 +925,78 @@ static void longjmp_out(void)
 	close(b);
 }
 
+/* A handler that runs inside a blocked select (70 pipes and a remote
+ * socket: a mapped local set) and makes its own select over the socket:
+ * the outer wait's resources are still in use and must not be taken for
+ * leftovers of an abandoned wait. */
+static int nested_sock, nested_pipe;
+static volatile sig_atomic_t nested_ran, nested_dup = -1;
+static void on_usr2(int sig)
+{
+	(void)sig;
+	fd_set rd;
+	FD_ZERO(&rd);
+	FD_SET(nested_sock, &rd);
+	FD_SET(nested_pipe, &rd);
+	struct timeval zero = {0, 0};
+	int max = nested_sock > nested_pipe ? nested_sock : nested_pipe;
+	nested_ran = select(max + 1, &rd, NULL, NULL, &zero) == 0 ? 1 : -1;
+	/* likely the number of a fd the outer wait holds, were it freed */
+	nested_dup = dup(nested_pipe);
+}
+
+static void *usr2_later(void *arg)
+{
+	sleep_ms(200);
+	pthread_kill(*(pthread_t *)arg, SIGUSR2);
+	return NULL;
+}
+
+static void nested_wait(void)
+{
+	int a, b, p[70][2];
+	tcp_pair(&a, &b);
+	for (int i = 0; i < 70; i++)
+		if (pipe2(p[i], O_CLOEXEC) < 0)
+			die("pipe");
+	nested_sock = a;
+	nested_pipe = p[0][0];
+	struct sigaction sa = {.sa_handler = on_usr2};
+	sigaction(SIGUSR2, &sa, NULL);
+	pthread_t self_t = pthread_self(), t;
+	pthread_create(&t, NULL, usr2_later, &self_t);
+	fd_set rd;
+	FD_ZERO(&rd);
+	FD_SET(a, &rd);
+	int max = a;
+	for (int k = 0; k < 70; k++) {
+		FD_SET(p[k][0], &rd);
+		max = p[k][0] > max ? p[k][0] : max;
+	}
+	struct timeval tv = {LONG_MS / 1000, 0};
+	int r = select(max + 1, &rd, NULL, NULL, &tv);
+	printf("outer select: %d %s, handler's select: %s\n", r,
+	       r < 0 ? strerrorname_np(errno) : "", nested_ran == 1 ? "nothing ready" : "failed");
+	pthread_join(t, NULL);
+	printf("handler's fd after the outer wait: %s\n",
+	       nested_dup >= 0 && fcntl(nested_dup, F_GETFD) >= 0 ? "open" : "closed");
+	close(nested_dup);
+	put(b, "n"); /* the outer wait's fds still work */
+	FD_ZERO(&rd);
+	FD_SET(a, &rd);
+	FD_SET(p[1][0], &rd);
+	tv = (struct timeval){LONG_MS / 1000, 0};
+	r = select((a > p[1][0] ? a : p[1][0]) + 1, &rd, NULL, NULL, &tv);
+	printf("then: %d socket %s\n", r, FD_ISSET(a, &rd) ? "ready" : "not ready");
+	signal(SIGUSR2, SIG_DFL);
+	for (int i = 0; i < 70; i++) {
+		close(p[i][0]);
+		close(p[i][1]);
+	}
+	close(a);
+	close(b);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -978,6 +1050,8 @@ int main(int argc, char **argv)
 			exec_many();
 		else if (strcmp(s, "longjmp") == 0)
 			longjmp_out();
+		else if (strcmp(s, "nestedwait") == 0)
+			nested_wait();
 		else
 			printf("unknown section %s\n", s);
 	}
