@@ -341,9 +341,9 @@ struct vos_ctl_run {
 	unsigned char vols[];
 };
 
-#define VOS_RUN_DOM_STARTED   1u /* the run had this domain */
+#define VOS_RUN_DOM_STARTED    1u /* the run had this domain */
 #define VOS_RUN_DOM_HAVE_STATS 2u /* stats are valid */
-#define VOS_RUN_DOM_GAVE_UP   4u
+#define VOS_RUN_DOM_GAVE_UP    4u
 
 /* One domain as a run saw it. stats: the instance's counters now minus
  * when the run registered (other runs on the same instance included);

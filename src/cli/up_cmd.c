@@ -11,8 +11,8 @@
 
 #include "cli/admin_client.h"
 #include "cli/commands.h"
-#include "cli/run_args.h"
 #include "cli/config_file.h"
+#include "cli/run_args.h"
 #include "cli/siblings.h"
 #include "supervisor/shared.h"
 

@@ -1298,7 +1298,8 @@ static long sendfile_between(const struct vos_remote_fd *in, const struct vos_re
 	if (buf < 0 && buf > -4096)
 		return buf; /* no malloc in the handler */
 	long got = rw_chunked(in, SYS_sendfile, false, (void *)buf, n, off ? *off : -1);
-	long put = got > 0 ? rw_chunked(out, SYS_sendfile, true, (void *)buf, (size_t)got, -1) : got;
+	long put =
+		got > 0 ? rw_chunked(out, SYS_sendfile, true, (void *)buf, (size_t)got, -1) : got;
 	vos_sys2(SYS_munmap, buf, (long)n);
 	if (got > 0 && !off && put < got) {
 		int64_t back[6] = {in->rfd, (put > 0 ? put : 0) - got, SEEK_CUR};

@@ -699,9 +699,9 @@ static enum serve_outcome serve(long nr, long a[6], ucontext_t *uc, const uint64
 	tls_intr = INTR_NONE;
 	vos_fd_guard_reset(); /* fdtable.c: per call */
 	if (vos_dispatch(nr, a, uc, result)) {
-		bool restart = *result == -EINTR &&
-			       ((tls_intr == INTR_RESTART && restartable(nr)) ||
-				(tls_intr != INTR_NONE && !may_block(nr)));
+		bool restart =
+			*result == -EINTR && ((tls_intr == INTR_RESTART && restartable(nr)) ||
+					      (tls_intr != INTR_NONE && !may_block(nr)));
 		tls_intr = INTR_NONE;
 		return restart ? SERVED_RESTART : SERVED;
 	}

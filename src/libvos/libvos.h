@@ -96,7 +96,7 @@ void vos_rec_dup(int oldfd, int newfd) VOS_HIDDEN; /* newfd shares oldfd's descr
 uint32_t vos_rec_hold(int oldfd) VOS_HIDDEN;
 void vos_rec_attach(int newfd, uint32_t held) VOS_HIDDEN;
 void vos_rec_unhold(uint32_t held) VOS_HIDDEN;
-void vos_rec_release(int fd) VOS_HIDDEN;	   /* fd closed or replaced */
+void vos_rec_release(int fd) VOS_HIDDEN;	       /* fd closed or replaced */
 void vos_rec_note_pos(int fd, int64_t pos) VOS_HIDDEN; /* an offset, unordered */
 /* The domain's offset report and its order (protocol.h): older ones are
  * ignored. */
@@ -229,9 +229,9 @@ struct vos_call {
 	uint16_t op;
 	long sysnr;
 	int64_t args[6];
-	size_t data_len;  /* bytes of data area needed (0: none) */
-	int64_t data_off; /* set by vos_forward when data_len > 0 */
-	void *data;	  /* pointer to the block in the data area */
+	size_t data_len;   /* bytes of data area needed (0: none) */
+	int64_t data_off;  /* set by vos_forward when data_len > 0 */
+	void *data;	   /* pointer to the block in the data area */
 	int64_t report[3]; /* slot args[3..5] after the call (protocol.h, Recovery reports) */
 };
 /* Acquires a slot (and a data block if data_len > 0, exposed in c->data
@@ -315,7 +315,8 @@ long vos_vfork_dup(long nr, long a[6], const struct vos_remote_fd *rf) VOS_HIDDE
 long vos_exec_volume(long nr, long a[6], uint64_t app_mask) VOS_HIDDEN;
 /* mmap of a remote fd (mmap_calls.c); positional read for it (fs_calls.c). */
 long vos_mmap_remote(long a[6], const struct vos_remote_fd *rf) VOS_HIDDEN;
-long vos_remote_pread(const struct vos_remote_fd *rf, void *buf, size_t len, int64_t off) VOS_HIDDEN;
+long vos_remote_pread(const struct vos_remote_fd *rf, void *buf, size_t len,
+		      int64_t off) VOS_HIDDEN;
 /* A SIGSYS that is not a trap (kill, the program's own seccomp filter),
  * inside libvos's handler: run the program's recorded disposition
  * (app_sigsys.c). */
