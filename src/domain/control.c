@@ -116,18 +116,14 @@ static void send_stats(struct control *c)
 	free(m);
 }
 
-/* VOS_CTL_EXPORT_FD: the reply carries the fd when there is one. */
-static void export_fd(struct control *c, const union ctl_msg *m)
+/* Sends a reply with `fd` attached when fd >= 0, then closes fd. */
+static void reply_with_fd(struct control *c, const void *r, size_t len, int fd)
 {
-	struct vos_ctl_export_fd req;
-	memcpy(&req, m, sizeof(req));
-	struct vos_ctl_exported r;
-	int fd = vos_fd_export(*find_shadow(c, req.client_id), &req, &r);
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} cbuf;
-	struct iovec iov = {.iov_base = &r, .iov_len = sizeof(r)};
+	struct iovec iov = {.iov_base = (void *)r, .iov_len = len};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	if (fd >= 0) {
 		mh.msg_control = cbuf.buf;
@@ -138,10 +134,20 @@ static void export_fd(struct control *c, const union ctl_msg *m)
 		cm->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 	}
-	if (sendmsg(c->fd, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(r))
+	if (sendmsg(c->fd, &mh, MSG_NOSIGNAL) != (ssize_t)len)
 		vos_dlog("control reply lost: %s", strerror(errno));
 	if (fd >= 0)
 		close(fd);
+}
+
+/* VOS_CTL_EXPORT_FD: the reply carries the fd when there is one. */
+static void export_fd(struct control *c, const union ctl_msg *m)
+{
+	struct vos_ctl_export_fd req;
+	memcpy(&req, m, sizeof(req));
+	struct vos_ctl_exported r;
+	int fd = vos_fd_export(*find_shadow(c, req.client_id), &req, &r);
+	reply_with_fd(c, &r, sizeof(r), fd);
 }
 
 /* VOS_CTL_UNIX_ADDR (unix_ops.h): the reply carries an fd for a lookup. */
@@ -151,25 +157,7 @@ static void unix_addr(struct control *c, const union ctl_msg *m, int sockfd)
 	memcpy(&req, m, sizeof(req));
 	struct vos_ctl_unix_done r;
 	int fd = vos_unix_addr(*find_shadow(c, req.client_id), &req, sockfd, &r);
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cbuf;
-	struct iovec iov = {.iov_base = &r, .iov_len = sizeof(r)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (fd >= 0) {
-		mh.msg_control = cbuf.buf;
-		mh.msg_controllen = sizeof(cbuf.buf);
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	if (sendmsg(c->fd, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(r))
-		vos_dlog("control reply lost: %s", strerror(errno));
-	if (fd >= 0)
-		close(fd);
+	reply_with_fd(c, &r, sizeof(r), fd);
 }
 
 static void remove_all(struct control *c)

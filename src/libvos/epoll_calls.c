@@ -381,21 +381,6 @@ static bool member_set(int ep, const struct vos_remote_fd *rf, uint32_t events, 
 
 /* ------------------------------------------------------------- helpers */
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	vos_sys2(SYS_clock_gettime, CLOCK_MONOTONIC, (long)&ts);
-	return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
-}
-
-static int64_t left_ns(int64_t deadline)
-{
-	if (deadline < 0)
-		return -1;
-	int64_t l = deadline - now_ns();
-	return l > 0 ? l : 0;
-}
-
 static long native_ctl(int ep, int op, int fd, uint32_t events, uint64_t data)
 {
 	struct epoll_event ev = {.events = events, .data.u64 = data};
@@ -897,7 +882,7 @@ static bool do_wait(long nr, long a[6], long *result)
 	}
 	struct vos_wait_mask wm;
 	vos_wait_mask_begin(&wm, mask);
-	int64_t deadline = timeout_ns < 0 ? -1 : now_ns() + timeout_ns;
+	int64_t deadline = timeout_ns < 0 ? -1 : vos_now_ns() + timeout_ns;
 	long res;
 	int relay = r->relay;
 	for (;;) {
@@ -931,7 +916,7 @@ static bool do_wait(long nr, long a[6], long *result)
 			res = err;
 			break;
 		}
-		int64_t left = left_ns(deadline);
+		int64_t left = vos_left_ns(deadline);
 		if (n > 0 || left == 0) {
 			res = n;
 			break;

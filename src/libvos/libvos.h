@@ -281,6 +281,9 @@ struct vos_wait_mask {
 };
 void vos_wait_mask_begin(struct vos_wait_mask *w, const uint64_t *given) VOS_HIDDEN;
 void vos_wait_mask_end(struct vos_wait_mask *w, long result) VOS_HIDDEN;
+/* CLOCK_MONOTONIC in ns; ns left before a deadline (-1: none), never < 0. */
+int64_t vos_now_ns(void) VOS_HIDDEN;
+int64_t vos_left_ns(int64_t deadline) VOS_HIDDEN;
 /* Send the process's credentials on a channel being attached (creds.c). */
 void vos_creds_push(struct vos_chan_client *ch, long sysnr) VOS_HIDDEN;
 /* Whether (dirfd, path) names something in a volume (err set on bad input). */

@@ -53,7 +53,7 @@
 
 /* ------------------------------------------------------------- timing */
 
-static int64_t now_ns(void)
+int64_t vos_now_ns(void)
 {
 	struct timespec ts;
 	vos_sys2(SYS_clock_gettime, CLOCK_MONOTONIC, (long)&ts);
@@ -61,11 +61,11 @@ static int64_t now_ns(void)
 }
 
 /* ns left before deadline (-1: none), never negative */
-static int64_t left_ns(int64_t deadline)
+int64_t vos_left_ns(int64_t deadline)
 {
 	if (deadline < 0)
 		return -1;
-	int64_t l = deadline - now_ns();
+	int64_t l = deadline - vos_now_ns();
 	return l > 0 ? l : 0;
 }
 
@@ -488,7 +488,7 @@ static bool poll_engine(struct pollfd *fds, unsigned long nfds, int64_t timeout_
 		*result = lr;
 		return true;
 	}
-	int64_t deadline = timeout_ns < 0 ? -1 : now_ns() + timeout_ns;
+	int64_t deadline = timeout_ns < 0 ? -1 : vos_now_ns() + timeout_ns;
 	int wfd = timeout_ns != 0 ? wake_set(per_domain) : -1;
 	bool noted = wfd >= 0 || ls.map_len;
 	if (noted)
@@ -507,7 +507,7 @@ static bool poll_engine(struct pollfd *fds, unsigned long nfds, int64_t timeout_
 				ready++;
 			}
 		}
-		int64_t left = left_ns(deadline);
+		int64_t left = vos_left_ns(deadline);
 		for (int d = 0; d < VOS_DOMAIN_COUNT; d++) {
 			if (per_domain[d] == 0)
 				continue;
@@ -643,12 +643,12 @@ static bool do_poll(long nr, long a[6], long *result)
 	left_reclaim();
 	struct vos_wait_mask wm;
 	vos_wait_mask_begin(&wm, nr == SYS_ppoll ? (const uint64_t *)a[3] : NULL);
-	int64_t deadline = timeout_ns < 0 ? -1 : now_ns() + timeout_ns;
+	int64_t deadline = timeout_ns < 0 ? -1 : vos_now_ns() + timeout_ns;
 	poll_engine(fds, nfds, timeout_ns, nr, wm.mask, result);
 	vos_wait_mask_end(&wm, *result);
 	if (tsp && timeout_ns > 0) {
 		/* the kernel writes the time left back (ppoll) */
-		int64_t l = left_ns(deadline);
+		int64_t l = vos_left_ns(deadline);
 		tsp->tv_sec = l / NS;
 		tsp->tv_nsec = l % NS;
 	}
@@ -732,7 +732,7 @@ static bool do_select(long nr, long a[6], long *result)
 			timeout_ns = timespec_ns(ts);
 		}
 	}
-	int64_t deadline = timeout_ns < 0 ? -1 : now_ns() + timeout_ns;
+	int64_t deadline = timeout_ns < 0 ? -1 : vos_now_ns() + timeout_ns;
 
 	left_reclaim();
 	struct pollfd small[64], *fds = small;
@@ -767,7 +767,7 @@ static bool do_select(long nr, long a[6], long *result)
 		/* ready only in ways select does not report (POLLHUP of an fd
 		 * asked about for writing or exceptions only): the kernel
 		 * keeps waiting, so do we, in slices */
-		int64_t left = left_ns(deadline);
+		int64_t left = vos_left_ns(deadline);
 		if (left == 0)
 			break;
 		int64_t nap = left < 0 || left > slice ? slice : left;
@@ -778,7 +778,7 @@ static bool do_select(long nr, long a[6], long *result)
 			break;
 		}
 		slice = slice * 2 > SLICE_MAX_NS ? SLICE_MAX_NS : slice * 2;
-		wait = left_ns(deadline);
+		wait = vos_left_ns(deadline);
 	}
 	vos_wait_mask_end(&wm, r);
 	if (r >= 0) {
@@ -824,7 +824,7 @@ static bool do_select(long nr, long a[6], long *result)
 	}
 	if (timeout_ns > 0) {
 		/* Linux writes the time left back, whatever the outcome */
-		int64_t l = left_ns(deadline);
+		int64_t l = vos_left_ns(deadline);
 		if (tv) {
 			tv->tv_sec = l / NS;
 			tv->tv_usec = (l % NS) / 1000;

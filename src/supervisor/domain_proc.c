@@ -398,3 +398,32 @@ void domain_close_ctl(struct domain_proc *d)
 		d->ctlfd = -1;
 	}
 }
+
+int domain_await_reply(struct domain_proc *d, uint32_t type, void *out, size_t size,
+		       size_t serial_off, uint64_t serial, int *fd, int timeout_ms)
+{
+	int64_t deadline = sup_mono_ms() + timeout_ms;
+	for (;;) {
+		char m[1024] __attribute__((aligned(8)));
+		if (size > sizeof(m))
+			return -EINVAL;
+		int got = -1;
+		ssize_t n = sup_ctl_recv(d->ctlfd, m, sizeof(m), &got, deadline, d->intr_fd);
+		if (n == 0)
+			return -EPIPE;
+		if (n == -EMSGSIZE)
+			continue;
+		if (n < 0)
+			return (int)n;
+		uint64_t s = 0;
+		if (vos_ctl_hdr_ok((const struct vos_ctl_hdr *)m, n, type, (uint32_t)size))
+			memcpy(&s, m + serial_off, sizeof(s));
+		if (s == serial && s != 0) {
+			memcpy(out, m, size);
+			*fd = got;
+			return 0;
+		}
+		if (got >= 0)
+			close(got);
+	}
+}

@@ -56,6 +56,13 @@ int domain_add_client(struct domain_proc *d, const struct vos_ctl_add_client *ms
 /* Tells the domain a client is gone (best effort). */
 void domain_remove_client(struct domain_proc *d, uint64_t client_id);
 
+/* Waits (bounded by timeout_ms) for the domain's reply of `type` (`size`
+ * bytes) whose uint64_t at `serial_off` is `serial`, with the fd it may
+ * carry in *fd (or -1); a late answer to an earlier request that timed out,
+ * or any other stale message, is dropped. Returns 0 or -errno. */
+int domain_await_reply(struct domain_proc *d, uint32_t type, void *out, size_t size,
+		       size_t serial_off, uint64_t serial, int *fd, int timeout_ms);
+
 /* Fetches the domain's statistics. Returns 0 or -errno. */
 int domain_get_stats(struct domain_proc *d, struct vos_stats *out, int timeout_ms);
 

@@ -2,42 +2,12 @@
  * serving its channel, naming the client by that channel's id (never one
  * the client chose), and hands the domain's answer, fd included, back. */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "supervisor/ctl_io.h"
 #include "supervisor/fd_export.h"
-
-/* Waits for the domain's answer to request `serial`; a late answer to an
- * earlier request that timed out, or any other stale message, is dropped.
- * Returns 0 with *fd (or -1), or -errno. */
-static int await_exported(struct domain_proc *d, uint64_t serial, struct vos_ctl_exported *out,
-			  int *fd)
-{
-	int64_t deadline = sup_mono_ms() + DOMAIN_REPLY_TIMEOUT_MS;
-	for (;;) {
-		union {
-			struct vos_ctl_exported r;
-			char raw[512];
-		} m;
-		int got = -1;
-		ssize_t n = sup_ctl_recv(d->ctlfd, &m, sizeof(m), &got, deadline, d->intr_fd);
-		if (n == 0)
-			return -EPIPE;
-		if (n == -EMSGSIZE)
-			continue;
-		if (n < 0)
-			return (int)n;
-		if (vos_ctl_hdr_ok(&m.r.h, n, VOS_CTL_EXPORTED, sizeof(m.r)) &&
-		    m.r.serial == serial) {
-			*out = m.r;
-			*fd = got;
-			return 0;
-		}
-		if (got >= 0)
-			close(got);
-	}
-}
 
 static int ask_domain(struct domain_proc *d, const struct vos_ctl_export_fd *req,
 		      struct vos_ctl_exported *rep, int *fd)
@@ -47,7 +17,9 @@ static int ask_domain(struct domain_proc *d, const struct vos_ctl_export_fd *req
 		return -EPIPE;
 	int rc = sup_ctl_send(d->ctlfd, req, sizeof(*req), -1);
 	if (rc == 0)
-		rc = await_exported(d, req->serial, rep, fd);
+		rc = domain_await_reply(d, VOS_CTL_EXPORTED, rep, sizeof(*rep),
+					offsetof(struct vos_ctl_exported, serial), req->serial, fd,
+					DOMAIN_REPLY_TIMEOUT_MS);
 	if (rc == -ETIMEDOUT || rc == -EPIPE || rc == -ECONNRESET) {
 		/* as for an unanswered ADD_CLIENT: the domain is hung or gone */
 		d->broken = true;

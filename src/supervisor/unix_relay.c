@@ -3,41 +3,12 @@
  * (never one the client chose), with the client's socket for a bind, and
  * hands the domain's answer, fd included, back. */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "supervisor/ctl_io.h"
 #include "supervisor/unix_relay.h"
-
-/* Waits for the domain's answer to request `serial`; stale messages (a late
- * answer to an earlier request that timed out) are dropped. */
-static int await_done(struct domain_proc *d, uint64_t serial, struct vos_ctl_unix_done *out,
-		      int *fd)
-{
-	int64_t deadline = sup_mono_ms() + DOMAIN_REPLY_TIMEOUT_MS;
-	for (;;) {
-		union {
-			struct vos_ctl_unix_done r;
-			char raw[512];
-		} m;
-		int got = -1;
-		ssize_t n = sup_ctl_recv(d->ctlfd, &m, sizeof(m), &got, deadline, d->intr_fd);
-		if (n == 0)
-			return -EPIPE;
-		if (n == -EMSGSIZE)
-			continue;
-		if (n < 0)
-			return (int)n;
-		if (vos_ctl_hdr_ok(&m.r.h, n, VOS_CTL_UNIX_DONE, sizeof(m.r)) &&
-		    m.r.serial == serial) {
-			*out = m.r;
-			*fd = got;
-			return 0;
-		}
-		if (got >= 0)
-			close(got);
-	}
-}
 
 static int ask_domain(struct domain_proc *d, const struct vos_ctl_unix_addr *req, int sockfd,
 		      struct vos_ctl_unix_done *rep, int *fd)
@@ -47,7 +18,9 @@ static int ask_domain(struct domain_proc *d, const struct vos_ctl_unix_addr *req
 		return -EPIPE;
 	int rc = sup_ctl_send(d->ctlfd, req, sizeof(*req), sockfd);
 	if (rc == 0)
-		rc = await_done(d, req->serial, rep, fd);
+		rc = domain_await_reply(d, VOS_CTL_UNIX_DONE, rep, sizeof(*rep),
+					offsetof(struct vos_ctl_unix_done, serial), req->serial, fd,
+					DOMAIN_REPLY_TIMEOUT_MS);
 	if (rc == -ETIMEDOUT || rc == -EPIPE || rc == -ECONNRESET) {
 		d->broken = true; /* hung or gone, as for fd exports */
 		d->hung = rc == -ETIMEDOUT;
