@@ -355,24 +355,6 @@ bool vos_lst_restore(long fd_arg, struct vos_remote_fd *rf)
 
 static const char hexdig[] = "0123456789abcdef";
 
-static size_t put_num(char *buf, size_t at, size_t cap, long long v)
-{
-	char tmp[24];
-	int i = (int)sizeof(tmp);
-	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-	do {
-		tmp[--i] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		tmp[--i] = '-';
-	size_t n = sizeof(tmp) - (size_t)i;
-	if (at + n >= cap)
-		return cap; /* does not fit: the caller drops the item */
-	memcpy(buf + at, tmp + i, n);
-	return at + n;
-}
-
 static size_t put_hex(char *buf, size_t at, size_t cap, const void *src, size_t len)
 {
 	const uint8_t *b = src;
@@ -402,7 +384,7 @@ size_t vos_lst_exec_item(int fd, bool dead, char *out, size_t cap)
 	memcpy(out, ";l=", 3);
 	size_t at = 3;
 	for (int i = 0; i < 10 && at < cap; i++) {
-		at = put_num(out, at, cap, v[i]);
+		at = vos_put_num(out, at, cap, v[i]);
 		if (at + 1 < cap)
 			out[at++] = ',';
 		else

@@ -587,7 +587,7 @@ bool vos_rec_retry_call(long nr, const long a[6])
 #define XS_FAILED 4
 #define XS_SHARED 8
 
-static size_t put_num(char *buf, size_t at, size_t cap, long long v)
+size_t vos_put_num(char *buf, size_t at, size_t cap, long long v)
 {
 	char tmp[24];
 	int i = (int)sizeof(tmp);
@@ -642,7 +642,7 @@ size_t vos_rec_exec_item(int fd, bool dead, char *out, size_t cap)
 		return 0;
 	size_t at = put_str(out, 0, cap, ";r=");
 	for (int i = 0; i < 10; i++) {
-		at = put_num(out, at, cap, v[i]);
+		at = vos_put_num(out, at, cap, v[i]);
 		if (at + 1 >= cap)
 			return 0;
 		out[at++] = ',';
