@@ -404,11 +404,14 @@ int domain_await_reply(struct domain_proc *d, uint32_t type, void *out, size_t s
 {
 	int64_t deadline = sup_mono_ms() + timeout_ms;
 	for (;;) {
-		char m[1024] __attribute__((aligned(8)));
-		if (size > sizeof(m))
+		union {
+			struct vos_ctl_hdr h;
+			char raw[1024];
+		} m;
+		if (size > sizeof(m) || serial_off + sizeof(uint64_t) > size)
 			return -EINVAL;
 		int got = -1;
-		ssize_t n = sup_ctl_recv(d->ctlfd, m, sizeof(m), &got, deadline, d->intr_fd);
+		ssize_t n = sup_ctl_recv(d->ctlfd, &m, sizeof(m), &got, deadline, d->intr_fd);
 		if (n == 0)
 			return -EPIPE;
 		if (n == -EMSGSIZE)
@@ -416,10 +419,10 @@ int domain_await_reply(struct domain_proc *d, uint32_t type, void *out, size_t s
 		if (n < 0)
 			return (int)n;
 		uint64_t s = 0;
-		if (vos_ctl_hdr_ok((const struct vos_ctl_hdr *)m, n, type, (uint32_t)size))
-			memcpy(&s, m + serial_off, sizeof(s));
+		if (vos_ctl_hdr_ok(&m.h, n, type, (uint32_t)size))
+			memcpy(&s, m.raw + serial_off, sizeof(s));
 		if (s == serial && s != 0) {
-			memcpy(out, m, size);
+			memcpy(out, m.raw, size);
 			*fd = got;
 			return 0;
 		}
