@@ -70,7 +70,7 @@ static void unlock_conn(void)
 
 /* Moves fd to a high number so it does not take a number the application
  * expects (shells count on the lowest free fd). */
-static int hide_fd(int fd)
+int vos_hide_fd(int fd)
 {
 	struct rlimit rl;
 	long target = 1000;
@@ -106,7 +106,7 @@ static int connect_supervisor(void)
 	struct timeval tv = {.tv_sec = 5};
 	vos_sys5(SYS_setsockopt, fd, SOL_SOCKET, SO_RCVTIMEO, (long)&tv, sizeof(tv));
 	vos_sys5(SYS_setsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, (long)&tv, sizeof(tv));
-	return hide_fd((int)fd);
+	return vos_hide_fd((int)fd);
 }
 
 /* HELLO -> ATTACH + memfd. Returns the memfd or -errno. */
@@ -209,7 +209,7 @@ static int map_channel(struct domain_link *l, int memfd, const struct vos_chan_g
 		vos_sys1(SYS_close, l->memfd);
 	l->epoch = epoch;
 	l->region_size = lay.region_size;
-	l->memfd = hide_fd(memfd);
+	l->memfd = vos_hide_fd(memfd);
 	atomic_store_explicit(&l->chan, ch, memory_order_release);
 	return 0;
 }

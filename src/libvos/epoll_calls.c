@@ -130,20 +130,6 @@ static void recs_init(void)
 
 /* ------------------------------------------------------------ wake fds */
 
-/* A high, close-on-exec number: the application counts on low ones. */
-static int hide(int fd)
-{
-	struct rlimit rl;
-	long target = 1000;
-	if (vos_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, (long)&rl) == 0 && rl.rlim_cur > 64)
-		target = rl.rlim_cur > 4096 ? 4000 : (long)rl.rlim_cur - 32;
-	long nfd = vos_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, target);
-	if (nfd < 0)
-		return fd;
-	vos_sys1(SYS_close, fd);
-	return (int)nfd;
-}
-
 bool vos_wake_fds(int domain, int *efd, int *pidfd)
 {
 	if (domain < 0 || domain >= VOS_DOMAIN_COUNT)
@@ -167,8 +153,8 @@ bool vos_wake_fds(int domain, int *efd, int *pidfd)
 		int fd = vos_export_fd(domain, VOS_EXPORT_WAKE_RFD, &acc);
 		long pfd = vos_sys2(SYS_pidfd_open, li.domain_pid, 0);
 		if (fd >= 0 && pfd >= 0) {
-			w->efd = hide(fd);
-			w->pidfd = hide((int)pfd);
+			w->efd = vos_hide_fd(fd);
+			w->pidfd = vos_hide_fd((int)pfd);
 			w->epoch = ep;
 		} else {
 			if (fd >= 0)
@@ -262,7 +248,7 @@ static struct ep_rec *rec_new(int fd)
 		long x = vos_sys1(SYS_epoll_create1, EPOLL_CLOEXEC);
 		if (x < 0)
 			return NULL;
-		int relay = hide((int)x);
+		int relay = vos_hide_fd((int)x);
 		if (native_ctl(fd, EPOLL_CTL_ADD, relay, EPOLLIN, WAKE_MARK) < 0) {
 			vos_sys1(SYS_close, relay);
 			return NULL;

@@ -283,6 +283,9 @@ void vos_wait_mask_begin(struct vos_wait_mask *w, const uint64_t *given) VOS_HID
 void vos_wait_mask_end(struct vos_wait_mask *w, long result) VOS_HIDDEN;
 /* CLOCK_MONOTONIC in ns; ns left before a deadline (-1: none), never < 0. */
 int64_t vos_now_ns(void) VOS_HIDDEN;
+/* Moves fd to a high close-on-exec number (shells count on the lowest free
+ * fd); returns the new number, or fd if it cannot be moved (client.c). */
+int vos_hide_fd(int fd) VOS_HIDDEN;
 /* Appends v in decimal to buf at `at` (exec-state items); returns the new
  * end, or cap when it does not fit (recovery.c). */
 size_t vos_put_num(char *buf, size_t at, size_t cap, long long v) VOS_HIDDEN;
