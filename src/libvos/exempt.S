@@ -64,6 +64,7 @@ vos_clone_raw:
 	and $-16, %rsp
 	mov -8(%rbx), %rdi	/* the application's signal mask */
 	mov -16(%rbx), %rsi	/* its spawn record, or -1 */
+	mov -24(%rbx), %rdx	/* its thread block, or 0 */
 	call vos_thread_child_setup
 	mov %rbx, %rsp
 	pop %rbx
@@ -81,6 +82,26 @@ vos_clone_raw:
 	xor %eax, %eax
 	ret			/* pops the application's rip; rsp = stack top */
 	.size vos_clone_raw, .-vos_clone_raw
+	ud2
+
+/* void vos_thread_exit_now(struct vos_thread_block *b, unsigned long size,
+ *                          long status)
+ *
+ * Unmaps the calling thread's block and exits the thread, with nothing in
+ * between that could read it (see thread_block.h). */
+	.globl vos_thread_exit_now
+	.hidden vos_thread_exit_now
+	.type vos_thread_exit_now,@function
+	.p2align 4
+vos_thread_exit_now:
+	mov %rdx, %r12		/* the status, across munmap */
+	mov $11, %eax		/* munmap(b, size) */
+	syscall
+	mov $60, %eax		/* exit(status) */
+	mov %r12, %rdi
+	syscall
+	ud2
+	.size vos_thread_exit_now, .-vos_thread_exit_now
 	ud2
 
 	.section .note.GNU-stack,"",@progbits

@@ -19,7 +19,8 @@
  *
  * The application's stack may be tiny (a goroutine's): it only gets the
  * red zone and a 40-byte frame. C runs on a per-thread private stack
- * (vos_fast_stack, set up by the trap path); without one, or while it is in
+ * (its top in the thread's %gs block, see thread_block.h; set up by the
+ * trap path); without one, or while it is in
  * use (a handler of a synchronous fault nested in C), the call takes the
  * trap path.
  *
@@ -39,7 +40,6 @@
 	.hidden vos_fast_entry
 	.hidden vos_fast_call
 	.hidden vos_vec_level
-	.hidden vos_fast_stack
 	.type vos_fast_entry,@function
 
 /* the frame on the application's stack, from rsp after the prologue */
@@ -49,6 +49,10 @@
 #define A_RBP	   24
 #define A_SLOT	   32
 #define A_SIZE	   40
+
+/* thread_block.h's VOS_TB_FAST_TOP and VOS_TB_FAST_BUSY */
+#define TB_FAST_TOP  8
+#define TB_FAST_BUSY 16
 
 /* rewrite.c's vos_fast_class values, and fdtable.c's size */
 #define FAST_LOCAL    1
@@ -99,14 +103,13 @@ vos_fast_entry:
 	sub $24, %rsp		/* A_ACTION, A_VALUE, A_DEFERRED */
 	movq $0, A_DEFERRED(%rsp)
 	mov %rsp, %rbp		/* the application-side frame */
-	mov vos_fast_stack@gottpoff(%rip), %rcx
-	/* atomically: a raw clone child runs on its parent's TLS until it
-	 * sets its own, and must not share the stack */
+	/* atomically: a handler of a synchronous fault nested in C may get
+	 * here while the stack is in use */
 	mov $1, %r11d
-	xchg %r11, %fs:8(%rcx)	/* busy */
+	xchg %r11, %gs:TB_FAST_BUSY
 	test %r11, %r11
 	jnz .Lno_stack
-	mov %fs:(%rcx), %r11	/* top */
+	mov %gs:TB_FAST_TOP, %r11
 	test %r11, %r11
 	jz .Lunbusy
 	mov %r11, %rsp		/* onto the private stack */
@@ -175,8 +178,7 @@ vos_fast_entry:
 	mov -56(%rbp), %rax
 	mov (%rbp), %rsp	/* back on the application's stack */
 	mov %rsp, %rbp
-	mov vos_fast_stack@gottpoff(%rip), %rcx
-	movq $0, %fs:8(%rcx)	/* not busy: handlers may use it */
+	movq $0, %gs:TB_FAST_BUSY	/* not busy: handlers may use it */
 	cmpq $0, A_DEFERRED(%rsp)
 	je 1f
 	/* rt_sigprocmask(SIG_UNBLOCK, &deferred, NULL, 8): the handlers of
@@ -227,7 +229,7 @@ vos_fast_native_insn:
 	add $A_SIZE, %rsp
 	jmp vos_fast_entry
 .Lunbusy:
-	movq $0, %fs:8(%rcx)
+	movq $0, %gs:TB_FAST_BUSY
 .Lno_stack:
 .Lslow:
 	mov A_RBP(%rsp), %rbp

@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 
 #include "libvos/libvos.h"
+#include "libvos/thread_block.h"
 
 #define ENT_PRESENT	(1ull << 63)
 #define ENT_STALE	(1ull << 62)
@@ -36,29 +37,26 @@ static char *_Atomic paths; /* see vos_fd_set_path */
  * its instance: vos_forward refuses to carry the call to another instance
  * (a restart between the lookup and the submission), where the fd number
  * would name another file. Cleared at every trap (intercept.c). */
-static __thread struct {
-	bool set;
-	int domain;
-	uint32_t epoch;
-} guard;
 
 void vos_fd_guard_reset(void)
 {
-	guard.set = false;
+	vos_tb()->guard_set = false;
 }
 
 void vos_fd_guard_set(int domain, uint32_t epoch)
 {
-	guard.domain = domain;
-	guard.epoch = epoch & 0xffff;
-	guard.set = true;
+	struct vos_thread_block *tb = vos_tb();
+	tb->guard_domain = domain;
+	tb->guard_epoch = epoch & 0xffff;
+	tb->guard_set = true;
 }
 
 bool vos_fd_guard(int domain, uint32_t *epoch)
 {
-	if (!guard.set || guard.domain != domain)
+	const struct vos_thread_block *tb = vos_tb();
+	if (!tb->guard_set || tb->guard_domain != domain)
 		return false;
-	*epoch = guard.epoch;
+	*epoch = tb->guard_epoch;
 	return true;
 }
 
@@ -84,11 +82,8 @@ bool vos_fd_lookup(long fd_arg, struct vos_remote_fd *out)
 		    (!out->stale &&
 		     !vos_link_serves(out->domain, (uint32_t)(e >> ENT_EPOCH_SHIFT) & 0xffff));
 	out->stale = out->stale || out->dead;
-	if (!out->stale) {
-		guard.domain = out->domain;
-		guard.epoch = (uint32_t)(e >> ENT_EPOCH_SHIFT) & 0xffff;
-		guard.set = true;
-	}
+	if (!out->stale)
+		vos_fd_guard_set(out->domain, (uint32_t)(e >> ENT_EPOCH_SHIFT));
 	return true;
 }
 

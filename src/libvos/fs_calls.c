@@ -23,6 +23,7 @@
 #include <sys/uio.h>
 
 #include "libvos/libvos.h"
+#include "libvos/thread_block.h"
 
 #ifndef AT_EMPTY_PATH
 #define AT_EMPTY_PATH 0x1000
@@ -256,11 +257,10 @@ struct scratch {
 	bool redirect_fresh; /* redirect_in came with the last result */
 	char redirect[2][VOS_PATH_MAX];
 };
-static __thread struct scratch *tls_scratch;
-
 static struct scratch *get_scratch(void)
 {
-	if (!tls_scratch) {
+	struct vos_thread_block *tb = vos_tb();
+	if (!tb->scratch) {
 		long m = vos_raw_syscall6(SYS_mmap, 0, sizeof(struct scratch),
 					  PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
 					  0);
@@ -269,16 +269,16 @@ static struct scratch *get_scratch(void)
 			vos_log("out of memory for per-thread state; exiting");
 			vos_sys1(SYS_exit_group, 125);
 		}
-		tls_scratch = (struct scratch *)m;
+		tb->scratch = (void *)m;
 	}
-	return tls_scratch;
+	return tb->scratch;
 }
 
-void vos_thread_exiting(void)
+void vos_scratch_free(struct vos_thread_block *tb)
 {
-	if (tls_scratch) {
-		vos_sys2(SYS_munmap, (long)tls_scratch, sizeof(struct scratch));
-		tls_scratch = NULL;
+	if (tb->scratch) {
+		vos_sys2(SYS_munmap, (long)tb->scratch, sizeof(struct scratch));
+		tb->scratch = NULL;
 	}
 }
 

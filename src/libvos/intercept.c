@@ -17,6 +17,7 @@
  *
  * This layer only traps and resumes; routing lives in dispatch.c.
  */
+#include <asm/prctl.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,7 @@
 #include "libvos/libvos.h"
 #include "libvos/rewrite.h"
 #include "libvos/sigdefer.h"
+#include "libvos/thread_block.h"
 
 #ifndef PR_SET_SYSCALL_USER_DISPATCH
 #define PR_SET_SYSCALL_USER_DISPATCH 59
@@ -64,7 +66,8 @@ extern char vos_sigreturn_restorer[] VOS_HIDDEN;
 extern char vos_syscall_stub[] VOS_HIDDEN;
 long vos_clone_raw(long nr, long a0, long a1, long a2, long a3, long a4,
 		   const void *frame) VOS_HIDDEN;
-void vos_thread_child_setup(uint64_t app_sigmask, int64_t spawn) VOS_HIDDEN;
+void vos_thread_child_setup(uint64_t app_sigmask, int64_t spawn,
+			    struct vos_thread_block *block) VOS_HIDDEN;
 
 struct vos_volume_table vos_volumes;
 const char *vos_socket_path;
@@ -119,30 +122,29 @@ bool vos_in_vfork_child(void)
 	return vos_current_spawn() != NULL;
 }
 
-/* Per thread, for interrupting forwarded calls (see vos_signal_interrupts):
- * the application's signal mask while this thread's SIGSYS handler runs,
- * and what the wait saw. */
+/* Per thread (thread_block.h), for interrupting forwarded calls (see
+ * vos_signal_interrupts): the application's signal mask while this thread's
+ * SIGSYS handler runs (mask_known: the fast path learns it when needed),
+ * and what the wait saw (intr). */
 enum { INTR_NONE = 0, INTR_RESTART = 1, INTR_EINTR = 2 };
-static __thread uint64_t tls_app_mask;
-static __thread bool tls_mask_known; /* the fast path learns it when needed */
-static __thread int tls_intr;
 
 static uint64_t app_mask_now(void)
 {
-	if (!tls_mask_known) {
+	struct vos_thread_block *tb = vos_tb();
+	if (!tb->mask_known) {
 		uint64_t cur = 0;
 		vos_sys4(SYS_rt_sigprocmask, SIG_BLOCK, 0, (long)&cur, 8);
 		/* signals deferred by the fast path are blocked only for now */
-		tls_app_mask = cur & ~vos_defer_pending() & ~SIGBIT(SIGSYS);
-		tls_mask_known = true;
+		tb->app_mask = cur & ~vos_defer_pending() & ~SIGBIT(SIGSYS);
+		tb->mask_known = true;
 	}
-	return tls_app_mask;
+	return tb->app_mask;
 }
 
 uint64_t vos_wait_mask_swap(uint64_t mask)
 {
 	uint64_t old = app_mask_now();
-	tls_app_mask = mask;
+	vos_tb()->app_mask = mask;
 	return old;
 }
 
@@ -180,9 +182,16 @@ static long arm_current_thread(void)
 }
 
 /* Runs first in a thread/child created with a new stack. It inherited the
- * SIGSYS handler's mask (everything blocked): restore the application's. */
-void vos_thread_child_setup(uint64_t app_sigmask, int64_t spawn)
+ * SIGSYS handler's mask (everything blocked): restore the application's.
+ * A child sharing our memory switches to the thread block its parent made
+ * for it before anything reads per-thread state (until then %gs is still
+ * the parent's). */
+void vos_thread_child_setup(uint64_t app_sigmask, int64_t spawn, struct vos_thread_block *block)
 {
+	if (block && !vos_tb_install(block)) {
+		vos_log("cannot give a new thread its own state; exiting");
+		vos_sys1(SYS_exit_group, 125);
+	}
 	/* first in a vfork-like child: claim the record its parent reserved */
 	if (spawn >= 0 && spawn < MAX_SPAWNS)
 		atomic_store(&spawns[spawn].tid, vos_gettid());
@@ -316,16 +325,19 @@ static bool sanitized_wait(long nr, long a[6], long *result)
 
 /* ---- process creation */
 
-/* Popped by vos_clone_raw in the child; sigmask and the spawn record index
- * sit just below it (arguments of vos_thread_child_setup). */
+/* Popped by vos_clone_raw in the child; sigmask, the spawn record index and
+ * the child's thread block sit just below it (arguments of
+ * vos_thread_child_setup). */
 struct clone_frame {
+	struct vos_thread_block *block;
 	int64_t spawn;
 	uint64_t sigmask;
 	greg_t rbx, rbp, r12, r13, r14, r15, rdi, rsi, rdx, r10, r8, r9, rip;
 };
 
 /* Writes the resume frame just below the child's stack top. */
-static const void *make_child_frame(unsigned long stack_top, const ucontext_t *uc, int spawn)
+static const void *make_child_frame(unsigned long stack_top, const ucontext_t *uc, int spawn,
+				    struct vos_thread_block *block)
 {
 	const greg_t *g = uc->uc_mcontext.gregs;
 	struct clone_frame *f = (struct clone_frame *)(stack_top - sizeof(struct clone_frame));
@@ -344,6 +356,7 @@ static const void *make_child_frame(unsigned long stack_top, const ucontext_t *u
 	f->rip = g[REG_RIP];
 	f->sigmask = app_mask_of(uc);
 	f->spawn = spawn;
+	f->block = block;
 	return &f->rbx;
 }
 
@@ -352,6 +365,21 @@ static const void *make_child_frame(unsigned long stack_top, const ucontext_t *u
 static bool is_spawn(unsigned long flags)
 {
 	return (flags & CLONE_VM) && (flags & CLONE_VFORK) && !(flags & CLONE_THREAD);
+}
+
+/* In the parent after a clone with a new stack. A CLONE_VFORK child has
+ * exec'd or exited by now: its thread block is ours to free; a thread
+ * frees its own when it exits (vos_thread_exit_now). */
+static void after_clone_parent(unsigned long flags, int spawn, struct vos_fork_prep *prep,
+			       struct vos_thread_block *block, long r)
+{
+	if (is_spawn(flags)) {
+		spawn_release(spawn);
+		vos_defer_reset(); /* the child ran on this thread's memory */
+		vos_fork_parent_done(prep, r < 0);
+	}
+	if (block && (r < 0 || (flags & CLONE_VFORK)))
+		vos_tb_destroy(block);
 }
 
 static long do_clone(long a[6], const ucontext_t *uc)
@@ -375,21 +403,19 @@ static long do_clone(long a[6], const ucontext_t *uc)
 		vos_fork_parent_done(&prep, r < 0);
 		return r;
 	}
+	struct vos_thread_block *block = NULL;
+	if ((flags & CLONE_VM) && !(block = vos_tb_create()))
+		return -EAGAIN; /* as the kernel says when it is out of memory for a task */
+	if (block)
+		block->parent_frees = (flags & CLONE_VFORK) != 0;
 	int spawn = -1;
 	if (is_spawn(flags)) {
 		vos_fork_prepare(&prep);
 		spawn = spawn_reserve(&prep);
 	}
-	long tls = a[4];
-	flags = vos_thread_tls_flags(flags, &tls); /* its own libvos state */
-	const void *frame = make_child_frame(stack, uc, spawn);
-	long r = vos_clone_raw(SYS_clone, (long)flags, (long)stack, a[2], a[3], tls, frame);
-	if (is_spawn(flags)) {
-		/* CLONE_VFORK: the child has exec'd or exited by now */
-		spawn_release(spawn);
-		vos_defer_reset(); /* the child ran on this thread's memory */
-		vos_fork_parent_done(&prep, r < 0);
-	}
+	const void *frame = make_child_frame(stack, uc, spawn, block);
+	long r = vos_clone_raw(SYS_clone, (long)flags, (long)stack, a[2], a[3], a[4], frame);
+	after_clone_parent(flags, spawn, &prep, block, r);
 	return r;
 }
 
@@ -417,20 +443,19 @@ static long do_clone3(long a[6], const ucontext_t *uc)
 		return r;
 	}
 	unsigned long flags = ca->flags;
+	struct vos_thread_block *block = NULL;
+	if ((flags & CLONE_VM) && !(block = vos_tb_create()))
+		return -EAGAIN;
+	if (block)
+		block->parent_frees = (flags & CLONE_VFORK) != 0;
 	int spawn = -1;
 	if (is_spawn(flags)) {
 		vos_fork_prepare(&prep);
 		spawn = spawn_reserve(&prep);
 	}
-	const void *frame = make_child_frame(ca->stack + ca->stack_size, uc, spawn);
-	uint64_t c3[16]; /* its own libvos state, as for clone */
-	long r = vos_clone_raw(SYS_clone3, vos_thread_tls_clone3(a[0], a[1], c3, sizeof(c3)), a[1],
-			       0, 0, 0, frame);
-	if (is_spawn(flags)) {
-		spawn_release(spawn);
-		vos_defer_reset(); /* the child ran on this thread's memory */
-		vos_fork_parent_done(&prep, r < 0);
-	}
+	const void *frame = make_child_frame(ca->stack + ca->stack_size, uc, spawn, block);
+	long r = vos_clone_raw(SYS_clone3, a[0], a[1], 0, 0, 0, frame);
+	after_clone_parent(flags, spawn, &prep, block, r);
 	return r;
 }
 
@@ -517,10 +542,28 @@ bool vos_dispatch(long nr, long a[6], ucontext_t *uc, long *result)
 	case SYS_execveat:
 		*result = do_execve(nr, a, uc);
 		return true;
-	case SYS_exit:
-		vos_thread_exiting();
-		vos_fast_stack_release();
-		return false;
+	case SYS_exit: {
+		/* the thread's libvos state goes with it: nothing may touch it
+		 * once freed, so the exit is made here, never returning */
+		struct vos_thread_block *tb = vos_tb();
+		if (tb->parent_frees)
+			return false;
+		vos_scratch_free(tb);
+		vos_fast_stack_free(tb);
+		vos_thread_exit_now(tb, VOS_TB_SIZE, a[0]);
+	}
+	case SYS_arch_prctl: {
+		if (a[0] != ARCH_SET_GS)
+			return false;
+		/* %gs addresses libvos's per-thread state (thread_block.h) */
+		static atomic_flag told = ATOMIC_FLAG_INIT;
+		if (!atomic_flag_test_and_set(&told))
+			vos_log("arch_prctl(ARCH_SET_GS) refused: libvos keeps its per-thread "
+				"state "
+				"there");
+		*result = -EPERM;
+		return true;
+	}
 	case SYS_exit_group:
 		vos_rewrite_report();
 		vos_client_exiting();
@@ -585,8 +628,9 @@ bool vos_signal_interrupts(void *arg)
 		if (k.handler == SIG_DFL ? !default_stops(sig) : !(k.flags & SA_RESTART))
 			restart = false;
 	}
-	if (any && tls_intr != INTR_EINTR)
-		tls_intr = restart ? INTR_RESTART : INTR_EINTR;
+	struct vos_thread_block *tb = vos_tb();
+	if (any && tb->intr != INTR_EINTR)
+		tb->intr = restart ? INTR_RESTART : INTR_EINTR;
 	return any;
 }
 
@@ -694,15 +738,16 @@ static enum serve_outcome serve(long nr, long a[6], ucontext_t *uc, const uint64
 {
 	long orig[6];
 	memcpy(orig, a, sizeof orig);
-	tls_app_mask = app_mask ? *app_mask : 0;
-	tls_mask_known = app_mask != NULL;
-	tls_intr = INTR_NONE;
+	struct vos_thread_block *tb = vos_tb();
+	tb->app_mask = app_mask ? *app_mask : 0;
+	tb->mask_known = app_mask != NULL;
+	tb->intr = INTR_NONE;
 	vos_fd_guard_reset(); /* fdtable.c: per call */
 	if (vos_dispatch(nr, a, uc, result)) {
 		bool restart =
-			*result == -EINTR && ((tls_intr == INTR_RESTART && restartable(nr)) ||
-					      (tls_intr != INTR_NONE && !may_block(nr)));
-		tls_intr = INTR_NONE;
+			*result == -EINTR && ((tb->intr == INTR_RESTART && restartable(nr)) ||
+					      (tb->intr != INTR_NONE && !may_block(nr)));
+		tb->intr = INTR_NONE;
 		return restart ? SERVED_RESTART : SERVED;
 	}
 	if (memcmp(orig, a, sizeof orig) != 0) {
@@ -796,6 +841,11 @@ __attribute__((constructor(101))) static void vos_init(void)
 	const char *sock = getenv("VOS_SOCKET");
 	if (!sock || !*sock)
 		return; /* not under vos run: stay inert */
+	struct vos_thread_block *first = vos_tb_create();
+	if (!first || !vos_tb_install(first)) {
+		vos_log("cannot set up per-thread state (%gs); running without VirtuOS");
+		return;
+	}
 	/* a copy: a program setting its process title (nginx) overwrites the
 	 * original environment strings, and a fork child reconnects by path */
 	static char sock_copy[108]; /* sizeof sun_path */

@@ -331,15 +331,9 @@ long vos_remote_pread(const struct vos_remote_fd *rf, void *buf, size_t len,
  * (app_sigsys.c). */
 void vos_app_sigsys(void **handler, unsigned long *flags, uint64_t sa_mask, void *siginfo,
 		    ucontext_t *uc) VOS_HIDDEN;
-/* clone flags for a new thread: a raw clone(CLONE_VM|CLONE_THREAD) without
- * CLONE_SETTLS gets CLONE_SETTLS and *tls a thread pointer of its own (a
- * copy of the caller's TLS, libvos's part reset; thread_tls.c). */
-unsigned long vos_thread_tls_flags(unsigned long flags, long *tls) VOS_HIDDEN;
-/* The same for clone3's argument block at `args` (`size` bytes): the block
- * to pass, `args` itself or a changed copy in `copy` (`room` bytes). */
-long vos_thread_tls_clone3(long args, long size, void *copy, size_t room) VOS_HIDDEN;
-/* A thread is about to exit: release what libvos holds for it. */
-void vos_thread_exiting(void) VOS_HIDDEN;
+/* Frees a thread block's path scratch area (fs_calls.c). */
+struct vos_thread_block;
+void vos_scratch_free(struct vos_thread_block *tb) VOS_HIDDEN;
 
 /* A handler's answer meaning "not ours: run the call natively". */
 #define VOS_RUN_NATIVE LONG_MIN

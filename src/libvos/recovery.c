@@ -36,6 +36,7 @@
 #include <sys/syscall.h>
 
 #include "libvos/libvos.h"
+#include "libvos/thread_block.h"
 #include "vos/protocol.h"
 
 #ifndef O_TMPFILE_BIT
@@ -360,13 +361,13 @@ static int64_t died_again(uint32_t epoch, int64_t res)
 	return 0;
 }
 
-/* This thread's last recovery was interrupted by a signal, for this fd. */
-static __thread int tls_intr_fd = -1;
+/* This thread's last recovery was interrupted by a signal, for this fd
+ * (vos_tb()->intr_fd). */
 
 bool vos_rec_interrupted(int fd)
 {
-	bool r = tls_intr_fd == fd;
-	tls_intr_fd = -1;
+	bool r = vos_tb()->intr_fd == fd;
+	vos_tb()->intr_fd = -1;
 	return r;
 }
 
@@ -443,7 +444,7 @@ bool vos_recover_fd(long fd_arg, struct vos_remote_fd *rf)
 	if (!vos_recovery_enabled() || vos_in_vfork_child())
 		return false;
 	int fd = (int)fd_arg;
-	tls_intr_fd = -1;
+	vos_tb()->intr_fd = -1;
 	if (!rec_of(fd))
 		return false;
 	/* lookups of this call named the dead instance: its guard would stop
@@ -470,7 +471,7 @@ bool vos_recover_fd(long fd_arg, struct vos_remote_fd *rf)
 				break;
 		}
 		if (nrfd == REOPEN_INTR)
-			tls_intr_fd = fd;
+			vos_tb()->intr_fd = fd;
 		if (nrfd >= 0) {
 			/* every fd sharing the description: the first takes the new
 			 * remote fd, the others dups of it (still one description) */

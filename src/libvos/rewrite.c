@@ -26,6 +26,7 @@
 
 #include "libvos/libvos.h"
 #include "libvos/site_forms.h"
+#include "libvos/thread_block.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
@@ -44,13 +45,6 @@ extern char vos_fast_entry[] VOS_HIDDEN;
  * (0 xmm0-15, 1 ymm0-15, 2 zmm0-31 and k0-7). */
 unsigned char vos_vec_level VOS_HIDDEN;
 
-/* Read by fastpath.S (%fs-relative): top of this thread's private stack
- * (0: none yet), and whether a fast-path call is running on it. */
-struct fast_stack {
-	uintptr_t top;
-	uintptr_t busy;
-};
-__thread struct fast_stack vos_fast_stack VOS_HIDDEN;
 #define FAST_STACK_SIZE (128UL << 10)
 
 /* The fast path's first stage (fastpath.S): calls vos_dispatch never
@@ -131,7 +125,8 @@ bool vos_rewrite_init(void)
 
 void vos_fast_stack_setup(void)
 {
-	if (!enabled || vos_fast_stack.top)
+	struct vos_thread_block *tb = vos_tb();
+	if (!enabled || tb->fast_top)
 		return;
 	/* a guard page below */
 	long m = vos_raw_syscall6(SYS_mmap, 0, FAST_STACK_SIZE + PAGE, PROT_NONE,
@@ -142,15 +137,15 @@ void vos_fast_stack_setup(void)
 		vos_sys2(SYS_munmap, m, FAST_STACK_SIZE + PAGE);
 		return;
 	}
-	vos_fast_stack.top = (uintptr_t)m + PAGE + FAST_STACK_SIZE;
+	tb->fast_top = (uintptr_t)m + PAGE + FAST_STACK_SIZE;
 }
 
-void vos_fast_stack_release(void)
+void vos_fast_stack_free(struct vos_thread_block *tb)
 {
-	uintptr_t top = vos_fast_stack.top;
-	if (!top || vos_fast_stack.busy)
+	uintptr_t top = tb->fast_top;
+	if (!top)
 		return;
-	vos_fast_stack.top = 0;
+	tb->fast_top = 0;
 	vos_sys2(SYS_munmap, (long)(top - FAST_STACK_SIZE - PAGE), FAST_STACK_SIZE + PAGE);
 }
 

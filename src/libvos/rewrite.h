@@ -25,7 +25,8 @@ void vos_rewrite_count_fast(void);
 /* The private stack vos_fast_entry runs C on (per thread, made by the
  * trap path: the application's stack may be a goroutine's few KiB). */
 void vos_fast_stack_setup(void);
-void vos_fast_stack_release(void); /* the thread exits */
+struct vos_thread_block;
+void vos_fast_stack_free(struct vos_thread_block *tb); /* its thread is gone */
 
 /* What the trampoline does after vos_fast_call (values fixed by fastpath.S). */
 enum { VOS_FAST_NATIVE = 0, VOS_FAST_DONE = 1, VOS_FAST_SLOW = 2, VOS_FAST_RESTART = 3 };

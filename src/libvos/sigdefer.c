@@ -32,6 +32,7 @@
 #include <ucontext.h>
 
 #include "libvos/libvos.h"
+#include "libvos/thread_block.h"
 
 #define K_SA_RESTORER 0x04000000UL
 #define SIGBIT(s)     (1ULL << ((s)-1))
@@ -47,9 +48,6 @@ static bool known[65];
 /* sigaction from several threads at once: one at a time, as in the kernel */
 static atomic_flag table_lock = ATOMIC_FLAG_INIT;
 
-static __thread int tls_depth;
-static __thread uint64_t tls_deferred;
-
 void vos_sig_wrap_enable(void)
 {
 	wrapping = true;
@@ -57,25 +55,26 @@ void vos_sig_wrap_enable(void)
 
 void vos_defer_enter(void)
 {
-	tls_depth++;
+	vos_tb()->defer_depth++;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
 
 uint64_t vos_defer_leave(void)
 {
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	tls_depth--;
+	struct vos_thread_block *tb = vos_tb();
+	tb->defer_depth--;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	/* a signal from here on is not deferred: nothing can be lost */
-	uint64_t d = tls_depth ? 0 : tls_deferred;
-	if (!tls_depth)
-		tls_deferred = 0;
+	uint64_t d = tb->defer_depth ? 0 : tb->deferred;
+	if (!tb->defer_depth)
+		tb->deferred = 0;
 	return d;
 }
 
 uint64_t vos_defer_pending(void)
 {
-	return tls_deferred;
+	return vos_tb()->deferred;
 }
 
 void vos_sig_after_fork(void)
@@ -85,8 +84,9 @@ void vos_sig_after_fork(void)
 
 void vos_defer_reset(void)
 {
-	tls_depth = 0;
-	tls_deferred = 0;
+	struct vos_thread_block *tb = vos_tb();
+	tb->defer_depth = 0;
+	tb->deferred = 0;
 }
 
 static void vos_sig_wrapper(int sig, siginfo_t *si, void *ucv);
@@ -173,7 +173,7 @@ static void defer(int sig, siginfo_t *si, ucontext_t *uc, const struct vos_ksiga
 	memcpy(&m, &uc->uc_sigmask, sizeof m);
 	m |= SIGBIT(sig);
 	memcpy(&uc->uc_sigmask, &m, sizeof m);
-	tls_deferred |= SIGBIT(sig);
+	vos_tb()->deferred |= SIGBIT(sig);
 	if (act->flags & SA_RESETHAND) {
 		/* the kernel reset it for this delivery: it is for the next */
 		struct vos_ksigaction k = kernel_view(act);
@@ -199,7 +199,7 @@ static void vos_sig_wrapper(int sig, siginfo_t *si, void *ucv)
 {
 	ucontext_t *uc = ucv;
 	struct vos_ksigaction act = app_act[sig];
-	if (tls_depth > 0 && !synchronous(sig, si)) {
+	if (vos_tb()->defer_depth > 0 && !synchronous(sig, si)) {
 		defer(sig, si, uc, &act);
 		return;
 	}

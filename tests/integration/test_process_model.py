@@ -486,7 +486,7 @@ def test_fork_while_threads_have_calls_in_flight(vos, volume):
 def test_raw_clone_threads_sharing_the_thread_pointer(vos, volume):
     """Three threads made by a raw clone(CLONE_VM|CLONE_THREAD) without
     CLONE_SETTLS, and the creator, open/pread/close volume files at once:
-    each gets libvos state of its own (thread_tls.c)."""
+    each has libvos state of its own (its %gs thread block)."""
     native, r = _native_and_vos(vos, volume, ["rawclone", "MNT/random.bin"], timeout=120)
     assert native.returncode == 0, native
     assert native.stdout == "raw clone threads: 0 still running, calls 2000, mismatches 0\n"
