@@ -37,7 +37,10 @@
  *     remote fd numbers sharing the same open file descriptions, same
  *     credentials), waits for VOS_CTL_ADDED, then
  *   supervisor -> VOS_CTL_FORK_REPLY {status, token, geometry, pid, epoch}
- *                 + SCM_RIGHTS(memfd) when status == 0
+ *                 + SCM_RIGHTS(memfd) when status == 0; -ESRCH when the
+ *                 instance holding the parent's shadow died or is dying
+ *                 (a restart under way): the child's inherited fds of that
+ *                 domain are dead, as the parent's are
  *   parent forks; the child opens its own connection and sends
  *   child   -> VOS_CTL_CLAIM {domain, token} (one FORK/CLAIM pair per domain
  *     the parent has a channel with; a token only claims in its own domain)

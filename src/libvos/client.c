@@ -410,8 +410,14 @@ void vos_fork_prepare(struct vos_fork_prep *p)
 		    rep.status != 0 || memfd < 0) {
 			if (memfd >= 0)
 				vos_sys1(SYS_close, memfd);
-			vos_log("cannot duplicate the shadow for a child; its remote fds will be "
-				"unusable");
+			/* a restart under way: no log, the child's fds recover
+			 * or fail as ours do */
+			p->dead[d] = n >= 0 &&
+				     vos_ctl_hdr_ok(&rep.h, n, VOS_CTL_FORK_REPLY, sizeof(rep)) &&
+				     rep.status == -ESRCH;
+			if (!p->dead[d])
+				vos_log("cannot duplicate the shadow for a child; its remote fds "
+					"will be unusable");
 			continue;
 		}
 		p->memfd[d] = memfd;
@@ -527,6 +533,10 @@ long vos_ctl_request_fd(const void *msg, size_t len, int sendfd, void *reply, si
 void vos_fork_child_adopt(struct vos_fork_prep *p)
 {
 	for (int d = 0; d < VOS_DOMAIN_COUNT; d++) {
+		/* dead: usable again as fds of the parent's instance, which our
+		 * own link never serves (fdtable.c compares epochs) */
+		if (p->memfd[d] < 0 && p->dead[d])
+			vos_fd_unstale_domain(d, p->gen);
 		if (p->memfd[d] < 0)
 			continue;
 		int r = vos_fork_claim(d, p->token[d]);

@@ -88,6 +88,8 @@ static bool put_records(struct buf *b, int fd, bool dead)
 {
 	long fl = vos_sys2(SYS_fcntl, fd, F_GETFD);
 	size_t reserve = VOS_PATH_MAX + 256; /* k= and w= */
+	if (fl >= 0 && !(fl & FD_CLOEXEC))
+		vos_rec_vfork_taken(fd); /* crosses the exec, with its item or not */
 	if (fl < 0 || (fl & FD_CLOEXEC) || b->overflow || b->len + reserve >= b->cap)
 		return false;
 	char *at = b->p + b->len;
@@ -351,6 +353,7 @@ long vos_exec_with_state(long nr, long a[6])
 				set_cloexec(links[d].memfd, true);
 	}
 	vos_epoll_exec_failed();
+	vos_rec_vfork_exec_failed();
 	vos_sys2(SYS_munmap, area, (long)area_size);
 	return r;
 }

@@ -401,12 +401,47 @@ static bool path_slot(long nr, int n, int *d, int *p)
 	}
 }
 
-/* Applies fixup_crossing to every path argument of a path-taking call. */
+/* Whether nr follows a symlink at the end of its (first) path. */
+static bool follows_last_link(long nr, const long a[6])
+{
+	switch (nr) {
+	case SYS_stat:
+	case SYS_access:
+	case SYS_faccessat:
+	case SYS_execve:
+		return true;
+	case SYS_open:
+		return !(a[1] & O_NOFOLLOW);
+	case SYS_openat:
+		return !(a[2] & O_NOFOLLOW);
+	case SYS_faccessat2:
+	case SYS_newfstatat:
+		return !(a[3] & AT_SYMLINK_NOFOLLOW);
+	case SYS_statx:
+		return !(a[2] & AT_SYMLINK_NOFOLLOW);
+	case SYS_execveat:
+		return !(a[4] & AT_SYMLINK_NOFOLLOW);
+	default:
+		return false;
+	}
+}
+
+/* Applies fixup_crossing to every path argument of a path-taking call;
+ * /proc/self/exe of a launched static program names the program
+ * (self_exe.c). */
 void vos_fixup_path_args(long nr, long a[6])
 {
 	bool lex = nr == SYS_execve || nr == SYS_execveat;
-	for (int n = 0, d, p; n < 2 && path_slot(nr, n, &d, &p); n++)
+	for (int n = 0, d, p; n < 2 && path_slot(nr, n, &d, &p); n++) {
+		const char *exe;
+		if (n == 0 && follows_last_link(nr, a) &&
+		    (exe = vos_self_exe_for(d < 0 ? AT_FDCWD : a[d], (const char *)a[p]))) {
+			a[p] = (long)exe;
+			if (d >= 0)
+				a[d] = AT_FDCWD;
+		}
 		fixup_crossing(d < 0 ? AT_FDCWD : a[d], &a[p], n, lex);
+	}
 }
 
 static bool in_vfork_child(void)
@@ -1723,6 +1758,11 @@ static long do_rename(long nr, long od, const char *op, long nd, const char *np,
 
 static long do_readlink(long nr, long dirfd, const char *path, char *buf, long size, bool *local)
 {
+	const char *exe = vos_self_exe_for(dirfd, path);
+	if (exe) {
+		*local = false;
+		return buf ? vos_self_exe_readlink(exe, buf, size) : -EFAULT;
+	}
 	struct route *rt = &scratch.r1;
 	long err = 0;
 	enum route_kind k = route_path(dirfd, path, rt, &err);

@@ -463,15 +463,22 @@ static long do_fork(long nr, long a[6])
 {
 	struct vos_fork_prep prep;
 	vos_fork_prepare(&prep);
-	long r;
-	if (nr == SYS_vfork)
+	long r, page = 0;
+	if (nr == SYS_vfork) {
+		/* the child reports what it shares (recovery.c); with a page,
+		 * not every description counts as shared */
+		page = vos_rec_vfork_begin();
+		prep.spawn = page != 0;
 		r = vos_sys5(SYS_clone, CLONE_VFORK | SIGCHLD, 0, 0, 0, 0);
-	else
+	} else {
 		r = vos_passthrough(nr, a);
+	}
 	if (r == 0) {
 		after_fork_child(&prep);
+		vos_rec_vfork_child(page);
 		return 0;
 	}
+	vos_rec_vfork_end(page, r > 0);
 	vos_fork_parent_done(&prep, r < 0);
 	return r;
 }

@@ -117,6 +117,18 @@ void vos_recovery_after_fork(void) VOS_HIDDEN; /* also listeners' */
 /* A forked child holds every description too (parent side; the child's
  * is vos_recovery_after_fork): none is recovered at a stale offset. */
 void vos_rec_forked(void) VOS_HIDDEN;
+/* vfork(2) run as a fork (intercept.c do_fork, recovery.c): a report page
+ * (0: none, then every description counts as shared) mapped before the
+ * clone; the child takes it (after its fork set-up); the parent, once the
+ * child has exec'd or exited, marks shared only what the child took
+ * across its exec or used itself (forked: the clone succeeded), and unmaps
+ * it. The child's exec (exec_state.c) names each fd that crosses it, and
+ * clears the names when the exec failed. */
+long vos_rec_vfork_begin(void) VOS_HIDDEN;
+void vos_rec_vfork_child(long page) VOS_HIDDEN;
+void vos_rec_vfork_end(long page, bool forked) VOS_HIDDEN;
+void vos_rec_vfork_taken(int fd) VOS_HIDDEN;
+void vos_rec_vfork_exec_failed(void) VOS_HIDDEN;
 /* execve (exec_state.c): fd's record as one VOS_INHERIT item ";r=..." at
  * out (cap bytes), its length, 0 when none or it does not fit; dead: fd's
  * instance died (it is not handed on as f=). The new image's side: the
@@ -176,6 +188,9 @@ struct vos_fork_prep {
 	uint64_t token[VOS_DOMAIN_COUNT];
 	struct vos_link_info info[VOS_DOMAIN_COUNT];
 	bool spawn; /* a vfork-like child (intercept.c): shares only what crosses its exec */
+	/* the instance holding the shadow died before it could be duplicated
+	 * (FORK -ESRCH): the child's inherited fds of it are dead, as ours */
+	bool dead[VOS_DOMAIN_COUNT];
 };
 void vos_fork_prepare(struct vos_fork_prep *p) VOS_HIDDEN;
 void vos_fork_parent_done(struct vos_fork_prep *p, bool failed) VOS_HIDDEN;
@@ -331,6 +346,12 @@ long vos_remote_pread(const struct vos_remote_fd *rf, void *buf, size_t len,
  * (app_sigsys.c). */
 void vos_app_sigsys(void **handler, unsigned long *flags, uint64_t sa_mask, void *siginfo,
 		    ucontext_t *uc) VOS_HIDDEN;
+/* /proc/self/exe of a program started by vos-static (self_exe.c): the
+ * program's path when (dirfd, path) names it, else NULL; and readlink's
+ * answer for it. */
+const char *vos_self_exe_for(long dirfd, const char *path) VOS_HIDDEN;
+long vos_self_exe_readlink(const char *target, char *buf, long size) VOS_HIDDEN;
+
 /* Frees a thread block's path scratch area (fs_calls.c). */
 struct vos_thread_block;
 void vos_scratch_free(struct vos_thread_block *tb) VOS_HIDDEN;

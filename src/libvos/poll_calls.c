@@ -16,10 +16,12 @@
  * kernel's rules (POLLIN_SET, POLLOUT_SET, POLLEX_SET; one count per set
  * bit; EBADF for a bad fd; remaining time written back).
  *
- * A domain that died: its fds report POLLERR|POLLHUP (select: readable and
- * writable), like a device that went away; the next call on them fails with
- * EIO. A remote fd inherited across fork but not usable in this process
- * (stale) is POLLNVAL / EBADF.
+ * A domain that died: its fds that the restarted instance takes back
+ * (recovery.c, listeners.c) are polled there, also by a wait in progress,
+ * which then waits on the new instance's wake fds; the others report
+ * POLLERR|POLLHUP (select: readable and writable), like a device that went
+ * away, and the next call on them fails with EIO. A remote fd inherited
+ * across fork but not usable in this process (stale) is POLLNVAL / EBADF.
  *
  * A signal handler that leaves a wait with siglongjmp (run nested in the
  * native wait) never lets it finish: the wait's wake set, its mappings and
@@ -429,34 +431,65 @@ static long local_poll(struct local_set *ls, struct pollfd *fds, unsigned long n
 	return r;
 }
 
-/* poll(2) on fds with a timeout in ns (-1: none). Returns false when no
- * entry is remote (run natively); else *result. */
-static bool poll_engine(struct pollfd *fds, unsigned long nfds, int64_t timeout_ns, long sysnr,
-			uint64_t mask, long *result)
+/* Counts the entries per class (local, stale, per remote domain); a dead
+ * fd a restarted domain takes back counts as remote again. */
+static void count_fds(const struct pollfd *fds, unsigned long nfds,
+		      unsigned long per_domain[VOS_DOMAIN_COUNT], unsigned long *local,
+		      unsigned long *stale)
 {
-	unsigned long per_domain[VOS_DOMAIN_COUNT] = {0}, local = 0, stale = 0;
+	for (int d = 0; d < VOS_DOMAIN_COUNT; d++)
+		per_domain[d] = 0;
+	*local = *stale = 0;
 	for (unsigned long i = 0; i < nfds; i++) {
 		struct vos_remote_fd rf;
 		int k = classify(fds[i].fd, &rf);
 		if (k == CLASS_STALE && recover_dead(fds[i].fd, &rf))
-			k = CLASS_REMOTE;
+			k = classify(fds[i].fd, &rf);
 		switch (k) {
 		case CLASS_LOCAL:
-			local++;
+			(*local)++;
 			break;
 		case CLASS_STALE:
-			stale++;
+			(*stale)++;
 			break;
 		case CLASS_REMOTE:
 			if (rf.domain >= 0 && rf.domain < VOS_DOMAIN_COUNT)
 				per_domain[rf.domain]++;
 			else
-				stale++;
+				(*stale)++;
 			break;
 		default:
 			break;
 		}
 	}
+}
+
+/* The instances a wake set was built for (0 where none): one that no
+ * longer matches the links (a restart took its fds back) needs a new set,
+ * else nothing would ever wake the wait for the new instance. */
+static void wake_epochs(const unsigned long *per_domain, uint32_t epochs[VOS_DOMAIN_COUNT])
+{
+	for (int d = 0; d < VOS_DOMAIN_COUNT; d++)
+		epochs[d] = per_domain[d] ? vos_link_epoch(d) : 0;
+}
+
+static bool wake_outdated(const unsigned long *per_domain, const uint32_t built[VOS_DOMAIN_COUNT])
+{
+	uint32_t now[VOS_DOMAIN_COUNT];
+	wake_epochs(per_domain, now);
+	for (int d = 0; d < VOS_DOMAIN_COUNT; d++)
+		if (now[d] != built[d])
+			return true;
+	return false;
+}
+
+/* poll(2) on fds with a timeout in ns (-1: none). Returns false when no
+ * entry is remote (run natively); else *result. */
+static bool poll_engine(struct pollfd *fds, unsigned long nfds, int64_t timeout_ns, long sysnr,
+			uint64_t mask, long *result)
+{
+	unsigned long per_domain[VOS_DOMAIN_COUNT], local, stale;
+	count_fds(fds, nfds, per_domain, &local, &stale);
 	int domains = 0, only = -1;
 	for (int d = 0; d < VOS_DOMAIN_COUNT; d++)
 		if (per_domain[d] > 0) {
@@ -477,7 +510,7 @@ static bool poll_engine(struct pollfd *fds, unsigned long nfds, int64_t timeout_
 		*result = poll_domain(fds, nfds, only, per_domain[only], timeout_ns, sysnr, false);
 		/* -EAGAIN: the domain's worker bound is reached and none may
 		 * wait, or its fds were taken back by a restarted instance;
-		 * the slices below never make it wait */
+		 * the loop below polls them there */
 		if (*result != -EAGAIN)
 			return true;
 	}
@@ -489,48 +522,67 @@ static bool poll_engine(struct pollfd *fds, unsigned long nfds, int64_t timeout_
 		return true;
 	}
 	int64_t deadline = timeout_ns < 0 ? -1 : vos_now_ns() + timeout_ns;
+	uint32_t wake_built[VOS_DOMAIN_COUNT];
+	wake_epochs(per_domain, wake_built);
 	int wfd = timeout_ns != 0 ? wake_set(per_domain) : -1;
 	bool noted = wfd >= 0 || ls.map_len;
 	if (noted)
 		left_note(0, true, wfd, ls.map_len ? (long)ls.fds : 0, ls.map_len, per_domain);
 	bool armed[VOS_DOMAIN_COUNT] = {false};
 	int64_t slice = SLICE_MIN_NS;
-	for (;;) {
+	for (bool first = true;; first = false) {
 		if (wfd >= 0)
 			wake_drain(wfd); /* news from now on re-arm it */
+		/* a domain died meanwhile: its fds that a restarted instance
+		 * takes back are polled there, the others hang up */
+		unsigned long unused;
+		if (!first)
+			count_fds(fds, nfds, per_domain, &unused, &unused);
 		long ready = 0;
 		for (unsigned long i = 0; i < nfds; i++) {
 			struct vos_remote_fd rf;
 			if (classify(fds[i].fd, &rf) == CLASS_STALE) {
-				/* a dead domain instance's fd: hung up, as in flight */
 				fds[i].revents = rf.dead ? POLLERR | POLLHUP : POLLNVAL;
 				ready++;
 			}
 		}
 		int64_t left = vos_left_ns(deadline);
+		bool blind = false; /* a domain's fds are not armed: wait in slices */
 		for (int d = 0; d < VOS_DOMAIN_COUNT; d++) {
 			if (per_domain[d] == 0)
 				continue;
 			bool arm = wfd >= 0 && left != 0;
 			int64_t r = poll_domain(fds, nfds, d, per_domain[d], 0, sysnr, arm);
+			/* -EAGAIN: taken back by a restarted instance, poll
+			 * them there now (a domain dying again and again: give
+			 * up arming, poll in slices) */
+			for (int again = 0; r == -EAGAIN && again < 3; again++)
+				r = poll_domain(fds, nfds, d, per_domain[d], 0, sysnr, arm);
 			if (r == -EAGAIN) {
-				/* taken back by a restarted instance: poll there next
-				 * round, woken by the new instance's fds */
-				if (wfd >= 0) {
-					vos_sys1(SYS_close, wfd);
-					wfd = wake_set(per_domain);
-				}
+				blind = true;
 				continue;
 			}
 			if (r < 0) {
 				*result = r;
 				goto out;
 			}
-			armed[d] = arm && r == 0 && vos_link_epoch(d) != 0;
+			/* sticky: a later round without arming leaves this one's arm */
+			armed[d] = armed[d] || (arm && r == 0 && vos_link_epoch(d) != 0);
 			ready += r;
 		}
+		if (wfd >= 0 && wake_outdated(per_domain, wake_built)) {
+			/* the old set holds the dead instance's wake fds: one
+			 * for the new instances; the leftover record must name
+			 * it (the old number may soon be the application's) */
+			vos_sys1(SYS_close, wfd);
+			wake_epochs(per_domain, wake_built);
+			wfd = wake_set(per_domain);
+			left_note(0, true, wfd, ls.map_len ? (long)ls.fds : 0, ls.map_len,
+				  per_domain);
+			noted = true;
+		}
 		int64_t wait = ready > 0		  ? 0
-			       : wfd >= 0		  ? left
+			       : wfd >= 0 && !blind	  ? left
 			       : left < 0 || left > slice ? slice
 							  : left;
 		bool woken = false;

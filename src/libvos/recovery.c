@@ -32,6 +32,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -94,6 +95,115 @@ static struct rec *rec_of(long fd)
 	return i ? &recs[i] : NULL;
 }
 
+/* ------------------------------------------------- vfork(2) as a fork */
+
+/* libvos runs vfork(2) as a fork with CLONE_VFORK (intercept.c do_fork):
+ * the parent waits until the child execs or exits. Only the descriptions
+ * the child takes across its exec, or uses itself (moves the offset,
+ * locks, changes flags, hands to a process of its own), become shared with
+ * another process; the child reports them in a MAP_SHARED page, the only
+ * memory the two have in common, and the parent marks just those. */
+struct vfork_report {
+	_Atomic uint32_t execing;	   /* taken[] is for an exec under way (or done) */
+	_Atomic uint64_t used[NREC / 64];  /* by the child's own calls */
+	_Atomic uint64_t taken[NREC / 64]; /* crossing that exec */
+};
+#define VFORK_REPORT_SIZE ((sizeof(struct vfork_report) + 4095) & ~(size_t)4095)
+
+/* In a vfork child: its parent's page, and which records are the parent's
+ * descriptions (alive at the vfork, not reused since). */
+static struct vfork_report *vfork_rep;
+static _Atomic uint64_t from_parent[NREC / 64];
+
+static void bit_set(_Atomic uint64_t *map, uint32_t i)
+{
+	atomic_fetch_or_explicit(&map[i / 64], 1ull << (i % 64), memory_order_relaxed);
+}
+
+static bool bit_get(_Atomic uint64_t *map, uint32_t i)
+{
+	return (atomic_load_explicit(&map[i / 64], memory_order_relaxed) >> (i % 64)) & 1;
+}
+
+static void vfork_forget(uint32_t i)
+{
+	if (vfork_rep)
+		atomic_fetch_and_explicit(&from_parent[i / 64], ~(1ull << (i % 64)),
+					  memory_order_relaxed);
+}
+
+/* The child uses record i: the parent's description is shared from now. */
+static void vfork_used(uint32_t i)
+{
+	if (vfork_rep && i && i < NREC && bit_get(from_parent, i))
+		bit_set(vfork_rep->used, i);
+}
+
+long vos_rec_vfork_begin(void)
+{
+	long m = vos_raw_syscall6(SYS_mmap, 0, (long)VFORK_REPORT_SIZE, PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	return m < 0 && m > -4096 ? 0 : m;
+}
+
+void vos_rec_vfork_child(long page)
+{
+	vfork_rep = (struct vfork_report *)page;
+	if (!vfork_rep)
+		return;
+	uint32_t hi = atomic_load_explicit(&rec_high, memory_order_relaxed);
+	for (uint32_t w = 0; w < NREC / 64; w++)
+		atomic_store_explicit(&from_parent[w], 0, memory_order_relaxed);
+	for (uint32_t i = 1; i < hi; i++)
+		if (atomic_load_explicit(&recs[i].refs, memory_order_relaxed))
+			bit_set(from_parent, i);
+}
+
+void vos_rec_vfork_end(long page, bool forked)
+{
+	struct vfork_report *rep = (struct vfork_report *)page;
+	if (!rep)
+		return;
+	/* execing still set: the exec succeeded (a failed one clears it) or
+	 * the child died inside it; either way take what it reported */
+	bool exec = atomic_load_explicit(&rep->execing, memory_order_acquire) != 0;
+	for (uint32_t w = 0; forked && w < NREC / 64; w++) {
+		uint64_t bits = atomic_load_explicit(&rep->used[w], memory_order_relaxed);
+		if (exec)
+			bits |= atomic_load_explicit(&rep->taken[w], memory_order_relaxed);
+		for (; bits; bits &= bits - 1) {
+			uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
+			if (!atomic_load_explicit(&recs[i].refs, memory_order_relaxed))
+				continue;
+			atomic_store_explicit(&recs[i].shared, true, memory_order_relaxed);
+			vfork_used(i); /* we are a vfork child: our parent's too */
+		}
+	}
+	vos_sys2(SYS_munmap, page, (long)VFORK_REPORT_SIZE);
+}
+
+void vos_rec_vfork_taken(int fd)
+{
+	if (!vfork_rep || fd < 0 || fd >= VOS_FDTABLE_SIZE)
+		return;
+	uint32_t i = atomic_load_explicit(&fd_rec[fd], memory_order_acquire);
+	if (i && bit_get(from_parent, i)) {
+		bit_set(vfork_rep->taken, i);
+		atomic_store_explicit(&vfork_rep->execing, 1, memory_order_release);
+	}
+}
+
+void vos_rec_vfork_exec_failed(void)
+{
+	if (!vfork_rep)
+		return;
+	atomic_store_explicit(&vfork_rep->execing, 0, memory_order_release);
+	for (uint32_t w = 0; w < NREC / 64; w++)
+		atomic_store_explicit(&vfork_rep->taken[w], 0, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------ records */
+
 static uint32_t rec_alloc(void)
 {
 	uint32_t start = atomic_load_explicit(&rec_hint, memory_order_relaxed);
@@ -102,6 +212,7 @@ static uint32_t rec_alloc(void)
 		uint32_t zero = 0;
 		if (atomic_compare_exchange_strong_explicit(
 			    &recs[i].refs, &zero, 1, memory_order_acquire, memory_order_relaxed)) {
+			vfork_forget(i);
 			atomic_store_explicit(&rec_hint, i + 1 < NREC ? i + 1 : 1,
 					      memory_order_relaxed);
 			uint32_t h = atomic_load_explicit(&rec_high, memory_order_relaxed);
@@ -198,11 +309,9 @@ void vos_rec_dup(int oldfd, int newfd)
 	vos_rec_attach(newfd, vos_rec_hold(oldfd));
 }
 
-void vos_rec_note_report(int fd, int64_t seq, int64_t pos)
+/* Keeps the newer of two offset reports (threads store them in any order). */
+static void store_pos(struct rec *r, int64_t seq, int64_t pos)
 {
-	struct rec *r = rec_of(fd);
-	if (!r || pos < 0)
-		return;
 	while (atomic_exchange_explicit(&r->pos_busy, true, memory_order_acquire))
 		vos_sys0(SYS_sched_yield);
 	/* only a newer report; one without an order (seq <= 0) always */
@@ -212,6 +321,15 @@ void vos_rec_note_report(int fd, int64_t seq, int64_t pos)
 			r->pos_seq = seq;
 	}
 	atomic_store_explicit(&r->pos_busy, false, memory_order_release);
+}
+
+void vos_rec_note_report(int fd, int64_t seq, int64_t pos)
+{
+	struct rec *r = rec_of(fd);
+	if (!r || pos < 0)
+		return;
+	vfork_used((uint32_t)(r - recs)); /* a call of ours moved it */
+	store_pos(r, seq, pos);
 }
 
 void vos_rec_note_pos(int fd, int64_t pos)
@@ -224,6 +342,7 @@ void vos_rec_note_setfl(int fd, long arg)
 	struct rec *r = rec_of(fd);
 	if (!r)
 		return;
+	vfork_used((uint32_t)(r - recs));
 	int32_t fl = atomic_load_explicit(&r->flags, memory_order_relaxed);
 	fl = (fl & ~SETFL_BITS) | ((int32_t)arg & SETFL_BITS);
 	atomic_store_explicit(&r->flags, fl, memory_order_relaxed);
@@ -232,6 +351,8 @@ void vos_rec_note_setfl(int fd, long arg)
 void vos_rec_note_lock(int fd, bool posix, bool held)
 {
 	struct rec *r = rec_of(fd);
+	if (r)
+		vfork_used((uint32_t)(r - recs));
 	if (r)
 		atomic_store_explicit(posix ? &r->lock_posix : &r->lock_desc, held,
 				      memory_order_relaxed);
@@ -247,12 +368,15 @@ void vos_rec_forked(void)
 {
 	uint32_t hi = atomic_load_explicit(&rec_high, memory_order_relaxed);
 	for (uint32_t i = 1; i < hi; i++)
-		if (atomic_load_explicit(&recs[i].refs, memory_order_relaxed))
+		if (atomic_load_explicit(&recs[i].refs, memory_order_relaxed)) {
 			atomic_store_explicit(&recs[i].shared, true, memory_order_relaxed);
+			vfork_used(i); /* a vfork child forked: its child holds them too */
+		}
 }
 
 void vos_recovery_after_fork(void)
 {
+	vfork_rep = NULL; /* a vfork child's page is its parent's business */
 	vos_rec_forked(); /* the parent holds every description too */
 	/* another thread may have held one at the fork: it does not exist here */
 	uint32_t hi = atomic_load_explicit(&rec_high, memory_order_relaxed);
@@ -619,12 +743,15 @@ size_t vos_rec_exec_item(int fd, bool dead, char *out, size_t cap)
 		/* the offset now: a forked child sharing the description may
 		 * have moved it since our last report (a shell's `cmd <&3`) */
 		int64_t pos = call(VOS_OP_LSEEK, SYS_lseek, rf.rfd, 0, SEEK_CUR, NULL);
-		vos_rec_note_pos(fd, pos);
+		if (pos >= 0)
+			store_pos(r, 0, pos); /* only read: not a use of ours */
 	}
 	/* a spawn child runs on our memory: the description it takes across
 	 * its exec is then shared with us */
-	if (vos_in_vfork_child())
+	if (vos_in_vfork_child()) {
 		atomic_store_explicit(&r->shared, true, memory_order_relaxed);
+		vfork_used((uint32_t)(r - recs));
+	}
 	int state = (atomic_load_explicit(&r->shared, memory_order_relaxed) ? XS_SHARED : 0) |
 		    (atomic_load_explicit(&r->lock_posix, memory_order_relaxed) ? XS_POSIX : 0) |
 		    (atomic_load_explicit(&r->lock_desc, memory_order_relaxed) ? XS_DESC : 0) |

@@ -271,6 +271,7 @@ static bool serve_hello(struct client_table *t, struct client *c, sup_domains do
 		return sent;
 	}
 	c->ch[m->domain] = ch;
+	c->lost[m->domain] = false;
 	reply_attach(c, 0, &t->geo, dom, fd, &sent);
 	close(fd);
 	return sent;
@@ -282,10 +283,15 @@ static bool serve_fork(struct client_table *t, struct client *c, sup_domains dom
 	uint64_t token = 0;
 	int rc;
 	struct domain_proc *dom = live_domain(doms, m->domain);
+	/* -ESRCH: the instance holding the parent's shadow died (or is
+	 * restarting): there is nothing to duplicate, and the child's
+	 * inherited fds are dead like the parent's (libvos marks them so) */
+	bool lost = m->domain < VOS_DOMAIN_COUNT &&
+		    (c->lost[m->domain] || (c->ch[m->domain] && c->ch[m->domain]->dead));
 	if (!dom)
-		rc = -ENODEV;
+		rc = lost ? -ESRCH : -ENODEV;
 	else if (!c->ch[m->domain] || c->ch[m->domain]->dead)
-		rc = -ENOENT; /* no shadow to duplicate */
+		rc = lost ? -ESRCH : -ENOENT; /* no shadow to duplicate */
 	else if (t->npending >= MAX_PENDING || (t->limited && t->npending >= t->max_pending))
 		rc = -EAGAIN;
 	else
@@ -298,6 +304,9 @@ static bool serve_fork(struct client_table *t, struct client *c, sup_domains dom
 		fd = create_channel(t, dom, m->domain, c->pid, c->uid, c->gid, c->ch[m->domain]->id,
 				    &ch);
 		rc = fd < 0 ? fd : 0;
+		/* it died under us: the loop kills and restarts it next */
+		if (fd < 0 && dom->broken)
+			rc = -ESRCH;
 	}
 
 	struct vos_ctl_fork_reply r;
@@ -466,6 +475,7 @@ void clients_domain_died(struct client_table *t, unsigned domain)
 		if (c->ch[domain]) {
 			chan_release_dead(t, c->ch[domain]);
 			c->ch[domain] = NULL;
+			c->lost[domain] = true;
 		}
 	}
 	/* Forked duplicates of that instance stay claimable, dead: the child

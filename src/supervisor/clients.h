@@ -37,6 +37,8 @@ struct client {
 	uid_t uid;
 	gid_t gid;
 	struct chan *ch[VOS_DOMAIN_COUNT]; /* one per domain, NULL = none */
+	/* its channel's domain instance died (released; FORK: -ESRCH) */
+	bool lost[VOS_DOMAIN_COUNT];
 	bool admin; /* sent an admin request: a `vos status`, not a program */
 	/* a RESTART of this domain instance (struct dom_inst) waits for its
 	 * answer (admin.h, admin_outcome.wait), or NULL */

@@ -750,9 +750,10 @@ static int client_fork_crash(void)
 		if (atomic_load(&h[i]->domain_state) != VOS_DOMAIN_DEAD)
 			return 84 + i;
 	}
-	/* No new forks; the pending channel can still be claimed (its calls
+	/* No new forks (-ESRCH: the parent's instance died, its child's fds
+	 * are dead too); the pending channel can still be claimed (its calls
 	 * fail with EIO like the parent's). */
-	if (fork_req(s, VOS_DOMAIN_STORAGE, &rb, &memfd) != -ENODEV)
+	if (fork_req(s, VOS_DOMAIN_STORAGE, &rb, &memfd) != -ESRCH)
 		return 87;
 	int s3 = connect_sup();
 	if (claim(s3, VOS_DOMAIN_STORAGE, ra.token) != 0)
