@@ -31,7 +31,11 @@ LDFLAGS ?=
 COMMON_SRC := $(wildcard src/common/*.c) $(wildcard src/common/*.S)
 CHANNEL_SRC := $(wildcard src/channel/*.c)
 # libvos runs inside arbitrary programs, in a signal handler: never sanitized.
-LIBVOS_SRC := $(wildcard src/libvos/*.c) $(wildcard src/libvos/*.S)
+# It shares the static-program header checks with the launcher.
+LIBVOS_SRC := $(wildcard src/libvos/*.c) $(wildcard src/libvos/*.S) src/launcher/elf_check.c
+# vos-static (static-program launcher): its libraries stay in the program's
+# address space, so it is never sanitized either.
+LAUNCHER_SRC := $(wildcard src/launcher/*.c) $(wildcard src/launcher/*.S)
 DOMAIN_SRC := $(wildcard src/domain/*.c)
 SUPERVISOR_SRC := $(wildcard src/supervisor/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
@@ -46,7 +50,7 @@ pobj = $(patsubst %,$(BUILD)/pobj/%.o,$(1))
 CORE_OBJ := $(call obj,$(COMMON_SRC) $(CHANNEL_SRC))
 LIBVOS_OBJ := $(call pobj,$(LIBVOS_SRC) $(COMMON_SRC) $(CHANNEL_SRC))
 
-BINS := $(BUILD)/vos $(BUILD)/vos-domain $(BUILD)/libvos.so
+BINS := $(BUILD)/vos $(BUILD)/vos-domain $(BUILD)/libvos.so $(BUILD)/vos-static
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 PROG_BINS := $(patsubst tests/progs/%.c,$(BUILD)/progs/%,$(PROG_SRC))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
@@ -68,6 +72,11 @@ $(BUILD)/pobj/%.o: %
 
 $(BUILD)/libvos.so: $(LIBVOS_OBJ)
 	$(CC) -shared -o $@ $^ $(LDFLAGS) -Wl,-z,defs -Wl,-z,now -Wl,-soname,libvos.so
+
+# A PIE linked against glibc only (docs/ARCHITECTURE.md, "Statically linked
+# programs").
+$(BUILD)/vos-static: $(call pobj,$(LAUNCHER_SRC))
+	$(CC) -pie -o $@ $^ $(LDFLAGS)
 
 $(BUILD)/vos-domain: $(call obj,$(DOMAIN_SRC)) $(CORE_OBJ)
 	$(CC) $(SANFLAGS) -o $@ $^ $(LDFLAGS) -lseccomp -lpthread
@@ -117,14 +126,14 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 # vos finds vos-domain and libvos.so next to its own executable (through
-# /proc/self/exe, so the bin/ symlink works): the three live in lib/vos/.
+# /proc/self/exe, so the bin/ symlink works): the four live in lib/vos/.
 PREFIX ?= /usr/local
 DESTDIR ?=
 VOS_LIBDIR := $(DESTDIR)$(PREFIX)/lib/vos
 install: $(BINS)
 	install -d $(VOS_LIBDIR) $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions
-	install -m 755 $(BUILD)/vos $(BUILD)/vos-domain $(VOS_LIBDIR)/
+	install -m 755 $(BUILD)/vos $(BUILD)/vos-domain $(BUILD)/vos-static $(VOS_LIBDIR)/
 	install -m 644 $(BUILD)/libvos.so $(VOS_LIBDIR)/
 	ln -sf ../lib/vos/vos $(DESTDIR)$(PREFIX)/bin/vos
 	install -m 644 docs/vos.1 $(DESTDIR)$(PREFIX)/share/man/man1/vos.1

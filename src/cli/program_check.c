@@ -1,7 +1,9 @@
 /* PROGRAM lookup (like execvp) and the checks that keep `vos run` from
  * silently running a program without libvos: LD_PRELOAD is ignored by
- * static binaries, by 32-bit programs (libvos is 64-bit) and in the dynamic
- * loader's secure mode (set-user-ID, set-group-ID, file capabilities). */
+ * 32-bit programs (libvos is 64-bit) and in the dynamic loader's secure mode
+ * (set-user-ID, set-group-ID, file capabilities). Static programs ignore it
+ * too: they are started through the launcher, vos-static, which libvos
+ * reaches (docs/ARCHITECTURE.md, "Statically linked programs"). */
 #include "cli/program_check.h"
 
 #include <elf.h>
@@ -137,6 +139,7 @@ static bool changes_credentials(const char *path, const struct stat *st)
 	return geteuid() != 0 && getxattr(path, "security.capability", NULL, 0) > 0;
 }
 
+/* Returns 0, 1 for a static x86-64 program, or a refusal status. */
 static int check_elf(const char *what, int fd, const unsigned char *buf, size_t n, char *err,
 		     size_t errsz)
 {
@@ -168,17 +171,26 @@ static int check_elf(const char *what, int fd, const unsigned char *buf, size_t 
 	free(ph);
 	if (got != (ssize_t)bytes)
 		return 0;
-	if (!interp)
-		return fail(VOS_EXIT_USAGE, err, errsz,
-			    "%s is statically linked; statically linked programs are not "
-			    "supported yet (libvos is injected with LD_PRELOAD, which they ignore)",
-			    what);
-	return 0;
+	/* vos-static judges the rest (a library like ld.so, malformed files) */
+	return interp ? 0 : 1;
 }
 
-/* `script` is the script whose interpreter `path` is, or NULL. */
+/* The optional argument of a "#!" line after the interpreter at s (the rest
+ * of the line, trimmed, as the kernel takes it), or NULL. */
+static char *shebang_arg(const char *s)
+{
+	s += strcspn(s, " \t\n");
+	s += strspn(s, " \t");
+	size_t n = strcspn(s, "\n");
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	return n ? strndup(s, n) : NULL;
+}
+
+/* `script` is the script whose interpreter `path` is, or NULL. Returns 0,
+ * 1 for a static program (start filled at depth 0), or a refusal status. */
 static int check_loadable(const char *name, const char *path, const char *script, int depth,
-			  char *err, size_t errsz)
+			  struct program_start *start, char *err, size_t errsz)
 {
 	char what[2 * 4096 + 64];
 	if (script)
@@ -203,10 +215,13 @@ static int check_loadable(const char *name, const char *path, const char *script
 
 	if (n >= SELFMAG && memcmp(buf, ELFMAG, SELFMAG) == 0) {
 		rc = check_elf(what, fd, buf, (size_t)n, err, errsz);
+		if (rc == 1 && depth == 0)
+			start->launcher = true;
 	} else if (n >= 2 && buf[0] == '#' && buf[1] == '!') {
 		buf[n] = '\0';
 		char *s = (char *)buf + 2;
 		s += strspn(s, " \t");
+		char *arg = shebang_arg(s);
 		s[strcspn(s, " \t\n")] = '\0';
 		if (*s == '\0' || depth >= MAX_SCRIPT_DEPTH) {
 			rc = 0; /* execve() reports it */
@@ -217,18 +232,95 @@ static int check_loadable(const char *name, const char *path, const char *script
 				  name, s);
 		} else {
 			char *interp = strdup(s);
-			rc = interp ? check_loadable(interp, interp, name, depth + 1, err, errsz)
+			rc = interp ? check_loadable(interp, interp, name, depth + 1, start, err,
+						     errsz)
 				    : 0;
+			if (rc == 1 && depth == 0) {
+				/* the kernel runs the interpreter: vos-static does */
+				start->launcher = true;
+				start->interp = interp;
+				start->interp_arg = arg;
+				interp = arg = NULL;
+			} else if (rc == 1) {
+				rc = fail(VOS_EXIT_USAGE, err, errsz,
+					  "%s is a script whose interpreter '%s' is statically "
+					  "linked; a static interpreter is supported for the "
+					  "script run directly only",
+					  what, interp);
+			}
 			free(interp);
 		}
+		free(arg);
 	}
 	close(fd);
 	return rc;
 }
 
-int program_check_loadable(const char *name, const char *path, char *err, size_t errsz)
+int program_check_loadable(const char *name, const char *path, struct program_start *start,
+			   char *err, size_t errsz)
 {
-	return check_loadable(name, path, NULL, 0, err, errsz);
+	struct program_start ignored;
+	if (!start)
+		start = &ignored;
+	*start = (struct program_start){0};
+	int rc = check_loadable(name, path, NULL, 0, start, err, errsz);
+	if (start == &ignored)
+		program_start_free(start);
+	return rc == 1 ? 0 : rc;
+}
+
+void program_start_free(struct program_start *start)
+{
+	if (start->fd_open)
+		close(start->fd);
+	free(start->interp);
+	free(start->interp_arg);
+	*start = (struct program_start){0};
+}
+
+int program_start_argv(struct program_start *start, const char *launcher, const char *prog,
+		       char *const *argv, char ***argv_out, char *err, size_t errsz)
+{
+	size_t argc = 0;
+	while (argv[argc])
+		argc++;
+	const char *file = start->interp ? start->interp : prog;
+	/* inherited by the program (not close-on-exec): the isolation may
+	 * cover the directory it is in, as a volume source */
+	int fd = open(file, O_RDONLY);
+	if (fd < 0)
+		return fail(errno == ENOENT ? VOS_EXIT_NOTFOUND : VOS_EXIT_NOEXEC, err, errsz,
+			    "cannot open '%s': %s", file, strerror(errno));
+	char **out = calloc(argc + 10, sizeof(char *));
+	if (!out) {
+		close(fd);
+		return fail(VOS_EXIT_INTERNAL, err, errsz, "out of memory");
+	}
+	start->fd_open = true;
+	start->fd = fd;
+	snprintf(start->fd_arg, sizeof(start->fd_arg), "%d", fd);
+	size_t k = 0;
+	out[k++] = (char *)launcher;
+	out[k++] = "--exec-fd";
+	out[k++] = start->fd_arg;
+	if (start->interp) {
+		/* as the kernel: INTERP [ARG] SCRIPT ARGS..., AT_EXECFN SCRIPT */
+		out[k++] = "--execfn";
+		out[k++] = (char *)prog;
+		out[k++] = start->interp;
+		out[k++] = start->interp;
+		if (start->interp_arg)
+			out[k++] = start->interp_arg;
+		out[k++] = (char *)prog;
+	} else {
+		out[k++] = (char *)prog;
+		out[k++] = argv[0];
+	}
+	for (size_t i = 1; i < argc; i++)
+		out[k++] = argv[i];
+	out[k] = NULL;
+	*argv_out = out;
+	return 0;
 }
 
 /* The volume whose mount point holds absolute path `name` (the deepest). */
@@ -279,8 +371,13 @@ int program_from_volume(char ***argv, const struct vos_volume *vols, unsigned nv
 			   memcmp(magic, ELFMAG, SELFMAG) == 0;
 		if (fd >= 0)
 			close(fd);
-		/* a script's interpreter may live in a volume too: left to exec */
-		rc = elf ? check_loadable(name, host, NULL, 0, err, errsz) : 0;
+		/* a script's interpreter may live in a volume too: left to exec;
+		 * a static program is started by libvos's exec (exec_static.c) */
+		struct program_start start = {0};
+		rc = elf ? check_loadable(name, host, NULL, 0, &start, err, errsz) : 0;
+		program_start_free(&start);
+		if (rc == 1)
+			rc = 0;
 		free(host);
 		if (rc != 0)
 			return rc;

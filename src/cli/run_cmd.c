@@ -71,6 +71,9 @@ static int run(struct run_args *ra)
 	char *prog = NULL;
 	struct siblings sib = {0};
 	struct sup_result *res = NULL;
+	struct program_start start = {0};
+	char **launch_argv = NULL;
+	char *launched = NULL; /* the static program, named in launch_argv */
 	/* 1: a program in a volume, started through /bin/sh (program_check.h) */
 	int rc = program_from_volume(&ra->prog_argv, ra->vols, ra->nvols, &prog, err, sizeof(err));
 	bool in_volume = rc == 1;
@@ -79,9 +82,26 @@ static int run(struct run_args *ra)
 	else if (in_volume)
 		rc = 0;
 	if (rc == 0 && !in_volume)
-		rc = program_check_loadable(ra->prog_argv[0], prog, err, sizeof(err));
+		rc = program_check_loadable(ra->prog_argv[0], prog, &start, err, sizeof(err));
 	if (rc == 0 && siblings_find(&sib, ra->nvols > 0 || !ra->no_net, err, sizeof(err)) < 0)
 		rc = VOS_EXIT_INTERNAL;
+	/* a static program: vos-static (with libvos preloaded) starts it */
+	if (rc == 0 && start.launcher) {
+		if (siblings_find_launcher(&sib, err, sizeof(err)) < 0)
+			rc = VOS_EXIT_INTERNAL;
+		else
+			rc = program_start_argv(&start, sib.launcher, prog, ra->prog_argv,
+						&launch_argv, err, sizeof(err));
+		if (rc == 0) {
+			ra->prog_argv = launch_argv;
+			launched = prog;
+			prog = strdup(sib.launcher);
+			if (!prog) {
+				snprintf(err, sizeof(err), "vos: out of memory");
+				rc = VOS_EXIT_INTERNAL;
+			}
+		}
+	}
 	/* a shared supervisor (`vos up`) serves the run when one is running */
 	char spath[512];
 	int sfd = rc == 0 ? run_shared_find(ra, spath, sizeof(spath), err, sizeof(err)) : -1;
@@ -94,6 +114,9 @@ static int run(struct run_args *ra)
 			fprintf(stderr, "%s\n", err);
 		siblings_free(&sib);
 		free(prog);
+		free(launch_argv);
+		free(launched);
+		program_start_free(&start);
 		return rc;
 	}
 	struct sup_config cfg = {
@@ -132,6 +155,9 @@ static int run(struct run_args *ra)
 	free(res);
 	siblings_free(&sib);
 	free(prog);
+	free(launch_argv);
+	free(launched);
+	program_start_free(&start);
 	return rc;
 }
 

@@ -33,7 +33,7 @@ static char *sibling(const char *dir, const char *name, int mode, char *err, siz
 int siblings_find(struct siblings *s, bool need_domain, char *err, size_t errsz)
 {
 	char exe[PATH_MAX];
-	s->libvos = s->domain_exe = NULL;
+	s->libvos = s->domain_exe = s->launcher = NULL;
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n <= 0) {
 		snprintf(err, errsz, "vos: cannot find its own executable (/proc/self/exe): %s",
@@ -71,9 +71,23 @@ int siblings_find(struct siblings *s, bool need_domain, char *err, size_t errsz)
 	return 0;
 }
 
+int siblings_find_launcher(struct siblings *s, char *err, size_t errsz)
+{
+	char *dir = strdup(s->libvos);
+	if (!dir) {
+		snprintf(err, errsz, "vos: out of memory");
+		return -1;
+	}
+	*strrchr(dir, '/') = '\0'; /* libvos is an absolute path */
+	s->launcher = sibling(*dir ? dir : "/", "vos-static", X_OK, err, errsz);
+	free(dir);
+	return s->launcher ? 0 : -1;
+}
+
 void siblings_free(struct siblings *s)
 {
 	free(s->libvos);
 	free(s->domain_exe);
-	s->libvos = s->domain_exe = NULL;
+	free(s->launcher);
+	s->libvos = s->domain_exe = s->launcher = NULL;
 }

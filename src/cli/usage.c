@@ -92,8 +92,9 @@ void usage_run(FILE *out)
 	      "error; 125 if vos itself failed; 126 if PROGRAM cannot be executed; 127 if\n"
 	      "PROGRAM was not found.\n"
 	      "\n"
-	      "Statically linked, 32-bit, set-user-ID and set-group-ID programs are refused:\n"
-	      "the dynamic loader would not load libvos into them.\n"
+	      "Statically linked programs are started by vos-static, a launcher that has\n"
+	      "libvos and maps the program itself. 32-bit, set-user-ID and set-group-ID\n"
+	      "programs are refused: the dynamic loader would not load libvos into them.\n"
 	      "\n"
 	      "Environment: VOS_CHAN_SLOTS (1..256, default 64) and VOS_CHAN_DATA_MB (1..256,\n"
 	      "default 8) set the size of each process's channel.\n",

@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
+#include "libvos/exec_static.h"
 #include "libvos/libvos.h"
 #include "libvos/path.h"
 
@@ -128,12 +129,20 @@ static bool parse_shebang(char *h, long n, char **interp, char **arg)
 	return true;
 }
 
-static long exec_masked(long nr, long b[6], uint64_t app_mask)
+/* name: what a static program is called (NULL: as b[] says) */
+static long exec_masked(long nr, long b[6], uint64_t app_mask, const char *name)
 {
+	/* a static program (or interpreter): the launcher runs it */
+	struct vos_static_exec sx;
+	long sr = vos_exec_static_prepare_named(nr, b, name, &sx);
+	if (sr < 0)
+		return sr;
 	uint64_t cur;
 	vos_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&app_mask, (long)&cur, 8);
 	long r = vos_exec_with_state(nr, b);
 	vos_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&cur, 0, 8);
+	if (sr == 1)
+		vos_exec_static_release(&sx);
 	return r;
 }
 
@@ -180,7 +189,7 @@ static long exec_interp(const char *interp, const char *arg, const char *script,
 		r = exec_volume(AT_FDCWD, interp, -1, nargv, envp, app_mask, depth + 1);
 	} else if (r >= 0) {
 		long b[6] = {(long)to, (long)nargv, (long)envp};
-		r = exec_masked(SYS_execve, b, app_mask);
+		r = exec_masked(SYS_execve, b, app_mask, NULL);
 	}
 	if (size > sizeof(small))
 		vos_sys2(SYS_munmap, area, (long)size);
@@ -231,7 +240,7 @@ static long exec_script(int fd, bool unreadable, long dirfd, const char *path, l
 		 * (EACCES), as natively */
 		vos_sys3(SYS_fcntl, fd, F_SETFD, 0);
 		long b[6] = {fd, (long)"", (long)argv, (long)envp, AT_EMPTY_PATH};
-		return exec_masked(SYS_execveat, b, app_mask);
+		return exec_masked(SYS_execveat, b, app_mask, NULL);
 	}
 	char h[HEADER];
 	long n = vos_sys4(SYS_pread64, fd, (long)h, sizeof(h) - 1, 0);
@@ -272,7 +281,7 @@ static long exec_volume(long dirfd, const char *path, long rfd, char *const *arg
 	if (fd < 0)
 		return fd;
 	long b[6] = {fd, (long)"", (long)argv, (long)envp, AT_EMPTY_PATH};
-	long r = exec_masked(SYS_execveat, b, app_mask);
+	long r = exec_masked(SYS_execveat, b, app_mask, path);
 	if (r == -ENOENT)
 		r = exec_script(fd, unreadable, dirfd, path ? path : "", rfd, argv, envp, app_mask,
 				depth);

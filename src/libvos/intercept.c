@@ -29,6 +29,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "libvos/exec_static.h"
 #include "libvos/libvos.h"
 #include "libvos/rewrite.h"
 #include "libvos/sigdefer.h"
@@ -519,10 +520,17 @@ static long do_execve(long nr, long a[6], const ucontext_t *uc)
 	 * but keeps the signal mask: give it the application's, not this
 	 * handler's everything-blocked one. A signal arriving in between runs
 	 * its handler with interception still armed, as before any exec. */
+	/* a static program: LD_PRELOAD cannot reach it, vos-static runs it */
+	struct vos_static_exec sx;
+	long sr = vos_exec_static_prepare(nr, a, &sx);
+	if (sr < 0)
+		return sr;
 	uint64_t app = app_mask_of(uc), cur;
 	vos_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&app, (long)&cur, 8);
 	long r = vos_exec_with_state(nr, a);
 	vos_sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&cur, 0, 8);
+	if (sr == 1)
+		vos_exec_static_release(&sx);
 	return r;
 }
 
@@ -866,6 +874,7 @@ __attribute__((constructor(101))) static void vos_init(void)
 	if (dladdr((void *)vos_init, &self) && self.dli_fname && self.dli_fname[0] == '/' &&
 	    (self_len = strlen(self.dli_fname)) < sizeof(vos_env_preload))
 		memcpy(vos_env_preload, self.dli_fname, self_len + 1);
+	vos_exec_static_init(vos_env_preload[0] ? vos_env_preload : NULL);
 	vos_exec_state_adopt();
 	long old = vos_sys1(SYS_umask, 022);
 	vos_sys1(SYS_umask, old);

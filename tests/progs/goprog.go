@@ -4,15 +4,16 @@
 //
 //	goprog files DIR    concurrent file I/O in DIR
 //	goprog net DIR      TCP echo over 127.0.0.1, a log written to DIR
+//	goprog exec DIR     os/exec from 8 goroutines at once: /bin/cat of a file
+//	                    in DIR with a pipe, and itself (argv[0]) with an
+//	                    inherited fd of DIR
+//	goprog child DIR    (run by exec) reads the inherited fd 3
 package main
 
-// The cgo import makes the binary dynamically linked, so LD_PRELOAD reaches
-// it (vos run refuses static programs); the runtime still makes its own raw
-// system calls for everything below.
-
-/*
- */
-import "C"
+// Built two ways by test_go.py: with goprog_cgo.go (cgo: dynamically
+// linked, threads made by pthread_create) and alone with CGO_ENABLED=0
+// (statically linked, threads made by raw clone with their own TLS). The
+// runtime makes its own raw system calls for everything below either way.
 
 import (
 	"bufio"
@@ -22,11 +23,13 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 func check(err error) {
@@ -35,6 +38,24 @@ func check(err error) {
 		os.Exit(1)
 	}
 }
+
+// Threads of the goroutines locked to one: distinct, and kept.
+type lockedThreads struct {
+	mu     sync.Mutex
+	tids   map[int]bool
+	n      int
+	stayed bool
+}
+
+func (l *lockedThreads) record(tid int, stayed bool) {
+	l.mu.Lock()
+	l.tids[tid] = true
+	l.n++
+	l.stayed = l.stayed && stayed
+	l.mu.Unlock()
+}
+
+var locked = lockedThreads{tids: map[int]bool{}, stayed: true}
 
 func files(dir string) {
 	var wg sync.WaitGroup
@@ -49,6 +70,12 @@ func files(dir string) {
 		wg.Add(1)
 		go func(g int) {
 			defer wg.Done()
+			if g%4 == 0 {
+				// a thread of its own for the whole job (exits with it)
+				runtime.LockOSThread()
+				tid := syscall.Gettid()
+				defer func() { locked.record(tid, syscall.Gettid() == tid) }()
+			}
 			sub := filepath.Join(dir, fmt.Sprintf("g%02d", g))
 			if err := os.Mkdir(sub, 0o755); err != nil {
 				fail(err.Error())
@@ -109,6 +136,8 @@ func files(dir string) {
 	data, err := os.ReadFile(filepath.Join(dir, "shared.bin"))
 	check(err)
 	fmt.Printf("shared.bin: %d bytes, sha256 %x\n", len(data), sha256.Sum256(data))
+	fmt.Printf("locked goroutines: %d on %d threads, stayed on them: %v\n", locked.n,
+		len(locked.tids), locked.stayed)
 }
 
 func netio(dir string) {
@@ -135,6 +164,9 @@ func netio(dir string) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
+			if i%2 == 0 {
+				runtime.LockOSThread()
+			}
 			c, err := net.Dial("tcp", ln.Addr().String())
 			if err != nil {
 				mu.Lock()
@@ -175,10 +207,50 @@ func netio(dir string) {
 	fmt.Printf("net.log: %d lines\n", strings.Count(string(data), "\n"))
 }
 
+// Children started while other goroutines make calls of their own: the
+// runtime's fork is a raw clone(CLONE_VFORK|CLONE_VM) on its own stack.
+func execs(dir string) {
+	name := filepath.Join(dir, "exec.txt")
+	check(os.WriteFile(name, []byte("written before the children\n"), 0o644))
+	var wg sync.WaitGroup
+	out := make([]string, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if i%2 == 0 {
+				b, err := exec.Command("/bin/cat", name).Output()
+				out[i] = fmt.Sprintf("cat %d: %q %v", i, b, err)
+				return
+			}
+			f, err := os.Open(name)
+			if err != nil {
+				out[i] = err.Error()
+				return
+			}
+			defer f.Close()
+			cmd := exec.Command(os.Args[0], "child", dir)
+			cmd.ExtraFiles = []*os.File{f}
+			b, err := cmd.Output()
+			out[i] = fmt.Sprintf("self %d: %q %v", i, b, err)
+		}(i)
+	}
+	wg.Wait()
+	fmt.Println(strings.Join(out, "\n"))
+}
+
+func child(dir string) {
+	f := os.NewFile(3, "inherited")
+	b, err := io.ReadAll(f)
+	check(err)
+	_, err = os.Stat(filepath.Join(dir, "exec.txt"))
+	fmt.Printf("child read %q, stat %v", b, err)
+}
+
 func main() {
 	runtime.GOMAXPROCS(8)
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: goprog files|net DIR")
+		fmt.Fprintln(os.Stderr, "usage: goprog files|net|exec DIR")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -186,6 +258,10 @@ func main() {
 		files(os.Args[2])
 	case "net":
 		netio(os.Args[2])
+	case "exec":
+		execs(os.Args[2])
+	case "child":
+		child(os.Args[2])
 	default:
 		os.Exit(2)
 	}

@@ -1,8 +1,10 @@
-/* PROGRAM lookup (shell statuses 126/127) and the refusal of programs that
- * would silently bypass libvos (static, 32-bit, foreign architecture,
- * set-user-ID), including through "#!" interpreters. The ELF files are
+/* PROGRAM lookup (shell statuses 126/127), the refusal of programs that
+ * would silently bypass libvos (32-bit, foreign architecture, set-user-ID),
+ * and static programs started through vos-static, including through "#!"
+ * interpreters. The ELF files are
  * crafted here so the test does not depend on a static toolchain. */
 #include <elf.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -164,19 +166,53 @@ static void test_dynamic_accepted(void **state)
 {
 	(void)state;
 	char err[1024] = "";
-	assert_int_equal(program_check_loadable("sh", "/bin/sh", err, sizeof(err)), 0);
+	assert_int_equal(program_check_loadable("sh", "/bin/sh", NULL, err, sizeof(err)), 0);
 	write_elf("dynamic", ELFCLASS64, EM_X86_64, true);
-	assert_int_equal(program_check_loadable("dynamic", in_dir("dynamic"), err, sizeof(err)), 0);
+	assert_int_equal(
+		program_check_loadable("dynamic", in_dir("dynamic"), NULL, err, sizeof(err)), 0);
 }
 
-static void test_static_refused(void **state)
+static void test_static_launched(void **state)
 {
 	(void)state;
 	char err[1024] = "";
+	struct program_start st = {.launcher = false};
 	write_elf("static", ELFCLASS64, EM_X86_64, false);
-	expect(program_check_loadable("static", in_dir("static"), err, sizeof(err)), VOS_EXIT_USAGE,
-	       err, "statically linked programs are not supported yet");
-	assert_true(strncmp(err, "vos run: 'static'", 17) == 0);
+	assert_int_equal(program_check_loadable("static", in_dir("static"), &st, err, sizeof(err)),
+			 0);
+	assert_true(st.launcher);
+	assert_null(st.interp);
+	char *argv[] = {"static", "a", NULL};
+	char prog[PATH_MAX + 64], **out = NULL;
+	snprintf(prog, sizeof(prog), "%s", in_dir("static"));
+	assert_int_equal(
+		program_start_argv(&st, "/l/vos-static", prog, argv, &out, err, sizeof(err)), 0);
+	/* the program goes to the launcher as an inherited fd */
+	assert_true(st.fd_open);
+	assert_int_equal(fcntl(st.fd, F_GETFD), 0);
+	char fd_arg[16];
+	snprintf(fd_arg, sizeof(fd_arg), "%d", st.fd);
+	assert_string_equal(out[0], "/l/vos-static");
+	assert_string_equal(out[1], "--exec-fd");
+	assert_string_equal(out[2], fd_arg);
+	assert_string_equal(out[3], prog);
+	assert_string_equal(out[4], "static");
+	assert_string_equal(out[5], "a");
+	assert_null(out[6]);
+	free(out);
+	int fd = st.fd;
+	program_start_free(&st);
+	assert_int_equal(fcntl(fd, F_GETFD), -1);
+	/* gone meanwhile: 127 and a message */
+	expect(program_start_argv(&st, "/l/vos-static", in_dir("nothing"), argv, &out, err,
+				  sizeof(err)),
+	       VOS_EXIT_NOTFOUND, err, "cannot open");
+	assert_false(st.fd_open);
+	/* a dynamic program needs no launcher */
+	write_elf("dynamic", ELFCLASS64, EM_X86_64, true);
+	assert_int_equal(
+		program_check_loadable("dynamic", in_dir("dynamic"), &st, err, sizeof(err)), 0);
+	assert_false(st.launcher);
 }
 
 static void test_foreign_refused(void **state)
@@ -184,11 +220,11 @@ static void test_foreign_refused(void **state)
 	(void)state;
 	char err[1024] = "";
 	write_elf("elf32", ELFCLASS32, EM_386, true);
-	expect(program_check_loadable("elf32", in_dir("elf32"), err, sizeof(err)), VOS_EXIT_USAGE,
-	       err, "32-bit program");
+	expect(program_check_loadable("elf32", in_dir("elf32"), NULL, err, sizeof(err)),
+	       VOS_EXIT_USAGE, err, "32-bit program");
 	write_elf("arm64", ELFCLASS64, EM_AARCH64, true);
-	expect(program_check_loadable("arm64", in_dir("arm64"), err, sizeof(err)), VOS_EXIT_USAGE,
-	       err, "not an x86-64 program");
+	expect(program_check_loadable("arm64", in_dir("arm64"), NULL, err, sizeof(err)),
+	       VOS_EXIT_USAGE, err, "not an x86-64 program");
 }
 
 static void test_scripts(void **state)
@@ -198,27 +234,53 @@ static void test_scripts(void **state)
 	char text[PATH_MAX + 64];
 
 	write_file("s_ok", "#! /bin/sh -e\necho hi\n", 22, 0755);
-	assert_int_equal(program_check_loadable("s_ok", in_dir("s_ok"), err, sizeof(err)), 0);
+	assert_int_equal(program_check_loadable("s_ok", in_dir("s_ok"), NULL, err, sizeof(err)), 0);
 
 	write_elf("static", ELFCLASS64, EM_X86_64, false);
-	int n = snprintf(text, sizeof(text), "#!%s\n", in_dir("static"));
+	int n = snprintf(text, sizeof(text), "#!%s  -x  y \n", in_dir("static"));
 	write_file("s_static", text, (size_t)n, 0755);
-	expect(program_check_loadable("s_static", in_dir("s_static"), err, sizeof(err)),
-	       VOS_EXIT_USAGE, err, "(the interpreter of 's_static') is statically linked");
+	struct program_start st;
+	assert_int_equal(
+		program_check_loadable("s_static", in_dir("s_static"), &st, err, sizeof(err)), 0);
+	assert_true(st.launcher);
+	assert_string_equal(st.interp, in_dir("static"));
+	assert_string_equal(st.interp_arg, "-x  y");
+	/* as the kernel runs it: INTERP [ARG] SCRIPT ARGS... */
+	char *argv[] = {"s_static", "a", NULL};
+	char **out = NULL;
+	/* the interpreter is the file handed over */
+	assert_int_equal(program_start_argv(&st, "/l/vos-static", "./s_static", argv, &out, err,
+					    sizeof(err)),
+			 0);
+	assert_true(st.fd_open);
+	assert_string_equal(out[0], "/l/vos-static");
+	assert_string_equal(out[1], "--exec-fd");
+	assert_string_equal(out[2], st.fd_arg);
+	assert_string_equal(out[3], "--execfn");
+	assert_string_equal(out[4], "./s_static");
+	assert_string_equal(out[5], st.interp);
+	assert_string_equal(out[6], st.interp);
+	assert_string_equal(out[7], "-x  y");
+	assert_string_equal(out[8], "./s_static");
+	assert_string_equal(out[9], "a");
+	assert_null(out[10]);
+	free(out);
+	program_start_free(&st);
 
-	/* A script running a script running a static binary. */
+	/* A script running a script running a static binary: refused. */
 	n = snprintf(text, sizeof(text), "#!%s\n", in_dir("s_static"));
 	write_file("s_nested", text, (size_t)n, 0755);
-	expect(program_check_loadable("s_nested", in_dir("s_nested"), err, sizeof(err)),
-	       VOS_EXIT_USAGE, err, "statically linked");
+	expect(program_check_loadable("s_nested", in_dir("s_nested"), NULL, err, sizeof(err)),
+	       VOS_EXIT_USAGE, err,
+	       "(the interpreter of 's_nested') is a script whose interpreter");
 
 	write_file("s_missing", "#!/nonexistent-vos/sh\n", 22, 0755);
-	expect(program_check_loadable("s_missing", in_dir("s_missing"), err, sizeof(err)),
+	expect(program_check_loadable("s_missing", in_dir("s_missing"), NULL, err, sizeof(err)),
 	       VOS_EXIT_NOEXEC, err, "bad interpreter");
 
 	/* Neither ELF nor script: execve() gives the verdict. */
 	write_file("text", "hello\n", 6, 0755);
-	assert_int_equal(program_check_loadable("text", in_dir("text"), err, sizeof(err)), 0);
+	assert_int_equal(program_check_loadable("text", in_dir("text"), NULL, err, sizeof(err)), 0);
 }
 
 static void test_setuid_refused(void **state)
@@ -232,12 +294,13 @@ static void test_setuid_refused(void **state)
 	write_elf("setuid", ELFCLASS64, EM_X86_64, true);
 	assert_int_equal(chown(in_dir("setuid"), 65534, 65534), 0);
 	assert_int_equal(chmod(in_dir("setuid"), 04755), 0);
-	expect(program_check_loadable("setuid", in_dir("setuid"), err, sizeof(err)), VOS_EXIT_USAGE,
-	       err, "set-user-ID");
+	expect(program_check_loadable("setuid", in_dir("setuid"), NULL, err, sizeof(err)),
+	       VOS_EXIT_USAGE, err, "set-user-ID");
 	/* Set-user-ID to ourselves changes nothing: accepted. */
 	assert_int_equal(chown(in_dir("setuid"), 0, 0), 0);
 	assert_int_equal(chmod(in_dir("setuid"), 04755), 0);
-	assert_int_equal(program_check_loadable("setuid", in_dir("setuid"), err, sizeof(err)), 0);
+	assert_int_equal(program_check_loadable("setuid", in_dir("setuid"), NULL, err, sizeof(err)),
+			 0);
 }
 
 int main(void)
@@ -245,7 +308,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_resolve_in_path),	 cmocka_unit_test(test_resolve_with_slash),
 		cmocka_unit_test(test_not_found),	 cmocka_unit_test(test_not_executable),
-		cmocka_unit_test(test_dynamic_accepted), cmocka_unit_test(test_static_refused),
+		cmocka_unit_test(test_dynamic_accepted), cmocka_unit_test(test_static_launched),
 		cmocka_unit_test(test_foreign_refused),	 cmocka_unit_test(test_scripts),
 		cmocka_unit_test(test_setuid_refused),
 	};
