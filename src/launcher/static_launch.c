@@ -57,7 +57,8 @@ static int open_program(const char *name, const char *fd_arg, int *fd)
 		*fd = (int)n;
 		return 0;
 	}
-	*fd = open(name, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO must not block the launch (refused below) */
+	*fd = open(name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (*fd < 0) {
 		int e = errno;
 		launch_error(name, "%s", strerror(e));

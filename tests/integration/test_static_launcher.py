@@ -132,6 +132,17 @@ def test_large_environment_and_arguments(probes):
     assert "argv[2000]=arg1999" in r.stdout
 
 
+def test_cmdline_shows_the_programs_arguments(probes):
+    """/proc/self/cmdline: the program's arguments where the launcher's
+    were, then NUL padding (the launcher's extra words)."""
+    prog = str(probes["static"])
+    native = run_native([prog, "cmdline", "a b"])
+    assert native.stdout == f"{prog}|cmdline|a b|", native
+    r = launch(prog, prog, "cmdline", "a b")
+    assert r.returncode == 0, r
+    assert r.stdout.startswith(native.stdout) and set(r.stdout[len(native.stdout) :]) <= {"|"}, r
+
+
 def test_death_by_signal_is_the_programs(probes):
     prog = str(probes["static"])
     native = run_native([prog, "kill"], env=probe_env())
@@ -287,6 +298,27 @@ def test_unmappable_bss_is_an_error(tmp_path):
     assert r.stderr.count("\n") == 1, r
 
 
+# push the 12 bytes of exit(5) on the stack and jump there
+STACK_CODE = (
+    b"\x48\xb8" + b"\x00\x00\x0f\x05\x00\x00\x00\x00"  # movabs $..,%rax
+    + b"\x50"  # push %rax
+    + b"\x48\xb8" + b"\xb8\x3c\x00\x00\x00\xbf\x05\x00"  # movabs $..,%rax
+    + b"\x50"  # push %rax
+    + b"\xff\xe4"  # jmp *%rsp
+)
+
+
+@pytest.mark.parametrize("flags,status", [(7, 5), (6, -signal.SIGSEGV)])
+def test_executable_stack_as_asked(tmp_path, flags, status):
+    """PT_GNU_STACK with PF_X: code on the stack runs (exit 5); without,
+    it faults, natively and through the launcher."""
+    segs = [(1, 5, 0, 0x500000, 0x1000, 0x1000, 0x1000), (0x6474E551, flags, 0, 0, 0, 0, 16)]
+    prog = write_prog(tmp_path, "stk", elf(segs=segs, code=STACK_CODE))
+    assert run_native([prog]).returncode == status
+    r = launch(prog, "stk")
+    assert r.returncode == status, r
+
+
 def test_missing_program_is_127(tmp_path):
     refused(tmp_path / "nothing", "No such file or directory", 127)
 
@@ -297,6 +329,13 @@ def test_not_executable_is_refused(tmp_path):
 
 def test_directory_is_refused(tmp_path):
     refused(tmp_path, "not a regular file")
+
+
+def test_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    fifo.chmod(0o755)
+    refused(fifo, "not a regular file")
 
 
 def test_text_file_is_not_elf(tmp_path):

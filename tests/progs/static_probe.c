@@ -6,6 +6,7 @@
  *
  *   static_probe [ARG...]   prints, exits with status 3
  *   static_probe kill       ends itself with SIGTERM
+ *   static_probe cmdline    prints /proc/self/cmdline, NULs as '|'
  */
 #include <pthread.h>
 #include <signal.h>
@@ -18,7 +19,10 @@
 static __thread int tls_value = 7;
 static volatile sig_atomic_t got_signal;
 
-static void on_usr1(int sig) { got_signal = sig; }
+static void on_usr1(int sig)
+{
+	got_signal = sig;
+}
 
 static void *worker(void *arg)
 {
@@ -30,6 +34,13 @@ int main(int argc, char **argv, char **envp)
 {
 	if (argc == 2 && strcmp(argv[1], "kill") == 0)
 		raise(SIGTERM);
+	if (argc >= 2 && strcmp(argv[1], "cmdline") == 0) {
+		FILE *f = fopen("/proc/self/cmdline", "r");
+		int c;
+		while (f && (c = getc(f)) != EOF)
+			putchar(c ? c : '|');
+		return f ? 0 : 1;
+	}
 	for (int i = 0; i < argc; i++)
 		printf("argv[%d]=%s\n", i, argv[i]);
 	for (char **e = envp; *e; e++)
@@ -45,6 +56,14 @@ int main(int argc, char **argv, char **envp)
 	printf("random=%s\n", rnd && nonzero ? "yes" : "no");
 	printf("base=%lu phent=%lu\n", getauxval(AT_BASE), getauxval(AT_PHENT));
 	printf("sysinfo_ehdr=%s\n", getauxval(AT_SYSINFO_EHDR) ? "yes" : "no");
+	/* under vos, a file in a volume: readable only with libvos */
+	const char *check_file = getenv("CHECK_FILE");
+	if (check_file) {
+		FILE *f = fopen(check_file, "r");
+		printf("probe file: %s\n", f ? "readable" : "missing");
+		if (f)
+			fclose(f);
+	}
 
 	pthread_t t[4];
 	long sum = 0;
