@@ -20,7 +20,7 @@
 #include "launcher/elf_check.h"
 
 /* Bytes of a "#!" line the kernel looks at (BINPRM_BUF_SIZE). */
-#define HEADER 256
+#define HEADER VOS_SHEBANG_MAX
 /* DT_SONAME is looked for in this much of the dynamic section. */
 #define DYN_MAX 65536
 
@@ -177,38 +177,6 @@ static long may_execute(int fd, long dirfd, const char *path, long at_flags, con
 	return r == -EACCES ? -EACCES : 0;
 }
 
-/* Parses "#!interp [arg]" in h (n bytes, terminated in place) as the kernel
- * does. False if not a script. */
-static bool parse_shebang(char *h, long n, char **interp, char **arg)
-{
-	if (n < 3 || h[0] != '#' || h[1] != '!')
-		return false;
-	h[n] = '\0';
-	char *end = strchr(h, '\n');
-	if (end)
-		*end = '\0';
-	char *p = h + 2;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (!*p)
-		return false;
-	*interp = p;
-	while (*p && *p != ' ' && *p != '\t')
-		p++;
-	*arg = NULL;
-	if (*p) {
-		*p++ = '\0';
-		while (*p == ' ' || *p == '\t')
-			p++;
-		char *e = p + strlen(p);
-		while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-			*--e = '\0';
-		if (*p)
-			*arg = p;
-	}
-	return true;
-}
-
 /* A script's static interpreter: its open fd, or -1 (not one). */
 static int static_interp(const char *interp)
 {
@@ -262,7 +230,7 @@ long vos_exec_static_prepare_named(long nr, long a[6], const char *name, struct 
 	int run_fd = -1;
 	if (n > 0 && static_elf(fd, hdr, n, (uint64_t)sb.st_size))
 		run_fd = fd;
-	else if (n > 0 && parse_shebang(hdr, n, &interp, &iarg))
+	else if (n > 0 && vos_parse_shebang(hdr, n, &interp, &iarg))
 		run_fd = static_interp(interp);
 	if (run_fd < 0) {
 		vos_sys1(SYS_close, fd);

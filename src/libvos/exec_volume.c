@@ -28,7 +28,7 @@
 
 /* As the kernel's BINPRM_MAX_RECURSION. */
 #define MAX_DEPTH 4
-#define HEADER	  256
+#define HEADER	  VOS_SHEBANG_MAX
 
 /* Opens (dirfd, path) in its volume, or uses remote fd `rfd` if >= 0, and
  * returns a native read-only fd for it or -errno. */
@@ -99,7 +99,7 @@ check:
 /* Parses "#!interp [arg]" of a header of n bytes in place, as the kernel
  * does (the argument is the rest of the line, trimmed). False if not a
  * script. */
-static bool parse_shebang(char *h, long n, char **interp, char **arg)
+bool vos_parse_shebang(char *h, long n, char **interp, char **arg)
 {
 	if (n < 3 || h[0] != '#' || h[1] != '!')
 		return false;
@@ -245,7 +245,7 @@ static long exec_script(int fd, bool unreadable, long dirfd, const char *path, l
 	char h[HEADER];
 	long n = vos_sys4(SYS_pread64, fd, (long)h, sizeof(h) - 1, 0);
 	char *interp, *arg;
-	if (n <= 0 || !parse_shebang(h, n, &interp, &arg))
+	if (n <= 0 || !vos_parse_shebang(h, n, &interp, &arg))
 		return -ENOENT;
 	const char *script = path;
 	long joined = 0;

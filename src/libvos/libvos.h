@@ -346,6 +346,12 @@ long vos_remote_pread(const struct vos_remote_fd *rf, void *buf, size_t len,
  * (app_sigsys.c). */
 void vos_app_sigsys(void **handler, unsigned long *flags, uint64_t sa_mask, void *siginfo,
 		    ucontext_t *uc) VOS_HIDDEN;
+/* "#!interp [arg]" in h (n < VOS_SHEBANG_MAX bytes read, a buffer of
+ * VOS_SHEBANG_MAX), parsed in place as the kernel does; false if not a
+ * script (exec_volume.c). */
+#define VOS_SHEBANG_MAX 256
+bool vos_parse_shebang(char *h, long n, char **interp, char **arg) VOS_HIDDEN;
+
 /* /proc/self/exe of a program started by vos-static (self_exe.c): the
  * program's path when (dirfd, path) names it, else NULL; and readlink's
  * answer for it. */
