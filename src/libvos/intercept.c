@@ -149,6 +149,9 @@ uint64_t vos_wait_mask_swap(uint64_t mask)
 	return old;
 }
 
+/* the thread running exit_group, or 0 (stay_if_exiting) */
+static _Atomic int exiting_tid;
+
 static volatile char selector = SYSCALL_DISPATCH_FILTER_BLOCK;
 static bool active;
 /* The SIGSYS disposition the application asked for: never installed (ours
@@ -579,10 +582,15 @@ bool vos_dispatch(long nr, long a[6], ucontext_t *uc, long *result)
 		*result = -EPERM;
 		return true;
 	}
-	case SYS_exit_group:
+	case SYS_exit_group: {
 		vos_rewrite_report();
-		vos_client_exiting();
+		/* a vfork-like child would stop its parent's threads */
+		int none = 0;
+		if (!vos_in_vfork_child() &&
+		    atomic_compare_exchange_strong(&exiting_tid, &none, vos_gettid()))
+			vos_client_exiting();
 		return false;
+	}
 	default:
 		break;
 	}
@@ -743,6 +751,19 @@ static bool may_block(long nr)
 
 enum serve_outcome { SERVED, SERVED_RESTART, RUN_NATIVE };
 
+/* While a thread runs exit_group, no other thread returns to the
+ * application: natively they are gone at once, and the remote closes that
+ * precede the exit (vos_client_exiting) would end their blocked reads with
+ * EOF or EBADF, which they could act on. */
+static void stay_if_exiting(void)
+{
+	int t = atomic_load_explicit(&exiting_tid, memory_order_acquire);
+	if (t == 0 || t == vos_gettid())
+		return;
+	for (;;)
+		vos_sys0(SYS_pause); /* until exit_group ends this thread */
+}
+
 /* One intercepted call, run with every signal blocked (the SIGSYS
  * handler's mask, or the fast path's): routed by vos_dispatch. SERVED sets
  * *result; SERVED_RESTART means "interrupted, run it again once the pending
@@ -759,6 +780,7 @@ static enum serve_outcome serve(long nr, long a[6], ucontext_t *uc, const uint64
 	tb->intr = INTR_NONE;
 	vos_fd_guard_reset(); /* fdtable.c: per call */
 	if (vos_dispatch(nr, a, uc, result)) {
+		stay_if_exiting();
 		bool restart =
 			*result == -EINTR && ((tb->intr == INTR_RESTART && restartable(nr)) ||
 					      (tb->intr != INTR_NONE && !may_block(nr)));
