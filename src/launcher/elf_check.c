@@ -123,7 +123,9 @@ enum elf_verdict elf_check_phdrs(const Elf64_Ehdr *eh, const Elf64_Phdr *ph, uin
 	out->phdr_vaddr = phdr_mem != UINT64_MAX ? phdr_mem : phdr_load;
 	if (out->phdr_vaddr == UINT64_MAX)
 		return ELF_NO_PHDR_MEM;
-	if (out->phdr_vaddr < out->lo || out->phdr_vaddr >= out->hi)
+	/* the whole table in the image: static libcs read every entry */
+	if (out->phdr_vaddr < out->lo || out->phdr_vaddr >= out->hi ||
+	    out->hi - out->phdr_vaddr < (uint64_t)eh->e_phnum * sizeof(*ph))
 		return ELF_NO_PHDR_MEM;
 	return ELF_STATIC;
 }

@@ -580,10 +580,13 @@ void vos_client_after_fork(void)
 
 /* Bounded retry for a transiently exhausted resource (slots or data pages
  * all in use by other threads): yield, then sleep briefly. */
-static bool backoff(int attempt)
+/* Waits a little for a free slot or data space; false once `since` (ns)
+ * is 5 s old: ENOMEM/EAGAIN then, never a hang. By time, not by tries: a
+ * signal storm ends every nap early. */
+static bool backoff(int attempt, int64_t since)
 {
-	if (attempt > 20000)
-		return false; /* ~ several seconds: report ENOMEM/EAGAIN instead of hanging */
+	if (attempt >= 64 && vos_now_ns() - since > 5000000000LL)
+		return false;
 	if (attempt < 64) {
 		vos_sys0(SYS_sched_yield);
 	} else {
@@ -607,15 +610,19 @@ int64_t vos_forward(struct vos_call *c, void (*prepare)(struct vos_call *, void 
 		return -EIO; /* the call's fd lived in an instance that died meanwhile */
 
 	int slot;
-	for (int i = 0; (slot = vos_chan_slot_acquire(ch)) < 0; i++)
-		if (!backoff(i))
+	int64_t since = 0;
+	for (int i = 0; (slot = vos_chan_slot_acquire(ch)) < 0; i++) {
+		since = i == 0 ? vos_now_ns() : since;
+		if (!backoff(i, since))
 			return -EAGAIN;
+	}
 	c->data = NULL;
 	c->data_off = -1;
 	if (c->data_len > 0) {
 		int64_t off;
 		for (int i = 0; (off = vos_chan_alloc(ch, c->data_len)) < 0; i++) {
-			if (!backoff(i)) {
+			since = i == 0 ? vos_now_ns() : since;
+			if (!backoff(i, since)) {
 				vos_chan_slot_release(ch, slot);
 				return -ENOMEM;
 			}

@@ -316,6 +316,7 @@ long vos_exec_with_state(long nr, long a[6])
 				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (area < 0 && area > -4096)
 		return vos_passthrough(nr, a); /* no memory: exec as is */
+	vos_exec_note_map(area, area_size);
 	/* a raw mmap returns -errno or the address, never NULL */
 	char *base = (char *)(uintptr_t)area;
 	// cppcheck-suppress nullPointerArithmeticRedundantCheck
@@ -330,7 +331,7 @@ long vos_exec_with_state(long nr, long a[6])
 		build_envp(envp, (char *)area, area_size - STATE_MAX, pass ? state_mem : NULL);
 	if (!new_envp) {
 		vos_log("environment too large to carry VirtuOS state across execve");
-		vos_sys2(SYS_munmap, area, (long)area_size);
+		vos_exec_unmap(area, area_size);
 		return vos_passthrough(nr, a);
 	}
 	bool own_conn = !vos_in_vfork_child();
@@ -354,7 +355,7 @@ long vos_exec_with_state(long nr, long a[6])
 	}
 	vos_epoll_exec_failed();
 	vos_rec_vfork_exec_failed();
-	vos_sys2(SYS_munmap, area, (long)area_size);
+	vos_exec_unmap(area, area_size);
 	return r;
 }
 

@@ -104,16 +104,13 @@ static int open_target(long dirfd, const char *path, bool by_fd, bool nofollow)
 }
 
 /* True if fd is for vos-static: an x86-64 ELF program without PT_INTERP
- * that is not a library (ld.so: DT_SONAME). A corrupt or truncated one is
- * too: the launcher names what is wrong, where the kernel might map it
- * anyway and crash it. */
+ * that is not a library (ld.so: DT_SONAME). A corrupt one is left to the
+ * kernel, whose execve fails with ENOEXEC as the caller expects. */
 static bool static_elf(int fd, const char *hdr, long n, uint64_t size)
 {
 	uint64_t phoff;
 	size_t phbytes;
 	enum elf_verdict v = elf_check_header(hdr, (size_t)n, size, &phoff, &phbytes);
-	if (v == ELF_BAD_PHDRS || v == ELF_PH_OUTSIDE)
-		return true;
 	if (v != ELF_STATIC)
 		return false; /* not an x86-64 program: the kernel's call */
 	size_t scratch = ELF_CHECK_PH_MAX + DYN_MAX;
@@ -261,6 +258,7 @@ long vos_exec_static_prepare_named(long nr, long a[6], const char *name, struct 
 			return m;
 		}
 		st->area = m;
+		vos_exec_note_map(m, st->size);
 		area = (char *)m;
 	}
 	char **v = (char **)(void *)area;
@@ -325,7 +323,7 @@ void vos_exec_static_release(struct vos_static_exec *st)
 	if (st->fd >= 0)
 		vos_sys1(SYS_close, st->fd);
 	if (st->area)
-		vos_sys2(SYS_munmap, st->area, (long)st->size);
+		vos_exec_unmap(st->area, st->size);
 	st->fd = -1;
 	st->area = 0;
 }

@@ -91,6 +91,7 @@ static int spawn_reserve(struct vos_fork_prep *prep)
 			prep->spawn = true; /* recovery.c: not a fork of every fd */
 			spawns[i].vcwd_cleared = false;
 			spawns[i].nalias = 0;
+			spawns[i].maps[0].addr = spawns[i].maps[1].addr = 0;
 			atomic_fetch_add(&active_spawns, 1);
 			return i;
 		}
@@ -103,8 +104,33 @@ static void spawn_release(int i)
 {
 	if (i < 0)
 		return;
+	for (int m = 0; m < 2; m++) {
+		if (spawns[i].maps[m].addr)
+			vos_sys2(SYS_munmap, spawns[i].maps[m].addr, (long)spawns[i].maps[m].len);
+		spawns[i].maps[m].addr = 0;
+	}
 	atomic_store(&spawns[i].tid, 0);
 	atomic_fetch_sub(&active_spawns, 1);
+}
+
+void vos_exec_note_map(long area, size_t len)
+{
+	struct vos_spawn *sp = vos_current_spawn();
+	for (int m = 0; sp && m < 2; m++)
+		if (!sp->maps[m].addr) {
+			sp->maps[m].addr = area;
+			sp->maps[m].len = len;
+			return;
+		}
+}
+
+void vos_exec_unmap(long area, size_t len)
+{
+	struct vos_spawn *sp = vos_current_spawn();
+	for (int m = 0; sp && m < 2; m++)
+		if (sp->maps[m].addr == area)
+			sp->maps[m].addr = 0;
+	vos_sys2(SYS_munmap, area, (long)len);
 }
 
 struct vos_spawn *vos_current_spawn(void)
@@ -149,8 +175,26 @@ uint64_t vos_wait_mask_swap(uint64_t mask)
 	return old;
 }
 
-/* the thread running exit_group, or 0 (stay_if_exiting) */
+/* The process whose fd table and channels these are (vos_init, a fork
+ * child): a CLONE_VM child that is neither a thread nor vfork-like runs on
+ * this memory but is another process. */
+static _Atomic int owner_pid;
+/* the thread of owner_pid running exit_group, or 0 (stay_if_exiting) */
 static _Atomic int exiting_tid;
+
+/* While a thread runs exit_group, no other thread returns to the
+ * application: natively they are gone at once, and the remote closes that
+ * precede the exit (vos_client_exiting) would end their blocked reads with
+ * EOF or EBADF, which they could act on. */
+static void stay_if_exiting(void)
+{
+	int t = atomic_load_explicit(&exiting_tid, memory_order_acquire);
+	if (t == 0 || t == vos_gettid() ||
+	    atomic_load_explicit(&owner_pid, memory_order_relaxed) != vos_sys0(SYS_getpid))
+		return;
+	for (;;)
+		vos_sys0(SYS_pause); /* until exit_group ends this thread */
+}
 
 static volatile char selector = SYSCALL_DISPATCH_FILTER_BLOCK;
 static bool active;
@@ -196,6 +240,7 @@ void vos_thread_child_setup(uint64_t app_sigmask, int64_t spawn, struct vos_thre
 		vos_log("cannot give a new thread its own state; exiting");
 		vos_sys1(SYS_exit_group, 125);
 	}
+	stay_if_exiting(); /* made while another thread exits the process */
 	/* first in a vfork-like child: claim the record its parent reserved */
 	if (spawn >= 0 && spawn < MAX_SPAWNS)
 		atomic_store(&spawns[spawn].tid, vos_gettid());
@@ -222,6 +267,8 @@ static uint64_t app_mask_of(const ucontext_t *uc)
 static void after_fork_child(struct vos_fork_prep *prep)
 {
 	arm_current_thread();
+	atomic_store(&owner_pid, (int)vos_sys0(SYS_getpid));
+	atomic_store(&exiting_tid, 0); /* a fork racing another thread's exit */
 	vos_rewrite_after_fork();
 	vos_sig_after_fork();
 	vos_vcwd_after_fork();
@@ -584,9 +631,10 @@ bool vos_dispatch(long nr, long a[6], ucontext_t *uc, long *result)
 	}
 	case SYS_exit_group: {
 		vos_rewrite_report();
-		/* a vfork-like child would stop its parent's threads */
+		/* only the owner's threads close its fds and stop each other (a
+		 * vfork-like or CLONE_VM child shares its parent's memory) */
 		int none = 0;
-		if (!vos_in_vfork_child() &&
+		if (atomic_load(&owner_pid) == vos_sys0(SYS_getpid) &&
 		    atomic_compare_exchange_strong(&exiting_tid, &none, vos_gettid()))
 			vos_client_exiting();
 		return false;
@@ -751,19 +799,6 @@ static bool may_block(long nr)
 
 enum serve_outcome { SERVED, SERVED_RESTART, RUN_NATIVE };
 
-/* While a thread runs exit_group, no other thread returns to the
- * application: natively they are gone at once, and the remote closes that
- * precede the exit (vos_client_exiting) would end their blocked reads with
- * EOF or EBADF, which they could act on. */
-static void stay_if_exiting(void)
-{
-	int t = atomic_load_explicit(&exiting_tid, memory_order_acquire);
-	if (t == 0 || t == vos_gettid())
-		return;
-	for (;;)
-		vos_sys0(SYS_pause); /* until exit_group ends this thread */
-}
-
 /* One intercepted call, run with every signal blocked (the SIGSYS
  * handler's mask, or the fast path's): routed by vos_dispatch. SERVED sets
  * *result; SERVED_RESTART means "interrupted, run it again once the pending
@@ -878,6 +913,7 @@ __attribute__((constructor(101))) static void vos_init(void)
 	const char *sock = getenv("VOS_SOCKET");
 	if (!sock || !*sock)
 		return; /* not under vos run: stay inert */
+	atomic_store(&owner_pid, (int)vos_sys0(SYS_getpid));
 	struct vos_thread_block *first = vos_tb_create();
 	if (!first || !vos_tb_install(first)) {
 		vos_log("cannot set up per-thread state (%gs); running without VirtuOS");
@@ -912,8 +948,16 @@ __attribute__((constructor(101))) static void vos_init(void)
 		vos_log("cannot install the SIGSYS handler; running without VirtuOS");
 		return;
 	}
+	/* Threads started before us (a library constructor's) have no thread
+	 * block and are not armed: neither a rewritten site nor the signal
+	 * wrapper may run on them, so both stay off. Their own system calls
+	 * run natively, unseen (docs/ARCHITECTURE.md, Known limits). */
+	int threads = vos_count_threads();
+	if (threads > 1)
+		vos_log("threads started before libvos run without interception; fast path "
+			"off");
 	/* the fast path needs application handlers behind our wrapper */
-	if (vos_rewrite_init())
+	else if (vos_rewrite_init())
 		vos_sig_wrap_enable();
 	adopt_existing_handlers();
 	uint64_t unblock = SIGBIT(SIGSYS);

@@ -219,9 +219,20 @@ struct vos_spawn {
 	struct {
 		int fd, domain, rfd;
 	} alias[8];
+	/* mappings the child made for its execve: a successful exec leaves
+	 * them in the parent's memory, which unmaps them */
+	struct {
+		long addr;
+		size_t len;
+	} maps[2];
 };
 /* The calling thread's record if it is such a child, else NULL. */
 struct vos_spawn *vos_current_spawn(void) VOS_HIDDEN;
+/* An anonymous mapping made for an execve (area, len): in a vfork-like
+ * child, noted for its parent to unmap; vos_exec_unmap unmaps it again
+ * after a failed exec and forgets it. */
+void vos_exec_note_map(long area, size_t len) VOS_HIDDEN;
+void vos_exec_unmap(long area, size_t len) VOS_HIDDEN;
 bool vos_in_vfork_child(void) VOS_HIDDEN;
 
 /* execve keeping remote fds and channels (exec_state.c). */

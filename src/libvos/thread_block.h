@@ -64,4 +64,7 @@ __attribute__((noreturn)) void vos_thread_exit_now(struct vos_thread_block *b, u
 						   long status) VOS_HIDDEN;
 #define VOS_TB_SIZE 4096UL
 
+/* Threads of this process now (from /proc/self/task), or -1. */
+int vos_count_threads(void) VOS_HIDDEN;
+
 #endif

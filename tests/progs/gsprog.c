@@ -7,6 +7,11 @@
  *   gsprog setgs            arch_prctl(ARCH_SET_GS): its result
  *   gsprog churn FILE N     N threads made and joined, each with one read of
  *                           FILE: how much address space is left behind
+ *   gsprog vmchild FILE     a clone(CLONE_VM) child (not a thread) calls
+ *                           _exit; then the parent reads FILE through the fd
+ *                           it opened before
+ *   gsprog spawnleak N      N posix_spawns of /bin/true: address space left
+ *   gsprog exec PATH        execv(PATH): the error when it fails
  */
 #include <asm/prctl.h>
 #include <errno.h>
@@ -14,12 +19,14 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,8 +67,8 @@ __attribute__((noreturn)) static void worker_main(struct worker *w)
 {
 	/* a thread pointer of its own that is not glibc's: junk everywhere,
 	 * so any %fs-relative read by libvos would misbehave */
-	long page = sys6(SYS_mmap, 0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			 -1, 0);
+	long page =
+		sys6(SYS_mmap, 0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (page < 0 && page > -4096) {
 		w->failures = 1000000;
 		sys6(SYS_exit, 0, 0, 0, 0, 0, 0);
@@ -116,8 +123,8 @@ static long start_worker(struct worker *w, void *stack_top)
 			 "hlt\n"
 			 "1:"
 			 : "=a"(ret)
-			 : "0"(SYS_clone), "D"(flags), "S"(stack_top), "d"(0), "r"(r10), "r"(r8),
-			   [fn] "r"(worker_main), [arg] "r"(w)
+			 : "0"(SYS_clone), "D"(flags), "S"(stack_top), "d"(0), "r"(r10),
+			   "r"(r8), [fn] "r"(worker_main), [arg] "r"(w)
 			 : "rcx", "r11", "memory");
 	return ret;
 }
@@ -234,6 +241,67 @@ static int churn_main(const char *file, int n)
 	return 0;
 }
 
+static char vm_stack[65536] __attribute__((aligned(16)));
+
+static int vm_child(void *arg)
+{
+	(void)arg;
+	_exit(0); /* exit_group of a process sharing our memory */
+}
+
+static int vmchild(const char *file)
+{
+	int fd = open(file, O_RDONLY);
+	if (fd < 0) {
+		perror(file);
+		return 1;
+	}
+	pid_t p = clone(vm_child, vm_stack + sizeof vm_stack, CLONE_VM | SIGCHLD, NULL);
+	int st = -1;
+	if (p < 0 || waitpid(p, &st, 0) != p) {
+		perror("clone");
+		return 1;
+	}
+	char b[6];
+	ssize_t n = pread(fd, b, sizeof b, 0);
+	int again = open(file, O_RDONLY);
+	printf("child status %d, pread after it %zd, open after it %s\n", WEXITSTATUS(st), n,
+	       again >= 0 ? "ok" : strerror(errno));
+	return 0;
+}
+
+extern char **environ;
+
+static int spawnleak(int n)
+{
+	char *argv[] = {"true", NULL};
+	long before = 0;
+	int failures = 0;
+	for (int i = 0; i < n; i++) {
+		if (i == 5)
+			before = vm_size_kib(); /* after the first spawns' one-time mappings */
+		pid_t p;
+		int st;
+		if (posix_spawn(&p, "/bin/true", NULL, NULL, argv, environ) != 0 ||
+		    waitpid(p, &st, 0) != p || st != 0)
+			failures++;
+	}
+	long grew = vm_size_kib() - before;
+	printf("spawns failed %d; address space grew by %s\n", failures,
+	       grew < 2048 ? "less than 2 MiB" : "2 MiB or more");
+	if (grew >= 2048)
+		fprintf(stderr, "grew by %ld KiB\n", grew);
+	return 0;
+}
+
+static int exec_it(char *path)
+{
+	char *argv[] = {path, NULL};
+	execv(path, argv);
+	printf("execv: %s\n", strerror(errno));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -243,6 +311,13 @@ int main(int argc, char **argv)
 		return set_gs();
 	if (argc == 4 && !strcmp(argv[1], "churn"))
 		return churn_main(argv[2], atoi(argv[3]));
-	fprintf(stderr, "usage: gsprog foreignfs FILE | setgs | churn FILE N\n");
+	if (argc == 3 && !strcmp(argv[1], "vmchild"))
+		return vmchild(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "spawnleak"))
+		return spawnleak(atoi(argv[2]));
+	if (argc == 3 && !strcmp(argv[1], "exec"))
+		return exec_it(argv[2]);
+	fprintf(stderr, "usage: gsprog foreignfs FILE | setgs | churn FILE N | vmchild FILE | "
+			"spawnleak N | exec PATH\n");
 	return 2;
 }
