@@ -7,7 +7,8 @@
 # ($BUILD/bench/bench_channel), then bench_forward natively on a file in a
 # temporary directory and under `$BUILD/vos run -v DIR:/bench` on the same file
 # twice: with VOS_REWRITE=0 (every call traps: the slow path) and with syscall
-# sites rewritten (the fast path, the default). Prints a table (operation |
+# sites rewritten (the fast path, the default); then the same program linked
+# statically, natively and under vos (through vos-static). Prints a table (operation |
 # native | vos trap | vos fast, medians and p99s, overheads over native) and
 # writes everything as JSON to bench/results/latest.json.
 #
@@ -58,6 +59,17 @@ step "bench_forward under vos, fast path" "$TMP/vos.json" \
 	env VOS_REWRITE=1 VOS_DEBUG=1 $BUILD/vos run -v "$TMP/vol:/bench" \
 	--stats-json "$TMP/vos-stats.json" -- $BUILD/bench/bench_forward /bench/file 2>"$TMP/vos-fast.err"
 grep '^libvos: rewrite:' "$TMP/vos-fast.err" >"$TMP/rewrite.txt" || true
+# The same program linked statically: started through vos-static, natively
+# and under vos (fast path), to show a static program gets the same path.
+if gcc -std=gnu17 -O2 -D_GNU_SOURCE -Iinclude -Isrc -static -o "$TMP/bench_forward_static" \
+	bench/bench_forward.c 2>"$TMP/static-cc.err"; then
+	step "bench_forward static, native" "$TMP/static-native.json" \
+		"$TMP/bench_forward_static" "$TMP/vol/file"
+	step "bench_forward static, under vos (vos-static, fast path)" "$TMP/static-vos.json" \
+		$BUILD/vos run -v "$TMP/vol:/bench" -- "$TMP/bench_forward_static" /bench/file
+else
+	errors+=("gcc -static bench_forward.c: $(head -c 300 "$TMP/static-cc.err")")
+fi
 
 printf '%s\n' "${errors[@]+"${errors[@]}"}" >"$TMP/errors.txt"
 
@@ -81,6 +93,8 @@ native = load("native.json")
 trap = load("vos-trap.json")
 vos = load("vos.json")
 stats = load("vos-stats.json")
+static_native = load("static-native.json") if os.path.exists(os.path.join(tmp, "static-native.json")) else None
+static_vos = load("static-vos.json") if os.path.exists(os.path.join(tmp, "static-vos.json")) else None
 
 # Did the fast column run on rewritten sites? (libvos's VOS_DEBUG counters)
 rewrite = None
@@ -134,6 +148,22 @@ print("-" * 118)
 for r in rows:
     print(f"{r['op']:<13} | {fmt(r['native'])} | {fmt(r['vos_trap'])} | {fmt(r['vos'])} | "
           f"{over(r, 'trap'):<22} | {over(r, 'fast')}")
+static_rows = []
+for op in list((static_native or {}).get("results", {})):
+    n = static_native["results"][op]
+    v = (static_vos or {}).get("results", {}).get(op)
+    row = {"op": op, "native": n, "vos": v}
+    if v and n["median_ns"] > 0:
+        row["ratio_median_fast"] = v["median_ns"] / n["median_ns"]
+        row["overhead_ns_fast"] = v["median_ns"] - n["median_ns"]
+    static_rows.append(row)
+if static_rows:
+    print()
+    print("the same, linked with gcc -static and started through vos-static")
+    print(f"{'operation':<13} | {'native':^17} | {'vos fast':^17} | fast over native")
+    print("-" * 72)
+    for r in static_rows:
+        print(f"{r['op']:<13} | {fmt(r['native'])} | {fmt(r['vos'])} | {over(r, 'fast')}")
 if rewrite:
     print(f"fast-path run: {rewrite}")
 if forwarded is not None:
@@ -146,6 +176,7 @@ doc = {
     "channel": channel,
     "forward": {"native": native, "vos_trap": trap, "vos": vos, "vos_stats": stats,
                 "rewrite": rewrite, "rows": rows},
+    "forward_static": {"native": static_native, "vos": static_vos, "rows": static_rows},
     "errors": errors,
 }
 with open(dest, "w") as f:

@@ -351,13 +351,16 @@ static bool mapping_ok(uintptr_t lo, uintptr_t hi)
 static void slot_window(uintptr_t site, enum vos_patch_mode m, uintptr_t *lo, uintptr_t *hi)
 {
 	if (m == VOS_PATCH_5 || m == VOS_PATCH_SHORT) { /* site: the pad for VOS_PATCH_SHORT */
-		*lo = site + 5 - REACH;
+		/* a site in the low 2 GiB (a non-PIE static program at
+		 * 0x400000) must not wrap around */
+		*lo = site + 5 > (uintptr_t)REACH ? site + 5 - REACH : 0;
 		*hi = site + 5 + REACH;
 		return;
 	}
 	long top = (int8_t)((const unsigned char *)site)[4];
-	*lo = site + 5 + (uintptr_t)(top * (1L << 24));
-	*hi = *lo + (1UL << 24);
+	long long from = (long long)(site + 5) + top * (1LL << 24);
+	*lo = from > 0 ? (uintptr_t)from : 0;
+	*hi = from + (1LL << 24) > 0 ? (uintptr_t)(from + (1LL << 24)) : 0;
 }
 
 static bool try_map(uintptr_t hint)

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import MOUNT, TIMEOUT, run_native, spec
+from conftest import MOUNT, REPO, TIMEOUT, run_native, spec
 
 MODES = {"rewrite": {"VOS_REWRITE": "1"}, "trap": {"VOS_REWRITE": "0"}}
 COUNTERS = re.compile(r"libvos: rewrite: pid (\d+) sites rewritten (\d+) refused (\d+) fast calls (\d+)")
@@ -190,3 +190,20 @@ def test_signal_storm_with_forwarding_handler(vos, tmp_path):
                        {"VOS_DEBUG": "1"})
     assert nat.stdout == "storm: 0 errors, handler errors 0, handlers ran: yes\n"
     assert counters(out["rewrite"].stderr)[2] > 0, out["rewrite"]
+
+
+def test_static_non_pie_program_sites_are_rewritten(vos, tmp_path):
+    """The same proof in a program linked with gcc -static (not PIE: its
+    code sits at 0x400000, below the 2 GiB a trampoline's rel32 reaches
+    downwards) started through vos-static: its own site is rewritten too."""
+    prog = tmp_path / "fastpath-static"
+    cc = subprocess.run(["gcc", "-std=gnu17", "-O2", "-D_GNU_SOURCE", "-static", "-pthread",
+                         "-o", str(prog), "tests/progs/fastpath.c"], cwd=REPO,
+                        capture_output=True, text=True, timeout=max(TIMEOUT, 300))
+    assert cc.returncode == 0, cc.stderr
+    assert subprocess.run(["readelf", "-h", str(prog)], capture_output=True, text=True,
+                          timeout=TIMEOUT).stdout.count("EXEC (Executable file)") == 1
+    nat = run_native([prog, "proof"])
+    assert nat.stderr == "own site rewritten: 0\n", nat
+    r = vos.run_prog([], [str(prog), "proof"], env=MODES["rewrite"])
+    assert r.returncode == 0 and r.stderr == "own site rewritten: 1\n", r
