@@ -127,3 +127,19 @@ def test_go_exec_from_many_goroutines(vos, volume, tmp_path, goprog):
     assert (r.returncode, r.stdout) == (0, native.stdout), r
     calls = served.get("storage", {})
     assert calls.get("read", 0) >= 8, f"reads not served by the storage domain: {calls}\n{r!r}"
+
+
+def test_go_runtime_signals(vos, volume, tmp_path, goprog):
+    """Garbage collections that can only stop a call-free loop by the
+    runtime's preemption signal (SIGURG), SIGUSR1 through os/signal, while
+    goroutines write and read back volume files."""
+    native_dir = tmp_path / "native"
+    native_dir.mkdir()
+    native = run_native([goprog, "signals", native_dir], timeout=120)
+    assert native.returncode == 0, native
+    assert "SIGUSR1 received: true\nfile errors: [<nil> <nil> <nil> <nil>]\n" in native.stdout
+    r, served = run_go(vos, volume, tmp_path, [goprog, "signals", MOUNT])
+    assert (r.returncode, r.stdout) == (0, native.stdout), r
+    assert (volume / "sig3").stat().st_size == 1049
+    calls = served.get("storage", {})
+    assert calls.get("write", 0) >= 200, f"writes not served by the storage domain: {calls}\n{r!r}"

@@ -5,9 +5,12 @@
 //	goprog files DIR    concurrent file I/O in DIR
 //	goprog net DIR      TCP echo over 127.0.0.1, a log written to DIR
 //	goprog exec DIR     os/exec from 8 goroutines at once: /bin/cat of a file
-//	                    in DIR with a pipe, and itself (argv[0]) with an
-//	                    inherited fd of DIR
+//	                    in DIR with a pipe, and itself (argv[0], or
+//	                    os.Executable) with an inherited fd of DIR
 //	goprog child DIR    (run by exec) reads the inherited fd 3
+//	goprog signals DIR  os/signal delivery, and garbage collections that
+//	                    must preempt a call-free loop (SIGURG), while
+//	                    goroutines write files in DIR
 package main
 
 // Built two ways by test_go.py: with goprog_cgo.go (cgo: dynamically
@@ -24,12 +27,15 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 func check(err error) {
@@ -229,7 +235,16 @@ func execs(dir string) {
 				return
 			}
 			defer f.Close()
-			cmd := exec.Command(os.Args[0], "child", dir)
+			self := os.Args[0]
+			if i%4 == 1 {
+				// /proc/self/exe: the program, not a launcher
+				self, err = os.Executable()
+				if err != nil {
+					out[i] = err.Error()
+					return
+				}
+			}
+			cmd := exec.Command(self, "child", dir)
 			cmd.ExtraFiles = []*os.File{f}
 			b, err := cmd.Output()
 			out[i] = fmt.Sprintf("self %d: %q %v", i, b, err)
@@ -247,10 +262,63 @@ func child(dir string) {
 	fmt.Printf("child read %q, stat %v", b, err)
 }
 
+// The runtime's own signals: a stop-the-world preempts a loop without
+// calls only by SIGURG; SIGUSR1 reaches os/signal; file I/O goes on.
+func signals(dir string) {
+	ch := make(chan os.Signal, 64)
+	signal.Notify(ch, syscall.SIGUSR1)
+	var stop int32
+	spun := make(chan int)
+	go func() {
+		x := 0
+		for atomic.LoadInt32(&stop) == 0 {
+			x++
+		}
+		spun <- x
+	}()
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			name := filepath.Join(dir, fmt.Sprintf("sig%d", w))
+			for i := 0; i < 50 && errs[w] == nil; i++ {
+				data := bytes.Repeat([]byte{byte('a' + i%26)}, 1000+i)
+				if errs[w] = os.WriteFile(name, data, 0o644); errs[w] == nil {
+					back, err := os.ReadFile(name)
+					if err == nil && !bytes.Equal(back, data) {
+						err = fmt.Errorf("%s read back wrong", name)
+					}
+					errs[w] = err
+				}
+			}
+		}(w)
+	}
+	for i := 0; i < 5; i++ {
+		runtime.GC()
+	}
+	for i := 0; i < 20; i++ {
+		check(syscall.Kill(os.Getpid(), syscall.SIGUSR1))
+	}
+	got := false
+	select {
+	case <-ch:
+		got = true
+	case <-time.After(60 * time.Second): // a bound, not a measure
+	}
+	wg.Wait()
+	atomic.StoreInt32(&stop, 1)
+	<-spun
+	fmt.Println("garbage collections with a call-free loop running: 5")
+	fmt.Println("SIGUSR1 received:", got)
+	fmt.Println("file errors:", errs)
+}
+
 func main() {
 	runtime.GOMAXPROCS(8)
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: goprog files|net|exec DIR")
+		fmt.Fprintln(os.Stderr, "usage: goprog files|net|exec|signals DIR")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -262,6 +330,8 @@ func main() {
 		execs(os.Args[2])
 	case "child":
 		child(os.Args[2])
+	case "signals":
+		signals(os.Args[2])
 	default:
 		os.Exit(2)
 	}

@@ -2,22 +2,32 @@
  * hello.txt (a volume under vos). argv[0] must be the program's path.
  *
  *   check DIR     print DIR/hello.txt (run by a dynamic program under vos)
- *   cat DIR       exec /bin/cat DIR/hello.txt (a dynamic program)
+ *   stdin         copy stdin to stdout (fds a shell opened in a volume)
+ *   cat DIR       exec /bin/cat DIR/hello.txt (a dynamic program); catenv:
+ *                 the same with an empty environment
  *   self DIR      exec itself ("after"), keeping one fd of DIR open and one
  *                 close-on-exec; selfenv: the same with an empty environment
- *   spawn DIR     posix_spawn /bin/cat DIR/hello.txt and itself ("check")
+ *   spawn DIR     posix_spawn /bin/cat DIR/hello.txt and itself ("check"),
+ *                 then both through system()
  *   selfexe DIR   /proc/self/exe is this program; exec it ("check")
+ *   fexecve DIR   fexecve of itself, opened read-only ("check")
+ *   execbusy DIR  exec itself ("check") while 8 threads are blocked in
+ *                 reads of TCP sockets
+ *   execerr DIR   the errors of execve for files in DIR that cannot run:
+ *                 missing, a directory, not executable (text, and a copy
+ *                 of a static program: noexec-static), empty (empty.x)
  *   args ARGS...  print the arguments, $ST_VAR, whether $ST_DIR/hello.txt is
  *                 readable, and what the kernel passes in the auxiliary
  *                 vector (a launcher must pass the same)
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <sys/auxv.h>
 #include <sys/wait.h>
 
-#include "st_util.h"
+#include "st_net.h"
 
 extern char **environ;
 
@@ -47,6 +57,7 @@ static void after(const char *dir, int keep, int dropped)
 
 static void args(int argc, char **argv)
 {
+	printf("argv[0]: [%s]\n", argv[0]);
 	for (int i = 2; i < argc; i++)
 		printf("arg %d: [%s]\n", i - 2, argv[i]);
 	const char *v = getenv("ST_VAR");
@@ -72,6 +83,18 @@ static void args(int argc, char **argv)
 	       getauxval(AT_ENTRY) != 0);
 }
 
+/* A read of a TCP socket nothing is sent on: in flight at the exec, which
+ * natively ends it (execve kills the other threads) without a return. */
+static void *blocked_reader(void *arg)
+{
+	char b;
+	ssize_t n = read(*(int *)arg, &b, 1);
+	printf("FAIL a blocked read returned %zd (%s) before the exec\n", n,
+	       n < 0 ? ename(errno) : "-");
+	fflush(stdout);
+	exit(1);
+}
+
 static int wait_for(pid_t pid)
 {
 	int st;
@@ -85,13 +108,24 @@ static int wait_for(pid_t pid)
 
 int main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], "stdin") == 0) {
+		char buf[4096];
+		ssize_t n;
+		while ((n = read(0, buf, sizeof(buf))) > 0)
+			write_all(1, buf, (size_t)n, "write stdout");
+		if (n < 0)
+			die("read stdin");
+		return 0;
+	}
 	if (argc >= 2 && strcmp(argv[1], "args") == 0) {
 		args(argc, argv);
 		return 0;
 	}
 	if (argc < 3) {
-		fprintf(stderr,
-			"usage: st_exec check|cat|self|selfenv|selfexe|spawn DIR | args ...\n");
+		fprintf(stderr, "usage: st_exec "
+				"check|cat|catenv|self|selfenv|selfexe|fexecve|execbusy|execerr|"
+				"spawn DIR | "
+				"args ...\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -106,11 +140,13 @@ int main(int argc, char **argv)
 		after(dir, atoi(argv[3]), atoi(argv[4]));
 		return 0;
 	}
-	if (strcmp(mode, "cat") == 0) {
+	if (strcmp(mode, "cat") == 0 || strcmp(mode, "catenv") == 0) {
 		snprintf(name, sizeof(name), "%s/hello.txt", dir);
-		printf("exec /bin/cat\n");
-		execl("/bin/cat", "cat", name, (char *)NULL);
-		die("execl /bin/cat");
+		char *cat[] = {"cat", name, NULL};
+		char *empty[] = {NULL};
+		printf("exec /bin/cat%s\n", mode[3] ? " with an empty environment" : "");
+		execve("/bin/cat", cat, mode[3] ? empty : environ);
+		die("execve /bin/cat");
 	}
 	if (strcmp(mode, "self") == 0 || strcmp(mode, "selfenv") == 0) {
 		snprintf(name, sizeof(name), "%s/inherit.txt", dir);
@@ -140,6 +176,41 @@ int main(int argc, char **argv)
 		execl("/proc/self/exe", "again", "check", dir, (char *)NULL);
 		die("exec /proc/self/exe");
 	}
+	if (strcmp(mode, "execbusy") == 0) {
+		static int fds[8];
+		for (int i = 0; i < 8; i++) {
+			int peer;
+			fds[i] = tcp_pair(&peer);
+			pthread_t t;
+			if (pthread_create(&t, NULL, blocked_reader, &fds[i]) != 0)
+				fail("pthread_create");
+		}
+		char *nargv[] = {argv[0], "check", (char *)dir, NULL};
+		printf("exec with 8 reads in flight\n");
+		execve(argv[0], nargv, environ);
+		die("execve self");
+	}
+	if (strcmp(mode, "fexecve") == 0) {
+		int fd = open(argv[0], O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			die("open self");
+		char *nargv[] = {argv[0], "check", (char *)dir, NULL};
+		printf("fexecve self\n");
+		fexecve(fd, nargv, environ);
+		die("fexecve");
+	}
+	if (strcmp(mode, "execerr") == 0) {
+		static const char *const names[] = {"missing",	     ".",	"hello.txt",
+						    "noexec-static", "empty.x", "missing/x",
+						    "hello.txt/x"};
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			snprintf(name, sizeof(name), "%s/%s", dir, names[i]);
+			char *nargv[] = {name, "check", (char *)dir, NULL};
+			int r = execve(name, nargv, environ);
+			printf("execve %s: %d %s\n", names[i], r, ename(errno));
+		}
+		return 0;
+	}
 	if (strcmp(mode, "spawn") == 0) {
 		snprintf(name, sizeof(name), "%s/hello.txt", dir);
 		char *cat[] = {"cat", name, NULL};
@@ -153,6 +224,11 @@ int main(int argc, char **argv)
 		if (e != 0)
 			fail("posix_spawn self: %s", ename(e));
 		printf("self status %d\n", wait_for(pid));
+		/* system(): /bin/sh -c, itself started by posix_spawn */
+		snprintf(name, sizeof(name), "cat '%s/hello.txt' && '%s' check '%s'", dir, argv[0],
+			 dir);
+		int st = system(name);
+		printf("system status %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 		return 0;
 	}
 	fprintf(stderr, "st_exec: unknown mode %s\n", mode);

@@ -1,17 +1,15 @@
 /* st_exit code N | signal N | thread N | sigpipe 0: how a statically
  * linked program ends: exit(N); death by signal N (default action, no core
- * file); exit(N) called by a second thread while the main thread is blocked
- * in a read; SIGPIPE from writing to a TCP connection its peer closed. */
+ * file); exit(N) called by a thread while the main thread and 8 others are
+ * blocked in reads of TCP sockets; SIGPIPE from writing to a TCP connection
+ * its peer closed. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <time.h>
 
-#include "st_util.h"
+#include "st_net.h"
 
 static int code;
 
@@ -21,20 +19,25 @@ static void *exiter(void *arg)
 	exit(code);
 }
 
+/* Reads of TCP sockets nothing is sent on: calls in flight when another
+ * thread exits. Natively none returns: exit_group ends them. */
+#define READERS 8 /* besides the main thread */
+static int reader_fd[READERS + 1];
+
+static void *reader(void *arg)
+{
+	char b;
+	ssize_t n = read(*(int *)arg, &b, 1);
+	printf("FAIL a blocked read returned %zd (%s) before the exit\n", n,
+	       n < 0 ? ename(errno) : "-");
+	fflush(stdout);
+	exit(1);
+}
+
 static int sigpipe(void)
 {
-	int ls = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(ls, 1) != 0 ||
-	    getsockname(ls, (struct sockaddr *)&a, &len) != 0)
-		die("listen");
-	int c = socket(AF_INET, SOCK_STREAM, 0);
-	if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) != 0)
-		die("connect");
-	int s = accept(ls, NULL, NULL);
-	if (s < 0)
-		die("accept");
+	int s;
+	int c = tcp_pair(&s);
 	close(s);
 	signal(SIGPIPE, SIG_DFL);
 	/* the first write draws the peer's RST, a later one EPIPE + SIGPIPE */
@@ -70,17 +73,18 @@ int main(int argc, char **argv)
 		return 99;
 	}
 	if (strcmp(argv[1], "thread") == 0) {
-		int p[2];
-		if (pipe(p) != 0)
-			die("pipe");
 		code = n;
+		for (int i = 0; i <= READERS; i++) {
+			int s;
+			reader_fd[i] = tcp_pair(&s);
+			pthread_t t; /* reader 0 is the main thread */
+			if (i > 0 && pthread_create(&t, NULL, reader, &reader_fd[i]) != 0)
+				fail("pthread_create");
+		}
 		pthread_t t;
 		if (pthread_create(&t, NULL, exiter, NULL) != 0)
 			fail("pthread_create");
-		char c;
-		if (read(p[0], &c, 1) < 0)
-			die("read");
-		return 98; /* not reached: the other thread's exit ends the process */
+		reader(&reader_fd[0]);
 	}
 	if (strcmp(argv[1], "sigpipe") == 0)
 		return sigpipe();

@@ -5,15 +5,12 @@
  * busy: fork while another thread is blocked in a read of a TCP socket (a
  * call in flight in the network domain), released after the child ended. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 
-#include "st_util.h"
+#include "st_net.h"
 
 static void show_status(const char *who, pid_t pid)
 {
@@ -72,19 +69,7 @@ static void *blocked_reader(void *arg)
 /* A connected TCP pair and a thread blocked reading one end. */
 static pthread_t start_blocked_reader(void)
 {
-	int ls = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(ls, 1) != 0 ||
-	    getsockname(ls, (struct sockaddr *)&a, &len) != 0)
-		die("listen");
-	busy_sock = socket(AF_INET, SOCK_STREAM, 0);
-	if (busy_sock < 0 || connect(busy_sock, (struct sockaddr *)&a, sizeof(a)) != 0)
-		die("connect");
-	busy_peer = accept(ls, NULL, NULL);
-	if (busy_peer < 0)
-		die("accept");
-	close(ls);
+	busy_sock = tcp_pair(&busy_peer);
 	pthread_t t;
 	if (pthread_create(&t, NULL, blocked_reader, NULL) != 0)
 		fail("pthread_create");

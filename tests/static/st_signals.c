@@ -1,25 +1,25 @@
-/* st_signals DIR restart|norestart: the main thread of a statically linked
- * program blocks in read() of a TCP socket (the network domain under vos)
+/* st_signals DIR restart|norestart|altstack: the main thread of a statically
+ * linked program blocks in read() of a TCP socket (the network domain under vos)
  * while a helper thread sends it SIGALRM every 20 ms; the handler appends a
  * record to DIR/alarms.log (a forwarded write inside a handler).
  *   norestart: the read fails with EINTR.
  *   restart (SA_RESTART): the read is restarted; the third handler run sends
  *   one byte to the peer, which the restarted read returns.
+ *   altstack: as norestart, the handler on a sigaltstack (SA_ONSTACK).
  * Then the log is checked: one whole record per handler run. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 
-#include "st_util.h"
+#include "st_net.h"
 
 static int logfd, peer, restart;
-static volatile sig_atomic_t alarms, handler_errors, stop;
+static volatile sig_atomic_t alarms, handler_errors, stop, off_stack;
+static char *alt; /* the alternate signal stack, or NULL */
+#define ALT_SIZE (256 * 1024)
 static pid_t main_tid;
 
 static void on_alarm(int sig)
@@ -27,11 +27,22 @@ static void on_alarm(int sig)
 	(void)sig;
 	int saved = errno;
 	int n = ++alarms;
-	char rec[32];
-	int len = snprintf(rec, sizeof(rec), "alarm %d\n", n);
+	char here;
+	uintptr_t sp = (uintptr_t)&here;
+	if (alt && (sp < (uintptr_t)alt || sp >= (uintptr_t)alt + ALT_SIZE))
+		off_stack++;
+	/* "alarm N\n" without stdio: async-signal-safe */
+	char rec[32] = "alarm ", digits[12];
+	int len = 6, k = 0;
+	do
+		digits[k++] = (char)('0' + n % 10);
+	while ((n /= 10) > 0);
+	while (k > 0)
+		rec[len++] = digits[--k];
+	rec[len++] = '\n';
 	if (write(logfd, rec, (size_t)len) != len)
 		handler_errors++;
-	if (restart && n == 3 && send(peer, "x", 1, MSG_NOSIGNAL) != 1)
+	if (restart && alarms == 3 && send(peer, "x", 1, MSG_NOSIGNAL) != 1)
 		handler_errors++;
 	errno = saved;
 }
@@ -51,29 +62,11 @@ static void *alarmer(void *arg)
 	return NULL;
 }
 
-static int tcp_pair(int *other)
-{
-	int ls = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(ls, 1) != 0 ||
-	    getsockname(ls, (struct sockaddr *)&a, &len) != 0)
-		die("listen");
-	int c = socket(AF_INET, SOCK_STREAM, 0);
-	if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) != 0)
-		die("connect");
-	int s = accept(ls, NULL, NULL);
-	if (s < 0)
-		die("accept");
-	close(ls);
-	*other = s;
-	return c;
-}
-
 int main(int argc, char **argv)
 {
-	if (argc != 3 || (strcmp(argv[2], "restart") && strcmp(argv[2], "norestart"))) {
-		fprintf(stderr, "usage: st_signals DIR restart|norestart\n");
+	if (argc != 3 || (strcmp(argv[2], "restart") && strcmp(argv[2], "norestart") &&
+			  strcmp(argv[2], "altstack"))) {
+		fprintf(stderr, "usage: st_signals DIR restart|norestart|altstack\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -89,6 +82,13 @@ int main(int argc, char **argv)
 	struct sigaction sa = {0};
 	sa.sa_handler = on_alarm;
 	sa.sa_flags = restart ? SA_RESTART : 0;
+	if (strcmp(argv[2], "altstack") == 0) {
+		alt = malloc(ALT_SIZE);
+		stack_t ss = {.ss_sp = alt, .ss_size = ALT_SIZE};
+		if (!alt || sigaltstack(&ss, NULL) != 0)
+			die("sigaltstack");
+		sa.sa_flags |= SA_ONSTACK;
+	}
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGALRM, &sa, NULL) != 0)
 		die("sigaction");
@@ -127,6 +127,8 @@ int main(int argc, char **argv)
 	}
 	printf("log: one record per handler run: %s, %d out of place, handler errors %d\n",
 	       lines == total ? "yes" : "NO", bad, handler_errors);
+	if (alt)
+		printf("handler runs off the alternate stack: %d\n", off_stack);
 	close(sock);
 	close(peer);
 	close(logfd);
