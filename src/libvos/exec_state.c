@@ -17,9 +17,10 @@
  * such a child dup2'ed from remote ones (vfork_open.c), which the new image
  * dups in that duplicate before anything is closed). The new
  * image's libvos adopts all of it in its constructor and removes the
- * variable. The same rebuilt environment re-injects LD_PRELOAD, VOS_SOCKET
- * and VOS_VOLUMES when the program cleared them, so a child started with a
- * scrubbed environment is still under VirtuOS. */
+ * variable. The same rebuilt environment re-injects LD_PRELOAD, VOS_SOCKET,
+ * VOS_VOLUMES and the other VOS_* settings when the program cleared them,
+ * so a child started with a scrubbed environment is still under VirtuOS,
+ * with the same settings. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -229,6 +230,42 @@ static bool build_state(struct buf *b, struct vos_link_info links[VOS_DOMAIN_COU
 	return any && !b->overflow;
 }
 
+/* The user's VirtuOS settings (VOS_REWRITE, VOS_RECOVER, VOS_SPIN_NS...)
+ * as this image started with them: a program that clears its environment
+ * (env -i) keeps them in its children, as it keeps LD_PRELOAD. */
+#define MAX_KNOBS 16
+static char knob_text[2048];
+static const char *knobs[MAX_KNOBS];
+static int nknobs;
+
+static void save_knobs(void)
+{
+	extern char **environ;
+	size_t used = 0;
+	for (char **e = environ; e && *e && nknobs < MAX_KNOBS; e++) {
+		if (!starts_with(*e, "VOS_") || starts_with(*e, "VOS_INHERIT=") ||
+		    starts_with(*e, "VOS_SOCKET=") || starts_with(*e, "VOS_VOLUMES=") ||
+		    !strchr(*e, '='))
+			continue;
+		size_t len = strlen(*e) + 1;
+		if (len > sizeof(knob_text) - used)
+			break;
+		memcpy(knob_text + used, *e, len);
+		knobs[nknobs++] = knob_text + used;
+		used += len;
+	}
+}
+
+/* Whether envp (n entries) sets the variable of "NAME=value" entry kv. */
+static bool env_has(char *const *envp, size_t n, const char *kv)
+{
+	size_t name = (size_t)(strchr(kv, '=') - kv) + 1;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(envp[i], kv, name) == 0)
+			return true;
+	return false;
+}
+
 /* Builds the new envp in `area`: the caller's entries minus stale VirtuOS
  * ones, plus state and (re-)injected variables. */
 static char **build_envp(char *const *envp, char *area, size_t area_size, const char *state)
@@ -236,7 +273,7 @@ static char **build_envp(char *const *envp, char *area, size_t area_size, const 
 	size_t n = 0;
 	while (envp && envp[n])
 		n++;
-	size_t ptr_bytes = (n + 6) * sizeof(char *);
+	size_t ptr_bytes = (n + 6 + MAX_KNOBS) * sizeof(char *);
 	if (ptr_bytes >= area_size)
 		return NULL;
 	char **out = (char **)area;
@@ -297,6 +334,9 @@ static char **build_envp(char *const *envp, char *area, size_t area_size, const 
 	for (int i = 0; i < 3; i++)
 		if (extra[i])
 			out[k++] = (char *)extra[i];
+	for (int i = 0; i < nknobs; i++)
+		if (!env_has(envp, n, knobs[i]))
+			out[k++] = (char *)knobs[i];
 	if (state) {
 		s = strings.p + strings.len;
 		put(&strings, state);
@@ -382,6 +422,7 @@ static bool parse_longs(const char **pp, long long *v, int n)
 
 void vos_exec_state_adopt(void)
 {
+	save_knobs();
 	const char *s = getenv("VOS_INHERIT");
 	if (!s)
 		return;

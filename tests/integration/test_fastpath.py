@@ -207,3 +207,16 @@ def test_static_non_pie_program_sites_are_rewritten(vos, tmp_path):
     assert nat.stderr == "own site rewritten: 0\n", nat
     r = vos.run_prog([], [str(prog), "proof"], env=MODES["rewrite"])
     assert r.returncode == 0 and r.stderr == "own site rewritten: 1\n", r
+
+
+def test_settings_survive_a_cleared_environment(vos, tmp_path):
+    """VOS_REWRITE=0 (and any VOS_* setting) given to vos run still holds in
+    a program started with env -i: the fast path stays off there (its
+    site is not rewritten), as LD_PRELOAD is kept."""
+    prog = vos.prog("fastpath")
+    r = vos.run_prog([], ["env", "-i", prog, "proof"], env={"VOS_REWRITE": "0"})
+    assert r.returncode == 0 and r.stderr == "own site rewritten: 0\n", r
+    r = vos.run_prog([], ["env", "-i", "/usr/bin/env"], env={"VOS_REWRITE": "0"})
+    assert "VOS_REWRITE=0\n" in r.stdout, r
+    r = vos.run_prog([], ["env", "-i", prog, "proof"], env={"VOS_REWRITE": "1"})
+    assert r.returncode == 0 and r.stderr == "own site rewritten: 1\n", r
