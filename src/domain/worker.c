@@ -126,6 +126,17 @@ static bool fd_would_wait(struct vos_shadow *sh, int64_t rfd, short events, bool
 	return wait;
 }
 
+/* Whether vos_worker_never_wait turned a waiting lock request (its
+ * command or operation was `before`) into a non-blocking one. */
+static bool made_nonblocking(const struct vos_request *req, int64_t before)
+{
+	if (req->op == VOS_OP_FLOCK)
+		return !(before & LOCK_NB);
+	if (req->op == VOS_OP_FCNTL_LOCK)
+		return before == F_SETLKW || before == F_OFD_SETLKW;
+	return false;
+}
+
 int vos_worker_never_wait(struct vos_shadow *sh, struct vos_request *req)
 {
 	switch (req->op) {
@@ -305,15 +316,21 @@ static void serve(struct vos_wpool *p, struct vos_request *req)
 
 	int64_t r;
 	/* After registering: a cancel that came before is visible in the
-	 * state, one that comes later finds us in exec[]. */
-	if (req->cancelled || vos_chan_server_cancelled(&sh->chan, req->slot)) {
-		r = -EINTR;
-	} else if (last && (r = vos_worker_never_wait(sh, req)) < 0) {
-		/* refused: the rule beyond the bound */
+	 * state, one that comes later finds us in exec[]. A cancelled call is
+	 * still run if it cannot wait (a regular file's read, a stat, an
+	 * unlink...): Linux completes those whatever the signal; only one
+	 * that would wait (a FIFO, a socket, a lock) ends with EINTR. */
+	bool cancelled = req->cancelled || vos_chan_server_cancelled(&sh->chan, req->slot);
+	bool no_wait = last || cancelled;
+	int64_t lock_op = req->args[1];
+	if (no_wait && (r = vos_worker_never_wait(sh, req)) < 0) {
+		/* refused: the rule beyond the bound, or interrupted */
+		if (cancelled)
+			r = -EINTR;
 	} else {
-		/* the last worker must not block in open(2) of a FIFO either */
+		/* nor may open(2) of a FIFO block then */
 		int64_t flags = req->args[3];
-		bool probe_open = last && req->op == VOS_OP_OPENAT && !(flags & O_NONBLOCK);
+		bool probe_open = no_wait && req->op == VOS_OP_OPENAT && !(flags & O_NONBLOCK);
 		if (probe_open)
 			req->args[3] |= O_NONBLOCK;
 		uint64_t t0 = mono_ns();
@@ -322,6 +339,8 @@ static void serve(struct vos_wpool *p, struct vos_request *req)
 		vos_dstats_exec_end(sh->stats);
 		if (probe_open)
 			r = open_without_probe(sh, r, flags);
+		if (cancelled && r == -EAGAIN && (probe_open || made_nonblocking(req, lock_op)))
+			r = -EINTR; /* it would have waited */
 		vos_dstats_account(sh->stats, req->sysnr, r, mono_ns() - t0);
 		atomic_fetch_add_explicit(&sh->calls, 1, memory_order_relaxed);
 	}

@@ -580,20 +580,25 @@ void vos_client_after_fork(void)
 
 /* Bounded retry for a transiently exhausted resource (slots or data pages
  * all in use by other threads): yield, then sleep briefly. */
-/* Waits a little for a free slot or data space; false once `since` (ns)
- * is 5 s old: ENOMEM/EAGAIN then, never a hang. By time, not by tries: a
- * signal storm ends every nap early. */
-static bool backoff(int attempt, int64_t since)
+/* Waits a little for a free slot or data space (hundreds of threads may
+ * share 64 slots: waiting is normal, and Linux has no such limit to fail
+ * a call with). 0 to try again; -EIO if the domain died; `limit` once
+ * `since` (ns) is 30 s old, never a hang (a domain that stopped serving is
+ * killed by the supervisor's watchdog long before). By time, not by
+ * tries: a signal storm ends every nap early. */
+static int backoff(struct vos_chan_client *ch, int attempt, int64_t since, int limit)
 {
-	if (attempt >= 64 && vos_now_ns() - since > 5000000000LL)
-		return false;
+	if (attempt >= 64 && !vos_chan_domain_alive(ch))
+		return -EIO;
+	if (attempt >= 64 && vos_now_ns() - since > 30000000000LL)
+		return limit;
 	if (attempt < 64) {
 		vos_sys0(SYS_sched_yield);
 	} else {
 		struct timespec ts = {.tv_nsec = 200000};
 		vos_sys2(SYS_nanosleep, (long)&ts, 0);
 	}
-	return true;
+	return 0;
 }
 
 int64_t vos_forward(struct vos_call *c, void (*prepare)(struct vos_call *, void *),
@@ -613,8 +618,9 @@ int64_t vos_forward(struct vos_call *c, void (*prepare)(struct vos_call *, void 
 	int64_t since = 0;
 	for (int i = 0; (slot = vos_chan_slot_acquire(ch)) < 0; i++) {
 		since = i == 0 ? vos_now_ns() : since;
-		if (!backoff(i, since))
-			return -EAGAIN;
+		int e = backoff(ch, i, since, -EAGAIN);
+		if (e)
+			return e;
 	}
 	c->data = NULL;
 	c->data_off = -1;
@@ -622,9 +628,10 @@ int64_t vos_forward(struct vos_call *c, void (*prepare)(struct vos_call *, void 
 		int64_t off;
 		for (int i = 0; (off = vos_chan_alloc(ch, c->data_len)) < 0; i++) {
 			since = i == 0 ? vos_now_ns() : since;
-			if (!backoff(i, since)) {
+			int e = backoff(ch, i, since, -ENOMEM);
+			if (e) {
 				vos_chan_slot_release(ch, slot);
-				return -ENOMEM;
+				return e;
 			}
 		}
 		c->data_off = off;

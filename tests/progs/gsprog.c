@@ -12,6 +12,9 @@
  *                           it opened before
  *   gsprog spawnleak N      N posix_spawns of /bin/true: address space left
  *   gsprog exec PATH        execv(PATH): the error when it fails
+ *   gsprog sigfile FILE N   N open/pread/close of a regular FILE while
+ *                           another thread keeps signalling this one (a
+ *                           handler without SA_RESTART): how many failed
  */
 #include <asm/prctl.h>
 #include <errno.h>
@@ -19,6 +22,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -302,6 +306,54 @@ static int exec_it(char *path)
 	return 0;
 }
 
+static volatile int sig_stop;
+static volatile long sig_handled;
+static pid_t sig_target;
+
+static void on_usr1(int s)
+{
+	(void)s;
+	sig_handled++;
+}
+
+static void *signaller(void *arg)
+{
+	(void)arg;
+	while (!sig_stop) {
+		syscall(SYS_tgkill, getpid(), sig_target, SIGUSR1);
+		for (volatile int i = 0; i < 200; i++)
+			;
+	}
+	return NULL;
+}
+
+static int sigfile(const char *file, int n)
+{
+	struct sigaction sa = {.sa_handler = on_usr1}; /* no SA_RESTART */
+	sigaction(SIGUSR1, &sa, NULL);
+	sig_target = (pid_t)syscall(SYS_gettid);
+	pthread_t t;
+	if (pthread_create(&t, NULL, signaller, NULL) != 0)
+		return 1;
+	int failed = 0, intr = 0;
+	for (int i = 0; i < n; i++) {
+		char b[8];
+		int fd = open(file, O_RDONLY);
+		ssize_t got = fd >= 0 ? pread(fd, b, sizeof b, 0) : -1;
+		if (fd < 0 || got != (ssize_t)sizeof b) {
+			failed++;
+			intr += errno == EINTR;
+		}
+		if (fd >= 0 && close(fd) != 0)
+			failed++;
+	}
+	sig_stop = 1;
+	pthread_join(t, NULL);
+	printf("calls failed %d (EINTR %d), signals handled %s\n", failed, intr,
+	       sig_handled > 0 ? "some" : "none");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -317,7 +369,9 @@ int main(int argc, char **argv)
 		return spawnleak(atoi(argv[2]));
 	if (argc == 3 && !strcmp(argv[1], "exec"))
 		return exec_it(argv[2]);
+	if (argc == 4 && !strcmp(argv[1], "sigfile"))
+		return sigfile(argv[2], atoi(argv[3]));
 	fprintf(stderr, "usage: gsprog foreignfs FILE | setgs | churn FILE N | vmchild FILE | "
-			"spawnleak N | exec PATH\n");
+			"spawnleak N | exec PATH | sigfile FILE N\n");
 	return 2;
 }
