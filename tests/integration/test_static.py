@@ -69,13 +69,14 @@ def sbin(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def exit_dynamic(tmp_path_factory):
-    """st_exit linked dynamically: the reference for how `vos run` reports
-    an exit status or a death by signal."""
-    out = tmp_path_factory.mktemp("dynamic") / "st_exit"
-    _compile(SRC / "st_exit.c", out, None)
-    assert "Requesting program interpreter" in _readelf(out)
-    return out
+def dyn(tmp_path_factory):
+    """st_exit and st_exec linked dynamically: the reference for how `vos
+    run` reports an exit status, and for races every program has."""
+    out = tmp_path_factory.mktemp("dynamic")
+    for name in ("st_exit", "st_exec"):
+        _compile(SRC / f"{name}.c", out / name, None)
+        assert "Requesting program interpreter" in _readelf(out / name)
+    return Bins(None, out)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -394,7 +395,7 @@ EXITS = [("code", 0), ("code", 3), ("code", 255), ("signal", signal.SIGTERM),
 
 
 @pytest.mark.parametrize("how,n", EXITS, ids=[f"{h}-{int(n)}" for h, n in EXITS])
-def test_exit_status_propagates(vos, tmp_path, sbin, exit_dynamic, how, n):
+def test_exit_status_propagates(vos, tmp_path, sbin, dyn, how, n):
     """vos run ends with the static program's status (128+N for a death by
     signal N; SIGPIPE from a network-domain socket whose peer closed),
     reporting it exactly as for the same program linked dynamically."""
@@ -402,33 +403,49 @@ def test_exit_status_propagates(vos, tmp_path, sbin, exit_dynamic, how, n):
     sig = {"signal": n, "sigpipe": int(signal.SIGPIPE)}.get(how)
     nat = run_native([sbin["st_exit"], how, n])
     assert nat.returncode == (-sig if sig else n), nat
-    dyn = vos.run(["run", "--", exit_dynamic, how, n])
+    d = vos.run(["run", "--", dyn["st_exit"], how, n])
     st, served = vos_run(vos, tmp_path, [sbin["st_exit"], how, n])
     if how == "sigpipe":
         assert_served(served, "net", "socket", "connect", "write", r=st)
     expect = 128 + sig if sig else n
-    assert dyn.returncode == expect, dyn
+    assert d.returncode == expect, d
     assert st.returncode == expect, st
-    assert st.stdout == dyn.stdout == "", st
-    assert st.stderr.replace(str(sbin["st_exit"]), "PROG") == dyn.stderr.replace(
-        str(exit_dynamic), "PROG"), (st, dyn)
+    assert st.stdout == d.stdout == "", st
+    assert st.stderr.replace(str(sbin["st_exit"]), "PROG") == d.stderr.replace(
+        str(dyn["st_exit"]), "PROG"), (st, d)
 
 
 @pytest.mark.parametrize("linked", ["dynamic", "static"])
-def test_exit_from_a_thread_while_others_block_in_forwarded_reads(vos, sbin, exit_dynamic,
-                                                                 linked):
+def test_exit_from_a_thread_while_others_block_in_forwarded_reads(vos, sbin, dyn, linked):
     """exit(42) in one thread while the main thread and 8 others are blocked
     in reads of network-domain sockets nothing is sent on: natively none of
     those reads ever returns (exit_group ends the threads), so the status is
     42 and nothing is printed. Run 5 times: a race is what it looks for."""
     if linked == "dynamic" and sbin.link != "static":
         pytest.skip("the dynamically linked reference runs once")
-    prog = exit_dynamic if linked == "dynamic" else sbin["st_exit"]
+    prog = (dyn if linked == "dynamic" else sbin)["st_exit"]
     nat = run_native([prog, "thread", 42])
     assert (nat.returncode, nat.stdout) == (42, ""), nat
     for _ in range(5):
         r = vos.run(["run", "--", prog, "thread", 42], timeout=LONG)
         assert (r.returncode, r.stdout) == (42, ""), r
+
+
+@pytest.mark.parametrize("linked", ["dynamic", "static"])
+def test_exec_while_other_threads_block_in_forwarded_reads(vos, volume, tmp_path, sbin, dyn,
+                                                           linked):
+    """execve of itself while 8 other threads are blocked in reads of
+    network-domain sockets nothing is sent on: natively the exec ends them
+    and the new image runs; under vos it must neither hang nor let a read
+    return into the old image."""
+    if linked == "dynamic" and sbin.link != "static":
+        pytest.skip("the dynamically linked reference runs once")
+    prog = (dyn if linked == "dynamic" else sbin)["st_exec"]
+    nat = run_native([prog, "execbusy", native_dir(tmp_path)])
+    want = f"exec with 8 reads in flight\nhello.txt ({len(HELLO)} bytes): {HELLO}"
+    assert (nat.returncode, nat.stdout) == (0, want), nat
+    r = vos.run_prog([spec(volume)], [prog, "execbusy", MOUNT], timeout=60)
+    assert (r.returncode, r.stdout) == (0, want), r
 
 
 # ------------------------------------------------------------------ bad input
