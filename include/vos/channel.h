@@ -220,6 +220,15 @@ int64_t vos_chan_call_intr(struct vos_chan_client *c, int idx, vos_chan_intr_fn 
  * is already DONE (or not in flight). */
 int vos_chan_cancel(struct vos_chan_client *c, int idx);
 
+/* For a process that re-attached its own channel after execve: the calls
+ * the old image's other threads left in flight (they died in the exec; in
+ * the domain they may still run or block, and their slots and data must
+ * not be handed out again meanwhile) are cancelled and waited for, up to
+ * timeout_ms in all. Their slots become free again; the number of those
+ * still in flight after the timeout is returned (their slots stay
+ * reserved). Call before the channel is used. */
+int vos_chan_client_reclaim(struct vos_chan_client *c, uint32_t timeout_ms);
+
 /* True while the domain this client attached to is alive (cheap). */
 bool vos_chan_domain_alive(struct vos_chan_client *c);
 

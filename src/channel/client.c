@@ -257,3 +257,46 @@ int64_t vos_chan_call_intr(struct vos_chan_client *c, int idx, vos_chan_intr_fn 
 	atomic_fetch_add_explicit(&c->calls, 1, memory_order_relaxed);
 	return result;
 }
+
+int vos_chan_client_reclaim(struct vos_chan_client *c, uint32_t timeout_ms)
+{
+	int left = 0;
+	for (uint32_t i = 0; i < c->geo.nslots; i++) {
+		uint32_t s = atomic_load_explicit(&c->slots[i].state, memory_order_acquire) &
+			     VOS_SLOT_STATE_MASK;
+		if (s == VOS_SLOT_FREE)
+			continue;
+		/* never handed out while the domain may still write it */
+		atomic_fetch_or_explicit(&c->slot_used[i / 64], 1ULL << (i % 64),
+					 memory_order_relaxed);
+		if (s == VOS_SLOT_SUBMITTED || s == VOS_SLOT_CLAIMED)
+			vos_chan_cancel(c, (int)i);
+		left++;
+	}
+	/* the domain interrupts a cancelled call within milliseconds */
+	for (uint32_t waited = 0; left > 0; waited++) {
+		left = 0;
+		for (uint32_t i = 0; i < c->geo.nslots; i++) {
+			if (!(atomic_load_explicit(&c->slot_used[i / 64], memory_order_relaxed) &
+			      (1ULL << (i % 64))))
+				continue;
+			uint32_t st =
+				atomic_load_explicit(&c->slots[i].state, memory_order_acquire);
+			uint32_t s = st & VOS_SLOT_STATE_MASK;
+			if (s == VOS_SLOT_DONE || s == VOS_SLOT_FREE) {
+				atomic_store_explicit(&c->slots[i].state, VOS_SLOT_FREE,
+						      memory_order_relaxed);
+				atomic_fetch_and_explicit(&c->slot_used[i / 64],
+							  ~(1ULL << (i % 64)),
+							  memory_order_release);
+			} else {
+				left++;
+			}
+		}
+		if (left == 0 || waited >= timeout_ms || !header_alive(c))
+			break;
+		struct timespec ts = {.tv_nsec = 1000000};
+		vos_raw_syscall6(SYS_nanosleep, (long)&ts, 0, 0, 0, 0, 0);
+	}
+	return left;
+}

@@ -258,10 +258,14 @@ bool vos_link_export(int domain, struct vos_link_info *out)
 	return true;
 }
 
-int vos_link_adopt(int domain, const struct vos_link_info *in)
+int vos_link_adopt(int domain, const struct vos_link_info *in, bool reclaim)
 {
 	struct domain_link *l = &links[domain];
 	int r = map_channel(l, in->memfd, &in->geo, in->domain_pid, in->epoch);
+	if (r == 0 && reclaim &&
+	    vos_chan_client_reclaim(atomic_load_explicit(&l->chan, memory_order_relaxed), 2000) > 0)
+		vos_log("calls of threads that ended in the execve are still running in a "
+			"domain; their slots stay reserved");
 	if (r == 0) {
 		/* a spawn child may have changed them before its exec */
 		vos_creds_push(atomic_load_explicit(&l->chan, memory_order_relaxed),
@@ -541,7 +545,7 @@ void vos_fork_child_adopt(struct vos_fork_prep *p)
 			continue;
 		int r = vos_fork_claim(d, p->token[d]);
 		if (r == 0)
-			r = vos_link_adopt(d, &p->info[d]);
+			r = vos_link_adopt(d, &p->info[d], false);
 		else
 			vos_sys1(SYS_close, p->memfd[d]);
 		p->memfd[d] = -1;

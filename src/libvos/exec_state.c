@@ -132,6 +132,10 @@ static bool build_state(struct buf *b, struct vos_link_info links[VOS_DOMAIN_COU
 	struct vos_spawn *spawn = vos_current_spawn();
 	struct vos_fork_prep *prep = spawn ? spawn->prep : NULL;
 	int conn = vos_conn_fd();
+	/* the channels are ours alone: what other threads left in flight
+	 * dies with them (vos_chan_client_reclaim in the new image) */
+	if (!spawn && vos_owns_channels())
+		put(b, ";o=1");
 	if (conn >= 0 && !spawn) {
 		put(b, ";c=");
 		put_num(b, conn);
@@ -433,6 +437,7 @@ void vos_exec_state_adopt(void)
 	}
 	const char *p = s + 1;
 	bool linked[VOS_DOMAIN_COUNT] = {false};
+	bool reclaim = false; /* o=1: the channels were the old image's alone */
 	while (*p == ';') {
 		char key = p[1];
 		if (key == '\0' || p[2] != '=')
@@ -444,7 +449,9 @@ void vos_exec_state_adopt(void)
 				vos_vcwd_set(p);
 			break; /* always the last field */
 		}
-		if (key == 'c' && parse_longs(&p, v, 1)) {
+		if (key == 'o' && parse_longs(&p, v, 1)) {
+			reclaim = v[0] == 1;
+		} else if (key == 'c' && parse_longs(&p, v, 1)) {
 			vos_sys3(SYS_fcntl, v[0], F_SETFD, FD_CLOEXEC);
 			vos_conn_adopt((int)v[0]);
 		} else if (key == 'd' && parse_longs(&p, v, 6)) {
@@ -456,7 +463,7 @@ void vos_exec_state_adopt(void)
 				.geo = {.nslots = (uint32_t)v[2], .data_size = (uint64_t)v[3]},
 				.domain_pid = (int32_t)v[4],
 				.epoch = (uint32_t)v[5]};
-			if (vos_link_adopt((int)v[0], &li) == 0)
+			if (vos_link_adopt((int)v[0], &li, reclaim) == 0)
 				linked[v[0]] = true;
 			else
 				vos_log("cannot re-attach a channel after execve");

@@ -179,6 +179,11 @@ uint64_t vos_wait_mask_swap(uint64_t mask)
  * child): a CLONE_VM child that is neither a thread nor vfork-like runs on
  * this memory but is another process. */
 static _Atomic int owner_pid;
+bool vos_owns_channels(void)
+{
+	return atomic_load_explicit(&owner_pid, memory_order_relaxed) == vos_sys0(SYS_getpid);
+}
+
 /* the thread of owner_pid running exit_group, or 0 (stay_if_exiting) */
 static _Atomic int exiting_tid;
 

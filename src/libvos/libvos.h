@@ -171,7 +171,7 @@ struct vos_link_info {
 	uint32_t epoch;
 };
 bool vos_link_export(int domain, struct vos_link_info *out) VOS_HIDDEN;
-int vos_link_adopt(int domain, const struct vos_link_info *in) VOS_HIDDEN;
+int vos_link_adopt(int domain, const struct vos_link_info *in, bool reclaim) VOS_HIDDEN;
 void vos_conn_adopt(int fd) VOS_HIDDEN;
 /* Epoch of the domain instance the process is attached to now (0: none);
  * remote fds record it when set (fdtable.c). */
@@ -362,6 +362,10 @@ void vos_app_sigsys(void **handler, unsigned long *flags, uint64_t sa_mask, void
  * script (exec_volume.c). */
 #define VOS_SHEBANG_MAX 256
 bool vos_parse_shebang(char *h, long n, char **interp, char **arg) VOS_HIDDEN;
+
+/* Whether this process owns the fd table and channels it runs on (not a
+ * CLONE_VM child sharing another process's memory; intercept.c). */
+bool vos_owns_channels(void) VOS_HIDDEN;
 
 /* /proc/self/exe of a program started by vos-static (self_exe.c): the
  * program's path when (dirfd, path) names it, else NULL; and readlink's
