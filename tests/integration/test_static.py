@@ -411,19 +411,16 @@ def test_exit_status_propagates(vos, tmp_path, sbin, dyn, how, n):
     assert d.returncode == expect, d
     assert st.returncode == expect, st
     assert st.stdout == d.stdout == "", st
-    assert st.stderr.replace(str(sbin["st_exit"]), "PROG") == d.stderr.replace(
-        str(dyn["st_exit"]), "PROG"), (st, d)
+    # the same report; vos's notes on its domains (a slow stop on a loaded
+    # machine) are not the program's
+    def report(r, prog):
+        lines = r.stderr.replace(str(prog), "PROG").splitlines()
+        return [x for x in lines if not re.match(r"vos: (storage|net) domain ", x)]
+
+    assert report(st, sbin["st_exit"]) == report(d, dyn["st_exit"]), (st, d)
 
 
-@pytest.mark.parametrize("linked", ["dynamic", "static"])
-def test_exit_from_a_thread_while_others_block_in_forwarded_reads(vos, sbin, dyn, linked):
-    """exit(42) in one thread while the main thread and 8 others are blocked
-    in reads of network-domain sockets nothing is sent on: natively none of
-    those reads ever returns (exit_group ends the threads), so the status is
-    42 and nothing is printed. Run 5 times: a race is what it looks for."""
-    if linked == "dynamic" and sbin.link != "static":
-        pytest.skip("the dynamically linked reference runs once")
-    prog = (dyn if linked == "dynamic" else sbin)["st_exit"]
+def _exit_while_reads_block(vos, prog):
     nat = run_native([prog, "thread", 42])
     assert (nat.returncode, nat.stdout) == (42, ""), nat
     for _ in range(5):
@@ -431,21 +428,38 @@ def test_exit_from_a_thread_while_others_block_in_forwarded_reads(vos, sbin, dyn
         assert (r.returncode, r.stdout) == (42, ""), r
 
 
-@pytest.mark.parametrize("linked", ["dynamic", "static"])
-def test_exec_while_other_threads_block_in_forwarded_reads(vos, volume, tmp_path, sbin, dyn,
-                                                           linked):
-    """execve of itself while 8 other threads are blocked in reads of
-    network-domain sockets nothing is sent on: natively the exec ends them
-    and the new image runs; under vos it must neither hang nor let a read
-    return into the old image."""
-    if linked == "dynamic" and sbin.link != "static":
-        pytest.skip("the dynamically linked reference runs once")
-    prog = (dyn if linked == "dynamic" else sbin)["st_exec"]
+def test_exit_from_a_thread_while_others_block_in_forwarded_reads(vos, sbin):
+    """exit(42) in one thread while the main thread and 8 others are blocked
+    in reads of network-domain sockets nothing is sent on: natively none of
+    those reads ever returns (exit_group ends the threads), so the status is
+    42 and nothing is printed. Run 5 times: a race is what it looks for."""
+    _exit_while_reads_block(vos, sbin["st_exit"])
+
+
+def test_exit_from_a_thread_while_others_block_dynamic(vos, dyn):
+    """The same race in the program linked dynamically."""
+    _exit_while_reads_block(vos, dyn["st_exit"])
+
+
+def _exec_while_reads_block(vos, volume, tmp_path, prog):
     nat = run_native([prog, "execbusy", native_dir(tmp_path)])
     want = f"exec with 8 reads in flight\nhello.txt ({len(HELLO)} bytes): {HELLO}"
     assert (nat.returncode, nat.stdout) == (0, want), nat
-    r = vos.run_prog([spec(volume)], [prog, "execbusy", MOUNT], timeout=60)
+    r = vos.run_prog([spec(volume)], [prog, "execbusy", MOUNT], timeout=90)
     assert (r.returncode, r.stdout) == (0, want), r
+
+
+def test_exec_while_other_threads_block_in_forwarded_reads(vos, volume, tmp_path, sbin):
+    """execve of itself while 8 other threads are blocked in reads of
+    network-domain sockets nothing is sent on: natively the exec ends them
+    and the new image runs; under vos it must neither hang nor let a read
+    return into the old image (the new image reclaims their calls)."""
+    _exec_while_reads_block(vos, volume, tmp_path, sbin["st_exec"])
+
+
+def test_exec_while_other_threads_block_dynamic(vos, volume, tmp_path, dyn):
+    """The same in the program linked dynamically."""
+    _exec_while_reads_block(vos, volume, tmp_path, dyn["st_exec"])
 
 
 # ------------------------------------------------------------------ bad input
