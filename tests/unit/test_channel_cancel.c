@@ -452,6 +452,88 @@ static void test_hostile_cancel_bits(void **state)
 	free(f);
 }
 
+/* After an execve the new image re-attaches the channel its dead threads
+ * left calls in: vos_chan_client_reclaim cancels them, keeps their slots
+ * out of the allocator until the domain completed them, then frees them. */
+struct reclaim_server {
+	struct fixture *f;
+	int completed;
+};
+
+/* A domain whose calls all block until cancelled: each completes only
+ * once its cancel is seen (at the claim, or while "running"). */
+static void *reclaim_domain(void *arg)
+{
+	struct reclaim_server *rs = arg;
+	struct vos_request req;
+	for (int i = 0; i < 5000 && rs->completed < 2; i++) {
+		uint32_t slot;
+		if (vos_chan_server_take_cancel(&rs->f->s, &slot) == 1) {
+			vos_chan_server_complete(&rs->f->s, slot, -EINTR);
+			rs->completed++;
+		}
+		if (vos_chan_server_take(&rs->f->s, &req) == 1 && req.cancelled) {
+			vos_chan_server_complete(&rs->f->s, req.slot, -EINTR);
+			rs->completed++;
+		}
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+static void test_reclaim_after_exec(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fixture_init(&f);
+	struct vos_request req;
+	publish(&f, 3, OP_BLOCK, 1); /* running in the domain */
+	assert_int_equal(vos_chan_server_take(&f.s, &req), 1);
+	publish(&f, 7, OP_PLAIN, 1);			  /* not claimed yet */
+	atomic_store(&f.c.slots[9].state, VOS_SLOT_DONE); /* finished, never read */
+	/* the new image's view: a fresh client on the same region */
+	struct vos_chan_client fresh;
+	uint64_t bitmap[64];
+	assert_int_equal(vos_chan_client_attach(&fresh, f.base, &f.geo, bitmap, &pol), 0);
+	f.c = fresh;
+	struct reclaim_server rs = {.f = &f};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, reclaim_domain, &rs), 0);
+	assert_int_equal(vos_chan_client_reclaim(&f.c, 5000), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(rs.completed, 2);
+	for (int i = 0; i < NSLOTS; i++)
+		assert_int_equal(atomic_load(&f.c.slots[i].state), VOS_SLOT_FREE);
+	/* every slot can be handed out again, once each */
+	uint64_t seen[2] = {0, 0};
+	for (int i = 0; i < NSLOTS; i++) {
+		int s = vos_chan_slot_acquire(&f.c);
+		assert_true(s >= 0 && s < NSLOTS);
+		assert_false(seen[s / 64] & (1ULL << (s % 64)));
+		seen[s / 64] |= 1ULL << (s % 64);
+	}
+	assert_true(vos_chan_slot_acquire(&f.c) < 0);
+	fixture_fini(&f);
+}
+
+static void test_reclaim_gives_up_on_a_silent_domain(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fixture_init(&f);
+	publish(&f, 4, OP_BLOCK, 1);
+	struct vos_chan_client fresh;
+	uint64_t bitmap[64];
+	assert_int_equal(vos_chan_client_attach(&fresh, f.base, &f.geo, bitmap, &pol), 0);
+	/* nobody completes it: bounded, and its slot is never handed out */
+	assert_int_equal(vos_chan_client_reclaim(&fresh, 20), 1);
+	for (int i = 0; i < NSLOTS - 1; i++)
+		assert_int_not_equal(vos_chan_slot_acquire(&fresh), 4);
+	assert_true(vos_chan_slot_acquire(&fresh) < 0);
+	fixture_fini(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -460,6 +542,8 @@ int main(void)
 		cmocka_unit_test(test_stray_bits),
 		cmocka_unit_test(test_blocking_call_interrupted),
 		cmocka_unit_test(test_hostile_cancel_bits),
+		cmocka_unit_test(test_reclaim_after_exec),
+		cmocka_unit_test(test_reclaim_gives_up_on_a_silent_domain),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
