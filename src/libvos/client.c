@@ -590,7 +590,7 @@ void vos_client_after_fork(void)
  * `since` (ns) is 30 s old, never a hang (a domain that stopped serving is
  * killed by the supervisor's watchdog long before). By time, not by
  * tries: a signal storm ends every nap early. */
-static int backoff(struct vos_chan_client *ch, int attempt, int64_t since, int limit)
+int vos_slot_backoff(struct vos_chan_client *ch, int attempt, int64_t since, int limit)
 {
 	if (attempt >= 64 && !vos_chan_domain_alive(ch))
 		return -EIO;
@@ -622,7 +622,7 @@ int64_t vos_forward(struct vos_call *c, void (*prepare)(struct vos_call *, void 
 	int64_t since = 0;
 	for (int i = 0; (slot = vos_chan_slot_acquire(ch)) < 0; i++) {
 		since = i == 0 ? vos_now_ns() : since;
-		int e = backoff(ch, i, since, -EAGAIN);
+		int e = vos_slot_backoff(ch, i, since, -EAGAIN);
 		if (e)
 			return e;
 	}
@@ -632,7 +632,7 @@ int64_t vos_forward(struct vos_call *c, void (*prepare)(struct vos_call *, void 
 		int64_t off;
 		for (int i = 0; (off = vos_chan_alloc(ch, c->data_len)) < 0; i++) {
 			since = i == 0 ? vos_now_ns() : since;
-			int e = backoff(ch, i, since, -ENOMEM);
+			int e = vos_slot_backoff(ch, i, since, -ENOMEM);
 			if (e) {
 				vos_chan_slot_release(ch, slot);
 				return e;

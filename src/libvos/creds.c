@@ -56,14 +56,6 @@ static bool read_ids(struct vos_creds_msg *m)
 	return true;
 }
 
-static bool pause_briefly(int attempt)
-{
-	if (attempt > 2000)
-		return false;
-	vos_sys0(SYS_sched_yield);
-	return true;
-}
-
 /* One SETCREDS on ch. Works on a channel not yet published to other
  * threads (client.c calls it while attaching), so it uses the channel
  * directly rather than vos_forward. */
@@ -76,9 +68,13 @@ static int64_t send_on(struct vos_chan_client *ch, long sysnr)
 	if (maxg > VOS_CREDS_MAX_GROUPS)
 		maxg = VOS_CREDS_MAX_GROUPS;
 	int slot;
-	for (int i = 0; (slot = vos_chan_slot_acquire(ch)) < 0; i++)
-		if (!pause_briefly(i))
-			return -EAGAIN;
+	int64_t since = 0;
+	for (int i = 0; (slot = vos_chan_slot_acquire(ch)) < 0; i++) {
+		since = i == 0 ? vos_now_ns() : since;
+		int e = vos_slot_backoff(ch, i, since, -EAGAIN);
+		if (e)
+			return e;
+	}
 	int64_t r = -EAGAIN;
 	/* the group list may grow between counting and reading it (another
 	 * thread's setgroups): a few tries */
@@ -90,11 +86,13 @@ static int64_t send_on(struct vos_chan_client *ch, long sysnr)
 		}
 		size_t len = hdr + (size_t)n * sizeof(uint32_t);
 		int64_t off;
-		for (int i = 0; (off = vos_chan_alloc(ch, len)) < 0; i++)
-			if (!pause_briefly(i))
-				break;
+		int e = 0;
+		for (int i = 0; (off = vos_chan_alloc(ch, len)) < 0 && !e; i++) {
+			since = i == 0 ? vos_now_ns() : since;
+			e = vos_slot_backoff(ch, i, since, -ENOMEM);
+		}
 		if (off < 0) {
-			r = -ENOMEM;
+			r = e ? e : -ENOMEM;
 			break;
 		}
 		struct vos_creds_msg *m = vos_chan_data(ch, off);

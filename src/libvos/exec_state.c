@@ -58,17 +58,8 @@ static void put(struct buf *b, const char *s)
 static void put_num(struct buf *b, long long v)
 {
 	char tmp[24];
-	int i = (int)sizeof(tmp) - 1;
-	bool neg = v < 0;
-	unsigned long long u = neg ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-	tmp[i] = '\0';
-	do {
-		tmp[--i] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (neg)
-		tmp[--i] = '-';
-	put(b, tmp + i);
+	tmp[vos_put_num(tmp, 0, sizeof(tmp), v)] = '\0';
+	put(b, tmp);
 }
 
 static void set_cloexec(int fd, bool on)

@@ -47,16 +47,7 @@ void vos_exec_static_init(const char *libvos_path)
 /* Decimal of v at p; returns the end (no terminator). */
 static char *put_num(char *p, long v)
 {
-	char d[24];
-	int k = 0;
-	unsigned long u = (unsigned long)v;
-	do {
-		d[k++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	while (k)
-		*p++ = d[--k];
-	return p;
+	return p + vos_put_num(p, 0, 24, v);
 }
 
 static char *put_str(char *p, const char *s)

@@ -207,17 +207,7 @@ static void dev_fd_name(char *buf, int fd)
 {
 	static const char pre[] = "/dev/fd/";
 	memcpy(buf, pre, sizeof(pre));
-	char digits[12];
-	int k = 0;
-	unsigned v = (unsigned)fd;
-	do {
-		digits[k++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	char *p = buf + sizeof(pre) - 1;
-	while (k)
-		*p++ = digits[--k];
-	*p = '\0';
+	buf[vos_put_num(buf, sizeof(pre) - 1, 32, (unsigned)fd)] = '\0';
 }
 
 /* The kernel said ENOENT for native fd `fd` of the program: a script (the

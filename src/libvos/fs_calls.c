@@ -528,17 +528,7 @@ static enum route_kind route_path(long dirfd_arg, const char *path, struct route
 static enum route_kind route_local_dirfd(int dirfd, const char *path, struct route *rt, long *err)
 {
 	char link[32] = "/proc/self/fd/";
-	int n = 14;
-	char digits[12];
-	int k = 0;
-	unsigned int v = (unsigned int)dirfd;
-	do {
-		digits[k++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (k)
-		link[n++] = digits[--k];
-	link[n] = '\0';
+	link[vos_put_num(link, 14, sizeof(link), (unsigned int)dirfd)] = '\0';
 	char *dir = scratch.path_b;
 	long len = vos_sys3(SYS_readlink, (long)link, (long)dir, VOS_PATH_MAX - 1);
 	if (len <= 0 || dir[0] != '/')

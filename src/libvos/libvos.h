@@ -363,6 +363,12 @@ void vos_app_sigsys(void **handler, unsigned long *flags, uint64_t sa_mask, void
 #define VOS_SHEBANG_MAX 256
 bool vos_parse_shebang(char *h, long n, char **interp, char **arg) VOS_HIDDEN;
 
+/* Waiting for a free channel slot or data space (client.c): attempt
+ * counts from 0, since is vos_now_ns() at attempt 0. 0: try again; -EIO:
+ * the domain died; limit (-EAGAIN/-ENOMEM) after 30 s. */
+struct vos_chan_client;
+int vos_slot_backoff(struct vos_chan_client *ch, int attempt, int64_t since, int limit) VOS_HIDDEN;
+
 /* Whether this process owns the fd table and channels it runs on (not a
  * CLONE_VM child sharing another process's memory; intercept.c). */
 bool vos_owns_channels(void) VOS_HIDDEN;

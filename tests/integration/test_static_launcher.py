@@ -338,73 +338,43 @@ def test_fifo_is_refused_without_blocking(tmp_path):
     refused(fifo, "not a regular file")
 
 
-def test_text_file_is_not_elf(tmp_path):
-    refused(write_prog(tmp_path, "text", b"hello\n"), "not an ELF file")
+# A bad file, as made by elf() (keyword arguments) or given as bytes, and
+# the one line the launcher must refuse it with.
+BAD_FILES = {
+    "text": (b"hello\n", "not an ELF file"),
+    "empty": (b"", "not an ELF file"),
+    "trunc": (lambda: elf()[:40], "truncated file: incomplete ELF header"),
+    "elf32": ({"cls": 1}, "not a 64-bit program; only x86-64 programs are supported"),
+    "be": ({"data": 2}, "not a little-endian ELF file; only x86-64 programs are supported"),
+    "arm64": ({"machine": 183}, "not an x86-64 program; only x86-64 programs are supported"),
+    "obj": ({"etype": 1}, "not an executable (ELF type is neither EXEC nor DYN)"),
+    "phent": ({"phentsize": 32}, "corrupt ELF file: bad program header size or count"),
+    "phnum": ({"phnum": 0}, "corrupt ELF file: bad program header size or count"),
+    "phoff": ({"phoff": 0x100000},
+              "truncated or corrupt file: program headers beyond its end"),
+    "seg": ({"segs": [(1, 5, 0, 0x500000, 0x3000, 0x3000, 0x1000)]},
+            "truncated or corrupt file: a segment lies beyond its end"),
+    "align": ({"segs": [(1, 5, 0, 0x500100, 0x1000, 0x1000, 0x1000)], "entry": 0x500300},
+              "corrupt ELF file: a segment's alignment, address and offset disagree"),
+    "sizes": ({"segs": [(1, 5, 0, 0x500000, 0x1000, 0x800, 0x1000)]},
+              "corrupt ELF file: a segment's file size exceeds its memory size"),
+    "overlap": ({"segs": [(1, 5, 0, 0x500000, 0x1000, 0x1000, 0x1000),
+                          (1, 6, 0, 0x500000, 0x1000, 0x1000, 0x1000)]},
+                "corrupt ELF file: loadable segments overlap or are not in ascending order"),
+    "kernel": ({"segs": [(1, 5, 0, 0xFFFF800000000000, 0x1000, 0x1000, 0x1000)],
+                "entry": 0xFFFF800000000200},
+               "corrupt ELF file: a segment lies outside the user address space"),
+    "entry": ({"entry": 0x900000}, "corrupt ELF file: the entry point is in no segment"),
+    "noload": ({"segs": [(4, 4, 0, 0x500000, 0x10, 0x10, 4)]},  # PT_NOTE only
+               "corrupt ELF file: no loadable segment"),
+}
 
 
-def test_empty_file_is_not_elf(tmp_path):
-    refused(write_prog(tmp_path, "empty", b""), "not an ELF file")
-
-
-def test_truncated_header(tmp_path):
-    refused(write_prog(tmp_path, "trunc", elf()[:40]), "truncated file: incomplete ELF header")
-
-
-def test_32bit_program(tmp_path):
-    refused(
-        write_prog(tmp_path, "elf32", elf(cls=1)),
-        "not a 64-bit program; only x86-64 programs are supported",
-    )
-
-
-def test_big_endian(tmp_path):
-    refused(
-        write_prog(tmp_path, "be", elf(data=2)),
-        "not a little-endian ELF file; only x86-64 programs are supported",
-    )
-
-
-def test_other_architecture(tmp_path):
-    refused(
-        write_prog(tmp_path, "arm64", elf(machine=183)),
-        "not an x86-64 program; only x86-64 programs are supported",
-    )
-
-
-def test_relocatable_object(tmp_path):
-    refused(
-        write_prog(tmp_path, "obj", elf(etype=1)),
-        "not an executable (ELF type is neither EXEC nor DYN)",
-    )
-
-
-def test_bad_program_header_size(tmp_path):
-    refused(
-        write_prog(tmp_path, "phent", elf(phentsize=32)),
-        "corrupt ELF file: bad program header size or count",
-    )
-
-
-def test_no_program_headers(tmp_path):
-    refused(
-        write_prog(tmp_path, "phnum", elf(phnum=0)),
-        "corrupt ELF file: bad program header size or count",
-    )
-
-
-def test_program_headers_beyond_the_end(tmp_path):
-    refused(
-        write_prog(tmp_path, "phoff", elf(phoff=0x100000)),
-        "truncated or corrupt file: program headers beyond its end",
-    )
-
-
-def test_segment_beyond_the_end(tmp_path):
-    segs = [(1, 5, 0, 0x500000, 0x3000, 0x3000, 0x1000)]
-    refused(
-        write_prog(tmp_path, "seg", elf(segs=segs)),
-        "truncated or corrupt file: a segment lies beyond its end",
-    )
+@pytest.mark.parametrize("name", list(BAD_FILES))
+def test_bad_file_is_refused(tmp_path, name):
+    how, message = BAD_FILES[name]
+    content = how if isinstance(how, bytes) else how() if callable(how) else elf(**how)
+    refused(write_prog(tmp_path, name, content), message)
 
 
 def test_truncated_real_program(tmp_path, probes):
@@ -413,53 +383,6 @@ def test_truncated_real_program(tmp_path, probes):
         write_prog(tmp_path, "half", data[: len(data) // 2]),
         "truncated or corrupt file: a segment lies beyond its end",
     )
-
-
-def test_misaligned_segment(tmp_path):
-    segs = [(1, 5, 0, 0x500100, 0x1000, 0x1000, 0x1000)]
-    refused(
-        write_prog(tmp_path, "align", elf(segs=segs, entry=0x500300)),
-        "corrupt ELF file: a segment's alignment, address and offset disagree",
-    )
-
-
-def test_file_size_above_memory_size(tmp_path):
-    segs = [(1, 5, 0, 0x500000, 0x1000, 0x800, 0x1000)]
-    refused(
-        write_prog(tmp_path, "sizes", elf(segs=segs)),
-        "corrupt ELF file: a segment's file size exceeds its memory size",
-    )
-
-
-def test_overlapping_segments(tmp_path):
-    segs = [
-        (1, 5, 0, 0x500000, 0x1000, 0x1000, 0x1000),
-        (1, 6, 0, 0x500000, 0x1000, 0x1000, 0x1000),
-    ]
-    refused(
-        write_prog(tmp_path, "overlap", elf(segs=segs)),
-        "corrupt ELF file: loadable segments overlap or are not in ascending order",
-    )
-
-
-def test_segment_in_kernel_space(tmp_path):
-    segs = [(1, 5, 0, 0xFFFF800000000000, 0x1000, 0x1000, 0x1000)]
-    refused(
-        write_prog(tmp_path, "kernel", elf(segs=segs, entry=0xFFFF800000000200)),
-        "corrupt ELF file: a segment lies outside the user address space",
-    )
-
-
-def test_entry_outside_segments(tmp_path):
-    refused(
-        write_prog(tmp_path, "entry", elf(entry=0x900000)),
-        "corrupt ELF file: the entry point is in no segment",
-    )
-
-
-def test_no_loadable_segment(tmp_path):
-    segs = [(4, 4, 0, 0x500000, 0x10, 0x10, 4)]  # PT_NOTE only
-    refused(write_prog(tmp_path, "noload", elf(segs=segs)), "corrupt ELF file: no loadable segment")
 
 
 def test_dynamic_program_is_refused():
